@@ -1,0 +1,1 @@
+"""Shared conventions of PSP Outreach: event schemas, topics, settings, database and Kafka delivery."""

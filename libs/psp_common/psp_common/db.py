@@ -1,0 +1,200 @@
+"""Async SQLAlchemy engine, the inbox/outbox tables and the unit of work every handler runs in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    event,
+    insert,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from psp_common.events.envelope import Envelope, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def new_metadata() -> MetaData:
+    """Metadata with the project's constraint naming convention."""
+    return MetaData(naming_convention=NAMING)
+
+
+def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Add the inbox (dedupe on event_id) and outbox (transactional publish) tables to ``metadata``."""
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("event_id", String(64), primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+    )
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("event_id", String(64), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSON, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+    )
+    Index("ix_outbox_created", outbox.c.created_at)
+    return inbox, outbox
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create an async engine; SQLite gets WAL and a busy timeout so services and relays can share it."""
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+class OutboxSignal:
+    """Wakes the outbox relay as soon as a unit of work commits new outbox rows."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Tell the relay there is work."""
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Wait for work or ``timeout`` seconds, whichever comes first."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._event.clear()
+
+
+class DuplicateEvent(Exception):
+    """The event id is already in the inbox: the event was handled before."""
+
+
+class UnitOfWork:
+    """One database transaction: the handler's changes, the inbox mark and the outbox rows commit together."""
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        inbox: Table,
+        outbox: Table,
+        signal: OutboxSignal | None = None,
+    ) -> None:
+        self._factory = session_factory
+        self._inbox = inbox
+        self._outbox = outbox
+        self._signal = signal
+        self._queued: list[dict[str, Any]] = []
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> Self:
+        self.session = self._factory()
+        self._queued = []
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.session.rollback()
+        await self.session.close()
+
+    async def claim(self, event_id: str, topic: str) -> None:
+        """Record ``event_id`` in the inbox; raise DuplicateEvent if it was already handled."""
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(
+                    insert(self._inbox).values(event_id=event_id, topic=topic, received_at=utcnow())
+                )
+        except IntegrityError as exc:
+            raise DuplicateEvent(event_id) from exc
+
+    def publish(self, topic: str, event: Envelope, headers: dict[str, str] | None = None) -> None:
+        """Queue ``event`` for publication on ``topic`` once this unit of work commits."""
+        self.publish_raw(
+            topic,
+            event.partition_key(),
+            event.model_dump_json().encode(),
+            str(event.event_id),
+            {"content-type": "application/json", **(headers or {})},
+        )
+
+    def publish_raw(self, topic: str, key: str, payload: bytes, event_id: str, headers: dict[str, str]) -> None:
+        """Queue raw bytes for publication (used for dead letters that follow a DB change)."""
+        self._queued.append(
+            {
+                "event_id": event_id,
+                "topic": topic,
+                "key": key,
+                "payload": payload,
+                "headers": headers,
+                "created_at": utcnow(),
+                "attempts": 0,
+            }
+        )
+
+    async def commit(self) -> None:
+        """Write queued outbox rows and commit; wake the relay."""
+        rows, self._queued = self._queued, []
+        if rows:
+            await self.session.execute(insert(self._outbox), rows)
+        await self.session.commit()
+        if rows and self._signal is not None:
+            self._signal.notify()
+
+
+def json_dumps(value: Any) -> str:
+    """Compact JSON for logs and headers."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes: treat them as UTC."""
+    from datetime import UTC
+
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+UowFactory = Callable[[], UnitOfWork]

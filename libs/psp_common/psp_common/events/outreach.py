@@ -1,0 +1,38 @@
+"""Rules context: decisions that a person or team should get proactive outreach."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from psp_common.events.envelope import Envelope, Frozen
+from psp_common.events.vocab import StaffRef, SupportMode, Urgency
+
+
+class RuleHit(Frozen):
+    """A rule that fired, with its explanation."""
+
+    rule_id: str = Field(description="Stable id of the rule in the rule set.")
+    text: str = Field(description="Human-readable explanation of why it fired.")
+
+
+class OutreachRequested(Envelope):
+    """The rules service decided that these people should be offered support."""
+
+    case_id: UUID = Field(description="Id of the outreach case (one per person, or one per group).")
+    incident_ref: str = Field(description="Opaque reference of the incident that caused it.")
+    report_version: int = Field(ge=1, description="Report version the decision was made on.")
+    facility: str = Field(description="Facility code.")
+    unit: str = Field(description="Unit code.")
+    people: tuple[StaffRef, ...] = Field(min_length=1, description="Who should be reached.")
+    rules_fired: tuple[RuleHit, ...] = Field(min_length=1, description="Which rules fired and why.")
+    urgency: Urgency = Field(description="How soon to reach out.")
+    mode: SupportMode = Field(description="Individual (1:1) or group intervention.")
+    tier: Literal[1, 2, 3] = Field(description="1 emotional first aid, 2 peer support, 3 expedited referral.")
+    ruleset_version: str = Field(description="Version of the rule set that decided.")
+
+    def partition_key(self) -> str:
+        """Keyed by case."""
+        return str(self.case_id)

@@ -1,0 +1,257 @@
+"""Kafka conventions: broker factory, topics, dead letters and the at-least-once inbox consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from faststream import AckPolicy, Context
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from psp_common import topics
+from psp_common.db import DuplicateEvent, UnitOfWork
+from psp_common.events.envelope import Envelope
+from psp_common.settings import ServiceSettings
+
+log = logging.getLogger("psp.kafka")
+
+E = TypeVar("E", bound=Envelope)
+M = TypeVar("M", bound=BaseModel)
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+    KafkaError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is an infrastructure outage (retry forever) rather than a poison message."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT)
+
+
+def make_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
+    """A FastStream Kafka broker with acks=all and idempotence as configured."""
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"psp-{settings.service_name}",
+        enable_idempotence=settings.kafka_idempotence,
+        acks="all",
+        graceful_timeout=15.0,
+        description=f"PSP Outreach {settings.service_name} service",
+        **kwargs,
+    )
+
+
+async def ensure_topics(bootstrap: str, names: tuple[str, ...], partitions: int, replication: int) -> None:
+    """Create missing topics (idempotent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [NewTopic(n, partitions, replication) for n in names if n not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+def safe_reason(exc: BaseException) -> str:
+    """A dead-letter reason that names fields and rules but never echoes input values."""
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors(include_input=False, include_url=False)[:10]:
+            loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+            parts.append(f"{loc}: {err['msg']}")
+        return "validation failed: " + "; ".join(parts)
+    return f"handler failed: {type(exc).__name__}"
+
+
+class DeadLetters:
+    """Publishes poison messages to the dead-letter topic with reason, source and attempt count."""
+
+    def __init__(self, broker: KafkaBroker, service: str, topic: str = topics.DEAD_LETTER) -> None:
+        self._broker = broker
+        self._service = service
+        self.topic = topic
+
+    async def send(
+        self,
+        body: bytes,
+        *,
+        source_topic: str,
+        reason: str,
+        attempts: int,
+        key: bytes | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+    ) -> None:
+        """Publish ``body`` unchanged with the dead-letter headers."""
+        headers = {
+            "x-dlq-reason": reason[:1000],
+            "x-dlq-source-topic": source_topic,
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-service": self._service,
+            "x-dlq-source-partition": "" if partition is None else str(partition),
+            "x-dlq-source-offset": "" if offset is None else str(offset),
+        }
+        await self._broker.publish(body, self.topic, key=key, headers=headers)
+        log.warning(
+            "dead-lettered message from %s[%s]@%s after %d attempt(s): %s",
+            source_topic, partition, offset, attempts, reason[:300],
+        )
+
+
+class RetryTracker:
+    """Counts attempts per message position so a poison message is dead-lettered after N tries."""
+
+    def __init__(self) -> None:
+        self._attempts: dict[tuple[str, int, int], int] = {}
+
+    def bump(self, pos: tuple[str, int, int]) -> int:
+        """Count one more failed attempt and return the total."""
+        self._attempts[pos] = self._attempts.get(pos, 0) + 1
+        return self._attempts[pos]
+
+    def clear(self, pos: tuple[str, int, int]) -> None:
+        """Forget a position once it is done."""
+        self._attempts.pop(pos, None)
+
+
+def position(msg: KafkaMessage) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a consumed message."""
+    raw = msg.raw_message
+    if isinstance(raw, tuple):
+        raw = raw[0]
+    return raw.topic, raw.partition, raw.offset
+
+
+async def deliver(
+    msg: KafkaMessage,
+    *,
+    parse: Callable[[bytes], M],
+    handle: Callable[[M], Awaitable[None]],
+    dead_letters: DeadLetters,
+    tracker: RetryTracker,
+    settings: ServiceSettings,
+) -> None:
+    """Parse, handle and classify failures: poison -> dead letter and move on; outage -> raise to re-seek."""
+    pos = position(msg)
+    raw = msg.raw_message if not isinstance(msg.raw_message, tuple) else msg.raw_message[0]
+    body: bytes = raw.value or b""
+    try:
+        model = parse(body)
+    except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+        await dead_letters.send(
+            body, source_topic=pos[0], reason=safe_reason(exc), attempts=1,
+            key=raw.key, partition=pos[1], offset=pos[2],
+        )
+        return
+    try:
+        await handle(model)
+    except DuplicateEvent:
+        log.info("duplicate event skipped on %s[%d]@%d", *pos)
+    except Exception as exc:
+        if is_transient(exc):
+            delay = min(settings.retry_backoff_s * 8, 5.0)
+            log.warning("transient failure on %s[%d]@%d (%s); retrying", *pos, type(exc).__name__)
+            await asyncio.sleep(delay)
+            raise
+        attempts = tracker.bump(pos)
+        if attempts >= settings.max_attempts:
+            tracker.clear(pos)
+            await dead_letters.send(
+                body, source_topic=pos[0], reason=safe_reason(exc), attempts=attempts,
+                key=raw.key, partition=pos[1], offset=pos[2],
+            )
+            return
+        log.warning("handler failed on %s[%d]@%d attempt %d: %s", *pos, attempts, type(exc).__name__)
+        await asyncio.sleep(settings.retry_backoff_s * (2 ** (attempts - 1)))
+        raise
+    tracker.clear(pos)
+
+
+async def _raw_body(msg: Any) -> bytes:
+    """Hand the handler the undecoded bytes: parsing is ours, so bad input cannot escape the DLQ."""
+    body: bytes = msg.body
+    return body
+
+
+def subscribe_events(
+    broker: KafkaBroker,
+    *,
+    topic: str,
+    group_id: str,
+    model: type[E],
+    handler: Callable[[E, UnitOfWork], Awaitable[None]],
+    uow_factory: Callable[[], UnitOfWork],
+    settings: ServiceSettings,
+    dead_letters: DeadLetters,
+    description: str = "",
+) -> Any:
+    """Subscribe ``handler`` to ``topic``: inbox dedupe, one transaction, commit offset after the DB commit."""
+    tracker = RetryTracker()
+
+    async def handle(event: E) -> None:
+        async with uow_factory() as uow:
+            await uow.claim(str(event.event_id), topic)
+            await handler(event, uow)
+            await uow.commit()
+
+    return subscribe_raw(
+        broker, topic=topic, group_id=group_id, parse=model.model_validate_json, handle=handle,
+        dead_letters=dead_letters, settings=settings, tracker=tracker,
+        description=description,
+    )
+
+
+def subscribe_raw(
+    broker: KafkaBroker,
+    *,
+    topic: str,
+    group_id: str,
+    parse: Callable[[bytes], M],
+    handle: Callable[[M], Awaitable[None]],
+    dead_letters: DeadLetters,
+    settings: ServiceSettings,
+    tracker: RetryTracker | None = None,
+    description: str = "",
+) -> Any:
+    """Subscribe a parse+handle pair with explicit group and NACK_ON_ERROR (commit only on success)."""
+    tracker = tracker or RetryTracker()
+    sub = broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        title=f"{group_id}:{topic}",
+        description=description or None,
+        decoder=_raw_body,
+    )
+
+    async def consume(body: bytes, msg: KafkaMessage = Context("message")) -> None:
+        await deliver(
+            msg, parse=parse, handle=handle, dead_letters=dead_letters, tracker=tracker, settings=settings
+        )
+
+    return sub(consume)
+
+
+def document_publisher(broker: KafkaBroker, topic: str, model: type[BaseModel], description: str) -> Any:
+    """Declare a topic this service publishes (via its outbox) so AsyncAPI documents its payload."""
+    return broker.publisher(topic, schema=model, title=f"{topic}:{model.__name__}", description=description)

@@ -1,0 +1,41 @@
+"""Keyed-HMAC pseudonyms for staff identifiers, with a key id so keys can rotate."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from psp_common.settings import ServiceSettings
+
+
+class Pseudonymizer:
+    """Turns a staff identifier into a stable, non-reversible pseudonym under a named key."""
+
+    def __init__(self, key: bytes, key_id: str, old_keys: dict[str, bytes] | None = None) -> None:
+        if len(key) < 16:
+            raise ValueError("pseudonym key must be at least 16 bytes")
+        self.key_id = key_id
+        self._keys = {**(old_keys or {}), key_id: key}
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> Pseudonymizer:
+        """Build from the service settings."""
+        old = {k: v.get_secret_value().encode() for k, v in settings.pseudonym_old_keys.items()}
+        return cls(settings.pseudonym_key.get_secret_value().encode(), settings.pseudonym_key_id, old)
+
+    def pseudonym(self, staff_id: str, key_id: str | None = None) -> str:
+        """Return the pseudonym of ``staff_id`` (normalized: trimmed, case-folded) under a key."""
+        kid = key_id or self.key_id
+        digest = hmac.new(self._keys[kid], staff_id.strip().casefold().encode(), hashlib.sha256)
+        return "ps_" + digest.hexdigest()[:32]
+
+    def reference(self, namespace: str, value: str) -> str:
+        """Return a stable opaque reference for a non-staff identifier (e.g. a source report id)."""
+        digest = hmac.new(self._keys[self.key_id], f"{namespace}\x1f{value}".encode(), hashlib.sha256)
+        return "ref_" + digest.hexdigest()[:32]
+
+    def matches(self, staff_id: str, pseudonym: str, key_id: str) -> bool:
+        """Whether ``staff_id`` has ``pseudonym`` under ``key_id`` (constant-time compare)."""
+        if key_id not in self._keys:
+            return False
+        return hmac.compare_digest(self.pseudonym(staff_id, key_id), pseudonym)

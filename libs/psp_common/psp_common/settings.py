@@ -1,0 +1,39 @@
+"""Service settings read from the environment (prefix ``PSP_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every PSP Outreach service shares; each service may subclass to add its own."""
+
+    model_config = SettingsConfigDict(env_prefix="PSP_", env_file=None, extra="ignore")
+
+    service_name: str = Field("psp", description="Name used for the Kafka client id and logs.")
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    kafka_idempotence: bool = Field(
+        True, description="Idempotent producer: on for Apache Kafka, off for the embedded Tansu broker."
+    )
+    kafka_partitions: int = Field(3, description="Partitions for topics this service creates when missing.")
+    kafka_replication: int = Field(1, description="Replication factor for topics this service creates.")
+    kafka_create_topics: bool = Field(True, description="Create the service's topics at start if missing.")
+    database_url: str = Field(
+        "sqlite+aiosqlite:///./psp.db", description="SQLAlchemy async URL (PostgreSQL in production)."
+    )
+    http_host: str = Field("127.0.0.1", description="Bind address of the HTTP API.")
+    http_port: int = Field(8000, description="Port of the HTTP API.")
+    pseudonym_key: SecretStr = Field(
+        SecretStr("dev-only-pseudonym-key-change-me"),
+        description="HMAC key turning staff ids into pseudonyms; the same key in every service.",
+    )
+    pseudonym_key_id: str = Field("k1", description="Id of the current pseudonym key, carried on events.")
+    pseudonym_old_keys: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Previous keys by key id, still accepted while rotating."
+    )
+    max_attempts: int = Field(5, description="Handler attempts before a message is dead-lettered.")
+    retry_backoff_s: float = Field(0.2, description="First backoff between handler retries (doubles).")
+    outbox_poll_s: float = Field(0.5, description="Outbox relay poll interval when idle.")
+    outbox_batch: int = Field(200, description="Outbox rows published per relay round.")
+    log_level: str = Field("INFO", description="Root log level.")

@@ -1,0 +1,1 @@
+"""Listener: validates intake, strips patient data and narrative, publishes IncidentObserved."""

@@ -1,0 +1,20 @@
+"""Listener tables: the latest version seen of each source report, plus inbox and outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Integer, String, Table
+
+from psp_common.db import messaging_tables, new_metadata
+
+metadata = new_metadata()
+inbox, outbox = messaging_tables(metadata)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("incident_ref", String(64), primary_key=True),
+    Column("source_kind", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("facility", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)

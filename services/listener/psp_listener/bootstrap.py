@@ -1,0 +1,52 @@
+"""The only place that wires the listener's concrete adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from psp_common import logs, topics
+from psp_common.events.intake import IncidentObserved
+from psp_common.http import BodyLimit, install_error_handlers
+from psp_common.kafka import document_publisher
+from psp_common.pseudonym import Pseudonymizer
+from psp_common.runtime import Runtime, create_app, serve
+from psp_listener.adapters.orm import metadata
+from psp_listener.entrypoints import api, consumers
+from psp_listener.settings import ListenerSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Container:
+    """Everything a listener entrypoint needs."""
+
+    runtime: Runtime
+    pseudo: Pseudonymizer
+    settings: ListenerSettings
+
+
+def build(settings: ListenerSettings | None = None) -> FastAPI:
+    """Wire the listener and return its ASGI app."""
+    settings = settings or ListenerSettings()
+    runtime = Runtime(settings, metadata, MIGRATIONS)
+    container = Container(runtime, Pseudonymizer.from_settings(settings), settings)
+    consumers.register(container)
+    document_publisher(runtime.broker, topics.INCIDENT_OBSERVED, IncidentObserved,
+                       "Normalized, pseudonymized incidents (no patient data, no narrative).")
+    app = create_app(runtime, "PSP Outreach listener", "Intake of occurrence reports, FHIR and huddles.")
+    app.state.container = container
+    app.include_router(api.router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def main() -> None:
+    """Console entry point."""
+    settings = ListenerSettings()
+    logs.configure(settings.log_level, settings.service_name)
+    serve(build(settings), settings)
