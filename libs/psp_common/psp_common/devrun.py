@@ -1,0 +1,116 @@
+"""``make run``: the whole pipeline on the embedded default (Tansu + SQLite) with demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from psp_common import demo
+from psp_common.stack import SERVICES, Stack
+
+DEFAULT_PORTS = {"listener": 8001, "rules": 8002, "matching": 8003, "notification": 8004}
+
+
+async def load_demo(stack: Stack) -> None:
+    """Register the roster and contacts, then send the demo reports."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        for s in demo.SUPPORTERS:
+            r = await client.post(f"{stack.url('matching')}/v1/supporters", json=s)
+            _check(r, "register supporter")
+            r = await client.put(
+                f"{stack.url('notification')}/v1/contacts/{s['staff_id']}",
+                json={"channels": [{"kind": "console", "address": "console"}]},
+            )
+            _check(r, "register contact")
+        for rep in demo.reports():
+            r = await client.post(f"{stack.url('listener')}/v1/occurrence-reports", json=rep)
+            _check(r, "submit report")
+            print(f"  report {rep['report_id']} ({rep['harm_level']}, {rep['unit']}): {r.json()['status']}")
+
+
+def _check(r: httpx.Response, what: str) -> None:
+    if r.status_code >= 400:
+        raise RuntimeError(f"{what} failed: HTTP {r.status_code} {r.text[:300]}")
+
+
+async def wait_deliveries(stack: Stack, expected: int, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Wait until the notification service records ``expected`` deliveries."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    items: list[dict[str, Any]] = []
+    async with httpx.AsyncClient(timeout=5) as client:
+        while loop.time() < deadline:
+            r = await client.get(f"{stack.url('notification')}/v1/deliveries")
+            if r.status_code == 200:
+                body = r.json()
+                items = body if isinstance(body, list) else body.get("items", [])
+                if len(items) >= expected:
+                    break
+            await asyncio.sleep(0.5)
+    return items
+
+
+def banner(stack: Stack, deliveries: list[dict[str, Any]]) -> None:
+    """Print what happened and where to look."""
+    print("\nPSP Outreach is running on the embedded default (Tansu broker + SQLite).")
+    print(f"  broker            {stack.bootstrap}")
+    for name in SERVICES:
+        print(f"  {name:<17} {stack.url(name)}/docs   (AsyncAPI: {stack.url(name)}/asyncapi.json)")
+    print(f"\nPages delivered so far: {len(deliveries)}")
+    for d in deliveries:
+        print("  ", {k: d.get(k) for k in ("assignment_id", "supporter_ref", "channel", "state") if k in d})
+    print("\nWhere to look:")
+    print(f"  deliveries        {stack.url('notification')}/v1/deliveries")
+    print(f"  assignments       {stack.url('matching')}/v1/assignments")
+    print(f"  rule sets         {stack.url('rules')}/v1/rulesets")
+    print(f"  safety calls      {stack.url('notification')}/v1/safety-calls/GEN/<date>/morning/print")
+    print(f"  logs              {stack.workdir}/*.log  (pages are printed in notification.log)")
+    print("\nCtrl-C stops everything.")
+
+
+def main() -> None:
+    """Start everything, load the demo, print a summary and wait for Ctrl-C."""
+    workdir = Path(os.environ.get("PSP_RUN_DIR", ".run")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    for old in workdir.glob("*.db*"):
+        old.unlink()
+    urls = {n: f"sqlite+aiosqlite:///{workdir}/{n}.db" for n in SERVICES}
+    ports = {n: int(os.environ.get(f"PSP_{n.upper()}_PORT", p)) for n, p in DEFAULT_PORTS.items()}
+    stack = Stack(workdir=workdir, database_urls=urls, ports=ports)
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        print("Starting the embedded broker and the four services ...")
+        stack.start()
+        asyncio.run(stack.wait_ready())
+        print("Loading the demo roster and sending demo reports:")
+        asyncio.run(load_demo(stack))
+        deliveries = asyncio.run(wait_deliveries(stack, expected=2))
+        banner(stack, deliveries)
+        if os.environ.get("PSP_RUN_ONCE") == "1":
+            return
+        while not stopping:
+            signal.pause()
+    except Exception as exc:
+        print(f"make run failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+    finally:
+        print("\nStopping ...")
+        stack.stop()
+        print("Stopped.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Run the four services as separate processes over one broker (make run, end-to-end tests, benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from psp_common import topics
+from psp_common.embedded import EmbeddedBroker, free_port
+from psp_common.kafka import ensure_topics
+
+SERVICES: tuple[str, ...] = ("listener", "rules", "matching", "notification")
+
+
+@dataclass
+class ServiceProcess:
+    """One service process and how to reach it."""
+
+    name: str
+    port: int
+    database_url: str
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of its HTTP API."""
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Stack:
+    """Broker plus the four services; each service gets its own database."""
+
+    workdir: Path
+    database_urls: dict[str, str]
+    bootstrap: str | None = None
+    idempotence: bool = False
+    ports: dict[str, int] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    partitions: int = 3
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    broker: EmbeddedBroker | None = None
+
+    def start_broker(self) -> str:
+        """Start the embedded broker unless an address was given; create all topics."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.bootstrap is None:
+            self.broker = EmbeddedBroker(log_path=self.workdir / "broker.log").start()
+            self.bootstrap = self.broker.bootstrap
+        asyncio.run(ensure_topics(self.bootstrap, topics.ALL_TOPICS, self.partitions, 1))
+        return self.bootstrap
+
+    def env_for(self, name: str) -> dict[str, str]:
+        """Environment of one service process."""
+        svc = self.services[name]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PSP_")}
+        env.update(
+            {
+                "PSP_KAFKA_BOOTSTRAP": self.bootstrap or "",
+                "PSP_KAFKA_IDEMPOTENCE": "true" if self.idempotence else "false",
+                "PSP_KAFKA_PARTITIONS": str(self.partitions),
+                "PSP_DATABASE_URL": svc.database_url,
+                "PSP_HTTP_PORT": str(svc.port),
+                "PSP_HTTP_HOST": "127.0.0.1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        for other in self.services.values():
+            env[f"PSP_{other.name.upper()}_URL"] = other.url
+        env.update(self.extra_env)
+        return env
+
+    def start(self, names: tuple[str, ...] = SERVICES) -> None:
+        """Start the broker (if needed) and the named services."""
+        if self.bootstrap is None or self.broker is None and not self.services:
+            self.start_broker()
+        for name in SERVICES:
+            if name not in self.services:
+                self.services[name] = ServiceProcess(
+                    name, self.ports.get(name) or free_port(), self.database_urls[name],
+                    self.workdir / f"{name}.log",
+                )
+        for name in names:
+            self.spawn(name)
+
+    def spawn(self, name: str) -> None:
+        """(Re)start one service process."""
+        svc = self.services[name]
+        log = open(svc.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
+        svc.proc = subprocess.Popen(
+            [sys.executable, "-m", f"psp_{name}"], env=self.env_for(name), stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        """Send a signal to one service (fault injection)."""
+        proc = self.services[name].proc
+        if proc and proc.poll() is None:
+            proc.send_signal(sig)
+
+    def wait_exit(self, name: str, timeout: float = 30.0) -> int | None:
+        """Wait for a service process to exit."""
+        proc = self.services[name].proc
+        if proc is None:
+            return None
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+
+    async def wait_ready(self, timeout: float = 90.0, names: tuple[str, ...] = SERVICES) -> None:
+        """Poll /readyz until every named service answers 200."""
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            for name in names:
+                svc = self.services[name]
+                while True:
+                    if svc.proc is not None and svc.proc.poll() is not None:
+                        tail = svc.log_path.read_text(errors="replace")[-2000:]
+                        raise RuntimeError(f"{name} exited with {svc.proc.returncode}:\n{tail}")
+                    try:
+                        if (await client.get(f"{svc.url}/readyz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{name} not ready after {timeout}s; see {svc.log_path}")
+                    await asyncio.sleep(0.3)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM every service, wait, then stop the broker."""
+        for svc in self.services.values():
+            if svc.proc and svc.proc.poll() is None:
+                svc.proc.send_signal(signal.SIGTERM)
+        for name in self.services:
+            self.wait_exit(name, timeout)
+        if self.broker is not None:
+            self.broker.stop()
+
+    def url(self, name: str) -> str:
+        """Base URL of a service."""
+        return self.services[name].url

@@ -1,0 +1,109 @@
+"""Unit tests of the delivery policy: poison -> dead letter, outage -> retry forever, duplicates skipped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+
+from psp_common.db import DuplicateEvent
+from psp_common.kafka import RetryTracker, deliver, safe_reason
+from psp_common.settings import ServiceSettings
+
+
+class Body(BaseModel):
+    n: int
+
+
+@dataclass
+class Raw:
+    value: bytes
+    topic: str = "t"
+    partition: int = 0
+    offset: int = 7
+    key: bytes | None = b"k"
+
+
+@dataclass
+class Msg:
+    raw_message: Raw
+
+
+@dataclass
+class FakeDeadLetters:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(self, body: bytes, **kw: Any) -> None:
+        self.sent.append({"body": body, **kw})
+
+
+SETTINGS = ServiceSettings(max_attempts=3, retry_backoff_s=0.0)
+
+
+async def run(msg: Msg, handle: Any, dlq: FakeDeadLetters, tracker: RetryTracker) -> None:
+    await deliver(msg, parse=Body.model_validate_json, handle=handle, dead_letters=dlq,  # type: ignore[arg-type]
+                  tracker=tracker, settings=SETTINGS)
+
+
+async def test_invalid_payload_is_dead_lettered_at_once_with_reason_and_no_input_echo() -> None:
+    dlq, seen = FakeDeadLetters(), []
+
+    async def handle(b: Body) -> None:
+        seen.append(b)
+
+    await run(Msg(Raw(b'{"n": "SECRET-VALUE"}')), handle, dlq, RetryTracker())
+    assert seen == []
+    assert len(dlq.sent) == 1 and dlq.sent[0]["attempts"] == 1
+    assert dlq.sent[0]["reason"].startswith("validation failed: n:")
+    assert "SECRET-VALUE" not in dlq.sent[0]["reason"]
+    assert dlq.sent[0]["source_topic"] == "t" and dlq.sent[0]["offset"] == 7
+
+
+async def test_failing_handler_retries_then_dead_letters_with_attempt_count() -> None:
+    dlq, tracker, calls = FakeDeadLetters(), RetryTracker(), []
+
+    async def handle(b: Body) -> None:
+        calls.append(b)
+        raise ValueError("boom")
+
+    msg = Msg(Raw(b'{"n": 1}'))
+    for _ in range(SETTINGS.max_attempts - 1):
+        with pytest.raises(ValueError):
+            await run(msg, handle, dlq, tracker)  # raising -> NACK -> redelivery
+    await run(msg, handle, dlq, tracker)  # last attempt: dead-lettered, returns -> offset committed
+    assert len(calls) == SETTINGS.max_attempts
+    assert dlq.sent[0]["attempts"] == SETTINGS.max_attempts
+    assert dlq.sent[0]["reason"] == "handler failed: ValueError"
+
+
+async def test_outage_is_retried_and_never_dead_lettered() -> None:
+    dlq, tracker = FakeDeadLetters(), RetryTracker()
+
+    async def handle(b: Body) -> None:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError())
+
+    for _ in range(SETTINGS.max_attempts + 2):
+        with pytest.raises(OperationalError):
+            await run(Msg(Raw(b'{"n": 1}')), handle, dlq, tracker)
+    assert dlq.sent == []
+
+
+async def test_duplicate_is_skipped_quietly() -> None:
+    dlq = FakeDeadLetters()
+
+    async def handle(b: Body) -> None:
+        raise DuplicateEvent("x")
+
+    await run(Msg(Raw(b'{"n": 1}')), handle, dlq, RetryTracker())
+    assert dlq.sent == []
+
+
+def test_safe_reason_names_fields_only() -> None:
+    try:
+        Body.model_validate({"n": "private text"})
+    except Exception as exc:
+        reason = safe_reason(exc)
+    assert "n:" in reason and "private text" not in reason

@@ -1,0 +1,32 @@
+"""A stack of the four services as separate processes, each on its own PostgreSQL database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from psp_common.stack import SERVICES, Stack
+from tests.support import create_database, drop_database
+
+
+@pytest.fixture
+async def stack(
+    kafka_bootstrap: str, kafka_idempotence: bool, pg_admin_dsn: str, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """All four services running against the session broker; logs in tmp_path."""
+    dbs = {name: await create_database(pg_admin_dsn) for name in SERVICES}
+    s = Stack(
+        workdir=tmp_path, database_urls={n: url for n, (_, url) in dbs.items()},
+        bootstrap=kafka_bootstrap, idempotence=kafka_idempotence,
+    )
+    s.start_broker()
+    s.start()
+    try:
+        await s.wait_ready(timeout=120)
+        yield s
+    finally:
+        s.stop()
+        for dsn, _ in dbs.values():
+            await drop_database(pg_admin_dsn, dsn.rsplit("/", 1)[1])
