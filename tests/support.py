@@ -40,9 +40,7 @@ async def drop_database(admin_dsn: str, name: str) -> None:
     """Drop a throwaway database (terminating its connections)."""
     conn = await asyncpg.connect(admin_dsn)
     try:
-        await conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-        )
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
     finally:
         await conn.close()
@@ -90,7 +88,9 @@ async def read_topic(
                     except (ValueError, TypeError):
                         value = r.value
                     item = {
-                        "value": value, "raw": r.value, "key": r.key,
+                        "value": value,
+                        "raw": r.value,
+                        "key": r.key,
                         "headers": {k: v.decode() for k, v in (r.headers or ())},
                     }
                     if match is None or match(item):

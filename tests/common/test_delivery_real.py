@@ -42,8 +42,9 @@ async def test_redelivery_dedupe_outbox_and_dead_letter(
         await conn.run_sync(metadata.create_all)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     signal = OutboxSignal()
-    settings = ServiceSettings(kafka_bootstrap=kafka_bootstrap, kafka_idempotence=kafka_idempotence,
-                               retry_backoff_s=0.01, max_attempts=3)
+    settings = ServiceSettings(
+        kafka_bootstrap=kafka_bootstrap, kafka_idempotence=kafka_idempotence, retry_backoff_s=0.01, max_attempts=3
+    )
     broker = make_broker(settings)
     failures = {"left": 2}
 
@@ -55,8 +56,13 @@ async def test_redelivery_dedupe_outbox_and_dead_letter(
             raise OperationalError("INSERT", {}, ConnectionResetError())  # rolled back, then redelivered
 
     subscribe_events(
-        broker, topic=src, group_id=group, model=Ping, handler=handler,
-        uow_factory=lambda: UnitOfWork(sessions, inbox, outbox, signal), settings=settings,
+        broker,
+        topic=src,
+        group_id=group,
+        model=Ping,
+        handler=handler,
+        uow_factory=lambda: UnitOfWork(sessions, inbox, outbox, signal),
+        settings=settings,
         dead_letters=DeadLetters(broker, "test", topic=dead),
     )
     relay = OutboxRelay(engine, outbox, broker, signal, idle_poll_s=0.1)

@@ -44,8 +44,14 @@ SETTINGS = ServiceSettings(max_attempts=3, retry_backoff_s=0.0)
 
 
 async def run(msg: Msg, handle: Any, dlq: FakeDeadLetters, tracker: RetryTracker) -> None:
-    await deliver(msg, parse=Body.model_validate_json, handle=handle, dead_letters=dlq,  # type: ignore[arg-type]
-                  tracker=tracker, settings=SETTINGS)
+    await deliver(
+        msg,
+        parse=Body.model_validate_json,
+        handle=handle,
+        dead_letters=dlq,  # type: ignore[arg-type]
+        tracker=tracker,
+        settings=SETTINGS,
+    )
 
 
 async def test_invalid_payload_is_dead_lettered_at_once_with_reason_and_no_input_echo() -> None:

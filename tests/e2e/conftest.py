@@ -18,8 +18,10 @@ async def stack(
     """All four services running against the session broker; logs in tmp_path."""
     dbs = {name: await create_database(pg_admin_dsn) for name in SERVICES}
     s = Stack(
-        workdir=tmp_path, database_urls={n: url for n, (_, url) in dbs.items()},
-        bootstrap=kafka_bootstrap, idempotence=kafka_idempotence,
+        workdir=tmp_path,
+        database_urls={n: url for n, (_, url) in dbs.items()},
+        bootstrap=kafka_bootstrap,
+        idempotence=kafka_idempotence,
     )
     s.start_broker()
     s.start()

@@ -41,13 +41,20 @@ async def test_report_reaches_a_peer_supporter(stack: Stack) -> None:
     assert len(deliveries) == 1
     supporter_refs = {d["supporter_ref"] for d in deliveries}
     statuses = await read_topic(
-        stack.bootstrap or "", topics.OUTREACH_STATUS, count=1,
-        match=lambda m: m["value"].get("status") == "notified", timeout=30,
+        stack.bootstrap or "",
+        topics.OUTREACH_STATUS,
+        count=1,
+        match=lambda m: m["value"].get("status") == "notified",
+        timeout=30,
     )
     assert statuses and statuses[0]["value"]["supporter_ref"] in supporter_refs
     # Nothing confidential reached any topic or any log line.
-    for topic in (topics.INCIDENT_OBSERVED, topics.OUTREACH_REQUESTED, topics.SUPPORTER_MATCHED,
-                  topics.OUTREACH_STATUS):
+    for topic in (
+        topics.INCIDENT_OBSERVED,
+        topics.OUTREACH_REQUESTED,
+        topics.SUPPORTER_MATCHED,
+        topics.OUTREACH_STATUS,
+    ):
         for m in await read_topic(stack.bootstrap or "", topic, count=10_000, timeout=3):
             raw = m["raw"].decode(errors="replace")
             assert secret not in raw and "DEMO-MRN-1" not in raw and "E-200" not in raw, topic

@@ -89,12 +89,15 @@ class BodyLimit:
             await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = ErrorResponse(
-            detail="request body too large",
-            errors=[FieldError(field="body", reason=f"larger than {self.max_bytes} bytes")],
-        ).model_dump_json().encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json")]})
+        body = (
+            ErrorResponse(
+                detail="request body too large",
+                errors=[FieldError(field="body", reason=f"larger than {self.max_bytes} bytes")],
+            )
+            .model_dump_json()
+            .encode()
+        )
+        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -113,7 +113,11 @@ class DeadLetters:
         await self._broker.publish(body, self.topic, key=key, headers=headers)
         log.warning(
             "dead-lettered message from %s[%s]@%s after %d attempt(s): %s",
-            source_topic, partition, offset, attempts, reason[:300],
+            source_topic,
+            partition,
+            offset,
+            attempts,
+            reason[:300],
         )
 
 
@@ -158,8 +162,13 @@ async def deliver(
         model = parse(body)
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
         await dead_letters.send(
-            body, source_topic=pos[0], reason=safe_reason(exc), attempts=1,
-            key=raw.key, partition=pos[1], offset=pos[2],
+            body,
+            source_topic=pos[0],
+            reason=safe_reason(exc),
+            attempts=1,
+            key=raw.key,
+            partition=pos[1],
+            offset=pos[2],
         )
         return
     try:
@@ -176,8 +185,13 @@ async def deliver(
         if attempts >= settings.max_attempts:
             tracker.clear(pos)
             await dead_letters.send(
-                body, source_topic=pos[0], reason=safe_reason(exc), attempts=attempts,
-                key=raw.key, partition=pos[1], offset=pos[2],
+                body,
+                source_topic=pos[0],
+                reason=safe_reason(exc),
+                attempts=attempts,
+                key=raw.key,
+                partition=pos[1],
+                offset=pos[2],
             )
             return
         log.warning("handler failed on %s[%d]@%d attempt %d: %s", *pos, attempts, type(exc).__name__)
@@ -214,8 +228,14 @@ def subscribe_events(
             await uow.commit()
 
     return subscribe_raw(
-        broker, topic=topic, group_id=group_id, parse=model.model_validate_json, handle=handle,
-        dead_letters=dead_letters, settings=settings, tracker=tracker,
+        broker,
+        topic=topic,
+        group_id=group_id,
+        parse=model.model_validate_json,
+        handle=handle,
+        dead_letters=dead_letters,
+        settings=settings,
+        tracker=tracker,
         description=description,
     )
 
@@ -245,9 +265,7 @@ def subscribe_raw(
     )
 
     async def consume(body: bytes, msg: KafkaMessage = Context("message")) -> None:
-        await deliver(
-            msg, parse=parse, handle=handle, dead_letters=dead_letters, tracker=tracker, settings=settings
-        )
+        await deliver(msg, parse=parse, handle=handle, dead_letters=dead_letters, tracker=tracker, settings=settings)
 
     return sub(consume)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -45,10 +45,14 @@ class Runtime:
         self.broker: KafkaBroker = make_broker(settings)
         self.dead_letters = DeadLetters(self.broker, settings.service_name)
         self.relay = OutboxRelay(
-            self.engine, self.outbox, self.broker, self.signal,
-            batch=settings.outbox_batch, idle_poll_s=settings.outbox_poll_s,
+            self.engine,
+            self.outbox,
+            self.broker,
+            self.signal,
+            batch=settings.outbox_batch,
+            idle_poll_s=settings.outbox_poll_s,
         )
-        self.background: list[Callable[[], Awaitable[None]]] = []
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
 
@@ -65,8 +69,10 @@ class Runtime:
         await upgrade_async(self.migrations, self.settings.database_url)
         if self.settings.kafka_create_topics:
             await ensure_topics(
-                self.settings.kafka_bootstrap, topics.ALL_TOPICS,
-                self.settings.kafka_partitions, self.settings.kafka_replication,
+                self.settings.kafka_bootstrap,
+                topics.ALL_TOPICS,
+                self.settings.kafka_partitions,
+                self.settings.kafka_replication,
             )
         await self.broker.start()
         self.relay.start()

@@ -81,12 +81,14 @@ class Stack:
 
     def start(self, names: tuple[str, ...] = SERVICES) -> None:
         """Start the broker (if needed) and the named services."""
-        if self.bootstrap is None or self.broker is None and not self.services:
+        if self.bootstrap is None or (self.broker is None and not self.services):
             self.start_broker()
         for name in SERVICES:
             if name not in self.services:
                 self.services[name] = ServiceProcess(
-                    name, self.ports.get(name) or free_port(), self.database_urls[name],
+                    name,
+                    self.ports.get(name) or free_port(),
+                    self.database_urls[name],
                     self.workdir / f"{name}.log",
                 )
         for name in names:
@@ -97,8 +99,11 @@ class Stack:
         svc = self.services[name]
         log = open(svc.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         svc.proc = subprocess.Popen(
-            [sys.executable, "-m", f"psp_{name}"], env=self.env_for(name), stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", f"psp_{name}"],
+            env=self.env_for(name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
 

@@ -18,7 +18,7 @@ from psp_listener.domain.model import Disposition, Outcome, amendment_dispositio
 def normalize(report: OccurrenceReportV1, pseudo: Pseudonymizer) -> IncidentObserved:
     """Map a native report to the bus event: pseudonymize staff, drop patient identifiers and narrative."""
     ref = pseudo.reference("report", f"{report.source_system}:{report.report_id}")
-    staff = {}
+    staff: dict[str, StaffRef] = {}
     for person in report.involved_staff:
         p = pseudo.pseudonym(person.staff_id)
         staff.setdefault(p, StaffRef(
