@@ -37,3 +37,10 @@ class ServiceSettings(BaseSettings):
     outbox_poll_s: float = Field(0.5, description="Outbox relay poll interval when idle.")
     outbox_batch: int = Field(200, description="Outbox rows published per relay round.")
     log_level: str = Field("INFO", description="Root log level.")
+    auth_jwt_secret: SecretStr = Field(
+        SecretStr("dev-only-jwt-secret-change-me-0123456789"),
+        description="HS256 secret for bearer tokens (dev and tests); production sets auth_jwt_public_key.",
+    )
+    auth_jwt_public_key: str | None = Field(None, description="PEM public key of the identity provider (RS256/ES256).")
+    auth_issuer: str = Field("psp-dev", description="Expected token issuer (iss).")
+    auth_audience: str = Field("psp-outreach", description="Expected token audience (aud).")
