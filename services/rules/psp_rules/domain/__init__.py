@@ -1,0 +1,1 @@
+"""Rules domain: pure Python rule evaluation, suppression and merging (no framework imports)."""

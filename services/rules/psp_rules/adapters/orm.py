@@ -1,0 +1,79 @@
+"""Rules tables: rule set versions, opt-outs, cases and their members, decisions; plus inbox and outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
+
+from psp_common.db import BigId, messaging_tables, new_metadata
+
+metadata = new_metadata()
+inbox, outbox = messaging_tables(metadata)
+
+rulesets = Table(
+    "rulesets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("scope", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("scope", "version", name="uq_rulesets_scope_version"),
+)
+
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("pseudonym", String(64), primary_key=True),
+    Column("scope", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("incident_ref", String(64), nullable=False, index=True),
+    Column("facility", String(64), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("tier", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+case_members = Table(
+    "case_members",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("pseudonym", String(64), primary_key=True),
+    Column("incident_ref", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("role", String(64), nullable=True),
+    Column("involvement", String(16), nullable=False),
+    Column("how", String(16), nullable=False),
+    Column("joined_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_case_members_pseudonym", case_members.c.pseudonym)
+Index("ix_case_members_incident", case_members.c.incident_ref)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_ref", String(64), nullable=False, index=True),
+    Column("report_version", Integer, nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("facility", String(64), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("ruleset_version", String(200), nullable=False),
+    Column("fired", JSON, nullable=False),
+    Column("urgency", String(16), nullable=True),
+    Column("tier", Integer, nullable=True),
+    Column("mode", String(16), nullable=True),
+    Column("outcome", String(300), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,206 @@
+"""Repositories of the rules service (SQLAlchemy Core on the unit of work's session)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from psp_common.db import aware
+from psp_rules.adapters.orm import case_members, cases, decisions, opt_outs, rulesets
+from psp_rules.domain.model import Mode, OpenCase, Urgency
+
+ALL_SCOPE = "all"
+
+
+@dataclass(frozen=True)
+class StoredRuleSet:
+    """One stored version of a rule set document."""
+
+    scope: str
+    version: int
+    document: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def label(self) -> str:
+        """Version label carried on events, e.g. 'default:3'."""
+        return f"{self.scope}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person in a case, with what the bus needs to name them."""
+
+    pseudonym: str
+    key_id: str
+    role: str | None
+    involvement: str
+
+
+class RuleSetRepository:
+    """Versioned rule set documents per scope ('default' or a facility code)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def latest(self, scope: str) -> StoredRuleSet | None:
+        """The newest version of ``scope``."""
+        q = select(rulesets).where(rulesets.c.scope == scope).order_by(rulesets.c.version.desc()).limit(1)
+        row = (await self.session.execute(q)).first()
+        return _stored(row) if row else None
+
+    async def get(self, scope: str, version: int) -> StoredRuleSet | None:
+        """One specific version."""
+        q = select(rulesets).where(rulesets.c.scope == scope, rulesets.c.version == version)
+        row = (await self.session.execute(q)).first()
+        return _stored(row) if row else None
+
+    async def add(self, scope: str, document: dict[str, Any], source: str, now: datetime) -> StoredRuleSet:
+        """Store ``document`` as the next version of ``scope``."""
+        q = select(func.max(rulesets.c.version)).where(rulesets.c.scope == scope)
+        version = ((await self.session.execute(q)).scalar_one_or_none() or 0) + 1
+        await self.session.execute(
+            insert(rulesets).values(scope=scope, version=version, document=document, source=source, created_at=now)
+        )
+        return StoredRuleSet(scope, version, document, now)
+
+    async def versions(self) -> dict[str, list[tuple[int, datetime]]]:
+        """Every scope with its versions, oldest first."""
+        q = select(rulesets.c.scope, rulesets.c.version, rulesets.c.created_at).order_by(
+            rulesets.c.scope, rulesets.c.version
+        )
+        out: dict[str, list[tuple[int, datetime]]] = {}
+        for scope, version, created in (await self.session.execute(q)).all():
+            out.setdefault(scope, []).append((version, aware(created) or created))
+        return out
+
+
+def _stored(row: Any) -> StoredRuleSet:
+    return StoredRuleSet(row.scope, row.version, dict(row.document), aware(row.created_at) or row.created_at)
+
+
+class OptOutRepository:
+    """Pseudonyms of people who opted out of proactive outreach (everywhere or at one facility)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, pseudonym: str, scope: str, now: datetime) -> bool:
+        """Record an opt-out; False when it was already there."""
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(insert(opt_outs).values(pseudonym=pseudonym, scope=scope, created_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+    async def remove(self, pseudonym: str, scope: str | None) -> int:
+        """Opt back in (one scope, or every scope when None); returns rows removed."""
+        q = delete(opt_outs).where(opt_outs.c.pseudonym == pseudonym)
+        if scope is not None:
+            q = q.where(opt_outs.c.scope == scope)
+        result = await self.session.execute(q)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def scopes(self, pseudonym: str) -> list[str]:
+        """Scopes ``pseudonym`` opted out of."""
+        q = select(opt_outs.c.scope).where(opt_outs.c.pseudonym == pseudonym).order_by(opt_outs.c.scope)
+        return list((await self.session.execute(q)).scalars())
+
+    async def opted_out(self, pseudonyms: list[str], facility: str) -> frozenset[str]:
+        """Which of ``pseudonyms`` must not be contacted at ``facility``."""
+        if not pseudonyms:
+            return frozenset()
+        q = select(opt_outs.c.pseudonym).where(
+            opt_outs.c.pseudonym.in_(pseudonyms), opt_outs.c.scope.in_([ALL_SCOPE, facility])
+        )
+        return frozenset((await self.session.execute(q)).scalars())
+
+
+class CaseRepository:
+    """Outreach cases, their members, and the decision log."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def open_cases(self, pseudonyms: list[str], incident_ref: str) -> tuple[OpenCase, ...]:
+        """Open cases holding any of ``pseudonyms`` or covering ``incident_ref``."""
+        ids_q = select(case_members.c.case_id).where(
+            or_(case_members.c.pseudonym.in_(pseudonyms), case_members.c.incident_ref == incident_ref)
+        )
+        q = select(cases).where(cases.c.status == "open", or_(cases.c.case_id.in_(ids_q),
+                                                               cases.c.incident_ref == incident_ref))
+        rows = (await self.session.execute(q)).all()
+        if not rows:
+            return ()
+        ids = [r.case_id for r in rows]
+        mq = select(case_members.c.case_id, case_members.c.pseudonym, case_members.c.incident_ref).where(
+            case_members.c.case_id.in_(ids)
+        ).order_by(case_members.c.joined_at)
+        people: dict[str, dict[str, None]] = {i: {} for i in ids}
+        incidents: dict[str, set[str]] = {i: set() for i in ids}
+        for cid, pseudonym, ref in (await self.session.execute(mq)).all():
+            people[cid][pseudonym] = None
+            incidents[cid].add(ref)
+        return tuple(
+            OpenCase(r.case_id, r.incident_ref, Mode(r.mode), Urgency(r.urgency), r.tier,
+                     tuple(people[r.case_id]), aware(r.opened_at) or r.opened_at, frozenset(incidents[r.case_id]))
+            for r in rows
+        )
+
+    async def members(self, case_id: str) -> list[Member]:
+        """Distinct people of a case, in joining order."""
+        q = select(case_members).where(case_members.c.case_id == case_id).order_by(case_members.c.joined_at)
+        seen: dict[str, Member] = {}
+        for r in (await self.session.execute(q)).all():
+            seen.setdefault(r.pseudonym, Member(r.pseudonym, r.key_id, r.role, r.involvement))
+        return list(seen.values())
+
+    async def open_case(self, values: dict[str, Any]) -> None:
+        """Insert a new case."""
+        await self.session.execute(insert(cases).values(status="open", **values))
+
+    async def add_members(self, rows: list[dict[str, Any]]) -> None:
+        """Add people to cases (one row per person, case and source incident)."""
+        if rows:
+            await self.session.execute(insert(case_members), rows)
+
+    async def raise_case(self, case_id: str, urgency: str, tier: int, now: datetime) -> None:
+        """Store a case's new urgency and tier."""
+        await self.session.execute(
+            update(cases).where(cases.c.case_id == case_id).values(urgency=urgency, tier=tier, updated_at=now)
+        )
+
+    async def close(self, case_id: str, now: datetime) -> bool:
+        """Mark a case closed; False when unknown or already closed."""
+        result = await self.session.execute(
+            update(cases).where(cases.c.case_id == case_id, cases.c.status == "open")
+            .values(status="closed", updated_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def last_version(self, incident_ref: str) -> int | None:
+        """Highest report version already decided for ``incident_ref``."""
+        q = select(func.max(decisions.c.report_version)).where(decisions.c.incident_ref == incident_ref)
+        return (await self.session.execute(q)).scalar_one_or_none()
+
+    async def units(self, incident_ref: str) -> frozenset[str]:
+        """Units recorded for earlier versions of ``incident_ref``."""
+        q = select(decisions.c.unit).where(decisions.c.incident_ref == incident_ref).distinct()
+        return frozenset((await self.session.execute(q)).scalars())
+
+    async def record(self, values: dict[str, Any]) -> None:
+        """Append a decision to the log."""
+        await self.session.execute(insert(decisions).values(**values))
+
+    async def decisions(self, incident_ref: str | None, limit: int) -> list[dict[str, Any]]:
+        """Recent decisions, newest first."""
+        q = select(decisions).order_by(decisions.c.id.desc()).limit(limit)
+        if incident_ref:
+            q = q.where(decisions.c.incident_ref == incident_ref)
+        return [dict(r._mapping) for r in (await self.session.execute(q)).all()]

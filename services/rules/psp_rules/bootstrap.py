@@ -1,0 +1,56 @@
+"""The only place that wires the rules service's concrete adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from psp_common import logs, topics
+from psp_common.events.outreach import OutreachRequested
+from psp_common.http import BodyLimit, install_error_handlers
+from psp_common.kafka import document_publisher
+from psp_common.pseudonym import Pseudonymizer
+from psp_common.runtime import Runtime, create_app, serve
+from psp_rules.adapters.orm import metadata
+from psp_rules.adapters.ruleset_schema import load_file
+from psp_rules.entrypoints import api, consumers
+from psp_rules.handlers import RulesConfig
+from psp_rules.settings import RulesSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Container:
+    """Everything a rules entrypoint needs."""
+
+    runtime: Runtime
+    pseudo: Pseudonymizer
+    settings: RulesSettings
+    config: RulesConfig
+
+
+def build(settings: RulesSettings | None = None) -> FastAPI:
+    """Wire the rules service and return its ASGI app."""
+    settings = settings or RulesSettings()
+    runtime = Runtime(settings, metadata, MIGRATIONS)
+    config = RulesConfig.from_settings(settings, load_file(settings.default_ruleset_file))
+    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, config)
+    consumers.register(container)
+    document_publisher(runtime.broker, topics.OUTREACH_REQUESTED, OutreachRequested,
+                       "Decisions that people or a team should be offered peer support (keyed by case).")
+    app = create_app(runtime, "PSP Outreach rules", "Critical Incident Stress rules decide who gets outreach.")
+    app.state.container = container
+    app.include_router(api.router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def main() -> None:
+    """Console entry point."""
+    settings = RulesSettings()
+    logs.configure(settings.log_level, settings.service_name)
+    serve(build(settings), settings)

@@ -1,0 +1,207 @@
+"""Rules domain model: incidents, rules and rule sets as plain dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Urgency(StrEnum):
+    """How soon outreach should happen (values match the bus vocabulary)."""
+
+    IMMEDIATE = "immediate"
+    WITHIN_HOURS = "within_hours"
+    WITHIN_DAYS = "within_days"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent."""
+        return _RANK[self]
+
+
+_RANK = {Urgency.IMMEDIATE: 3, Urgency.WITHIN_HOURS: 2, Urgency.WITHIN_DAYS: 1}
+
+
+class Mode(StrEnum):
+    """One-to-one or group support."""
+
+    INDIVIDUAL = "individual"
+    GROUP = "group"
+
+
+def most_urgent(values: list[Urgency]) -> Urgency:
+    """The most urgent of ``values`` (at least one)."""
+    return max(values, key=lambda u: u.rank)
+
+
+@dataclass(frozen=True)
+class Person:
+    """A pseudonymized staff member."""
+
+    pseudonym: str
+    key_id: str
+    role: str | None = None
+    involvement: str = "primary"
+
+
+@dataclass(frozen=True)
+class Incident:
+    """What the rules look at: the pseudonymized facts of one report version."""
+
+    incident_ref: str
+    report_version: int
+    facility: str
+    unit: str
+    source_kind: str
+    event_class: str
+    staff: tuple[Person, ...]
+    category: str | None = None
+    harm_level: str | None = None
+    patient_age_group: str | None = None
+    huddle_call: str | None = None
+    cis_flags: frozenset[str] = frozenset()
+    other_units: frozenset[str] = frozenset()
+
+    @property
+    def units(self) -> frozenset[str]:
+        """Every unit known to be involved."""
+        return self.other_units | {self.unit}
+
+    def people(self) -> tuple[Person, ...]:
+        """Staff deduplicated by pseudonym, in report order."""
+        seen: dict[str, Person] = {}
+        for p in self.staff:
+            seen.setdefault(p.pseudonym, p)
+        return tuple(seen.values())
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """All given conditions must hold; each list matches when the incident has any of its values."""
+
+    cis_flags_any: frozenset[str] = frozenset()
+    harm_levels_any: frozenset[str] = frozenset()
+    event_classes_any: frozenset[str] = frozenset()
+    categories_any: frozenset[str] = frozenset()
+    patient_age_groups_any: frozenset[str] = frozenset()
+    source_kinds_any: frozenset[str] = frozenset()
+    huddle_calls_any: frozenset[str] = frozenset()
+    staff_more_than: int | None = None
+    units_at_least: int | None = None
+
+    def is_empty(self) -> bool:
+        """A rule without conditions would fire on everything."""
+        return self == Conditions()
+
+    def match(self, incident: Incident) -> tuple[str, ...] | None:
+        """The reasons it matches, or None when any condition fails."""
+        reasons: list[str] = []
+        sets = (
+            ("cis_flags", self.cis_flags_any, incident.cis_flags),
+            ("harm_level", self.harm_levels_any, _one(incident.harm_level)),
+            ("event_class", self.event_classes_any, _one(incident.event_class)),
+            ("category", self.categories_any, _one(incident.category)),
+            ("patient_age_group", self.patient_age_groups_any, _one(incident.patient_age_group)),
+            ("source_kind", self.source_kinds_any, _one(incident.source_kind)),
+            ("huddle_call", self.huddle_calls_any, _one(incident.huddle_call)),
+        )
+        for name, wanted, have in sets:
+            if not wanted:
+                continue
+            common = sorted(wanted & have)
+            if not common:
+                return None
+            reasons.append(f"{name}={','.join(common)}")
+        if self.staff_more_than is not None:
+            n = len(incident.people())
+            if n <= self.staff_more_than:
+                return None
+            reasons.append(f"{n} staff > {self.staff_more_than}")
+        if self.units_at_least is not None:
+            n = len(incident.units)
+            if n < self.units_at_least:
+                return None
+            reasons.append(f"{n} units >= {self.units_at_least}")
+        return tuple(reasons)
+
+
+def _one(value: str | None) -> frozenset[str]:
+    return frozenset() if value is None else frozenset({value})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One trigger: when its conditions hold, the people involved should be offered support."""
+
+    id: str
+    text: str
+    when: Conditions
+    urgency: Urgency
+    tier: int
+    mode: Mode | None = None
+    modifier: bool = False
+
+
+@dataclass(frozen=True)
+class GroupPolicy:
+    """When many people or units are involved, support the team as a group (one case)."""
+
+    staff_more_than: int
+    units_at_least: int
+    rule_id: str = "group-intervention"
+    text: str = "Many staff or several units affected: offer a group intervention"
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A versioned, validated set of rules."""
+
+    version: str
+    rules: tuple[Rule, ...]
+    group: GroupPolicy | None = None
+    merge_window_hours: float | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A rule that fired and why."""
+
+    rule_id: str
+    text: str
+    reasons: tuple[str, ...]
+    urgency: Urgency
+    tier: int
+
+    def explanation(self) -> str:
+        """Human text plus the facts that made it fire."""
+        return f"{self.text} ({'; '.join(self.reasons)})" if self.reasons else self.text
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """An open outreach case as the engine needs to see it."""
+
+    case_id: str
+    incident_ref: str
+    mode: Mode
+    urgency: Urgency
+    tier: int
+    people: tuple[str, ...]
+    opened_at: datetime
+    incidents: frozenset[str] = frozenset()
+
+    def covers(self, incident_ref: str) -> bool:
+        """Whether this case already answers ``incident_ref`` (its own incident or a merged one)."""
+        return incident_ref == self.incident_ref or incident_ref in self.incidents
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the engine knows beyond the incident: opt-outs, open cases, prior decisions."""
+
+    now: datetime
+    merge_window_hours: float
+    opted_out: frozenset[str] = frozenset()
+    open_cases: tuple[OpenCase, ...] = ()
+    last_version: int | None = None

@@ -1,0 +1,235 @@
+"""Rules HTTP API for the PSP coordinator: rule sets, opt-outs, dry-run and the decision log (thin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from psp_common.events.envelope import utcnow
+from psp_common.events.intake import IncidentObserved
+from psp_common.http import ERROR_RESPONSES, ErrorResponse, FieldError, validation_response
+from psp_rules import handlers
+from psp_rules.adapters.repository import ALL_SCOPE, CaseRepository, OptOutRepository, RuleSetRepository
+from psp_rules.adapters.ruleset_schema import BadDocument, RuleSetDoc, load_text, valid_scope
+
+router = APIRouter()
+SCOPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def _error(status: int, detail: str, field: str, reason: str) -> JSONResponse:
+    body = ErrorResponse(detail=detail, errors=[FieldError(field=field, reason=reason)]).model_dump()
+    return JSONResponse(body, status_code=status)
+
+
+class VersionInfo(BaseModel):
+    """One stored version."""
+
+    version: int = Field(description="Version number within the scope (1, 2, ...).")
+    created_at: datetime = Field(description="When it was stored.")
+
+
+class ScopeInfo(BaseModel):
+    """A rule set scope and its versions."""
+
+    scope: str = Field(description="'default' or a facility code.")
+    current_version: int = Field(description="The active (newest) version.")
+    versions: list[VersionInfo] = Field(description="All versions, oldest first.")
+
+
+class RuleSetIndex(BaseModel):
+    """Every stored rule set."""
+
+    scopes: list[ScopeInfo] = Field(description="Scopes with their versions.")
+    default_is_packaged: bool = Field(description="True while no default is stored (the packaged file applies).")
+
+
+class ActiveRuleSet(BaseModel):
+    """The rule set that applies to a scope."""
+
+    scope: str = Field(description="The scope asked for.")
+    source_scope: str = Field(description="Where the document comes from ('default' when not overridden).")
+    version: str = Field(description="Version label, as carried on OutreachRequested.ruleset_version.")
+    document: dict[str, Any] = Field(description="The validated rule set document.")
+
+
+@router.get("/v1/rulesets", response_model=RuleSetIndex, tags=["rulesets"], summary="Rule sets and versions.")
+async def list_rulesets(request: Request) -> RuleSetIndex:
+    """Every scope with its current version and history."""
+    async with request.app.state.container.runtime.session() as session:
+        found = await RuleSetRepository(session).versions()
+    scopes = [
+        ScopeInfo(scope=s, current_version=v[-1][0], versions=[VersionInfo(version=n, created_at=t) for n, t in v])
+        for s, v in found.items()
+    ]
+    return RuleSetIndex(scopes=scopes, default_is_packaged=handlers.DEFAULT_SCOPE not in found)
+
+
+@router.get("/v1/rulesets/{scope}", response_model=ActiveRuleSet, responses=ERROR_RESPONSES,
+            tags=["rulesets"], summary="The active rule set of 'default' or a facility.")
+async def get_ruleset(request: Request, scope: str) -> Any:
+    """The newest stored version of ``scope``; a facility without override gets the default."""
+    container = request.app.state.container
+    if not valid_scope(scope):
+        return _error(422, "bad scope", "scope", "must be 'default' or a facility code")
+    async with container.runtime.session() as session:
+        repo = RuleSetRepository(session)
+        stored = await repo.latest(scope) or await repo.latest(handlers.DEFAULT_SCOPE)
+    if stored is None:
+        return ActiveRuleSet(scope=scope, source_scope=handlers.DEFAULT_SCOPE, version="default:packaged",
+                             document=container.config.default_doc.model_dump(mode="json"))
+    return ActiveRuleSet(scope=scope, source_scope=stored.scope, version=stored.label, document=stored.document)
+
+
+@router.get("/v1/rulesets/{scope}/versions/{version}", response_model=ActiveRuleSet, responses=ERROR_RESPONSES,
+            tags=["rulesets"], summary="One stored version of a rule set.")
+async def get_ruleset_version(request: Request, scope: str, version: int) -> Any:
+    """A specific version, for audit."""
+    async with request.app.state.container.runtime.session() as session:
+        stored = await RuleSetRepository(session).get(scope, version)
+    if stored is None:
+        return _error(404, "no such rule set version", "version", "not stored")
+    return ActiveRuleSet(scope=scope, source_scope=scope, version=stored.label, document=stored.document)
+
+
+@router.put("/v1/rulesets/{scope}", status_code=201, response_model=ActiveRuleSet, responses=ERROR_RESPONSES,
+            tags=["rulesets"], summary="Store a new version of a rule set (YAML or JSON body).")
+async def put_ruleset(request: Request, scope: str) -> Any:
+    """Validate the document and store it as the next version of ``scope``."""
+    container = request.app.state.container
+    if not valid_scope(scope):
+        return _error(422, "bad scope", "scope", "must be 'default' or a facility code")
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+        doc = load_text(text)
+    except (UnicodeDecodeError, BadDocument) as exc:
+        reason = str(exc) if isinstance(exc, BadDocument) else "not UTF-8 text"
+        return _error(400, "malformed rule set", "body", reason)
+    except ValidationError as exc:
+        return validation_response(exc)
+    async with container.runtime.uow() as uow:
+        repo = RuleSetRepository(uow.session)
+        problem = await _check_scope_rules(repo, scope, doc, container.config.default_doc)
+        if problem:
+            return _error(422, "rule set does not fit its scope", *problem)
+        stored = await repo.add(scope, doc.model_dump(mode="json"), text, utcnow())
+        await uow.commit()
+    return ActiveRuleSet(scope=scope, source_scope=scope, version=stored.label, document=stored.document)
+
+
+async def _check_scope_rules(
+    repo: RuleSetRepository, scope: str, doc: RuleSetDoc, packaged: RuleSetDoc
+) -> tuple[str, str] | None:
+    if scope == handlers.DEFAULT_SCOPE and (doc.extends_default or doc.disable):
+        return "extends_default", "the default rule set cannot extend or disable itself"
+    if doc.disable and not doc.extends_default:
+        return "disable", "only meaningful with extends_default: true"
+    if doc.disable:
+        stored = await repo.latest(handlers.DEFAULT_SCOPE)
+        base = RuleSetDoc.model_validate(stored.document) if stored else packaged
+        unknown = sorted(set(doc.disable) - {r.id for r in base.rules})
+        if unknown:
+            return "disable", f"unknown default rule ids: {', '.join(unknown)}"
+    return None
+
+
+@router.post("/v1/dry-run", responses=ERROR_RESPONSES, tags=["decisions"],
+             summary="What the rules would decide for an IncidentObserved, without any side effect.")
+async def dry_run(event: IncidentObserved, request: Request) -> dict[str, Any]:
+    """Evaluate and decide on a read-only session that is rolled back: no rows, no outbox, no events."""
+    container = request.app.state.container
+    async with container.runtime.session() as session:
+        p = await handlers.plan(event, session, container.config, seed=False)
+        await session.rollback()
+    d = p.decision
+    would = []
+    for a in d.actions:
+        if a.publish:
+            would.append({"case_id": a.case_id, "kind": a.kind.value, "people": list(a.people),
+                          "mode": a.mode.value, "urgency": a.urgency.value, "tier": a.tier})
+    return {
+        "dry_run": True,
+        "ruleset_version": p.ruleset.version,
+        "fired": [{"rule_id": h.rule_id, "text": h.text, "why": list(h.reasons), "urgency": h.urgency.value,
+                   "tier": h.tier} for h in d.evaluation.hits],
+        "urgency": d.evaluation.urgency.value if d.evaluation.urgency else None,
+        "tier": d.evaluation.tier or None,
+        "mode": d.mode.value,
+        "outcome": d.outcome,
+        "actions": [handlers.action_json(a) for a in d.actions],
+        "would_publish": would,
+    }
+
+
+class OptOutIn(BaseModel):
+    """An opt-out of proactive outreach."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    staff_id: str = Field(min_length=1, max_length=128, description="Staff id; only its pseudonym is stored.")
+    scope: str = Field(ALL_SCOPE, pattern=SCOPE_PATTERN, description="'all' or a facility code.")
+
+
+class OptOutState(BaseModel):
+    """Whether a person opted out."""
+
+    pseudonym: str = Field(description="Pseudonym of the staff id (the id itself is never stored).")
+    opted_out: bool = Field(description="True when at least one scope is opted out.")
+    scopes: list[str] = Field(description="Scopes opted out of ('all' or facility codes).")
+
+
+@router.post("/v1/opt-outs", status_code=201, response_model=OptOutState, responses=ERROR_RESPONSES,
+             tags=["opt-outs"], summary="Opt a person out of proactive outreach.")
+async def opt_out(body: OptOutIn, request: Request) -> OptOutState:
+    """Store the pseudonym (never the staff id) with its scope."""
+    container = request.app.state.container
+    pseudonym = container.pseudo.pseudonym(body.staff_id)
+    async with container.runtime.uow() as uow:
+        repo = OptOutRepository(uow.session)
+        await repo.add(pseudonym, body.scope, utcnow())
+        scopes = await repo.scopes(pseudonym)
+        await uow.commit()
+    return OptOutState(pseudonym=pseudonym, opted_out=True, scopes=scopes)
+
+
+@router.get("/v1/opt-outs/{staff_id}", response_model=OptOutState, tags=["opt-outs"],
+            summary="Check whether a person opted out.")
+async def get_opt_out(staff_id: str, request: Request) -> OptOutState:
+    """Look the pseudonym up."""
+    container = request.app.state.container
+    pseudonym = container.pseudo.pseudonym(staff_id)
+    async with container.runtime.session() as session:
+        scopes = await OptOutRepository(session).scopes(pseudonym)
+    return OptOutState(pseudonym=pseudonym, opted_out=bool(scopes), scopes=scopes)
+
+
+@router.delete("/v1/opt-outs/{staff_id}", response_model=OptOutState, tags=["opt-outs"],
+               summary="Opt back in (one scope, or all scopes when none is given).")
+async def delete_opt_out(
+    staff_id: str, request: Request,
+    scope: str | None = Query(None, pattern=SCOPE_PATTERN, description="Scope to remove; all when omitted."),
+) -> OptOutState:
+    """Remove the opt-out."""
+    container = request.app.state.container
+    pseudonym = container.pseudo.pseudonym(staff_id)
+    async with container.runtime.uow() as uow:
+        repo = OptOutRepository(uow.session)
+        await repo.remove(pseudonym, scope)
+        scopes = await repo.scopes(pseudonym)
+        await uow.commit()
+    return OptOutState(pseudonym=pseudonym, opted_out=bool(scopes), scopes=scopes)
+
+
+@router.get("/v1/decisions", tags=["decisions"], summary="The decision log (pseudonyms only), newest first.")
+async def list_decisions(
+    request: Request,
+    incident_ref: str | None = Query(None, max_length=64, description="Only this incident."),
+    limit: int = Query(50, ge=1, le=500, description="How many."),
+) -> dict[str, Any]:
+    """Recorded decisions: fired rules and outcome per incident version."""
+    async with request.app.state.container.runtime.session() as session:
+        rows = await CaseRepository(session).decisions(incident_ref, limit)
+    return {"items": [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows]}

@@ -1,0 +1,36 @@
+"""Rules Kafka subscribers (thin): incidents in, case closures from the outreach status feed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from psp_common import topics
+from psp_common.db import UnitOfWork
+from psp_common.events.intake import IncidentObserved
+from psp_common.events.status import OutreachStatusChanged
+from psp_common.kafka import subscribe_events
+from psp_rules import handlers
+
+if TYPE_CHECKING:
+    from psp_rules.bootstrap import Container
+
+GROUP = "psp-rules"
+
+
+def register(container: Container) -> None:
+    """Subscribe the rules service's topics."""
+    rt = container.runtime
+
+    async def on_incident(event: IncidentObserved, uow: UnitOfWork) -> None:
+        await handlers.on_incident(event, uow, container.config)
+
+    subscribe_events(
+        rt.broker, topic=topics.INCIDENT_OBSERVED, group_id=GROUP, model=IncidentObserved,
+        handler=on_incident, uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
+        description="Pseudonymized incidents; rules decide who is offered support.",
+    )
+    subscribe_events(
+        rt.broker, topic=topics.OUTREACH_STATUS, group_id=GROUP, model=OutreachStatusChanged,
+        handler=handlers.on_status, uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
+        description="Outreach lifecycle; 'closed' closes the rules service's case.",
+    )

@@ -1,0 +1,187 @@
+"""Rules handlers: decide on one incident in a unit of work; rule set and opt-out commands."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from psp_common import topics
+from psp_common.db import UnitOfWork
+from psp_common.events.envelope import utcnow
+from psp_common.events.intake import IncidentObserved
+from psp_common.events.outreach import OutreachRequested, RuleHit
+from psp_common.events.status import OutreachStatus, OutreachStatusChanged
+from psp_common.events.vocab import StaffRef
+from psp_rules.adapters.repository import CaseRepository, Member, OptOutRepository, RuleSetRepository
+from psp_rules.adapters.ruleset_schema import RuleSetDoc
+from psp_rules.domain.engine import Action, ActionKind, Decision, decide, evaluate, overlay
+from psp_rules.domain.model import Context, GroupPolicy, Incident, Person, RuleSet
+from psp_rules.settings import RulesSettings
+
+log = logging.getLogger("psp.rules")
+DEFAULT_SCOPE = "default"
+
+
+@dataclass(frozen=True)
+class RulesConfig:
+    """Defaults the handlers fall back on: settings thresholds and the packaged default rule set."""
+
+    group: GroupPolicy
+    merge_window_hours: float
+    default_doc: RuleSetDoc
+
+    @classmethod
+    def from_settings(cls, settings: RulesSettings, default_doc: RuleSetDoc) -> RulesConfig:
+        """Build from settings."""
+        group = GroupPolicy(settings.group_staff_more_than, settings.group_units_at_least)
+        return cls(group, settings.merge_window_hours, default_doc)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A decision and everything that led to it (what dry-run shows, what the consumer applies)."""
+
+    incident: Incident
+    ruleset: RuleSet
+    decision: Decision
+
+
+def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset()) -> Incident:
+    """Map the bus event to the domain's view."""
+    staff = tuple(
+        Person(s.pseudonym, s.key_id, s.role, s.involvement.value) for s in event.staff
+    )
+    return Incident(
+        incident_ref=event.incident_ref, report_version=event.report_version, facility=event.facility,
+        unit=event.unit, source_kind=event.source_kind.value, event_class=event.event_class.value,
+        staff=staff, category=event.category, harm_level=event.harm_level.value if event.harm_level else None,
+        patient_age_group=event.patient_age_group, huddle_call=event.huddle_call,
+        cis_flags=frozenset(f.value for f in event.cis_flags), other_units=other_units,
+    )
+
+
+async def effective_ruleset(repo: RuleSetRepository, facility: str, cfg: RulesConfig, *, seed: bool) -> RuleSet:
+    """The facility override (on top of the default when it extends it) or the default rule set.
+
+    With ``seed`` the packaged default is stored as version 1 when the database has none yet.
+    """
+    stored = await repo.latest(DEFAULT_SCOPE)
+    if stored is None:
+        doc = cfg.default_doc
+        label = f"{DEFAULT_SCOPE}:1"
+        if seed:
+            stored = await repo.add(DEFAULT_SCOPE, doc.model_dump(mode="json"), "packaged default", utcnow())
+            label = stored.label
+        else:
+            label = f"{DEFAULT_SCOPE}:packaged"
+    else:
+        doc, label = RuleSetDoc.model_validate(stored.document), stored.label
+    default = doc.to_domain(label)
+    override = await repo.latest(facility) if facility != DEFAULT_SCOPE else None
+    if override is None:
+        return default
+    odoc = RuleSetDoc.model_validate(override.document)
+    mine = odoc.to_domain(override.label)
+    return overlay(default, mine, frozenset(odoc.disable)) if odoc.extends_default else mine
+
+
+async def plan(event: IncidentObserved, uow_session: AsyncSession, cfg: RulesConfig, *, seed: bool,
+               now: datetime | None = None) -> Plan:
+    """Evaluate the rules and decide, reading (never writing, unless ``seed``) the database."""
+    cases = CaseRepository(uow_session)
+    ruleset = await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed)
+    incident = to_incident(event, await cases.units(event.incident_ref))
+    names = [p.pseudonym for p in incident.people()]
+    ctx = Context(
+        now=now or utcnow(),
+        merge_window_hours=ruleset.merge_window_hours or cfg.merge_window_hours,
+        opted_out=await OptOutRepository(uow_session).opted_out(names, event.facility),
+        open_cases=await cases.open_cases(names, event.incident_ref),
+        last_version=await cases.last_version(event.incident_ref),
+    )
+    evaluation = evaluate(incident, ruleset, cfg.group)
+    return Plan(incident, ruleset, decide(incident, evaluation, ctx))
+
+
+def outreach_event(event: IncidentObserved, p: Plan, action: Action, members: list[Member]) -> OutreachRequested:
+    """The OutreachRequested an action publishes."""
+    people = tuple(StaffRef(pseudonym=m.pseudonym, key_id=m.key_id, role=m.role,
+                            involvement=m.involvement) for m in members)  # type: ignore[arg-type]
+    hits = tuple(RuleHit(rule_id=h.rule_id, text=h.explanation()) for h in p.decision.evaluation.hits)
+    return OutreachRequested(
+        occurred_at=event.occurred_at, correlation_id=event.correlation_id, case_id=uuid.UUID(action.case_id),
+        incident_ref=event.incident_ref, report_version=event.report_version, facility=event.facility,
+        unit=event.unit, people=people, rules_fired=hits, urgency=action.urgency.value,  # type: ignore[arg-type]
+        mode=action.mode.value, tier=action.tier,  # type: ignore[arg-type]
+        ruleset_version=p.ruleset.version,
+    )
+
+
+def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: str, now: datetime) -> list[dict]:
+    by_name = {p.pseudonym: p for p in incident.people()}
+    return [
+        {"case_id": case_id, "pseudonym": n, "incident_ref": incident.incident_ref, "key_id": by_name[n].key_id,
+         "role": by_name[n].role, "involvement": by_name[n].involvement, "how": how, "joined_at": now}
+        for n in names
+    ]
+
+
+async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig, now: datetime | None = None) -> Plan:
+    """Decide on one incident version; persist cases, merges and the decision; queue the outreach events."""
+    now = now or utcnow()
+    p = await plan(event, uow.session, cfg, seed=True, now=now)
+    cases = CaseRepository(uow.session)
+    published = 0
+    for action in p.decision.actions:
+        if action.kind is ActionKind.OPEN:
+            await cases.open_case({
+                "case_id": action.case_id, "incident_ref": event.incident_ref, "facility": event.facility,
+                "unit": event.unit, "mode": action.mode.value, "urgency": action.urgency.value,
+                "tier": action.tier, "opened_at": now, "updated_at": now,
+            })
+            await cases.add_members(_member_rows(action.case_id, action.people, p.incident, "opened", now))
+        elif action.kind is ActionKind.MERGE:
+            await cases.add_members(_member_rows(action.case_id, action.people, p.incident, "merged", now))
+        elif action.kind in (ActionKind.ESCALATE, ActionKind.UPDATE):
+            known = {m.pseudonym for m in await cases.members(action.case_id)}
+            new = tuple(n for n in action.people if n not in known)
+            await cases.add_members(_member_rows(action.case_id, new, p.incident, "added", now))
+            await cases.raise_case(action.case_id, action.urgency.value, action.tier, now)
+        if action.publish:
+            members = await cases.members(action.case_id)
+            uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members))
+            published += 1
+    await cases.record(decision_row(event, p, now))
+    log.info("decided %s v%d: %s (%d published, ruleset %s)", event.incident_ref, event.report_version,
+             p.decision.outcome, published, p.ruleset.version)
+    return p
+
+
+def decision_row(event: IncidentObserved, p: Plan, now: datetime) -> dict[str, Any]:
+    """The decision log row."""
+    d = p.decision
+    return {
+        "incident_ref": event.incident_ref, "report_version": event.report_version, "event_id": str(event.event_id),
+        "facility": event.facility, "unit": event.unit, "ruleset_version": p.ruleset.version,
+        "fired": [h.rule_id for h in d.evaluation.hits],
+        "urgency": d.evaluation.urgency.value if d.evaluation.urgency else None,
+        "tier": d.evaluation.tier or None, "mode": d.mode.value if d.evaluation.fired else None,
+        "outcome": d.outcome[:300], "detail": [action_json(a) for a in d.actions], "decided_at": now,
+    }
+
+
+def action_json(a: Action) -> dict[str, Any]:
+    """An action as JSON (pseudonyms only)."""
+    return {"kind": a.kind.value, "case_id": a.case_id or None, "people": list(a.people), "mode": a.mode.value,
+            "urgency": a.urgency.value, "tier": a.tier, "publishes": a.publish, "note": a.note}
+
+
+async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
+    """A closed outreach closes its case, so later incidents open a new one instead of merging."""
+    if event.status is OutreachStatus.CLOSED:
+        await CaseRepository(uow.session).close(str(event.case_id), utcnow())

@@ -1,0 +1,27 @@
+"""Rules service settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from psp_common.settings import ServiceSettings
+
+
+class RulesSettings(ServiceSettings):
+    """Settings of the rules service (env prefix ``PSP_``)."""
+
+    service_name: str = "rules"
+    http_port: int = 8002
+    merge_window_hours: float = Field(
+        72.0, gt=0, description="A person already in an open case opened this recently is merged, not re-contacted."
+    )
+    group_staff_more_than: int = Field(
+        5, ge=1, description="More than this many staff involved -> group intervention (when a rule set sets none)."
+    )
+    group_units_at_least: int = Field(
+        2, ge=2, description="This many distinct units involved -> group intervention (when a rule set sets none)."
+    )
+    default_ruleset_file: str | None = Field(
+        None, description="YAML file seeding the default rule set; None uses the packaged rulesets/default.yaml."
+    )
+    max_body_bytes: int = Field(256 * 1024, description="Largest request body accepted (HTTP 413 above).")
