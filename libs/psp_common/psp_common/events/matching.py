@@ -32,6 +32,12 @@ class SupporterMatched(Envelope):
     urgency: Urgency = Field(description="How soon to reach out.")
     mode: SupportMode = Field(description="Individual or group.")
     tier: Literal[1, 2, 3] = Field(description="Suggested support tier.")
+    co_facilitators: tuple[Candidate, ...] = Field(
+        (), description="Group cases: co-facilitators who run the intervention with the primary."
+    )
+    supersedes: UUID | None = Field(
+        None, description="Assignment this one replaces (urgency rose, new people, or a coordinator re-match)."
+    )
 
     def partition_key(self) -> str:
         """Keyed by case."""

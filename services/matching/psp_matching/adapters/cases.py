@@ -1,0 +1,93 @@
+"""Cases and assignments storage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from psp_common.db import aware
+from psp_matching.adapters.orm import assignments, cases, members
+
+ACTIVE = "active"
+SUPERSEDED = "superseded"
+
+
+def _row(row: Any) -> dict[str, Any]:
+    out = dict(row._mapping)
+    for key in ("created_at", "updated_at"):
+        if key in out:
+            out[key] = aware(out[key])
+    return out
+
+
+class CaseRepository:
+    """Outreach cases as matching saw them, and the assignments made for them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, case_id: str, lock: bool = False) -> dict[str, Any] | None:
+        """One case (locked for update while a handler decides on it)."""
+        query = select(cases).where(cases.c.case_id == case_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return _row(row) if row else None
+
+    async def save(self, values: dict[str, Any], exists: bool) -> None:
+        """Insert or update a case."""
+        if exists:
+            await self.session.execute(update(cases).where(cases.c.case_id == values["case_id"]).values(**values))
+        else:
+            await self.session.execute(insert(cases).values(**values))
+
+    async def team_on_case(self, case_id: str) -> frozenset[str]:
+        """Supporters on the case's active assignment."""
+        query = select(members.c.supporter_ref).join(
+            assignments, assignments.c.assignment_id == members.c.assignment_id
+        ).where(assignments.c.case_id == case_id, assignments.c.status == ACTIVE)
+        return frozenset(r[0] for r in await self.session.execute(query))
+
+    async def supporting(self, people: frozenset[str], since: datetime) -> frozenset[str]:
+        """Supporters with an active assignment since ``since`` for any of these people."""
+        query = select(assignments.c.team, assignments.c.supported).where(
+            assignments.c.status == ACTIVE, assignments.c.created_at >= since.astimezone(UTC)
+        )
+        out: set[str] = set()
+        for team, supported in await self.session.execute(query):
+            if people & set(supported):
+                out.update(team)
+        return frozenset(out)
+
+    async def supersede(self, case_id: str) -> None:
+        """Mark the case's active assignments superseded."""
+        await self.session.execute(
+            update(assignments).where(assignments.c.case_id == case_id, assignments.c.status == ACTIVE)
+            .values(status=SUPERSEDED)
+        )
+
+    async def add_assignment(self, values: dict[str, Any], roles: list[tuple[str, str]]) -> None:
+        """Store an assignment and its team members (primary, co-facilitators)."""
+        await self.session.execute(insert(assignments).values(**values))
+        await self.session.execute(
+            insert(members),
+            [
+                {"assignment_id": values["assignment_id"], "supporter_ref": ref, "case_id": values["case_id"],
+                 "role": role, "created_at": values["created_at"]}
+                for ref, role in roles
+            ],
+        )
+
+    async def assignments(
+        self, limit: int, case_id: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Assignments, newest first."""
+        query = select(assignments).order_by(assignments.c.created_at.desc()).limit(limit)
+        if case_id is not None:
+            query = query.where(assignments.c.case_id == case_id)
+        if status is not None:
+            query = query.where(assignments.c.status == status)
+        return [_row(r) for r in await self.session.execute(query)]

@@ -1,0 +1,108 @@
+"""Matching tables: roster, staff directory, shifts, cases, assignments, plus inbox and outbox."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, UniqueConstraint
+
+from psp_common.db import BigId, messaging_tables, new_metadata
+
+metadata = new_metadata()
+inbox, outbox = messaging_tables(metadata)
+
+supporters = Table(
+    "supporters",
+    metadata,
+    Column("supporter_ref", String(64), primary_key=True),
+    Column("staff_id", String(128), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("profession", String(64), nullable=False),
+    Column("seniority_level", Integer, nullable=False),
+    Column("years_experience", Integer, nullable=False),
+    Column("site", String(64), nullable=False),
+    Column("languages", JSON, nullable=False),
+    Column("group_facilitation", Boolean, nullable=False),
+    Column("mental_health_credentials", Boolean, nullable=False),
+    Column("contact_start", String(5), nullable=True),
+    Column("contact_end", String(5), nullable=True),
+    Column("contact_tz", String(64), nullable=True),
+    Column("accepts_immediate_outside_hours", Boolean, nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("evaluates", JSON, nullable=False),
+    Column("supervises", JSON, nullable=False),
+    Column("monthly_cap", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("staff_ref", String(64), primary_key=True),
+    Column("profession", String(64), nullable=True),
+    Column("seniority_level", Integer, nullable=True),
+    Column("languages", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+shifts = Table(
+    "shifts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("staff_ref", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(16), nullable=False),
+    UniqueConstraint("staff_ref", "starts_at", "ends_at", name="uq_shifts_staff_ref_span"),
+)
+Index("ix_shifts_span", shifts.c.starts_at, shifts.c.ends_at)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("incident_ref", String(64), nullable=False),
+    Column("report_version", Integer, nullable=False),
+    Column("facility", String(64), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("tier", Integer, nullable=False),
+    Column("discipline", String(8), nullable=False),
+    Column("people", JSON, nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("correlation_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("assignment_id", String(36), nullable=True),
+    Column("reasons", JSON, nullable=False),
+    Column("last_decision", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("assignment_id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("primary_ref", String(64), nullable=False),
+    Column("team", JSON, nullable=False),
+    Column("supported", JSON, nullable=False),
+    Column("candidates", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_assignments_case", assignments.c.case_id)
+Index("ix_assignments_created", assignments.c.created_at)
+
+members = Table(
+    "assignment_members",
+    metadata,
+    Column("assignment_id", String(36), primary_key=True),
+    Column("supporter_ref", String(64), primary_key=True),
+    Column("case_id", String(36), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_members_supporter", members.c.supporter_ref, members.c.created_at)

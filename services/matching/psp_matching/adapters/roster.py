@@ -1,0 +1,148 @@
+"""Roster, staff directory and shift storage; rows become domain dataclasses here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from psp_matching.adapters.orm import members, shifts, staff, supporters
+from psp_matching.domain.model import ContactHours, Person, Supporter
+
+
+def to_supporter(row: Mapping[str, Any]) -> Supporter:
+    """A roster row as the matcher's dataclass."""
+    hours = None
+    if row["contact_tz"]:
+        hours = ContactHours(
+            time.fromisoformat(row["contact_start"]), time.fromisoformat(row["contact_end"]), row["contact_tz"]
+        )
+    return Supporter(
+        ref=row["supporter_ref"],
+        profession=row["profession"],
+        seniority_level=row["seniority_level"],
+        site=row["site"],
+        years_experience=row["years_experience"],
+        languages=frozenset(row["languages"]),
+        group_facilitation=row["group_facilitation"],
+        mental_health_credentials=row["mental_health_credentials"],
+        contact_hours=hours,
+        accepts_immediate_outside_hours=row["accepts_immediate_outside_hours"],
+        active=row["active"],
+        paused=row["paused"],
+        evaluates=frozenset(row["evaluates"]),
+        supervises=frozenset(row["supervises"]),
+        monthly_cap=row["monthly_cap"],
+    )
+
+
+class RosterRepository:
+    """Supporters, the staff directory and shifts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, ref: str) -> dict[str, Any] | None:
+        """One supporter row by pseudonym."""
+        row = (await self.session.execute(select(supporters).where(supporters.c.supporter_ref == ref))).first()
+        return dict(row._mapping) if row else None
+
+    async def insert(self, values: dict[str, Any]) -> None:
+        """Register a new supporter."""
+        await self.session.execute(insert(supporters).values(**values))
+
+    async def update(self, ref: str, values: dict[str, Any]) -> None:
+        """Change a supporter's fields."""
+        await self.session.execute(update(supporters).where(supporters.c.supporter_ref == ref).values(**values))
+
+    async def rows(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Supporter rows ordered by display name."""
+        query = select(supporters).order_by(supporters.c.display_name, supporters.c.supporter_ref)
+        if limit is not None:
+            query = query.limit(limit)
+        return [dict(r._mapping) for r in await self.session.execute(query)]
+
+    async def roster(self) -> list[Supporter]:
+        """Every supporter (inactive ones too, so exclusion counts are complete)."""
+        return [to_supporter(dict(r._mapping)) for r in await self.session.execute(select(supporters))]
+
+    async def upsert_staff(self, ref: str, values: dict[str, Any]) -> bool:
+        """Insert or replace a staff directory entry; True when created."""
+        exists = (await self.session.execute(select(staff.c.staff_ref).where(staff.c.staff_ref == ref))).first()
+        if exists:
+            await self.session.execute(update(staff).where(staff.c.staff_ref == ref).values(**values))
+            return False
+        await self.session.execute(insert(staff).values(staff_ref=ref, **values))
+        return True
+
+    async def staff_rows(self, limit: int) -> list[dict[str, Any]]:
+        """Staff directory entries."""
+        query = select(staff).order_by(staff.c.staff_ref).limit(limit)
+        return [dict(r._mapping) for r in await self.session.execute(query)]
+
+    async def people(self, refs: Iterable[str], roles: Mapping[str, str | None]) -> tuple[Person, ...]:
+        """Profiles of the people to support: staff directory first, then the roster, then the event role."""
+        wanted = list(dict.fromkeys(refs))
+        known = {
+            r.staff_ref: r for r in await self.session.execute(select(staff).where(staff.c.staff_ref.in_(wanted)))
+        }
+        peers = {
+            r.supporter_ref: r
+            for r in await self.session.execute(
+                select(supporters.c.supporter_ref, supporters.c.profession, supporters.c.seniority_level,
+                       supporters.c.languages).where(supporters.c.supporter_ref.in_(wanted))
+            )
+        }
+        out = []
+        for ref in wanted:
+            d, s = known.get(ref), peers.get(ref)
+            profession = (d.profession if d else None) or (s.profession if s else None) or roles.get(ref)
+            seniority = d.seniority_level if d and d.seniority_level is not None else None
+            if seniority is None and s is not None:
+                seniority = s.seniority_level
+            langs = frozenset((d.languages if d else None) or (s.languages if s else None) or ())
+            out.append(Person(ref, profession.lower() if profession else None, seniority, langs))
+        return tuple(out)
+
+    async def add_shifts(self, items: list[tuple[str, datetime, datetime]], source: str) -> int:
+        """Store shifts not stored yet; return how many were new."""
+        seen: set[tuple[str, datetime, datetime]] = set()
+        fresh = []
+        for ref, raw_start, raw_end in items:
+            start, end = raw_start.astimezone(UTC), raw_end.astimezone(UTC)
+            key = (ref, start, end)
+            if key in seen:
+                continue
+            seen.add(key)
+            hit = await self.session.execute(
+                select(shifts.c.id).where(
+                    and_(shifts.c.staff_ref == ref, shifts.c.starts_at == start, shifts.c.ends_at == end)
+                )
+            )
+            if hit.first() is None:
+                fresh.append({"staff_ref": ref, "starts_at": start, "ends_at": end, "source": source})
+        if fresh:
+            await self.session.execute(insert(shifts), fresh)
+        return len(fresh)
+
+    async def on_shift(self, now: datetime, refs: Iterable[str] | None = None) -> frozenset[str]:
+        """Pseudonyms with a shift covering ``now``."""
+        now = now.astimezone(UTC)
+        query = select(shifts.c.staff_ref).where(and_(shifts.c.starts_at <= now, shifts.c.ends_at > now))
+        if refs is not None:
+            query = query.where(shifts.c.staff_ref.in_(list(refs)))
+        return frozenset(r[0] for r in await self.session.execute(query))
+
+    async def case_counts(self, since: datetime, exclude_case: str | None = None) -> dict[str, int]:
+        """Distinct cases per supporter (primary or co-facilitator) since ``since``."""
+        query = select(members.c.supporter_ref, func.count(func.distinct(members.c.case_id))).where(
+            members.c.created_at >= since.astimezone(UTC)
+        )
+        if exclude_case is not None:
+            query = query.where(members.c.case_id != exclude_case)
+        query = query.group_by(members.c.supporter_ref)
+        return {ref: int(n) for ref, n in await self.session.execute(query)}
+

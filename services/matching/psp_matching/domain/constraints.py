@@ -1,0 +1,110 @@
+"""Hard constraints: a supporter failing any of them is never proposed for the case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from psp_matching.domain.model import GROUP, IMMEDIATE, Case, Facts, Policy, Supporter
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Case-derived values computed once, then checked against every supporter."""
+
+    case: Case
+    facts: Facts
+    policy: Policy
+    people: frozenset[str]
+    most_senior: int | None
+    professions: frozenset[str]
+    languages: frozenset[str]
+    immediate: bool
+    group: bool
+
+
+def prepare(case: Case, facts: Facts, policy: Policy) -> Prepared:
+    """Precompute what every constraint and preference needs from the case."""
+    seniorities = [p.seniority_level for p in case.people if p.seniority_level is not None]
+    return Prepared(
+        case=case,
+        facts=facts,
+        policy=policy,
+        people=frozenset(p.ref for p in case.people),
+        most_senior=max(seniorities) if seniorities else None,
+        professions=frozenset(p.profession for p in case.people if p.profession),
+        languages=frozenset(lang for p in case.people for lang in p.languages),
+        immediate=case.urgency == IMMEDIATE,
+        group=case.mode == GROUP,
+    )
+
+
+def available(s: Supporter, p: Prepared) -> bool:
+    """Active and not stepped away (paused)."""
+    return s.active and not s.paused
+
+
+def not_involved(s: Supporter, p: Prepared) -> bool:
+    """Not one of the people involved in the same event."""
+    return s.ref not in p.people
+
+
+def not_evaluator_or_supervisor(s: Supporter, p: Prepared) -> bool:
+    """Never someone who evaluates or supervises a supported person."""
+    return not (s.evaluates & p.people or s.supervises & p.people)
+
+
+def not_junior(s: Supporter, p: Prepared) -> bool:
+    """No junior supporting someone more senior (only when the seniority is known)."""
+    return p.most_senior is None or s.seniority_level >= p.most_senior
+
+
+def under_monthly_cap(s: Supporter, p: Prepared) -> bool:
+    """Fewer cases this calendar month than the cap (the supporter's own limit if lower)."""
+    cap = p.policy.monthly_cap if s.monthly_cap is None else min(s.monthly_cap, p.policy.monthly_cap)
+    return p.facts.month_counts.get(s.ref, 0) < cap
+
+
+def within_contact_hours(s: Supporter, p: Prepared) -> bool:
+    """Within contact hours now, unless the case is immediate and the supporter opted in."""
+    if s.contact_hours is None or (p.immediate and s.accepts_immediate_outside_hours):
+        return True
+    return s.contact_hours.contains(p.facts.now)
+
+
+def trained_for_groups(s: Supporter, p: Prepared) -> bool:
+    """Group cases need group-facilitation training."""
+    return not p.group or s.group_facilitation
+
+
+def credentialed_for_tier(s: Supporter, p: Prepared) -> bool:
+    """Tier-3 cases (severe trauma, expedited referral) need mental-health credentials."""
+    return p.case.tier != 3 or s.mental_health_credentials
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A named hard constraint with a human-readable explanation."""
+
+    name: str
+    check: Callable[[Supporter, Prepared], bool]
+    explains: str
+
+
+CONSTRAINTS: tuple[Constraint, ...] = (
+    Constraint("available", available, "inactive or stepped away"),
+    Constraint("not_involved", not_involved, "involved in the same event"),
+    Constraint(
+        "not_evaluator_or_supervisor", not_evaluator_or_supervisor, "evaluates or supervises a supported person"
+    ),
+    Constraint("not_junior", not_junior, "less senior than a supported person"),
+    Constraint("monthly_cap", under_monthly_cap, "monthly assignment cap reached"),
+    Constraint("contact_hours", within_contact_hours, "outside contact hours"),
+    Constraint("group_facilitation", trained_for_groups, "no group-facilitation training (group case)"),
+    Constraint("mental_health_credentials", credentialed_for_tier, "no mental-health credentials (tier 3)"),
+)
+
+
+def failed(s: Supporter, p: Prepared) -> list[str]:
+    """Names of the constraints ``s`` fails for the prepared case."""
+    return [c.name for c in CONSTRAINTS if not c.check(s, p)]

@@ -1,0 +1,84 @@
+"""Soft preferences: each returns points and, when it counts, a human-readable reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from psp_matching.domain.constraints import Prepared
+from psp_matching.domain.model import Supporter
+
+Score = tuple[float, str | None]
+
+
+def on_shift(s: Supporter, p: Prepared) -> Score:
+    """Prefer supporters in the workplace now."""
+    if s.ref in p.facts.on_shift:
+        return p.policy.weights.on_shift, "on shift now"
+    return 0.0, None
+
+
+def discipline(s: Supporter, p: Prepared) -> Score:
+    """Prefer the case's discipline choice: same profession (default), another one, or either."""
+    if not p.professions or p.case.discipline == "any":
+        return 0.0, None
+    same = s.profession in p.professions
+    if p.case.discipline == "same" and same:
+        return p.policy.weights.discipline, f"same discipline ({s.profession})"
+    if p.case.discipline == "other" and not same:
+        return p.policy.weights.discipline, f"other discipline ({s.profession})"
+    return 0.0, None
+
+
+def same_site(s: Supporter, p: Prepared) -> Score:
+    """Prefer supporters at the case's facility."""
+    if s.site == p.case.facility:
+        return p.policy.weights.same_site, f"same site ({s.site})"
+    return 0.0, None
+
+
+def language(s: Supporter, p: Prepared) -> Score:
+    """Prefer a shared language with the supported people (when known)."""
+    shared = s.languages & p.languages
+    if shared:
+        return p.policy.weights.language, "speaks " + ", ".join(sorted(shared))
+    return 0.0, None
+
+
+def fairness(s: Supporter, p: Prepared) -> Score:
+    """Prefer supporters with fewer recent assignments."""
+    recent = p.facts.recent_counts.get(s.ref, 0)
+    days = p.policy.fairness_window_days
+    if recent == 0:
+        return 0.0, f"no assignments in the last {days} days"
+    return -p.policy.weights.fairness * recent, f"{recent} assignment(s) in the last {days} days"
+
+
+def continuity(s: Supporter, p: Prepared) -> Score:
+    """Prefer a supporter already on this case or already supporting one of these people."""
+    if s.ref in p.facts.on_case:
+        return p.policy.weights.continuity, "already on this case"
+    if s.ref in p.facts.supporting_person:
+        return p.policy.weights.continuity, "already supporting this person"
+    return 0.0, None
+
+
+PREFERENCES: tuple[tuple[str, Callable[[Supporter, Prepared], Score]], ...] = (
+    ("continuity", continuity),
+    ("on_shift", on_shift),
+    ("discipline", discipline),
+    ("same_site", same_site),
+    ("language", language),
+    ("fairness", fairness),
+)
+
+
+def score(s: Supporter, p: Prepared) -> tuple[float, tuple[str, ...]]:
+    """Total score of an eligible supporter and the reasons behind it."""
+    total = 0.0
+    reasons: list[str] = []
+    for _, pref in PREFERENCES:
+        points, reason = pref(s, p)
+        total += points
+        if reason:
+            reasons.append(reason)
+    return total, tuple(reasons)

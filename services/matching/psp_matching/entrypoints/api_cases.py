@@ -1,0 +1,138 @@
+"""Coordinator views of cases and assignments, and the coordinator re-match."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from psp_common.http import ERROR_RESPONSES, ErrorResponse
+from psp_matching.adapters.cases import CaseRepository
+from psp_matching.adapters.roster import RosterRepository
+from psp_matching.entrypoints.errors import error
+from psp_matching.handlers import run_match
+
+router = APIRouter(tags=["assignments"])
+
+
+class CandidateView(BaseModel):
+    """A supporter proposed on an assignment."""
+
+    supporter_ref: str = Field(description="Pseudonym of the supporter.")
+    display_name: str | None = Field(None, description="Name (coordinators only).")
+    role: str = Field(description="primary, co_facilitator or backup.")
+    score: float = Field(description="Preference score.")
+    reasons: list[str] = Field(description="Why this supporter ranks where it does.")
+
+
+class AssignmentView(BaseModel):
+    """An assignment of supporters to a case."""
+
+    assignment_id: str = Field(description="Assignment id.")
+    case_id: str = Field(description="Case id.")
+    status: str = Field(description="active or superseded.")
+    urgency: str = Field(description="Urgency it was made for.")
+    primary_ref: str = Field(description="Pseudonym of the primary supporter.")
+    supported: list[str] = Field(description="Pseudonyms of the people supported.")
+    candidates: list[CandidateView] = Field(description="Primary, co-facilitators and ranked backups.")
+    created_at: datetime = Field(description="When it was made.")
+
+
+class CaseView(BaseModel):
+    """A case as matching saw it, with its assignments."""
+
+    case_id: str = Field(description="Case id.")
+    facility: str = Field(description="Facility code.")
+    unit: str = Field(description="Unit code.")
+    urgency: str = Field(description="Current urgency.")
+    mode: str = Field(description="individual or group.")
+    tier: int = Field(description="Support tier.")
+    discipline: str = Field(description="Discipline preference: same, other or any.")
+    supported: list[str] = Field(description="Pseudonyms of the people to support.")
+    status: str = Field(description="matched or unmatched.")
+    assignment_id: str | None = Field(description="Current assignment.")
+    reasons: list[str] = Field(description="Unmatched reasons by constraint, or team notes.")
+    last_decision: str = Field(description="What matching did last and why.")
+    assignments: list[AssignmentView] = Field(description="Assignments, newest first.")
+
+
+class RematchIn(BaseModel):
+    """A coordinator's re-match of a case."""
+
+    model_config = ConfigDict(extra="forbid")
+    discipline: Literal["same", "other", "any"] | None = Field(
+        None, description="Prefer the same discipline, another one, or either; none keeps the case's choice."
+    )
+
+
+async def _views(request: Request, rows: list[dict[str, Any]]) -> list[AssignmentView]:
+    c = request.app.state.container
+    async with c.runtime.session() as session:
+        names = {r["supporter_ref"]: r["display_name"] for r in await RosterRepository(session).rows()}
+    return [
+        AssignmentView(
+            assignment_id=r["assignment_id"], case_id=r["case_id"], status=r["status"], urgency=r["urgency"],
+            primary_ref=r["primary_ref"], supported=r["supported"], created_at=r["created_at"],
+            candidates=[CandidateView(display_name=names.get(x["supporter_ref"]), **x) for x in r["candidates"]],
+        )
+        for r in rows
+    ]
+
+
+@router.get("/v1/assignments", response_model=list[AssignmentView], summary="Assignments, newest first.")
+async def list_assignments(
+    request: Request,
+    status: Literal["active", "superseded"] | None = Query(None, description="Filter by status."),
+    limit: int = Query(100, ge=1, le=10_000, description="Most rows returned."),
+) -> list[AssignmentView]:
+    """Assignments for coordinators."""
+    c = request.app.state.container
+    async with c.runtime.session() as session:
+        rows = await CaseRepository(session).assignments(min(limit, c.settings.max_list), status=status)
+    return await _views(request, rows)
+
+
+async def _case(request: Request, case_id: str) -> CaseView | None:
+    c = request.app.state.container
+    async with c.runtime.session() as session:
+        repo = CaseRepository(session)
+        row = await repo.get(case_id)
+        if row is None:
+            return None
+        rows = await repo.assignments(c.settings.max_list, case_id=case_id)
+    return CaseView(
+        case_id=row["case_id"], facility=row["facility"], unit=row["unit"], urgency=row["urgency"],
+        mode=row["mode"], tier=row["tier"], discipline=row["discipline"], supported=row["people"],
+        status=row["status"], assignment_id=row["assignment_id"], reasons=row["reasons"],
+        last_decision=row["last_decision"], assignments=await _views(request, rows),
+    )
+
+
+@router.get("/v1/cases/{case_id}", response_model=CaseView,
+            responses={404: {"model": ErrorResponse, "description": "Unknown case."}, **ERROR_RESPONSES},
+            summary="A case with its assignments.")
+async def get_case(case_id: UUID, request: Request) -> Any:
+    """Case detail for coordinators."""
+    view = await _case(request, str(case_id))
+    return view if view is not None else error(404, "unknown case", "case_id", "matching has not seen it")
+
+
+@router.post("/v1/cases/{case_id}:rematch", response_model=CaseView,
+             responses={404: {"model": ErrorResponse, "description": "Unknown case."}, **ERROR_RESPONSES},
+             summary="Re-match a case now (e.g. prefer another discipline); publishes the new outcome.")
+async def rematch(case_id: UUID, body: RematchIn, request: Request) -> Any:
+    """A new assignment superseding the current one, or SupporterUnmatched."""
+    c = request.app.state.container
+    async with c.runtime.uow() as uow:
+        repo = CaseRepository(uow.session)
+        row = await repo.get(str(case_id), lock=True)
+        if row is None:
+            return error(404, "unknown case", "case_id", "matching has not seen it")
+        if body.discipline is not None:
+            await repo.save({"case_id": str(case_id), "discipline": body.discipline}, exists=True)
+        await run_match(uow, str(case_id), c.deps, "coordinator re-match")
+        await uow.commit()
+    return await _case(request, str(case_id))

@@ -1,0 +1,30 @@
+"""Matching subscriber: OutreachRequested through the inbox, one transaction per event (thin)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from psp_common import topics
+from psp_common.db import UnitOfWork
+from psp_common.events.outreach import OutreachRequested
+from psp_common.kafka import subscribe_events
+from psp_matching import handlers
+
+if TYPE_CHECKING:
+    from psp_matching.bootstrap import Container
+
+GROUP = "psp-matching"
+
+
+def register(container: Container) -> None:
+    """Subscribe to outreach requests."""
+    rt = container.runtime
+
+    async def handle(event: OutreachRequested, uow: UnitOfWork) -> None:
+        await handlers.on_outreach_requested(event, uow, container.deps)
+
+    subscribe_events(
+        rt.broker, topic=topics.OUTREACH_REQUESTED, group_id=GROUP, model=OutreachRequested, handler=handle,
+        uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
+        description="Outreach cases to staff with a peer supporter.",
+    )

@@ -1,0 +1,170 @@
+"""Matching handlers: staff one OutreachRequested in a unit of work, publish the outcome via the outbox."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from psp_common import topics
+from psp_common.db import UnitOfWork
+from psp_common.events.envelope import utcnow
+from psp_common.events.matching import Candidate, SupporterMatched, SupporterUnmatched
+from psp_common.events.outreach import OutreachRequested
+from psp_common.pseudonym import Pseudonymizer
+from psp_matching.adapters.cases import ACTIVE, CaseRepository
+from psp_matching.adapters.roster import RosterRepository
+from psp_matching.domain.cases import Action, PriorCase, decide
+from psp_matching.domain.matcher import match, unmatched_reasons
+from psp_matching.domain.model import Case, Facts, MatchResult, Policy, Ranked, Weights, zone
+from psp_matching.settings import MatchingSettings
+
+log = logging.getLogger("psp.matching")
+
+
+@dataclass
+class Deps:
+    """What the handlers need besides the unit of work."""
+
+    settings: MatchingSettings
+    pseudo: Pseudonymizer
+    clock: Callable[[], datetime] = utcnow
+
+
+def policy_from(settings: MatchingSettings) -> Policy:
+    """The matching policy from the settings."""
+    return Policy(
+        monthly_cap=settings.monthly_cap,
+        max_backups=settings.max_backups,
+        group_team_size=settings.group_team_size,
+        fairness_window_days=settings.fairness_window_days,
+        weights=Weights(
+            on_shift=settings.weight_on_shift, discipline=settings.weight_discipline,
+            same_site=settings.weight_same_site, language=settings.weight_language,
+            fairness=settings.weight_fairness, continuity=settings.weight_continuity,
+        ),
+    )
+
+
+def month_start(now: datetime, tz: str) -> datetime:
+    """Start of the calendar month of ``now`` in zone ``tz``."""
+    local = now.astimezone(zone(tz))
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+async def gather_facts(
+    roster: RosterRepository, repo: CaseRepository, case_id: str, people: frozenset[str], deps: Deps
+) -> Facts:
+    """Shifts, workload and history around a case, read in the handler's transaction."""
+    now, s = deps.clock(), deps.settings
+    return Facts(
+        now=now,
+        on_shift=await roster.on_shift(now),
+        month_counts=await roster.case_counts(month_start(now, s.cap_time_zone), exclude_case=case_id),
+        recent_counts=await roster.case_counts(now - timedelta(days=s.fairness_window_days)),
+        on_case=await repo.team_on_case(case_id),
+        supporting_person=await repo.supporting(people, now - timedelta(days=s.continuity_window_days)),
+    )
+
+
+async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps: Deps) -> None:
+    """Match a (possibly repeated) case; see ``domain.cases.decide`` for repeats."""
+    repo = CaseRepository(uow.session)
+    case_id = str(event.case_id)
+    stored = await repo.get(case_id, lock=True)
+    people = frozenset(p.pseudonym for p in event.people)
+    prior = None
+    if stored is not None:
+        prior = PriorCase(stored["urgency"], frozenset(stored["people"]), stored["status"] == "matched")
+    action, why = decide(prior, event.urgency.value, people)
+    now = deps.clock()
+    values = {
+        "case_id": case_id, "incident_ref": event.incident_ref, "report_version": event.report_version,
+        "facility": event.facility, "unit": event.unit, "mode": event.mode.value, "tier": event.tier,
+        "correlation_id": str(event.correlation_id), "updated_at": now,
+    }
+    if action is Action.IGNORE:
+        assert stored is not None
+        await repo.save({**values, "case_id": case_id, "last_decision": f"ignored repeat: {why}"}, exists=True)
+        log.info("case %s: repeat ignored (%s)", case_id, why)
+        return
+    if stored is None:
+        values.update(
+            discipline=deps.settings.default_discipline, created_at=now, status="new", reasons=[],
+            assignment_id=None, last_decision="",
+        )
+    merged = people | frozenset(stored["people"]) if stored else people
+    roles = {**(stored["roles"] if stored else {}), **{p.pseudonym: p.role for p in event.people}}
+    urgency = event.urgency.value
+    if stored is not None and prior is not None and action is not Action.REMATCH:
+        urgency = stored["urgency"]
+    values.update(people=sorted(merged), roles=roles, urgency=urgency)
+    await repo.save(values, exists=stored is not None)
+    await run_match(uow, case_id, deps, why, publish_unmatched=action is not Action.RETRY)
+
+
+async def run_match(uow: UnitOfWork, case_id: str, deps: Deps, why: str, publish_unmatched: bool = True) -> bool:
+    """Match the stored case now; store and publish the outcome. True when matched."""
+    repo, roster = CaseRepository(uow.session), RosterRepository(uow.session)
+    row = await repo.get(case_id)
+    assert row is not None
+    people = frozenset(row["people"])
+    persons = await roster.people(row["people"], row["roles"])
+    case = Case(case_id, row["facility"], persons, row["urgency"], row["mode"], row["tier"], row["discipline"])
+    facts = await gather_facts(roster, repo, case_id, people, deps)
+    result = match(case, await roster.roster(), facts, policy_from(deps.settings))
+    now = facts.now
+    if result.primary is None:
+        reasons = list(unmatched_reasons(result))
+        if row["assignment_id"]:
+            reasons.append("the previous assignment stays active")
+        await repo.save({"case_id": case_id, "status": "unmatched" if not row["assignment_id"] else "matched",
+                         "reasons": reasons, "last_decision": f"unmatched ({why})", "updated_at": now}, True)
+        if publish_unmatched:
+            uow.publish(topics.SUPPORTER_UNMATCHED, SupporterUnmatched(
+                occurred_at=now, correlation_id=uuid.UUID(row["correlation_id"]), case_id=uuid.UUID(case_id),
+                facility=row["facility"], unit=row["unit"], supported=tuple(sorted(people)),
+                urgency=row["urgency"], mode=row["mode"], reasons=tuple(reasons),
+            ))
+        log.info("case %s unmatched (%s): %s", case_id, why, "; ".join(reasons))
+        return False
+    assignment_id = uuid.uuid4()
+    previous = row["assignment_id"]
+    await repo.supersede(case_id)
+    team = [result.primary, *result.co_facilitators]
+    await repo.add_assignment(
+        {
+            "assignment_id": str(assignment_id), "case_id": case_id, "status": ACTIVE, "urgency": row["urgency"],
+            "primary_ref": result.primary.ref, "team": [r.ref for r in team], "supported": sorted(people),
+            "candidates": [_candidate_json(r, role) for r, role in _roles(result)], "created_at": now,
+        },
+        [(result.primary.ref, "primary"), *((r.ref, "co_facilitator") for r in result.co_facilitators)],
+    )
+    await repo.save({"case_id": case_id, "status": "matched", "assignment_id": str(assignment_id),
+                     "reasons": list(result.notes), "last_decision": f"matched ({why})", "updated_at": now}, True)
+    uow.publish(topics.SUPPORTER_MATCHED, SupporterMatched(
+        occurred_at=now, correlation_id=uuid.UUID(row["correlation_id"]), assignment_id=assignment_id,
+        case_id=uuid.UUID(case_id), facility=row["facility"], unit=row["unit"], supported=tuple(sorted(people)),
+        primary=_candidate(result.primary, result.notes), backups=tuple(_candidate(r) for r in result.backups),
+        co_facilitators=tuple(_candidate(r) for r in result.co_facilitators),
+        urgency=row["urgency"], mode=row["mode"], tier=row["tier"],
+        supersedes=uuid.UUID(previous) if previous else None,
+    ))
+    log.info("case %s matched (%s): assignment %s, %d eligible", case_id, why, assignment_id, result.eligible)
+    return True
+
+
+def _roles(result: MatchResult) -> list[tuple[Ranked, str]]:
+    assert result.primary is not None
+    return [(result.primary, "primary"), *((r, "co_facilitator") for r in result.co_facilitators),
+            *((r, "backup") for r in result.backups)]
+
+
+def _candidate(r: Ranked, notes: tuple[str, ...] = ()) -> Candidate:
+    return Candidate(supporter_ref=r.ref, score=round(r.score, 4), reasons=(*r.reasons, *notes))
+
+
+def _candidate_json(r: Ranked, role: str) -> dict[str, object]:
+    return {"supporter_ref": r.ref, "role": role, "score": round(r.score, 4), "reasons": list(r.reasons)}
