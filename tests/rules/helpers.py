@@ -20,7 +20,9 @@ def staff(*ids: str, settings: RulesSettings | None = None) -> tuple[StaffRef, .
     return tuple(StaffRef(pseudonym=pseudo.pseudonym(i), key_id=pseudo.key_id, role="rn") for i in ids)
 
 
-def observed(ref: str | None = None, version: int = 1, *, ids: tuple[str, ...] = ("E1",), **kw: Any) -> IncidentObserved:
+def observed(
+    ref: str | None = None, version: int = 1, *, ids: tuple[str, ...] = ("E1",), **kw: Any
+) -> IncidentObserved:
     """An IncidentObserved built with the psp_common model."""
     body: dict[str, Any] = {
         "occurred_at": OCCURRED, "correlation_id": uuid.uuid4(), "incident_ref": ref or f"ref_{uuid.uuid4().hex}",
