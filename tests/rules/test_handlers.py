@@ -76,6 +76,10 @@ async def test_group_rule_makes_one_group_case(rt: Runtime) -> None:
     out = await published(rt)
     assert len(out) == 1 and out[0].mode == "group" and len(out[0].people) == 6
     assert {h.rule_id for h in out[0].rules_fired} == {"harm-severe", "group-intervention"}
+    await handle(rt, observed(out[0].incident_ref, 2, ids=tuple(f"E{i}" for i in range(7)), harm_level="severe"))
+    out = await published(rt)
+    assert len(out) == 2 and out[1].case_id == out[0].case_id and len(out[1].people) == 7
+    assert out[1].change == "updated"
 
 
 async def test_no_rule_fired_is_recorded(rt: Runtime) -> None:
@@ -139,6 +143,7 @@ async def test_amendment_upward_escalates_same_case_and_adds_new_people(rt: Runt
     await handle(rt, observed(ref, 2, ids=("E1",), harm_level="death"))  # late older version: nothing
     out = await published(rt)
     assert [o.urgency for o in out] == ["within_days", "immediate", "immediate"]
+    assert sorted(o.change for o in out) == ["escalated", "opened", "opened"]
     assert out[0].case_id in {o.case_id for o in out[1:]}
     assert len({o.case_id for o in out}) == 2
     assert await outcomes(rt) == [
@@ -164,3 +169,12 @@ async def test_facility_override_extending_default(rt: Runtime) -> None:
     assert out[0].rules_fired[0].rule_id == "gen-falls"
     p = await handle(rt, observed(ids=("E3",), facility="OTHER"))
     assert p.decision.outcome == "outreach requested"
+
+
+async def test_units_from_earlier_versions_count_for_the_group_rule(rt: Runtime) -> None:
+    ref = "ref_units"
+    await handle(rt, observed(ref, 1, ids=("E1", "E2"), harm_level="no_harm", event_class="near_miss"))
+    p = await handle(rt, observed(ref, 2, ids=("E1", "E2"), harm_level="severe", unit="ED"))
+    assert p.decision.mode.value == "group"
+    out = await published(rt)
+    assert len(out) == 1 and out[0].mode == "group" and len(out[0].people) == 2

@@ -25,6 +25,9 @@ from psp_rules.settings import RulesSettings
 
 log = logging.getLogger("psp.rules")
 DEFAULT_SCOPE = "default"
+CHANGE: dict[ActionKind, Any] = {
+    ActionKind.OPEN: "opened", ActionKind.ESCALATE: "escalated", ActionKind.UPDATE: "updated",
+}
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,7 @@ def outreach_event(event: IncidentObserved, p: Plan, action: Action, members: li
         incident_ref=event.incident_ref, report_version=event.report_version, facility=event.facility,
         unit=event.unit, people=people, rules_fired=hits, urgency=action.urgency.value,  # type: ignore[arg-type]
         mode=action.mode.value, tier=action.tier,  # type: ignore[arg-type]
-        ruleset_version=p.ruleset.version,
+        ruleset_version=p.ruleset.version, change=CHANGE[action.kind],
     )
 
 

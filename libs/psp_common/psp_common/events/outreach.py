@@ -32,6 +32,11 @@ class OutreachRequested(Envelope):
     mode: SupportMode = Field(description="Individual (1:1) or group intervention.")
     tier: Literal[1, 2, 3] = Field(description="1 emotional first aid, 2 peer support, 3 expedited referral.")
     ruleset_version: str = Field(description="Version of the rule set that decided.")
+    change: Literal["opened", "escalated", "updated"] = Field(
+        "opened",
+        description="opened: a new case; escalated: the same case again with higher urgency or tier (e.g. an "
+        "amended report); updated: a group case gained people. Consumers keep one case per case_id.",
+    )
 
     def partition_key(self) -> str:
         """Keyed by case."""

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from psp_common.events.envelope import utcnow
 from psp_common.events.intake import IncidentObserved
@@ -116,8 +117,11 @@ async def put_ruleset(request: Request, scope: str) -> Any:
         problem = await _check_scope_rules(repo, scope, doc, container.config.default_doc)
         if problem:
             return _error(422, "rule set does not fit its scope", *problem)
-        stored = await repo.add(scope, doc.model_dump(mode="json"), text, utcnow())
-        await uow.commit()
+        try:
+            stored = await repo.add(scope, doc.model_dump(mode="json"), text, utcnow())
+            await uow.commit()
+        except IntegrityError:
+            return _error(409, "concurrent update", "scope", "another version was stored at the same time; retry")
     return ActiveRuleSet(scope=scope, source_scope=scope, version=stored.label, document=stored.document)
 
 
