@@ -1,0 +1,1 @@
+"""Notification: pages peer supporters, tracks acknowledgement, escalates, publishes status and feeds."""

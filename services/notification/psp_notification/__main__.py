@@ -1,0 +1,5 @@
+"""Run the notification service: ``python -m psp_notification``."""
+
+from psp_notification.bootstrap import main
+
+main()

@@ -1,0 +1,113 @@
+"""Notification tables: contacts, cases, assignments, pages (idempotency key), status log, feeds published."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, UniqueConstraint
+
+from psp_common.db import BigId, messaging_tables, new_metadata
+
+metadata = new_metadata()
+inbox, outbox = messaging_tables(metadata)
+
+TS = DateTime(timezone=True)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("staff_ref", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("channels", JSON, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", String(36), primary_key=True),
+    Column("correlation_id", String(36), nullable=False),
+    Column("facility", String(64), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("urgency", String(32)),
+    Column("mode", String(16)),
+    Column("triggers", JSON, nullable=False),
+    Column("flagged", Boolean, nullable=False),
+    Column("occurred_at", TS, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+Index("ix_cases_facility_occurred", cases.c.facility, cases.c.occurred_at)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("assignment_id", String(36), primary_key=True),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("correlation_id", String(36), nullable=False),
+    Column("facility", String(64), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("urgency", String(32)),
+    Column("candidates", JSON, nullable=False),
+    Column("next_index", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("acknowledged_by", String(64)),
+    Column("matched_at", TS, nullable=False),
+    Column("acknowledged_at", TS),
+    Column("contact_deadline", TS, nullable=False),
+    Column("overdue_escalated", Boolean, nullable=False),
+    Column("contacted_at", TS),
+    Column("closed_at", TS),
+)
+Index("ix_assignments_state_deadline", assignments.c.state, assignments.c.contact_deadline)
+
+pages = Table(
+    "pages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(64), nullable=False),
+    Column("assignment_id", String(36)),
+    Column("case_id", String(36), nullable=False),
+    Column("recipient_ref", String(64), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("urgency", String(32)),
+    Column("state", String(16), nullable=False),
+    Column("response", String(16)),
+    Column("channel", String(16)),
+    Column("attempts", Integer, nullable=False),
+    Column("due_at", TS, nullable=False),
+    Column("lease_until", TS),
+    Column("lease_owner", String(36)),
+    Column("sent_at", TS),
+    Column("ack_deadline", TS),
+    Column("responded_at", TS),
+    Column("last_error", String(300)),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("idempotency_key", name="uq_pages_idempotency_key"),
+)
+Index("ix_pages_state_due", pages.c.state, pages.c.due_at)
+Index("ix_pages_assignment", pages.c.assignment_id)
+
+status_log = Table(
+    "status_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("assignment_id", String(36)),
+    Column("status", String(32), nullable=False),
+    Column("supporter_ref", String(64)),
+    Column("channel", String(16)),
+    Column("detail", String(300)),
+    Column("at", TS, nullable=False),
+)
+
+feeds_published = Table(
+    "feeds_published",
+    metadata,
+    Column("facility", String(64), primary_key=True),
+    Column("call", String(32), primary_key=True),
+    Column("call_date", String(10), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("published_at", TS, nullable=False),
+)

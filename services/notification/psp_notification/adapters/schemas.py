@@ -1,0 +1,113 @@
+"""HTTP schemas of the notification API."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from psp_notification.settings import ChannelKind
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,}$")
+PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class ChannelIn(BaseModel):
+    """One channel of a person, checked by kind (the reason never echoes the address)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: ChannelKind = Field(description="webhook, email, sms or console.")
+    address: str = Field("", max_length=512, description="https URL, e-mail, E.164 phone; ignored for console.")
+
+    @model_validator(mode="after")
+    def _address_fits_kind(self) -> ChannelIn:
+        if self.kind == "email" and not EMAIL.match(self.address):
+            raise ValueError("address must be an e-mail address for kind 'email'")
+        if self.kind == "sms" and not PHONE.match(self.address):
+            raise ValueError("address must be an E.164 phone number (+ and 7-15 digits) for kind 'sms'")
+        if self.kind == "webhook" and not re.match(r"^https?://[^\s/]+", self.address):
+            raise ValueError("address must be an http(s) URL for kind 'webhook'")
+        return self
+
+
+class ContactIn(BaseModel):
+    """A person's channels in preference order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channels: list[ChannelIn] = Field(min_length=1, max_length=10, description="Channels, preferred first.")
+
+
+class ContactOut(BaseModel):
+    """A stored contact (coordinators only; never published)."""
+
+    staff_ref: str = Field(description="Pseudonym the contact is stored under.")
+    channels: list[dict[str, str]] = Field(description="Channels in preference order.")
+    updated_at: datetime | None = Field(None, description="Last change.")
+
+
+class ActionResult(BaseModel):
+    """Outcome of an acknowledge/decline/contacted/close action."""
+
+    result: str = Field(description="What happened, e.g. 'acknowledged', 'already acknowledged'.")
+
+
+class Delivery(BaseModel):
+    """One page delivery.
+
+    ``state``: pending (due later or retrying), sending (claimed, being delivered), sent (a channel accepted
+    it), failed (every channel failed), cancelled (no longer needed). ``response`` (supporter pages):
+    acknowledged, declined or expired (no answer within the ack window).
+    """
+
+    id: int = Field(description="Row id.")
+    idempotency_key: str = Field(description="Key passed to the channel; receivers dedupe on it.")
+    assignment_id: str | None = Field(description="Assignment, if any.")
+    case_id: str = Field(description="Case.")
+    supporter_ref: str = Field(description="Pseudonym of the recipient, or 'coordinator'.")
+    purpose: str = Field(description="page, escalation, unmatched, contact_overdue or checkin.")
+    channel: str | None = Field(description="Channel kind that delivered it.")
+    state: str = Field(description="pending, sending, sent, failed or cancelled.")
+    response: str | None = Field(description="acknowledged, declined or expired.")
+    attempts: int = Field(description="Delivery rounds so far.")
+    created_at: datetime = Field(description="When the page was created.")
+    due_at: datetime = Field(description="When it is (was) due.")
+    sent_at: datetime | None = Field(description="When a channel accepted it.")
+    ack_deadline: datetime | None = Field(description="Acknowledge by, for supporter pages.")
+    responded_at: datetime | None = Field(description="When it was answered or expired.")
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Delivery:
+        """Map a page row."""
+        return cls(supporter_ref=row["recipient_ref"], **{k: v for k, v in row.items() if k in cls.model_fields})
+
+
+class Deliveries(BaseModel):
+    """Page deliveries, newest first."""
+
+    items: list[Delivery] = Field(description="Deliveries.")
+
+
+class StatusChange(BaseModel):
+    """One lifecycle change of a case."""
+
+    status: str = Field(description="requested, assigned, notified, acknowledged, declined, escalated, ...")
+    assignment_id: str | None = Field(None, description="Assignment concerned.")
+    supporter_ref: str | None = Field(None, description="Supporter pseudonym concerned.")
+    channel: str | None = Field(None, description="Channel used.")
+    detail: str | None = Field(None, description="Short non-identifying explanation.")
+    at: datetime = Field(description="When.")
+
+
+class CaseStatus(BaseModel):
+    """A case as the coordinator sees it."""
+
+    case_id: str = Field(description="Case id.")
+    facility: str = Field(description="Facility code.")
+    unit: str = Field(description="Unit code.")
+    urgency: str | None = Field(None, description="Urgency.")
+    status: str = Field(description="Current outreach status.")
+    history: list[StatusChange] = Field(description="Every lifecycle change, oldest first.")

@@ -1,0 +1,89 @@
+"""The only place that wires the notification service's concrete adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+from psp_common import logs, topics
+from psp_common.events.feed import SafetyCallFeedPublished
+from psp_common.events.status import OutreachStatusChanged
+from psp_common.http import BodyLimit, install_error_handlers
+from psp_common.kafka import document_publisher
+from psp_common.pseudonym import Pseudonymizer
+from psp_common.runtime import Runtime, create_app, serve
+from psp_notification.adapters.channels import (
+    Channel,
+    ChannelRouter,
+    ConsoleChannel,
+    EmailChannel,
+    SmsChannel,
+    WebhookChannel,
+)
+from psp_notification.adapters.orm import metadata
+from psp_notification.dispatcher import Dispatcher
+from psp_notification.domain.model import Clock, SystemClock
+from psp_notification.entrypoints import api, consumers
+from psp_notification.settings import NotificationSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class Container:
+    """Everything a notification entrypoint needs."""
+
+    runtime: Runtime
+    pseudo: Pseudonymizer
+    settings: NotificationSettings
+    clock: Clock
+    dispatcher: Dispatcher
+
+
+def default_channels(settings: NotificationSettings, client: httpx.AsyncClient) -> list[Channel]:
+    """The four production channels."""
+    key = settings.sms_api_key.get_secret_value() if settings.sms_api_key else None
+    return [
+        WebhookChannel(client, settings.signing_key.get_secret_value().encode(),
+                       retries=settings.webhook_retries, backoff_s=settings.webhook_backoff_s),
+        EmailChannel(settings),
+        SmsChannel(client, settings.sms_api_url, key, settings.sms_sender),
+        ConsoleChannel(),
+    ]
+
+
+def build(
+    settings: NotificationSettings | None = None, *, clock: Clock | None = None,
+    channels: list[Channel] | None = None,
+) -> FastAPI:
+    """Wire the notification service and return its ASGI app (clock and channels injectable for tests)."""
+    settings = settings or NotificationSettings()
+    clock = clock or SystemClock()
+    runtime = Runtime(settings, metadata, MIGRATIONS)
+    client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+    router = ChannelRouter(channels if channels is not None else default_channels(settings, client))
+    dispatcher = Dispatcher(runtime.uow, settings, clock, router)
+    runtime.background.append(dispatcher.run)
+    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, clock, dispatcher)
+    consumers.register(container)
+    document_publisher(runtime.broker, topics.OUTREACH_STATUS, OutreachStatusChanged,
+                       "Every outreach lifecycle change (pseudonymized, no contact details).")
+    document_publisher(runtime.broker, topics.SAFETY_CALL_FEED, SafetyCallFeedPublished,
+                       "Flagged events per facility for the morning and evening safety calls.")
+    app = create_app(runtime, "PSP Outreach notification",
+                     "Pages supporters, tracks acknowledgement, escalates, publishes status and safety-call feeds.")
+    app.state.container = container
+    app.include_router(api.router)
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def main() -> None:
+    """Console entry point."""
+    settings = NotificationSettings()
+    logs.configure(settings.log_level, settings.service_name)
+    serve(build(settings), settings)

@@ -1,0 +1,123 @@
+"""Notification domain: page and assignment states, the clock, page keys and message texts (pure Python)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+COORDINATOR = "coordinator"
+
+
+class PageState(StrEnum):
+    """Delivery state of one page row."""
+
+    PENDING = "pending"  # due at ``due_at``, not yet handed to a channel
+    SENDING = "sending"  # claimed (committed) and being handed to a channel; retried after the lease
+    SENT = "sent"  # a channel accepted it
+    FAILED = "failed"  # every channel failed ``send_max_attempts`` times
+    CANCELLED = "cancelled"  # no longer needed (acknowledged elsewhere, case closed)
+
+
+class Response(StrEnum):
+    """What the paged person did with a supporter page."""
+
+    ACKNOWLEDGED = "acknowledged"
+    DECLINED = "declined"
+    EXPIRED = "expired"  # no acknowledgement within the ack window
+
+
+class Purpose(StrEnum):
+    """Why a page is sent."""
+
+    PAGE = "page"  # ask a supporter to take the case
+    ESCALATION = "escalation"  # coordinator: every supporter declined or did not answer
+    UNMATCHED = "unmatched"  # coordinator: matching found nobody eligible
+    CONTACT_OVERDUE = "contact_overdue"  # coordinator: nobody contacted the colleague in time
+    CHECKIN = "checkin"  # supporter: follow-up check-in reminder
+
+
+class AssignmentState(StrEnum):
+    """Where an assignment stands."""
+
+    PAGING = "paging"
+    ACKNOWLEDGED = "acknowledged"
+    ESCALATED = "escalated"
+    CONTACTED = "contacted"
+    CLOSED = "closed"
+
+
+OPEN_STATES = frozenset({AssignmentState.PAGING, AssignmentState.ACKNOWLEDGED, AssignmentState.ESCALATED})
+
+
+class Clock(Protocol):
+    """Source of the current time (injectable so tests fast-forward)."""
+
+    def now(self) -> datetime:
+        """Current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """Current time, timezone-aware UTC."""
+        return datetime.now(UTC)
+
+
+@dataclass
+class FakeClock:
+    """A clock tests move by hand."""
+
+    current: datetime
+
+    def now(self) -> datetime:
+        """The stored time."""
+        return self.current
+
+    def advance(self, **delta: float) -> datetime:
+        """Move forward by ``timedelta(**delta)``."""
+        self.current = self.current + timedelta(**delta)
+        return self.current
+
+
+def page_key(scope: str, recipient: str, purpose: str) -> str:
+    """Idempotency key of a page: one per (assignment or case, recipient, purpose), stable across restarts."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"psp-page:{scope}:{recipient}:{purpose}"))
+
+
+def unique_candidates(primary: str, backups: list[str]) -> list[str]:
+    """Primary then backups in rank order, each supporter once."""
+    return list(dict.fromkeys([primary, *backups]))
+
+
+def backoff(first_s: float, attempt: int) -> timedelta:
+    """Delay before delivery round ``attempt + 1`` (``first_s`` doubling)."""
+    return timedelta(seconds=first_s * (2 ** max(attempt - 1, 0)))
+
+
+URGENCY_TEXT = {
+    "immediate": "as soon as possible",
+    "within_hours": "within the next few hours",
+    "within_days": "within the next couple of days",
+}
+
+
+def page_text(purpose: Purpose, urgency: str | None, links: dict[str, str]) -> str:
+    """The page: no clinical detail, only that a colleague may need support, the urgency and links."""
+    when = URGENCY_TEXT.get(urgency or "", "when you can")
+    if purpose is Purpose.PAGE:
+        return (
+            f"PSP: a colleague may need peer support, {when}. "
+            f"Acknowledge: {links['ack']} - Decline: {links['decline']}"
+        )
+    if purpose is Purpose.CHECKIN:
+        return f"PSP: reminder to check in with the colleague you supported. Case: {links['case']}"
+    if purpose is Purpose.CONTACT_OVERDUE:
+        return f"PSP coordinator: a colleague has not been contacted in time ({when}). Case: {links['case']}"
+    if purpose is Purpose.UNMATCHED:
+        return f"PSP coordinator: no eligible supporter; a colleague may need support ({when}). Case: {links['case']}"
+    return f"PSP coordinator: no supporter acknowledged; a colleague may need support ({when}). Case: {links['case']}"

@@ -1,0 +1,185 @@
+"""Notification HTTP API: contacts, page links, assignment lifecycle, deliveries, case status, safety calls."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from psp_common.events.feed import SafetyCallFeedPublished
+from psp_common.http import ERROR_RESPONSES, ErrorResponse, FieldError
+from psp_notification import handlers
+from psp_notification.adapters.repository import Repository
+from psp_notification.adapters.schemas import (
+    ActionResult,
+    CaseStatus,
+    ContactIn,
+    ContactOut,
+    Deliveries,
+    Delivery,
+    StatusChange,
+)
+from psp_notification.domain import tokens
+from psp_notification.feeds import build_feed, render_print
+
+router = APIRouter()
+StaffId = Annotated[str, Path(min_length=1, max_length=128, description="Staff id (stored as its pseudonym).")]
+Token = Annotated[str, Path(min_length=1, max_length=200, description="Signed page link token.")]
+Uuid = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$", description="UUID.")]
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    403: {"model": ErrorResponse, "description": "Link altered or not issued here."},
+    404: {"model": ErrorResponse, "description": "Unknown item."},
+    409: {"model": ErrorResponse, "description": "Not possible in the current state."},
+    410: {"model": ErrorResponse, "description": "Link expired."},
+}
+
+
+def error(status: int, field: str, reason: str) -> JSONResponse:
+    """A 4xx naming field and reason."""
+    body = ErrorResponse(detail=reason, errors=[FieldError(field=field, reason=reason)])
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+async def _act(request: Request, action: Callable[[Any, Any], Awaitable[str]]) -> JSONResponse:
+    c = request.app.state.container
+    try:
+        async with c.runtime.uow() as uow:
+            result = await action(uow, c.clock.now())
+    except handlers.ActionError as exc:
+        return error(exc.status, exc.field, exc.reason)
+    c.dispatcher.wake()
+    return JSONResponse(ActionResult(result=result).model_dump())
+
+
+@router.put("/v1/contacts/{staff_id}", response_model=ContactOut, responses=RESPONSES, tags=["contacts"],
+            summary="Register or replace a person's channels (preference order).")
+async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> ContactOut:
+    """Store channels under the staff id's pseudonym, so SupporterMatched's supporter_ref finds them."""
+    c = request.app.state.container
+    ref = c.pseudo.pseudonym(staff_id)
+    channels = [ch.model_dump() for ch in body.channels]
+    async with c.runtime.uow() as uow:
+        await Repository(uow.session).save_contact(ref, c.pseudo.key_id, channels, c.clock.now())
+        await uow.commit()
+    return ContactOut(staff_ref=ref, channels=[{"kind": ch["kind"]} for ch in channels])
+
+
+@router.get("/v1/contacts/{staff_id}", response_model=ContactOut, responses=RESPONSES, tags=["contacts"],
+            summary="A person's stored channels (coordinators).")
+async def get_contact(staff_id: StaffId, request: Request) -> Any:
+    """Read a contact by staff id."""
+    c = request.app.state.container
+    async with c.runtime.session() as session:
+        row = await Repository(session).contact(c.pseudo.pseudonym(staff_id))
+    if row is None:
+        return error(404, "staff_id", "no contact stored for this person")
+    return ContactOut(staff_ref=row["staff_ref"], channels=row["channels"], updated_at=row["updated_at"])
+
+
+def _verify(request: Request, token: str) -> tokens.PageToken | JSONResponse:
+    c = request.app.state.container
+    try:
+        return tokens.verify(c.settings.signing_key.get_secret_value().encode(), token, c.clock.now())
+    except tokens.TokenError as exc:
+        return error(410 if exc.expired else 403, "token", exc.reason)
+
+
+async def _answer(request: Request, token: str, ack: bool) -> JSONResponse:
+    verified = _verify(request, token)
+    if isinstance(verified, JSONResponse):
+        return verified
+    fn = handlers.acknowledge if ack else handlers.decline
+    return await _act(request, lambda uow, now: fn(uow, verified.page_key, now))
+
+
+@router.api_route("/v1/pages/{token}/ack", methods=["GET", "POST"], response_model=ActionResult,
+                  responses=RESPONSES, tags=["pages"], summary="Acknowledge a page (take the case).")
+async def ack_page(token: Token, request: Request) -> JSONResponse:
+    """Verify the signed link and acknowledge."""
+    return await _answer(request, token, True)
+
+
+@router.api_route("/v1/pages/{token}/decline", methods=["GET", "POST"], response_model=ActionResult,
+                  responses=RESPONSES, tags=["pages"], summary="Decline a page (the next backup is paged).")
+async def decline_page(token: Token, request: Request) -> JSONResponse:
+    """Verify the signed link and decline."""
+    return await _answer(request, token, False)
+
+
+@router.post("/v1/assignments/{assignment_id}/contacted", response_model=ActionResult, responses=RESPONSES,
+             tags=["assignments"], summary="Record that the colleague was contacted (schedules check-ins).")
+async def assignment_contacted(assignment_id: Uuid, request: Request) -> JSONResponse:
+    """Supporter or coordinator records contact."""
+    settings = request.app.state.container.settings
+    return await _act(request, lambda uow, now: handlers.contacted(uow, assignment_id.lower(), settings, now))
+
+
+@router.post("/v1/assignments/{assignment_id}/close", response_model=ActionResult, responses=RESPONSES,
+             tags=["assignments"], summary="Close the outreach (cancels pending reminders).")
+async def assignment_close(assignment_id: Uuid, request: Request) -> JSONResponse:
+    """Supporter or coordinator closes the case."""
+    return await _act(request, lambda uow, now: handlers.close(uow, assignment_id.lower(), now))
+
+
+@router.get("/v1/deliveries", response_model=Deliveries, tags=["coordinator"], responses=RESPONSES,
+            summary="Page deliveries, newest first (state 'sent' once a channel accepted the page).")
+async def deliveries(
+    request: Request,
+    assignment_id: Annotated[str | None, Query(max_length=36, description="Only this assignment.")] = None,
+    state: Annotated[str | None, Query(max_length=16, description="Only this state.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most rows returned.")] = 200,
+) -> Deliveries:
+    """List deliveries."""
+    async with request.app.state.container.runtime.session() as session:
+        rows = await Repository(session).deliveries(assignment_id, state, limit)
+    return Deliveries(items=[Delivery.from_row(r) for r in rows])
+
+
+@router.get("/v1/cases/{case_id}/status", response_model=CaseStatus, responses=RESPONSES, tags=["coordinator"],
+            summary="A case's outreach status and history.")
+async def case_status(case_id: Uuid, request: Request) -> Any:
+    """Current status plus every lifecycle change."""
+    async with request.app.state.container.runtime.session() as session:
+        repo = Repository(session)
+        case = await repo.case(case_id.lower())
+        if case is None:
+            return error(404, "case_id", "no such case")
+        history = await repo.history(case_id.lower())
+    return CaseStatus(
+        case_id=case["case_id"], facility=case["facility"], unit=case["unit"], urgency=case["urgency"],
+        status=case["status"], history=[StatusChange.model_validate(h) for h in history],
+    )
+
+
+async def _feed(request: Request, facility: str, day: date, call: str) -> SafetyCallFeedPublished | JSONResponse:
+    c = request.app.state.container
+    if call not in c.settings.safety_calls:
+        return error(404, "call", f"unknown safety call; known: {', '.join(sorted(c.settings.safety_calls))}")
+    async with c.runtime.session() as session:
+        return await build_feed(Repository(session), c.settings, facility, call, day)
+
+
+Facility = Annotated[str, Path(min_length=1, max_length=64, description="Facility code.")]
+Day = Annotated[date, Path(description="Local date of the call (YYYY-MM-DD).")]
+Call = Annotated[str, Path(max_length=32, description="Safety call name, e.g. morning or evening.")]
+
+
+@router.get("/v1/safety-calls/{facility}/{day}/{call}", response_model=SafetyCallFeedPublished,
+            responses=RESPONSES, tags=["safety calls"], summary="Flagged events for a safety call (JSON).")
+async def safety_call(facility: Facility, day: Day, call: Call, request: Request) -> Any:
+    """The feed as JSON (same shape as the published event)."""
+    return await _feed(request, facility, day, call)
+
+
+@router.get("/v1/safety-calls/{facility}/{day}/{call}/print", response_class=HTMLResponse, responses=RESPONSES,
+            tags=["safety calls"], summary="Printable safety-call list (no identifiers).")
+async def safety_call_print(facility: Facility, day: Day, call: Call, request: Request) -> Any:
+    """The feed as printable HTML."""
+    feed = await _feed(request, facility, day, call)
+    if isinstance(feed, JSONResponse):
+        return feed
+    return HTMLResponse(render_print(feed))

@@ -1,0 +1,87 @@
+"""Notification settings: windows, timers, channels, safety-call times (env prefix ``PSP_``)."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from psp_common.settings import ServiceSettings
+
+ChannelKind = Literal["webhook", "email", "sms", "console"]
+
+
+class ChannelConfig(BaseModel):
+    """One way to reach a person (kind + address); addresses never leave this service."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ChannelKind = Field(description="webhook, email, sms or console.")
+    address: str = Field("", max_length=512, description="URL, e-mail address, E.164 phone number; unused by console.")
+
+
+class CallWindow(BaseModel):
+    """A safety call: the local-time window it reviews and the local time it is held (published)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: time = Field(description="Local start of the reviewed window (on the previous day if after ``end``).")
+    end: time = Field(description="Local end of the reviewed window, on the call date.")
+    publish_at: time | None = Field(None, description="Local time the feed is published; defaults to ``end``.")
+
+
+def _default_calls() -> dict[str, CallWindow]:
+    return {
+        "morning": CallWindow(start=time(19, 0), end=time(7, 0)),
+        "evening": CallWindow(start=time(7, 0), end=time(19, 0)),
+    }
+
+
+class NotificationSettings(ServiceSettings):
+    """Settings of the notification service."""
+
+    service_name: str = "notification"
+    http_port: int = 8004
+    max_body_bytes: int = Field(64 * 1024, description="Largest request body accepted (HTTP 413 above).")
+    public_base_url: str = Field("http://127.0.0.1:8004", description="Base URL used in acknowledge/decline links.")
+    signing_key: SecretStr = Field(
+        SecretStr("dev-only-page-signing-key-change-me"), description="HMAC key of page links and webhooks."
+    )
+    token_ttl_minutes: float = Field(12 * 60, gt=0, description="How long an acknowledge/decline link stays valid.")
+    ack_window_minutes: float = Field(30, gt=0, description="No acknowledgement within this -> page the next backup.")
+    contact_deadline_hours: float = Field(12, gt=0, description="Contact expected within this after the match.")
+    checkin_hours: list[float] = Field(
+        default_factory=lambda: [24.0, 72.0], description="Follow-up check-in reminders, hours after contact."
+    )
+    default_channel: ChannelKind = Field("console", description="Channel for people with no contact on file.")
+    coordinator_channels: list[ChannelConfig] = Field(
+        default_factory=lambda: [ChannelConfig(kind="console", address="")],
+        description="How the PSP coordinator is reached, in preference order.",
+    )
+    dispatch_poll_s: float = Field(0.5, gt=0, description="How often the dispatcher looks for due work.")
+    send_lease_s: float = Field(120, gt=0, description="A page claimed longer ago than this is retried (crash).")
+    send_max_attempts: int = Field(5, ge=1, description="Delivery rounds before a page is marked failed.")
+    send_retry_s: float = Field(30, ge=0, description="Delay before the second delivery round (doubles).")
+    webhook_timeout_s: float = Field(10, gt=0, description="Timeout of one webhook or SMS HTTP call.")
+    webhook_retries: int = Field(3, ge=0, description="Retries of a webhook call on 5xx/429/network error.")
+    webhook_backoff_s: float = Field(0.5, ge=0, description="First backoff between webhook retries (doubles).")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
+    smtp_port: int = Field(25, description="SMTP server port.")
+    smtp_username: str | None = Field(None, description="SMTP user, if the server needs login.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_sender: str = Field("psp-outreach@localhost", description="From address of e-mailed pages.")
+    sms_api_url: str | None = Field(None, description="SMS provider endpoint (POST JSON {to, from, text}).")
+    sms_api_key: SecretStr | None = Field(None, description="Bearer token of the SMS provider.")
+    sms_sender: str = Field("PSP", description="Sender id shown on SMS pages.")
+    facility_timezones: dict[str, str] = Field(
+        default_factory=lambda: {"GEN": "America/Toronto"}, description="IANA time zone by facility code."
+    )
+    default_timezone: str = Field("America/Toronto", description="Time zone of facilities not listed above.")
+    safety_calls: dict[str, CallWindow] = Field(
+        default_factory=_default_calls, description="Safety calls by name (morning, evening) and their windows."
+    )
+    feed_catchup_hours: float = Field(
+        12, ge=0, description="A call missed while down is still published if at most this late."
+    )
