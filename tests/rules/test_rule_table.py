@@ -103,6 +103,8 @@ TRIGGERS = [
         {"harm-severe", "group-intervention"}, Urgency.WITHIN_HOURS, 2, Mode.GROUP, opened=1),
     Row("exactly 5 staff stay individual", incident(harm_level="severe", staff=people(5)),
         {"harm-severe"}, Urgency.WITHIN_HOURS, 2, Mode.INDIVIDUAL, opened=5),
+    Row("reported team size over 5 -> group", incident(harm_level="severe", staff=people(2), team_size=8),
+        {"harm-severe", "group-intervention"}, Urgency.WITHIN_HOURS, 2, Mode.GROUP, opened=1),
     Row("several units -> group", incident(harm_level="severe", staff=people(2), other_units=frozenset({"ED"})),
         {"harm-severe", "group-intervention"}, Urgency.WITHIN_HOURS, 2, Mode.GROUP, opened=1),
     Row("group hint on a colleague's suicide", incident(cis_flags=frozenset({"suicide_of_colleague"}),

@@ -65,6 +65,7 @@ def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset
         staff=staff, category=event.category, harm_level=event.harm_level.value if event.harm_level else None,
         patient_age_group=event.patient_age_group, huddle_call=event.huddle_call,
         cis_flags=frozenset(f.value for f in event.cis_flags), other_units=other_units,
+        team_size=getattr(event, "team_size", None),  # optional intake field (huddle head count)
     )
 
 

@@ -98,7 +98,7 @@ def evaluate(incident: Incident, ruleset: RuleSet, group: GroupPolicy) -> Evalua
 
 
 def _group_reasons(incident: Incident, policy: GroupPolicy) -> tuple[str, ...]:
-    n_staff, n_units = len(incident.people()), len(incident.units)
+    n_staff, n_units = incident.head_count, len(incident.units)
     reasons = []
     if n_staff > policy.staff_more_than:
         reasons.append(f"{n_staff} staff > {policy.staff_more_than}")

@@ -62,6 +62,12 @@ class Incident:
     huddle_call: str | None = None
     cis_flags: frozenset[str] = frozenset()
     other_units: frozenset[str] = frozenset()
+    team_size: int | None = None
+
+    @property
+    def head_count(self) -> int:
+        """How many staff are affected: named staff, or the reported team size when larger."""
+        return max(len(self.people()), self.team_size or 0)
 
     @property
     def units(self) -> frozenset[str]:
@@ -114,7 +120,7 @@ class Conditions:
                 return None
             reasons.append(f"{name}={','.join(common)}")
         if self.staff_more_than is not None:
-            n = len(incident.people())
+            n = incident.head_count
             if n <= self.staff_more_than:
                 return None
             reasons.append(f"{n} staff > {self.staff_more_than}")
