@@ -1,0 +1,119 @@
+"""Crash between claim and mark-sent, signed/expiring links, contact directory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+
+from psp_notification import handlers
+from psp_notification.dispatcher import Dispatcher
+from psp_notification.domain import tokens
+from tests.notification.support import T0, Env, matched, path_of
+
+
+class Crash(BaseException):
+    """Stands for the process dying inside the channel call."""
+
+
+async def test_crash_between_claim_and_mark_sent_resends_with_the_same_key(env: Env) -> None:
+    await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
+    env.console.crash = Crash()
+    with pytest.raises(Crash):
+        await env.tick()
+    [page] = await env.pages()
+    assert page["state"] == "sending" and page["attempts"] == 1  # the claim was committed
+    # A restarted process: a new dispatcher on the same database.
+    restarted = Dispatcher(env.c.runtime.uow, env.c.settings, env.clock, env.c.dispatcher.router)
+    assert await restarted.tick() == 0  # lease still held
+    env.clock.advance(seconds=env.c.settings.send_lease_s + 1)
+    assert await restarted.tick() == 1
+    assert await restarted.tick() == 0
+    key = page["idempotency_key"]
+    assert env.console.attempts == [key, key]  # at least once, never a second key
+    assert [m.idempotency_key for m, _ in env.console.sent] == [key]
+    [page] = await env.pages()
+    assert page["state"] == "sent" and page["attempts"] == 2
+    assert [s for s, _ in await env.statuses()] == ["assigned", "notified"]
+
+
+async def test_late_mark_sent_from_a_lost_lease_does_not_double_notify(env: Env) -> None:
+    await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
+    d = env.c.dispatcher
+    claimed = await d._claim((await env.pages())[0]["id"], env.clock.now(), "owner-a")
+    assert claimed is not None
+    assert await d._claim(claimed[0]["id"], env.clock.now(), "owner-b") is None  # held by owner-a
+
+
+def test_token_roundtrip_expiry_and_tamper() -> None:
+    key = b"k" * 32
+    token = tokens.sign(key, "page-key", T0 + timedelta(minutes=10))
+    assert tokens.verify(key, token, T0).page_key == "page-key"
+    with pytest.raises(tokens.TokenError) as expired:
+        tokens.verify(key, token, T0 + timedelta(minutes=10))
+    assert expired.value.expired
+    page_key, exp, mac = token.split(".")
+    for bad in (f"other-key.{exp}.{mac}", f"{page_key}.{int(exp) + 3600}.{mac}", token[:-2] + "xx",
+                "garbage", f"{page_key}.{exp}"):
+        with pytest.raises(tokens.TokenError) as err:
+            tokens.verify(key, bad, T0)
+        assert not err.value.expired
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(b"x" * 32, token, T0)
+
+
+async def test_expired_and_tampered_links_answer_4xx_with_reason(env: Env) -> None:
+    await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
+    await env.tick()
+    link = path_of(env.console.sent[0][0].links["ack"])
+    token = link.split("/")[3]
+    page_key, exp, mac = token.split(".")
+    forged = link.replace(token, f"{page_key}.{int(exp) + 86400}.{mac}")
+    r = await env.client.post(forged)
+    assert r.status_code == 403 and r.json()["errors"][0] == {
+        "field": "token", "reason": "signature does not match: link altered or not issued by this service"}
+    env.clock.advance(minutes=env.c.settings.token_ttl_minutes + 1)
+    r = await env.client.get(link)
+    assert r.status_code == 410 and r.json()["errors"][0]["reason"] == "link expired"
+    r = await env.client.get("/v1/pages/not-a-token/decline")
+    assert r.status_code == 403 and r.json()["errors"][0]["reason"] == "malformed link"
+
+
+async def test_contact_directory_is_keyed_by_pseudonym_and_validated(
+    env: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="psp")
+    body = {"channels": [{"kind": "email", "address": "dana@hospital.example"},
+                         {"kind": "sms", "address": "+14165550100"}, {"kind": "console"}]}
+    r = await env.client.put("/v1/contacts/E-200", json=body)
+    assert r.status_code == 200
+    ref = r.json()["staff_ref"]
+    assert ref == env.c.pseudo.pseudonym("E-200") and "dana@" not in r.text
+    r = await env.client.get("/v1/contacts/e-200 ")
+    assert r.status_code == 200 and [c["kind"] for c in r.json()["channels"]] == ["email", "sms", "console"]
+    assert r.json()["channels"][0]["address"] == "dana@hospital.example"
+    assert (await env.client.get("/v1/contacts/E-404")).status_code == 404
+    bad = {"channels": [{"kind": "sms", "address": "call me maybe"}, {"kind": "pigeon", "address": "x"}]}
+    r = await env.client.put("/v1/contacts/E-201", json=bad)
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert "channels.0" in fields and "channels.1.kind" in fields and "call me maybe" not in r.text
+    r = await env.client.put("/v1/contacts/E-201", json={"channels": []})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "channels"
+    # Stored channels are tried in order (email and sms are not wired in this app, so the console entry
+    # delivers); no address reaches a service log line, the page, a delivery row or a status event.
+    await env.handle(handlers.on_supporter_matched, matched(primary=ref), env.c.settings, env.clock.now())
+    await env.tick()
+    [(message, address)] = env.console.sent
+    assert message.recipient_ref == ref and address == ""
+    text = caplog.text + str(await env.pages()) + str(await env.published())
+    assert "dana@" not in text and "5550100" not in text
+    assert (await env.client.get("/v1/deliveries")).json()["items"][0]["channel"] == "console"
+
+
+async def test_no_contact_uses_the_default_channel(env: Env) -> None:
+    assert env.c.settings.default_channel == "console"
+    await env.handle(handlers.on_supporter_matched, matched(primary="ps_unknown"), env.c.settings, env.clock.now())
+    await env.tick()
+    assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_unknown"]
