@@ -14,7 +14,8 @@ from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.runtime import Runtime, create_app, serve
 from psp_listener.adapters.orm import metadata
-from psp_listener.entrypoints import api, consumers
+from psp_listener.entrypoints import api, consumers, fhir_api
+from psp_listener.normalizer import Normalizer
 from psp_listener.settings import ListenerSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -27,19 +28,22 @@ class Container:
     runtime: Runtime
     pseudo: Pseudonymizer
     settings: ListenerSettings
+    normalizer: Normalizer
 
 
 def build(settings: ListenerSettings | None = None) -> FastAPI:
     """Wire the listener and return its ASGI app."""
     settings = settings or ListenerSettings()
     runtime = Runtime(settings, metadata, MIGRATIONS)
-    container = Container(runtime, Pseudonymizer.from_settings(settings), settings)
+    pseudo = Pseudonymizer.from_settings(settings)
+    container = Container(runtime, pseudo, settings, Normalizer(settings, pseudo))
     consumers.register(container)
     document_publisher(runtime.broker, topics.INCIDENT_OBSERVED, IncidentObserved,
                        "Normalized, pseudonymized incidents (no patient data, no narrative).")
     app = create_app(runtime, "PSP Outreach listener", "Intake of occurrence reports, FHIR and huddles.")
     app.state.container = container
     app.include_router(api.router)
+    app.include_router(fhir_api.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -40,6 +40,9 @@ class IncidentObserved(Envelope):
     huddle_call: Literal["morning", "evening", "ad_hoc"] | None = Field(
         None, description="Which safety huddle reported it, for huddle entries."
     )
+    team_size: int | None = Field(
+        None, ge=1, description="Head count of the affected team or unit, when reported as a group (huddles)."
+    )
 
     def partition_key(self) -> str:
         """Keyed by incident so its versions stay ordered."""

@@ -11,6 +11,17 @@ from psp_common.events.envelope import AwareDatetime
 from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel, Involvement
 
 
+def known_zone(value: str | None) -> str | None:
+    """Accept only IANA time zone names."""
+    if value is None:
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("unknown IANA time zone") from exc
+    return value
+
+
 class Strict(BaseModel):
     """Rejects unknown fields so typos in an integration surface as errors, not silent loss."""
 
@@ -58,10 +69,4 @@ class OccurrenceReportV1(Strict):
     @field_validator("facility_tz")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("unknown IANA time zone") from exc
-        return value
+        return known_zone(value)

@@ -1,13 +1,17 @@
-"""Listener HTTP intake (thin: parse, hand to the handler, answer)."""
+"""Listener HTTP intake of native reports and huddle entries (thin: parse, hand to the handler, answer)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from psp_common.events.intake import IncidentObserved
 from psp_common.http import ERROR_RESPONSES
 from psp_listener import handlers
+from psp_listener.adapters.huddles import HuddleEntryV1
 from psp_listener.adapters.schemas import OccurrenceReportV1
 
 router = APIRouter()
@@ -22,21 +26,36 @@ class IntakeAccepted(BaseModel):
     event_id: str | None = Field(None, description="Id of the published IncidentObserved, when accepted.")
 
 
-@router.post(
-    "/v1/occurrence-reports",
-    status_code=202,
-    response_model=IntakeAccepted,
-    responses={200: {"model": IntakeAccepted, "description": "Resend or late older version."}, **ERROR_RESPONSES},
-    tags=["intake"],
-    summary="Submit a native occurrence report (v1).",
-)
-async def submit_occurrence_report(report: OccurrenceReportV1, request: Request) -> JSONResponse:
-    """Validate, strip, pseudonymize and queue the report for the rules service."""
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": IntakeAccepted, "description": "Resend or late older version."}, **ERROR_RESPONSES,
+}
+
+
+async def accept(request: Request, event: IncidentObserved) -> JSONResponse:
+    """Store and queue a normalized event; 202 when published, 200 for a resend or an older version."""
     container = request.app.state.container
     async with container.runtime.uow() as uow:
-        outcome = await handlers.accept_native_report(report, uow, container.pseudo)
+        outcome = await handlers.accept_incident(event, uow)
     body = IntakeAccepted(
         status=outcome.disposition.value, incident_ref=outcome.incident_ref,
         version=outcome.version, event_id=outcome.event_id,
     )
     return JSONResponse(body.model_dump(), status_code=202 if outcome.event_id else 200)
+
+
+@router.post(
+    "/v1/occurrence-reports", status_code=202, response_model=IntakeAccepted, responses=RESPONSES,
+    tags=["intake"], summary="Submit a native occurrence report (v1).",
+)
+async def submit_occurrence_report(report: OccurrenceReportV1, request: Request) -> JSONResponse:
+    """Validate, strip, pseudonymize and queue the report for the rules service."""
+    return await accept(request, request.app.state.container.normalizer.native(report))
+
+
+@router.post(
+    "/v1/safety-huddles", status_code=202, response_model=IntakeAccepted, responses=RESPONSES,
+    tags=["intake"], summary="Submit a safety-huddle entry (morning, evening or ad hoc call).",
+)
+async def submit_huddle_entry(entry: HuddleEntryV1, request: Request) -> JSONResponse:
+    """Validate, derive flags from the note, drop it, pseudonymize and queue the entry."""
+    return await accept(request, request.app.state.container.normalizer.huddle(entry))

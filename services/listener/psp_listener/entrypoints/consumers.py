@@ -1,13 +1,14 @@
-"""Listener Kafka intake: raw native reports; invalid ones go to the dead-letter topic."""
+"""Listener Kafka intake: native reports, FHIR AdverseEvents, huddle entries; invalid ones are dead-lettered."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from psp_common import topics
+from psp_common.events.intake import IncidentObserved
 from psp_common.kafka import subscribe_raw
 from psp_listener import handlers
-from psp_listener.adapters.schemas import OccurrenceReportV1
 
 if TYPE_CHECKING:
     from psp_listener.bootstrap import Container
@@ -16,16 +17,21 @@ GROUP = "psp-listener"
 
 
 def register(container: Container) -> None:
-    """Subscribe the intake topics."""
+    """Subscribe the three intake topics (parse + normalize at the edge; the handler stores and publishes)."""
     rt = container.runtime
+    norm = container.normalizer
 
-    async def handle_native(report: OccurrenceReportV1) -> None:
+    async def accept(event: IncidentObserved) -> None:
         async with rt.uow() as uow:
-            await handlers.accept_native_report(report, uow, container.pseudo)
+            await handlers.accept_incident(event, uow)
 
-    subscribe_raw(
-        rt.broker, topic=topics.OCCURRENCE_REPORTS, group_id=GROUP,
-        parse=OccurrenceReportV1.model_validate_json, handle=handle_native,
-        dead_letters=rt.dead_letters, settings=rt.settings,
-        description="Native occurrence reports v1 from incident-reporting systems.",
-    )
+    intakes: list[tuple[str, Callable[[bytes], IncidentObserved], str]] = [
+        (topics.OCCURRENCE_REPORTS, norm.parse_native, "Native occurrence reports v1 (docs/schemas)."),
+        (topics.FHIR_ADVERSE_EVENTS, norm.parse_fhir, "FHIR AdverseEvent resources, R4 or R5 (JSON)."),
+        (topics.SAFETY_HUDDLES, norm.parse_huddle, "Safety-huddle entries v1 (docs/schemas)."),
+    ]
+    for topic, parse, description in intakes:
+        subscribe_raw(
+            rt.broker, topic=topic, group_id=GROUP, parse=parse, handle=accept,
+            dead_letters=rt.dead_letters, settings=rt.settings, description=description,
+        )

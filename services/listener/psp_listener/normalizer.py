@@ -1,0 +1,80 @@
+"""Parse and normalize every intake format to IncidentObserved (bytes in, event or ValidationError out)."""
+
+from __future__ import annotations
+
+import logging
+
+from psp_common.events.intake import IncidentObserved, SourceKind
+from psp_common.pseudonym import Pseudonymizer
+from psp_listener.adapters.common import Person, correlation_id, incident_ref, staff_refs
+from psp_listener.adapters.errors import invalid
+from psp_listener.adapters.fhir import TITLE, FhirVersion, parse_resource
+from psp_listener.adapters.fhir_map import FhirContext, to_incident
+from psp_listener.adapters.huddles import HuddleEntryV1
+from psp_listener.adapters.phrases import PhraseMatcher, load_rules
+from psp_listener.adapters.schemas import OccurrenceReportV1
+from psp_listener.settings import ListenerSettings
+
+log = logging.getLogger("psp.listener.normalize")
+
+
+class Normalizer:
+    """Turns validated intake into stripped, pseudonymized IncidentObserved events."""
+
+    def __init__(self, settings: ListenerSettings, pseudo: Pseudonymizer) -> None:
+        rules = load_rules(settings.phrase_rules_file) if settings.phrase_rules_file else settings.phrase_rules
+        self.settings = settings
+        self.pseudo = pseudo
+        self.phrases = PhraseMatcher(rules)
+        self._fhir = FhirContext(settings, pseudo, self.phrases)
+
+    def native(self, report: OccurrenceReportV1) -> IncidentObserved:
+        """Map a native report: pseudonymize staff, drop patient identifiers and narrative."""
+        ref = incident_ref(self.pseudo, report.source_system, report.report_id)
+        age = report.patient.age_group if report.patient else None
+        flags = (*report.cis_flags, *self.phrases.flags([report.narrative], age))
+        people = [Person(p.staff_id, p.role, p.involvement) for p in report.involved_staff]
+        return IncidentObserved(
+            occurred_at=report.occurred_at, correlation_id=correlation_id(ref, report.version),
+            incident_ref=ref, report_version=report.version, source_kind=SourceKind.NATIVE,
+            facility=report.facility, unit=report.unit, facility_tz=report.facility_tz,
+            reported_at=report.reported_at, event_class=report.event_class, category=report.category,
+            harm_level=report.harm_level, patient_age_group=age, staff=staff_refs(people, self.pseudo),
+            cis_flags=tuple(dict.fromkeys(flags)),
+        )
+
+    def huddle(self, entry: HuddleEntryV1) -> IncidentObserved:
+        """Map a safety-huddle entry: flags from the note, team head count, the note itself dropped."""
+        ref = incident_ref(self.pseudo, entry.source_system, entry.entry_id)
+        flags = (*entry.flags, *self.phrases.flags([entry.note], entry.patient_age_group))
+        people = [Person(p.staff_id, p.role, p.involvement) for p in entry.staff]
+        return IncidentObserved(
+            occurred_at=entry.occurred_at or entry.huddle_at, correlation_id=correlation_id(ref, entry.version),
+            incident_ref=ref, report_version=entry.version, source_kind=SourceKind.HUDDLE,
+            facility=entry.facility, unit=entry.unit, facility_tz=entry.facility_tz, reported_at=entry.huddle_at,
+            event_class=entry.event_class, category=entry.effective_category(), harm_level=entry.harm_level,
+            patient_age_group=entry.patient_age_group, staff=staff_refs(people, self.pseudo),
+            cis_flags=tuple(dict.fromkeys(flags)), huddle_call=entry.call,
+            team_size=entry.team_size,
+        )
+
+    def fhir(self, body: bytes, hint: FhirVersion | None = None) -> IncidentObserved:
+        """Validate a FHIR AdverseEvent (R4 or R5) and map it."""
+        try:
+            resource, version = parse_resource(body, hint)
+            return to_incident(resource, version, self._fhir)
+        except (TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+            log.warning("unreadable AdverseEvent: %s", type(exc).__name__)
+            raise invalid(TITLE, [((), f"unreadable AdverseEvent ({type(exc).__name__})")]) from exc
+
+    def parse_native(self, body: bytes) -> IncidentObserved:
+        """Kafka: bytes of a native report -> event."""
+        return self.native(OccurrenceReportV1.model_validate_json(body))
+
+    def parse_huddle(self, body: bytes) -> IncidentObserved:
+        """Kafka: bytes of a huddle entry -> event."""
+        return self.huddle(HuddleEntryV1.model_validate_json(body))
+
+    def parse_fhir(self, body: bytes) -> IncidentObserved:
+        """Kafka: bytes of an AdverseEvent -> event (version from meta.profile or shape)."""
+        return self.fhir(body)
