@@ -1,0 +1,169 @@
+"""``make bench``: raw aiokafka relay vs FastStream relay vs the full pipeline, on one broker, open loop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import scenarios
+from bench.env import environment, postgres_version
+from bench.report import Row, results_markdown, text_table, with_ratios, write_csv
+from bench.systems import REPO, RelaySystem, System
+
+SYSTEMS = ("raw", "faststream", "pipeline")
+QUICK = {"duration": 5.0, "rates": "100,400,1000,2000", "step_seconds": 4.0, "replay": 1000, "pause_seconds": 5.0,
+         "pause_rate": 100.0, "drain_seconds": 20.0}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (``make bench BENCH_ARGS='--quick'``)."""
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small run (~2 min) to check the harness works")
+    p.add_argument("--only", default=",".join(SYSTEMS), help="comma list of raw,faststream,pipeline")
+    p.add_argument("--scenarios", default="fixed,search,replay,drain", help="comma list of the scenarios to run")
+    p.add_argument("--rate", type=float, default=200.0, help="fixed-rate scenario, reports/s (target: p99 <= 250 ms)")
+    p.add_argument("--duration", type=float, default=30.0, help="fixed-rate scenario length, s")
+    p.add_argument("--rates", default="100,200,400,700,1000,1500,2000,2500,3000", help="step search rates")
+    p.add_argument("--step-seconds", type=float, default=15.0, help="length of each step, s")
+    p.add_argument("--p99-budget-ms", type=float, default=250.0, help="p99 a step must stay under")
+    p.add_argument("--drain-seconds", type=float, default=60.0, help="how long to wait for stragglers after a step")
+    p.add_argument("--replay", type=int, default=10_000, help="historical reports to replay (target 100,000)")
+    p.add_argument("--replay-target", type=int, default=100_000, help="replay size to extrapolate to")
+    p.add_argument("--replay-timeout", type=float, default=900.0, help="bound on the replay, s")
+    p.add_argument("--pause-seconds", type=float, default=60.0, help="how long the broker is SIGSTOPped")
+    p.add_argument("--pause-rate", type=float, default=200.0, help="load during the pause, reports/s")
+    p.add_argument("--supporters", type=int, default=50, help="supporters registered for the pipeline")
+    p.add_argument("--intake", choices=["kafka", "http"], default="kafka",
+                   help="pipeline intake: produce to psp.occurrence-reports.v1 or POST to the listener")
+    p.add_argument("--partitions", type=int, default=3, help="partitions per topic")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="CSV directory")
+    p.add_argument("--results-md", type=Path, default=None,
+                   help="Markdown results file (default bench/RESULTS.md; not written by --quick unless given)")
+    args = p.parse_args(argv)
+    if args.quick:
+        given = set(argv if argv is not None else sys.argv[1:])
+        for k, v in QUICK.items():
+            if f"--{k.replace('_', '-')}" not in given:
+                setattr(args, k, v)
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    bad = [s for s in args.only if s not in SYSTEMS]
+    if bad:
+        p.error(f"--only: unknown system(s) {bad}; choose from {SYSTEMS}")
+    args.scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}
+    args.rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    return args
+
+
+async def run_system(system: System, args: argparse.Namespace, broker_pid: int | None) -> list[Row]:
+    """Start one system, run the chosen scenarios on it, always stop it."""
+    rows: list[Row] = []
+    print(f"\n== {system.name}: starting", flush=True)
+    t0 = time.monotonic()
+    try:
+        await system.start()
+        print(f"   ready in {time.monotonic() - t0:.1f} s", flush=True)
+        if "fixed" in args.scenarios:
+            fixed, m = await scenarios.fixed_rate(system, args.rate, args.duration, args.drain_seconds, "fixed_rate")
+            rows += fixed
+            print(f"   fixed {args.rate:g}/s: p50 {m.e2e.p50_ms:.1f} p99 {m.e2e.p99_ms:.1f} max {m.e2e.max_ms:.1f} ms,"
+                  f" missing {m.e2e.missing}", flush=True)
+        if "search" in args.scenarios:
+            rows += await scenarios.step_search(system, args.rates, args.step_seconds, args.p99_budget_ms,
+                                                args.drain_seconds)
+        if "replay" in args.scenarios:
+            rows += await scenarios.replay(system, args.replay, args.replay_timeout, args.replay_target)
+        if "drain" in args.scenarios:
+            rows += await scenarios.backlog_drain(system, broker_pid, args.pause_rate, args.pause_seconds,
+                                                  warm_s=3.0, timeout_s=args.pause_seconds + 300)
+    except Exception as exc:
+        print(f"   {system.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        rows.append(Row(system.name, "error", note=f"{type(exc).__name__}: {str(exc)[:200]}"))
+    finally:
+        await system.stop()
+    return rows
+
+
+def make_system(name: str, bootstrap: str, workdir: Path, args: argparse.Namespace, pg_dsn: str) -> System:
+    """Build one of the three systems."""
+    if name == "pipeline":
+        from bench.pipeline import PipelineSystem
+
+        return PipelineSystem(bootstrap, workdir / "pipeline", pg_dsn, supporters=args.supporters,
+                              intake=args.intake, partitions=args.partitions)
+    return RelaySystem(name, bootstrap, workdir / name, args.partitions)
+
+
+def verdicts(rows: list[Row], args: argparse.Namespace) -> list[str]:
+    """The two targets, judged from the pipeline's rows."""
+    out = []
+    fixed = [r for r in rows if r.system == "pipeline" and r.scenario == "fixed_rate" and r.stage == "end_to_end"]
+    if fixed and fixed[0].p99_ms is not None:
+        ok = fixed[0].p99_ms <= 250 and not fixed[0].missing
+        out.append(f"p99 <= 250 ms at {args.rate:g} reports/s: {'MET' if ok else 'NOT MET'} "
+                   f"(p99 {fixed[0].p99_ms:,.1f} ms, {fixed[0].missing} missing)")
+    best = [r for r in rows if r.system == "pipeline" and r.scenario == "max_rate_p99_under_budget"]
+    thr = [r for r in rows if r.system == "pipeline" and r.scenario == "replay_throughput"]
+    if best or thr:
+        b = best[0].value if best else None
+        t = thr[0].value if thr else None
+        ok = (b or 0) >= 2000
+        out.append(f"sustained >= 2,000 reports/s end to end: {'MET' if ok else 'NOT MET'} "
+                   f"(highest step with p99 <= {args.p99_budget_ms:g} ms: {b if b is not None else 'n/a'} /s; "
+                   f"replay throughput: {t if t is not None else 'n/a'} /s)")
+    return out or ["pipeline not run: no verdict"]
+
+
+async def amain(args: argparse.Namespace) -> int:
+    """Run everything and write the results."""
+    from psp_common.embedded import EmbeddedBroker
+    from tests.support import pg_dsn
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    workdir = REPO / ".run" / "bench" / stamp
+    workdir.mkdir(parents=True, exist_ok=True)
+    bootstrap = os.environ.get("PSP_BENCH_KAFKA_BOOTSTRAP")
+    broker = None
+    if not bootstrap:
+        broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
+        bootstrap = broker.bootstrap
+    broker_pid = broker.proc.pid if broker and broker.proc else None
+    dsn = pg_dsn()
+    env = environment(REPO, await postgres_version(dsn), "tansu (embedded)" if broker else f"external {bootstrap}")
+    print("Environment: " + ", ".join(f"{k}={v}" for k, v in env.items()), flush=True)
+    rows: list[Row] = []
+    try:
+        for name in args.only:
+            rows += await run_system(make_system(name, bootstrap, workdir, args, dsn), args, broker_pid)
+    finally:
+        if broker is not None:
+            broker.stop()
+    rows = with_ratios(rows)
+    print("\n" + text_table(rows))
+    verdict = verdicts(rows, args)
+    for v in verdict:
+        print("Target: " + v)
+    csv_path = args.out / f"{stamp}.csv"
+    write_csv(csv_path, rows, {"run_at": stamp, **env})
+    write_csv(args.out / "latest.csv", rows, {"run_at": stamp, **env})
+    print(f"\nCSV: {csv_path} (and {args.out / 'latest.csv'}); service logs: {workdir}")
+    md = args.results_md or (None if args.quick else REPO / "bench" / "RESULTS.md")
+    if md is not None:
+        command = "python -m bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        md.write_text(results_markdown(rows, {"run_at": stamp, **env}, verdict, command.strip()))
+        print(f"Markdown: {md}")
+    return 1 if any(r.scenario == "error" for r in rows) else 0
+
+
+def main() -> None:
+    """Entry point."""
+    raise SystemExit(asyncio.run(amain(parse_args())))
+
+
+if __name__ == "__main__":
+    main()

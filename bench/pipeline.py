@@ -1,0 +1,219 @@
+"""The full pipeline: listener -> rules -> matching -> notification as four processes on PostgreSQL.
+
+The end of the pipeline is the notification service handing the page to its channel: every supporter's
+contact is a webhook to a receiver inside the bench, which records the arrival time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import ConsumerRecord
+
+from bench import payload
+from bench.systems import System
+from bench.trace import Extract
+from bench.webhook import WebhookReceiver
+from psp_common import topics
+from psp_common.pseudonym import Pseudonymizer
+from psp_common.settings import ServiceSettings
+from psp_common.stack import SERVICES, Stack
+
+BENCH_PSEUDONYM_KEY = "bench-only-pseudonym-key-0123456789"
+
+
+class PipelineSystem(System):
+    """The four services started by psp_common.stack.Stack on fresh PostgreSQL databases."""
+
+    name = "pipeline"
+    stage_labels = ("intake", "listener", "rules", "matching", "notification")
+
+    def __init__(self, bootstrap: str, workdir: Path, pg_admin_dsn: str, *, supporters: int = 50,
+                 intake: str = "kafka", extra_env: dict[str, str] | None = None, partitions: int = 3) -> None:
+        super().__init__(bootstrap, workdir, partitions)
+        self.pg_admin_dsn = pg_admin_dsn
+        self.supporter_count = supporters
+        self.intake = intake
+        self.extra_env = {
+            "PSP_PSEUDONYM_KEY": BENCH_PSEUDONYM_KEY,
+            "PSP_MONTHLY_CAP": "100000000",  # matching: the per-supporter monthly cap must not starve the load
+            **(extra_env or {}),
+        }
+        self.stack: Stack | None = None
+        self.dbs: dict[str, tuple[str, str]] = {}
+        self.receiver = WebhookReceiver()
+        self.pseudo = Pseudonymizer(BENCH_PSEUDONYM_KEY.encode(), ServiceSettings().pseudonym_key_id)
+        self._corr: dict[str, int] = {}
+        self._page: dict[str, int] = {}
+        self._base: dict[int, int] = {}
+        self._client: httpx.AsyncClient | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self.http_errors = 0
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The four topics between the stages."""
+        return (topics.OCCURRENCE_REPORTS, topics.INCIDENT_OBSERVED, topics.OUTREACH_REQUESTED,
+                topics.SUPPORTER_MATCHED)
+
+    async def start(self) -> None:
+        """Fresh databases, the four services, the roster and webhook contacts, then one probe report."""
+        from tests.support import create_database
+
+        self.dbs = {name: await create_database(self.pg_admin_dsn) for name in SERVICES}
+        self.stack = Stack(workdir=self.workdir, database_urls={n: u for n, (_, u) in self.dbs.items()},
+                           bootstrap=self.bootstrap, extra_env=self.extra_env, partitions=self.partitions)
+        await asyncio.to_thread(self.stack.start)
+        await self.stack.wait_ready(timeout=180)
+        for name, svc in self.stack.services.items():
+            if svc.proc is not None:
+                self.pids[name] = svc.proc.pid
+        await self.receiver.start()
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        self._client = httpx.AsyncClient(timeout=30, limits=limits, headers=self._auth())
+        await self._register()
+        await self.start_producer()
+        await self._probe()
+
+    def _auth(self) -> dict[str, str]:
+        try:
+            from psp_common.auth import mint
+        except ImportError:
+            return {}
+        token = mint(ServiceSettings(), "bench", ["coordinator", "intake"], ttl_s=24 * 3600)
+        return {"authorization": f"Bearer {token}"}
+
+    async def _register(self) -> None:
+        assert self._client is not None and self.stack is not None
+        matching, notification = self.stack.url("matching"), self.stack.url("notification")
+        for s in payload.supporters(self.supporter_count):
+            r = await self._client.post(f"{matching}/v1/supporters", json=s)
+            _check(r, "register supporter")
+            r = await self._client.put(f"{notification}/v1/contacts/{s['staff_id']}",
+                                       json={"channels": [{"kind": "webhook", "address": self.receiver.url}]})
+            _check(r, "register contact")
+
+    async def _probe(self, timeout_s: float = 120.0) -> None:
+        seq = self.take(1)
+        await self.send(seq[0])
+        deadline = time.monotonic() + timeout_s
+        while not self.arrived(seq):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"pipeline did not deliver a probe page within {timeout_s}s; logs: {self.workdir}")
+            await asyncio.sleep(0.2)
+
+    def take(self, n: int) -> range:
+        """Reserve sequence numbers and remember how many pages had arrived before them."""
+        seqs = super().take(n)
+        self._base[seqs.start] = len(self.receiver.arrivals)
+        for s in seqs:
+            ref = self.pseudo.reference("report", f"{payload.SOURCE_SYSTEM}:{payload.report_id(s)}")
+            self._corr[correlation_id(ref, 1)] = s
+        return seqs
+
+    async def send(self, seq: int) -> None:
+        """Produce the report to the intake topic (or POST it to the listener with ``intake='http'``)."""
+        body = json.dumps(payload.report(seq)).encode()
+        if self.intake == "http":
+            task = asyncio.create_task(self._post(body))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            return
+        assert self.producer is not None
+        await self.producer.send(topics.OCCURRENCE_REPORTS, body, key=payload.report_id(seq).encode())
+
+    async def _post(self, body: bytes) -> None:
+        assert self._client is not None and self.stack is not None
+        try:
+            r = await self._client.post(f"{self.stack.url('listener')}/v1/occurrence-reports", content=body,
+                                        headers={"content-type": "application/json"})
+            if r.status_code >= 300:
+                self.http_errors += 1
+        except httpx.HTTPError:
+            self.http_errors += 1
+
+    async def flush(self) -> None:
+        """Wait for the producer and any POSTs in flight."""
+        await super().flush()
+        if self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+
+    def arrived(self, seqs: range) -> int:
+        """Pages received since ``seqs`` were reserved (one page per report)."""
+        return min(len(seqs), len(self.receiver.arrivals) - self._base.get(seqs.start, 0))
+
+    async def arrivals(self, seqs: range) -> dict[int, float]:
+        """Page receipt times by sequence (call after ``stage_times``, which learns the page keys)."""
+        out: dict[int, float] = {}
+        for key, at in self.receiver.arrivals.items():
+            seq = self._page.get(key)
+            if seq is not None and seq in seqs:
+                out[seq] = at
+        return out
+
+    def extractors(self) -> dict[str, Extract]:
+        """Report id on intake; correlation id after; supporter-matched also yields the page's idempotency key."""
+        prefix = f"B{payload.RUN}-".encode()
+
+        def intake(r: ConsumerRecord[Any, Any]) -> int | None:
+            key = r.key or b""
+            return int(key[len(prefix):]) if key.startswith(prefix) else None
+
+        def by_corr(r: ConsumerRecord[Any, Any]) -> int | None:
+            try:
+                return self._corr.get(json.loads(r.value)["correlation_id"])
+            except (ValueError, KeyError, TypeError):
+                return None
+
+        def matched(r: ConsumerRecord[Any, Any]) -> int | None:
+            try:
+                value = json.loads(r.value)
+                seq = self._corr.get(value["correlation_id"])
+                if seq is not None:
+                    self._page[page_key(value["assignment_id"], value["primary"]["supporter_ref"])] = seq
+                return seq
+            except (ValueError, KeyError, TypeError):
+                return None
+
+        t = self.topics
+        return {t[0]: intake, t[1]: by_corr, t[2]: by_corr, t[3]: matched}
+
+    async def stop(self) -> None:
+        """Stop the services, the receiver, and drop the databases."""
+        from tests.support import drop_database
+
+        if self._client is not None:
+            await self._client.aclose()
+        await super().stop()
+        await self.receiver.stop()
+        if self.stack is not None:
+            await asyncio.to_thread(self.stack.stop)
+        for dsn, _ in self.dbs.values():
+            with contextlib.suppress(Exception):
+                await drop_database(self.pg_admin_dsn, dsn.rsplit("/", 1)[1])
+
+
+def correlation_id(ref: str, version: int) -> str:
+    """The listener's correlation id of a report version (psp_listener.adapters.common)."""
+    from psp_listener.adapters.common import correlation_id as listener_corr
+
+    return str(listener_corr(ref, version))
+
+
+def page_key(assignment_id: str, supporter_ref: str) -> str:
+    """The notification service's idempotency key of the first page of an assignment."""
+    from psp_notification.domain.model import Purpose
+    from psp_notification.domain.model import page_key as notification_key
+
+    return notification_key(assignment_id, supporter_ref, Purpose.PAGE.value)
+
+
+def _check(r: httpx.Response, what: str) -> None:
+    if r.status_code >= 400:
+        raise RuntimeError(f"{what} failed: HTTP {r.status_code} {r.text[:300]}")

@@ -1,0 +1,78 @@
+"""Relay stages of the baseline systems, one process each: consume a topic, re-produce to the next.
+
+``raw``: plain aiokafka, manual commit after the produced batch is acknowledged (at least once, no framework).
+``faststream``: a FastStream subscriber with group_id and AckPolicy.NACK_ON_ERROR re-publishing each message,
+the way the services' consumers are wired, but with no database and no business logic.
+Run as ``python -m bench.relays {raw,faststream} --source T1 --target T2 --group G --bootstrap HOST:PORT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+
+async def raw_relay(bootstrap: str, source: str, target: str, group: str) -> None:
+    """Consume ``source`` in batches, produce each record to ``target``, commit once the batch is acked."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    await producer.start()
+    await consumer.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=200, max_records=500)
+            futures = []
+            for records in batch.values():
+                for r in records:
+                    futures.append(await producer.send(target, r.value, key=r.key))
+            if futures:
+                await asyncio.gather(*futures)
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def faststream_relay(bootstrap: str, source: str, target: str, group: str) -> None:
+    """A FastStream app whose one subscriber re-publishes every message (explicit group + ack policy)."""
+    from faststream import AckPolicy, Context, FastStream
+    from faststream.kafka import KafkaBroker
+    from faststream.kafka.message import KafkaMessage
+
+    broker = KafkaBroker(bootstrap, acks="all", enable_idempotence=False, graceful_timeout=5.0)
+
+    @broker.subscriber(source, group_id=group, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest")
+    async def relay(body: dict[str, Any], msg: KafkaMessage = Context("message")) -> None:
+        raw = msg.raw_message
+        key = raw[0].key if isinstance(raw, tuple) else raw.key
+        await broker.publish(body, target, key=key)
+
+    app = FastStream(broker)
+    await app.run()
+
+
+def main() -> None:
+    """Parse the stage's arguments and run it until SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=["raw", "faststream"])
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--bootstrap", required=True)
+    args = parser.parse_args()
+    run = raw_relay if args.kind == "raw" else faststream_relay
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(args.bootstrap, args.source, args.target, args.group))
+
+
+if __name__ == "__main__":
+    main()
