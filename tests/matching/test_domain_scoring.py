@@ -10,7 +10,7 @@ from psp_matching.domain.cases import Action, PriorCase, decide
 from psp_matching.domain.constraints import prepare
 from psp_matching.domain.matcher import match
 from psp_matching.domain.model import Policy, Weights
-from psp_matching.domain.scoring import PREFERENCES, score
+from psp_matching.domain.scoring import PREFERENCES, points, score
 from tests.matching.factories import POLICY, case, facts, person, supporter
 
 W = Weights()
@@ -110,6 +110,19 @@ def test_group_case_with_one_facilitator_notes_the_gap() -> None:
     result = match(case(mode="group"), [supporter("ps_only")], facts(), POLICY)
     assert result.matched and result.co_facilitators == ()
     assert result.notes == ("group team incomplete: 1 of 2 facilitators eligible",)
+
+
+FAST = [
+    ({}, {}),
+    ({"site": "X", "profession": "rt"}, {"recent_counts": {"ps_sup": 3}}),
+    ({}, {"on_shift": frozenset({"ps_sup"}), "on_case": frozenset({"ps_sup"})}),
+]
+
+
+@pytest.mark.parametrize(("sup", "fac"), FAST)
+def test_fast_points_equal_explained_score(sup: dict[str, Any], fac: dict[str, Any]) -> None:
+    p = prepare(case(), facts(**fac), POLICY)
+    assert points(supporter(**sup), p) == score(supporter(**sup), p)[0]
 
 
 def test_score_sums_preferences() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import time
 
-from psp_matching.domain.model import GROUP, IMMEDIATE, Case, Facts, Policy, Supporter
+from psp_matching.domain.model import GROUP, IMMEDIATE, Case, Facts, Policy, Supporter, local_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,14 @@ class Prepared:
     languages: frozenset[str]
     immediate: bool
     group: bool
+    local_now: dict[str, time]
+
+    def local(self, tz: str) -> time:
+        """The case's 'now' on the wall clock of ``tz`` (computed once per zone)."""
+        t = self.local_now.get(tz)
+        if t is None:
+            t = self.local_now[tz] = local_time(self.facts.now, tz)
+        return t
 
 
 def prepare(case: Case, facts: Facts, policy: Policy) -> Prepared:
@@ -36,6 +45,7 @@ def prepare(case: Case, facts: Facts, policy: Policy) -> Prepared:
         languages=frozenset(lang for p in case.people for lang in p.languages),
         immediate=case.urgency == IMMEDIATE,
         group=case.mode == GROUP,
+        local_now={},
     )
 
 
@@ -69,7 +79,7 @@ def within_contact_hours(s: Supporter, p: Prepared) -> bool:
     """Within contact hours now, unless the case is immediate and the supporter opted in."""
     if s.contact_hours is None or (p.immediate and s.accepts_immediate_outside_hours):
         return True
-    return s.contact_hours.contains(p.facts.now)
+    return s.contact_hours.contains_local(p.local(s.contact_hours.tz))
 
 
 def trained_for_groups(s: Supporter, p: Prepared) -> bool:

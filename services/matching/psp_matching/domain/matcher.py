@@ -8,30 +8,35 @@ from collections.abc import Iterable
 
 from psp_matching.domain.constraints import CONSTRAINTS, prepare
 from psp_matching.domain.model import Case, Facts, MatchResult, Policy, Ranked, Supporter
-from psp_matching.domain.scoring import score
+from psp_matching.domain.scoring import points, score
 
 
 def match(case: Case, roster: Iterable[Supporter], facts: Facts, policy: Policy) -> MatchResult:
     """Rank eligible supporters; return primary, co-facilitators (group cases) and backups."""
     p = prepare(case, facts, policy)
-    excluded: Counter[str] = Counter()
-    ranked: list[tuple[float, int, int, str, tuple[str, ...]]] = []
-    size = 0
+    first_failed: Counter[str] = Counter()
+    ranked: list[tuple[float, int, int, str, Supporter]] = []
+    rejected: list[Supporter] = []
+    checks = [(c.name, c.check) for c in CONSTRAINTS]
+    recent = facts.recent_counts
     for s in roster:
-        size += 1
-        ok = True
-        for c in CONSTRAINTS:
-            if not c.check(s, p):
-                excluded[c.name] += 1
-                ok = False
-        if ok:
-            total, reasons = score(s, p)
+        for name, check in checks:
+            if not check(s, p):
+                first_failed[name] += 1
+                rejected.append(s)
+                break
+        else:
             # Ties: fewer recent assignments, then more experience, then a stable order.
-            ranked.append((-total, facts.recent_counts.get(s.ref, 0), -s.years_experience, s.ref, reasons))
+            ranked.append((-points(s, p), recent.get(s.ref, 0), -s.years_experience, s.ref, s))
+    size = len(ranked) + len(rejected)
     team = policy.group_team_size if p.group else 1
-    best = heapq.nsmallest(team + policy.max_backups, ranked)
-    picked = [Ranked(ref, -neg, reasons) for neg, _, _, ref, reasons in best]
+    best = heapq.nsmallest(team + policy.max_backups, ranked, key=lambda r: r[:4])
+    picked = [Ranked(s.ref, *score(s, p)) for *_, s in best]
     if not picked:
+        # Nobody eligible: count every constraint each supporter fails, for the coordinator.
+        excluded: Counter[str] = Counter()
+        for s in rejected:
+            excluded.update(name for name, check in checks if not check(s, p))
         return MatchResult(None, excluded=dict(excluded), roster_size=size, eligible=0)
     notes: tuple[str, ...] = ()
     co = tuple(picked[1:team])
@@ -39,7 +44,7 @@ def match(case: Case, roster: Iterable[Supporter], facts: Facts, policy: Policy)
         notes = (f"group team incomplete: {1 + len(co)} of {team} facilitators eligible",)
     return MatchResult(
         primary=picked[0], co_facilitators=co, backups=tuple(picked[team:]),
-        excluded=dict(excluded), roster_size=size, eligible=len(ranked), notes=notes,
+        excluded=dict(first_failed), roster_size=size, eligible=len(ranked), notes=notes,
     )
 
 

@@ -19,6 +19,11 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def local_time(now: datetime, tz: str) -> time:
+    """Wall-clock time of ``now`` in zone ``tz``."""
+    return now.astimezone(zone(tz)).time().replace(tzinfo=None)
+
+
 @dataclass(frozen=True, slots=True)
 class ContactHours:
     """A daily window, in the supporter's local time, when they accept contact (end may pass midnight)."""
@@ -29,7 +34,10 @@ class ContactHours:
 
     def contains(self, now: datetime) -> bool:
         """Whether the aware instant ``now`` falls in the window."""
-        local = now.astimezone(zone(self.tz)).time().replace(tzinfo=None)
+        return self.contains_local(local_time(now, self.tz))
+
+    def contains_local(self, local: time) -> bool:
+        """Whether a wall-clock time in the supporter's zone falls in the window."""
         if self.start == self.end:
             return True
         if self.start < self.end:
@@ -127,7 +135,11 @@ class Ranked:
 
 @dataclass(frozen=True)
 class MatchResult:
-    """Outcome of matching one case: a team and backups, or the exclusion counts by constraint."""
+    """Outcome of matching one case: a team and backups, or the exclusion counts by constraint.
+
+    ``excluded`` counts each supporter under every constraint it fails when nobody is eligible, and
+    under its first failing constraint otherwise (the fast path).
+    """
 
     primary: Ranked | None
     co_facilitators: tuple[Ranked, ...] = ()
