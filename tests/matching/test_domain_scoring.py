@@ -133,7 +133,7 @@ def test_score_sums_preferences() -> None:
 
 
 PEOPLE = frozenset({"a"})
-REPEATS = [
+REPEATS: list[tuple[Any, ...]] = [
     ("first time", None, "within_days", PEOPLE, Action.MATCH),
     ("urgency rose", PriorCase("within_days", PEOPLE, True), "immediate", PEOPLE, Action.REMATCH),
     ("same urgency", PriorCase("within_hours", PEOPLE, True), "within_hours", PEOPLE, Action.IGNORE),
@@ -141,10 +141,14 @@ REPEATS = [
     ("new person", PriorCase("within_hours", PEOPLE, True), "within_hours", frozenset({"a", "b"}), Action.REMATCH),
     ("fewer people", PriorCase("within_hours", frozenset({"a", "b"}), True), "within_hours", PEOPLE, Action.IGNORE),
     ("was unmatched", PriorCase("within_hours", PEOPLE, False), "within_hours", PEOPLE, Action.RETRY),
+    ("tier rose", PriorCase("within_hours", PEOPLE, True, tier=2), "within_hours", PEOPLE, Action.REMATCH, 3),
+    ("tier fell", PriorCase("within_hours", PEOPLE, True, tier=3), "within_hours", PEOPLE, Action.IGNORE, 2),
+    ("became a group", PriorCase("within_hours", PEOPLE, True, tier=2), "within_hours", PEOPLE, Action.REMATCH,
+     2, "group"),
 ]
 
 
-@pytest.mark.parametrize(("prior", "urgency", "people", "expected"), [r[1:] for r in REPEATS],
-                         ids=[r[0] for r in REPEATS])
-def test_repeat_decision(prior: PriorCase | None, urgency: str, people: frozenset[str], expected: Action) -> None:
-    assert decide(prior, urgency, people)[0] is expected
+@pytest.mark.parametrize("row", REPEATS, ids=[r[0] for r in REPEATS])
+def test_repeat_decision(row: tuple[Any, ...]) -> None:
+    _, prior, urgency, people, expected, *rest = row
+    assert decide(prior, urgency, people, *rest)[0] is expected

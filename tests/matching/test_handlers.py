@@ -160,3 +160,18 @@ async def test_continuity_with_a_supporter_already_supporting_the_person(svc: Se
     await handle(svc, request(svc, ["E-1"]))  # a new case for the same person
     second = (await published(svc))[1][1]["primary"]
     assert second["supporter_ref"] == first and "already supporting this person" in second["reasons"]
+
+
+async def test_amendment_raising_tier_rematches_and_never_de_escalates(svc: Service) -> None:
+    await register(svc, "S-1", years_experience=30)
+    await register(svc, "S-2", training={"mental_health_credentials": True})
+    case_id = uuid.uuid4()
+    await handle(svc, request(svc, ["E-1"], case_id, tier=2))
+    assert (await published(svc))[0][1]["primary"]["supporter_ref"] == svc.ref("S-1")
+    await handle(svc, request(svc, ["E-1"], case_id, tier=3))
+    _, second = (await published(svc))[1]
+    assert second["tier"] == 3 and second["primary"]["supporter_ref"] == svc.ref("S-2")
+    await handle(svc, request(svc, ["E-1", "E-2"], case_id, tier=2, urgency="within_days"))
+    _, third = (await published(svc))[2]
+    assert third["tier"] == 3 and third["urgency"] == "within_hours"
+    assert third["supported"] == sorted([svc.ref("E-1"), svc.ref("E-2")])

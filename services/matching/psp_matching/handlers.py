@@ -18,7 +18,17 @@ from psp_matching.adapters.cases import ACTIVE, CaseRepository
 from psp_matching.adapters.roster import RosterRepository
 from psp_matching.domain.cases import Action, PriorCase, decide
 from psp_matching.domain.matcher import match, unmatched_reasons
-from psp_matching.domain.model import Case, Facts, MatchResult, Policy, Ranked, Weights, zone
+from psp_matching.domain.model import (
+    GROUP,
+    URGENCY_RANK,
+    Case,
+    Facts,
+    MatchResult,
+    Policy,
+    Ranked,
+    Weights,
+    zone,
+)
 from psp_matching.settings import MatchingSettings
 
 log = logging.getLogger("psp.matching")
@@ -77,8 +87,9 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
     people = frozenset(p.pseudonym for p in event.people)
     prior = None
     if stored is not None:
-        prior = PriorCase(stored["urgency"], frozenset(stored["people"]), stored["status"] == "matched")
-    action, why = decide(prior, event.urgency.value, people)
+        prior = PriorCase(stored["urgency"], frozenset(stored["people"]), stored["status"] == "matched",
+                          stored["tier"], stored["mode"])
+    action, why = decide(prior, event.urgency.value, people, event.tier, event.mode.value)
     now = deps.clock()
     values = {
         "case_id": case_id, "incident_ref": event.incident_ref, "report_version": event.report_version,
@@ -87,7 +98,7 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
     }
     if action is Action.IGNORE:
         assert stored is not None
-        await repo.save({**values, "case_id": case_id, "last_decision": f"ignored repeat: {why}"}, exists=True)
+        await repo.save({"case_id": case_id, "last_decision": f"ignored repeat: {why}", "updated_at": now}, True)
         log.info("case %s: repeat ignored (%s)", case_id, why)
         return
     if stored is None:
@@ -97,10 +108,11 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
         )
     merged = people | frozenset(stored["people"]) if stored else people
     roles = {**(stored["roles"] if stored else {}), **{p.pseudonym: p.role for p in event.people}}
-    urgency = event.urgency.value
-    if stored is not None and prior is not None and action is not Action.REMATCH:
-        urgency = stored["urgency"]
-    values.update(people=sorted(merged), roles=roles, urgency=urgency)
+    urgency, tier, mode = event.urgency.value, event.tier, event.mode.value
+    if stored is not None:  # a case never de-escalates: keep the highest urgency and tier, group stays group
+        urgency = max(urgency, stored["urgency"], key=URGENCY_RANK.__getitem__)
+        tier, mode = max(tier, stored["tier"]), GROUP if GROUP in (mode, stored["mode"]) else mode
+    values.update(people=sorted(merged), roles=roles, urgency=urgency, tier=tier, mode=mode)
     await repo.save(values, exists=stored is not None)
     await run_match(uow, case_id, deps, why, publish_unmatched=action is not Action.RETRY)
 

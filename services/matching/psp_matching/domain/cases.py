@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from psp_matching.domain.model import URGENCY_RANK
+from psp_matching.domain.model import GROUP, URGENCY_RANK
 
 
 class Action(StrEnum):
     """Decision for an OutreachRequested."""
 
     MATCH = "match"  # first time this case is seen
-    REMATCH = "rematch"  # urgency rose or new people: a new assignment supersedes the old one
+    REMATCH = "rematch"  # urgency/tier rose, new people, or now a group: a new assignment supersedes the old
     RETRY = "retry"  # nobody was eligible last time: try again, publish only if someone is found
     IGNORE = "ignore"  # same or lower urgency, same people: the existing assignment stands
 
@@ -24,9 +24,13 @@ class PriorCase:
     urgency: str
     people: frozenset[str]
     matched: bool
+    tier: int = 1
+    mode: str = "individual"
 
 
-def decide(prior: PriorCase | None, urgency: str, people: frozenset[str]) -> tuple[Action, str]:
+def decide(
+    prior: PriorCase | None, urgency: str, people: frozenset[str], tier: int = 1, mode: str = "individual"
+) -> tuple[Action, str]:
     """Decide whether a (repeated) request creates a new assignment, and why."""
     if prior is None:
         return Action.MATCH, "new case"
@@ -34,6 +38,10 @@ def decide(prior: PriorCase | None, urgency: str, people: frozenset[str]) -> tup
         return Action.REMATCH, f"urgency rose from {prior.urgency} to {urgency}"
     if not people <= prior.people:
         return Action.REMATCH, "new people on the case"
+    if tier > prior.tier:
+        return Action.REMATCH, f"tier rose from {prior.tier} to {tier}"
+    if mode == GROUP and prior.mode != GROUP:
+        return Action.REMATCH, "became a group intervention"
     if not prior.matched:
         return Action.RETRY, "previously unmatched"
-    return Action.IGNORE, "same people, urgency did not rise"
+    return Action.IGNORE, "same people, urgency and tier did not rise"
