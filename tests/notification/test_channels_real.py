@@ -161,7 +161,8 @@ async def test_email_goes_through_a_real_smtp_server() -> None:
     mail = message_from_bytes(raw)
     assert rcpt == ["dana@hospital.example"] and mail["X-PSP-Idempotency-Key"] == "key-123"
     assert mail["Subject"] == "PSP: a colleague may need support"
-    assert "Acknowledge: http://x/ack" in mail.get_payload(decode=True).decode()
+    payload = mail.get_payload(decode=True)
+    assert isinstance(payload, bytes) and b"Acknowledge: http://x/ack" in payload
 
 
 async def test_console_page_logs_pseudonym_and_links_only(caplog: pytest.LogCaptureFixture) -> None:

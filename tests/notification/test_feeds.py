@@ -90,3 +90,13 @@ async def test_feed_is_published_at_call_time_once_even_after_restart(env: Env) 
     feeds = [f for f in await env.published(topics.SAFETY_CALL_FEED) if f["call_date"] == "2026-11-23"]
     assert [(f["facility"], f["call"]) for f in feeds] == [("GEN", "morning")]
     assert len(feeds[0]["entries"]) == 1 and feeds[0]["entries"][0]["unit"] == "ICU"
+
+
+def test_unknown_time_zone_is_rejected_at_start() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from psp_notification.settings import NotificationSettings
+
+    with pytest.raises(ValidationError, match="unknown IANA time zone"):
+        NotificationSettings(facility_timezones={"GEN": "Mars/Olympus"})

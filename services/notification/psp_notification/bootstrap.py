@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +48,20 @@ def default_channels(settings: NotificationSettings, client: httpx.AsyncClient) 
     """The four production channels."""
     key = settings.sms_api_key.get_secret_value() if settings.sms_api_key else None
     return [
-        WebhookChannel(client, settings.signing_key.get_secret_value().encode(),
+        WebhookChannel(client, settings.webhook_secret.get_secret_value().encode(),
                        retries=settings.webhook_retries, backoff_s=settings.webhook_backoff_s),
         EmailChannel(settings),
         SmsChannel(client, settings.sms_api_url, key, settings.sms_sender),
         ConsoleChannel(),
     ]
+
+
+async def _close_on_stop(client: httpx.AsyncClient) -> None:
+    """Park until the runtime stops (cancels background loops), then close the HTTP client."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await client.aclose()
 
 
 def build(
@@ -67,6 +76,7 @@ def build(
     router = ChannelRouter(channels if channels is not None else default_channels(settings, client))
     dispatcher = Dispatcher(runtime.uow, settings, clock, router)
     runtime.background.append(dispatcher.run)
+    runtime.background.append(lambda: _close_on_stop(client))
     container = Container(runtime, Pseudonymizer.from_settings(settings), settings, clock, dispatcher)
     consumers.register(container)
     document_publisher(runtime.broker, topics.OUTREACH_STATUS, OutreachStatusChanged,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import time
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from psp_common.settings import ServiceSettings
 
@@ -48,6 +49,10 @@ class NotificationSettings(ServiceSettings):
     signing_key: SecretStr = Field(
         SecretStr("dev-only-page-signing-key-change-me"), description="HMAC key of page links and webhooks."
     )
+    webhook_secret: SecretStr = Field(
+        SecretStr("dev-only-webhook-secret-change-me"),
+        description="HMAC key of webhook signatures (X-PSP-Signature), shared with the receivers.",
+    )
     token_ttl_minutes: float = Field(12 * 60, gt=0, description="How long an acknowledge/decline link stays valid.")
     ack_window_minutes: float = Field(30, gt=0, description="No acknowledgement within this -> page the next backup.")
     contact_deadline_hours: float = Field(12, gt=0, description="Contact expected within this after the match.")
@@ -85,3 +90,23 @@ class NotificationSettings(ServiceSettings):
     feed_catchup_hours: float = Field(
         12, ge=0, description="A call missed while down is still published if at most this late."
     )
+
+    @field_validator("facility_timezones")
+    @classmethod
+    def _known_zones(cls, value: dict[str, str]) -> dict[str, str]:
+        for zone in value.values():
+            _zone(zone)
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        _zone(value)
+        return value
+
+
+def _zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
