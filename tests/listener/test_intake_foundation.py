@@ -1,4 +1,4 @@
-"""Listener over a real broker and PostgreSQL: accept, amend, dedupe, dead-letter."""
+"""Listener over a real broker and PostgreSQL: accept, amend, dedupe, dead-letter, every intake format."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import uuid
 import pytest
 
 from psp_common import topics
+from psp_common.pseudonym import Pseudonymizer
 from psp_listener.bootstrap import build
 from psp_listener.settings import ListenerSettings
+from tests.listener.conftest import fixture
 from tests.support import produce, read_topic, running
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
@@ -56,42 +58,51 @@ async def test_http_report_is_published_stripped_and_amendments_ordered(
         assert e["key"].decode() == ref
 
 
-async def test_bad_http_input_names_field_and_reason(
+async def test_kafka_intake_of_every_format_publishes_good_and_dead_letters_poison(
     kafka_bootstrap: str, kafka_idempotence: bool, pg_url: str
 ) -> None:
-    async with running(build(settings(kafka_bootstrap, pg_url, kafka_idempotence))) as client:
-        bad = report("X", involved_staff=[], occurred_at="2026-11-23T03:00:00", colour="red")
-        r = await client.post("/v1/occurrence-reports", json=bad)
-        assert r.status_code == 422
-        fields = {e["field"] for e in r.json()["errors"]}
-        assert {"involved_staff", "occurred_at", "colour"} <= fields
-        assert "NARRATIVE-SECRET" not in r.text
-        r = await client.post(
-            "/v1/occurrence-reports", content=b'{"source_system": ', headers={"content-type": "application/json"}
-        )
-        assert r.status_code == 400
-        r = await client.post("/v1/occurrence-reports", json=report("Y", narrative="x" * 300_000))
-        assert r.status_code == 413
-
-
-async def test_kafka_intake_publishes_good_and_dead_letters_poison(
-    kafka_bootstrap: str, kafka_idempotence: bool, pg_url: str
-) -> None:
-    rid = f"K-{uuid.uuid4().hex[:8]}"
-    marker = uuid.uuid4().hex
-    async with running(build(settings(kafka_bootstrap, pg_url, kafka_idempotence))):
-        await produce(kafka_bootstrap, topics.OCCURRENCE_REPORTS, b'{"broken' + marker.encode())
-        await produce(kafka_bootstrap, topics.OCCURRENCE_REPORTS, json.dumps(report(rid)).encode())
-        dead = await read_topic(
-            kafka_bootstrap, topics.DEAD_LETTER, match=lambda m: marker.encode() in m["raw"]
-        )
-        ok = await read_topic(
-            kafka_bootstrap, topics.INCIDENT_OBSERVED,
-            match=lambda m: m["value"]["correlation_id"] and m["value"]["harm_level"] == "death"
-            and m["value"]["report_version"] == 1 and m["value"]["facility"] == "GEN"
-            and m["value"]["incident_ref"] != "",
-        )
-    assert dead and dead[0]["headers"]["x-dlq-source-topic"] == topics.OCCURRENCE_REPORTS
-    assert dead[0]["headers"]["x-dlq-attempts"] == "1"
-    assert "Invalid JSON" in dead[0]["headers"]["x-dlq-reason"]
-    assert ok
+    """One app start: raw bytes on each intake topic (good and poison), plus FHIR and huddles over HTTP."""
+    tag = uuid.uuid4().hex[:8]
+    r4, r5 = fixture("adverse_event_r4.json"), fixture("adverse_event_r5.json")
+    r4["identifier"]["value"], r5["identifier"][0]["value"] = f"OCC-{tag}", f"SE-{tag}"
+    r5_http = {**fixture("adverse_event_r5_staff_injury.json"), "id": f"inj-{tag}"}
+    huddle = {"entry_id": f"H-{tag}", "call": "evening", "facility": "GEN", "unit": "ED", "team_size": 9,
+              "huddle_at": "2026-11-23T17:00:00-05:00", "note": "NARRATIVE-SECRET assault in triage"}
+    good = {
+        topics.OCCURRENCE_REPORTS: report(f"K-{tag}"),
+        topics.FHIR_ADVERSE_EVENTS: r4,
+        topics.SAFETY_HUDDLES: {**huddle, "entry_id": f"HK-{tag}", "call": "morning"},
+    }
+    conf = settings(kafka_bootstrap, pg_url, kafka_idempotence)
+    pseudo = Pseudonymizer.from_settings(conf)
+    refs = {pseudo.reference("report", source) for source in (
+        f"rl6:K-{tag}", f"http://general-hospital.example/ids/occurrence:OCC-{tag}",
+        f"http://childrens.example/ids/safety-events:SE-{tag}", f"fhir:inj-{tag}", f"huddle:H-{tag}",
+        f"huddle:HK-{tag}",
+    )}
+    async with running(build(conf)) as client:
+        for topic, body in good.items():
+            await produce(kafka_bootstrap, topic, b'{"broken' + tag.encode() + topic.encode())
+            await produce(kafka_bootstrap, topic, json.dumps(body).encode())
+        await produce(kafka_bootstrap, topics.FHIR_ADVERSE_EVENTS, json.dumps(r5).encode())
+        bad_fhir = {**r4, "id": f"bad-{tag}", "severity": "very"}
+        await produce(kafka_bootstrap, topics.FHIR_ADVERSE_EVENTS, json.dumps(bad_fhir).encode())
+        fhir_http = await client.post("/fhir/AdverseEvent", content=json.dumps(r5_http).encode(),
+                                      headers={"content-type": "application/fhir+json; fhirVersion=5.0"})
+        assert fhir_http.status_code == 202, fhir_http.text
+        huddle_http = await client.post("/v1/safety-huddles", json=huddle)
+        assert huddle_http.status_code == 202, huddle_http.text
+        dead = await read_topic(kafka_bootstrap, topics.DEAD_LETTER, count=4, match=lambda m: tag.encode() in m["raw"])
+        events = await read_topic(kafka_bootstrap, topics.INCIDENT_OBSERVED, count=6,
+                                  match=lambda m: m["value"]["incident_ref"] in refs)
+    assert {d["headers"]["x-dlq-source-topic"] for d in dead} == set(good)
+    bad = [d for d in dead if b"bad-" + tag.encode() in d["raw"]]
+    assert bad and "severity" in bad[0]["headers"]["x-dlq-reason"]
+    assert all("Invalid JSON" in d["headers"]["x-dlq-reason"] for d in dead if d not in bad)
+    kinds = {(e["value"]["source_kind"], e["value"]["huddle_call"], e["value"]["harm_level"]) for e in events}
+    assert {("native", None, "death"), ("fhir", None, "severe"), ("fhir", None, "death"),
+            ("fhir", None, "moderate"), ("huddle", "morning", None), ("huddle", "evening", None)} <= kinds
+    for e in events:
+        raw = e["raw"].decode()
+        assert "NARRATIVE-SECRET" not in raw and "MRN-" not in raw and "Jane Roe" not in raw
+        assert "E100" not in raw and "E300" not in raw

@@ -125,8 +125,7 @@ def operation_outcome(exc: ValidationError) -> tuple[int, dict[str, Any]]:
             "code": "structure" if malformed else ("required" if err["type"] == "missing" else "invalid"),
             "diagnostics": _short(str(err["msg"])),
         }
-        if err["loc"]:
-            issue["expression"] = [expression(err["loc"])]
+        issue["expression"] = [expression(err["loc"])]
         issues.append(issue)
     return (400 if malformed else 422), {"resourceType": "OperationOutcome", "issue": issues}
 

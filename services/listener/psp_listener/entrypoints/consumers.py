@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from psp_listener.bootstrap import Container
 
 GROUP = "psp-listener"
+# One consumer group per intake topic: formats fail, lag and rebalance independently of one another.
+GROUPS = {
+    topics.OCCURRENCE_REPORTS: GROUP,
+    topics.FHIR_ADVERSE_EVENTS: f"{GROUP}-fhir",
+    topics.SAFETY_HUDDLES: f"{GROUP}-huddles",
+}
 
 
 def register(container: Container) -> None:
@@ -32,6 +38,6 @@ def register(container: Container) -> None:
     ]
     for topic, parse, description in intakes:
         subscribe_raw(
-            rt.broker, topic=topic, group_id=GROUP, parse=parse, handle=accept,
+            rt.broker, topic=topic, group_id=GROUPS[topic], parse=parse, handle=accept,
             dead_letters=rt.dead_letters, settings=rt.settings, description=description,
         )

@@ -1,0 +1,60 @@
+"""Listener test fixtures: an in-process app on SQLite (no broker) and a normalizer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from psp_common.migrations import upgrade_async
+from psp_common.pseudonym import Pseudonymizer
+from psp_listener.bootstrap import MIGRATIONS, build
+from psp_listener.normalizer import Normalizer
+from psp_listener.settings import ListenerSettings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    """A JSON example from tests/listener/fixtures."""
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return data
+
+
+def make_normalizer(**over: Any) -> Normalizer:
+    """A normalizer on default settings overridden by ``over``."""
+    settings = ListenerSettings(**over)
+    return Normalizer(settings, Pseudonymizer.from_settings(settings))
+
+
+@pytest.fixture
+def norm() -> Normalizer:
+    """Normalizer with default settings."""
+    return make_normalizer()
+
+
+def offline_app(database_url: str, **over: Any) -> FastAPI:
+    """The listener app whose lifespan only migrates the database (no broker, no relay)."""
+    app = build(ListenerSettings(database_url=database_url, **over))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await upgrade_async(MIGRATIONS, database_url)
+        yield
+        await app.state.container.runtime.engine.dispose()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+@pytest.fixture
+def client(sqlite_url: str) -> Iterator[TestClient]:
+    """HTTP client to an offline listener app on a fresh SQLite database."""
+    with TestClient(offline_app(sqlite_url, max_body_bytes=64 * 1024), raise_server_exceptions=False) as c:
+        yield c
