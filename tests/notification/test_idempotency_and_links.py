@@ -117,3 +117,12 @@ async def test_no_contact_uses_the_default_channel(env: Env) -> None:
     await env.handle(handlers.on_supporter_matched, matched(primary="ps_unknown"), env.c.settings, env.clock.now())
     await env.tick()
     assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_unknown"]
+
+
+async def test_asyncapi_documents_inputs_and_outputs(env: Env) -> None:
+    doc = (await env.client.get("/asyncapi.json")).json()
+    text = str(doc)
+    for topic in ("psp.matching.supporter-matched.v1", "psp.matching.supporter-unmatched.v1",
+                  "psp.rules.outreach-requested.v1", "psp.outreach-status.v1", "psp.safety-call-feed.v1"):
+        assert topic in text
+    assert "SafetyCallFeedPublished" in text and "psp-notification" in text
