@@ -170,3 +170,19 @@ async def test_failing_channels_fall_through_then_retry_then_next_backup(sqlite_
         failed = [p for p in await env.pages() if p["recipient_ref"] == ref2]
         assert failed[0]["state"] == "failed" and "refused" in failed[0]["last_error"]
         assert "hooks.example" not in failed[0]["last_error"]
+
+
+async def test_supporter_stepping_away_after_ack_reopens_paging(env: Env) -> None:
+    event = matched(backups=("ps_b1",))
+    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.tick()
+    links = env.console.sent[0][0].links
+    assert (await env.client.post(path_of(links["ack"]))).json()["result"] == "acknowledged"
+    assert (await env.client.post(path_of(links["decline"]))).json()["result"] == "declined"
+    await env.tick()
+    assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_primary", "ps_b1"]
+    r = await env.client.get("/v1/deliveries", params={"assignment_id": str(event.assignment_id), "state": "sent"})
+    assert [(i["supporter_ref"], i["response"]) for i in r.json()["items"]] == [
+        ("ps_b1", None), ("ps_primary", "declined")]
+    assert (await env.client.get("/v1/deliveries", params={"state": "failed"})).json()["items"] == []
+    assert [s for s, _ in await env.statuses()][-3:] == ["declined", "assigned", "notified"]
