@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import shlex
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -17,8 +18,8 @@ from bench.report import Row, results_markdown, text_table, with_ratios, write_c
 from bench.systems import REPO, RelaySystem, System
 
 SYSTEMS = ("raw", "faststream", "pipeline")
-QUICK = {"duration": 5.0, "rates": "100,400,1000,2000", "step_seconds": 4.0, "replay": 1000, "pause_seconds": 5.0,
-         "pause_rate": 100.0, "drain_seconds": 20.0}
+QUICK = {"duration": 3.0, "rates": "50,200,1000", "step_seconds": 3.0, "replay": 200, "pause_seconds": 5.0,
+         "pause_rate": 50.0, "drain_seconds": 20.0, "settle_seconds": 30.0}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -33,7 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--step-seconds", type=float, default=15.0, help="length of each step, s")
     p.add_argument("--p99-budget-ms", type=float, default=250.0, help="p99 a step must stay under")
     p.add_argument("--drain-seconds", type=float, default=60.0, help="how long to wait for stragglers after a step")
-    p.add_argument("--replay", type=int, default=10_000, help="historical reports to replay (target 100,000)")
+    p.add_argument("--settle-seconds", type=float, default=180.0,
+                   help="bound on waiting for a backlog to clear between scenarios")
+    p.add_argument("--replay", type=int, default=1_000, help="historical reports to replay (target 100,000)")
     p.add_argument("--replay-target", type=int, default=100_000, help="replay size to extrapolate to")
     p.add_argument("--replay-timeout", type=float, default=900.0, help="bound on the replay, s")
     p.add_argument("--pause-seconds", type=float, default=60.0, help="how long the broker is SIGSTOPped")
@@ -41,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--supporters", type=int, default=50, help="supporters registered for the pipeline")
     p.add_argument("--intake", choices=["kafka", "http"], default="kafka",
                    help="pipeline intake: produce to psp.occurrence-reports.v1 or POST to the listener")
+    p.add_argument("--fetch-wait-ms", type=int, default=500,
+                   help="consumer fetch_max_wait_ms of the relays and the sink (500 = the clients' default)")
     p.add_argument("--partitions", type=int, default=3, help="partitions per topic")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="CSV directory")
     p.add_argument("--results-md", type=Path, default=None,
@@ -63,6 +68,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def run_system(system: System, args: argparse.Namespace, broker_pid: int | None) -> list[Row]:
     """Start one system, run the chosen scenarios on it, always stop it."""
     rows: list[Row] = []
+
+    async def settle(before: str) -> None:
+        left = await scenarios.settle(system, max_s=args.settle_seconds)
+        if left:
+            print(f"   {left:,} reports still in flight before {before}", flush=True)
+            rows.append(Row(system.name, f"backlog_before_{before}", value=left, unit="reports",
+                            note=f"not drained within {args.settle_seconds:g} s; the next scenario ran on top of it"))
+
     print(f"\n== {system.name}: starting", flush=True)
     t0 = time.monotonic()
     try:
@@ -74,11 +87,14 @@ async def run_system(system: System, args: argparse.Namespace, broker_pid: int |
             print(f"   fixed {args.rate:g}/s: p50 {m.e2e.p50_ms:.1f} p99 {m.e2e.p99_ms:.1f} max {m.e2e.max_ms:.1f} ms,"
                   f" missing {m.e2e.missing}", flush=True)
         if "search" in args.scenarios:
+            await settle("search")
             rows += await scenarios.step_search(system, args.rates, args.step_seconds, args.p99_budget_ms,
                                                 args.drain_seconds)
         if "replay" in args.scenarios:
+            await settle("replay")
             rows += await scenarios.replay(system, args.replay, args.replay_timeout, args.replay_target)
         if "drain" in args.scenarios:
+            await settle("drain")
             rows += await scenarios.backlog_drain(system, broker_pid, args.pause_rate, args.pause_seconds,
                                                   warm_s=3.0, timeout_s=args.pause_seconds + 300)
     except Exception as exc:
@@ -96,7 +112,7 @@ def make_system(name: str, bootstrap: str, workdir: Path, args: argparse.Namespa
 
         return PipelineSystem(bootstrap, workdir / "pipeline", pg_dsn, supporters=args.supporters,
                               intake=args.intake, partitions=args.partitions)
-    return RelaySystem(name, bootstrap, workdir / name, args.partitions)
+    return RelaySystem(name, bootstrap, workdir / name, args.partitions, args.fetch_wait_ms)
 
 
 def verdicts(rows: list[Row], args: argparse.Namespace) -> list[str]:
@@ -160,8 +176,13 @@ async def amain(args: argparse.Namespace) -> int:
     return 1 if any(r.scenario == "error" for r in rows) else 0
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
-    """Entry point."""
+    """Entry point; SIGTERM unwinds like Ctrl-C so services, relays and the broker are always stopped."""
+    signal.signal(signal.SIGTERM, _interrupt)
     raise SystemExit(asyncio.run(amain(parse_args())))
 
 

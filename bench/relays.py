@@ -15,12 +15,12 @@ import signal
 from typing import Any
 
 
-async def raw_relay(bootstrap: str, source: str, target: str, group: str) -> None:
+async def raw_relay(bootstrap: str, source: str, target: str, group: str, fetch_wait_ms: int = 500) -> None:
     """Consume ``source`` in batches, produce each record to ``target``, commit once the batch is acked."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+                                auto_offset_reset="earliest", fetch_max_wait_ms=fetch_wait_ms)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
     await producer.start()
     await consumer.start()
@@ -42,7 +42,7 @@ async def raw_relay(bootstrap: str, source: str, target: str, group: str) -> Non
         await producer.stop()
 
 
-async def faststream_relay(bootstrap: str, source: str, target: str, group: str) -> None:
+async def faststream_relay(bootstrap: str, source: str, target: str, group: str, fetch_wait_ms: int = 500) -> None:
     """A FastStream app whose one subscriber re-publishes every message (explicit group + ack policy)."""
     from faststream import AckPolicy, Context, FastStream
     from faststream.kafka import KafkaBroker
@@ -50,7 +50,8 @@ async def faststream_relay(bootstrap: str, source: str, target: str, group: str)
 
     broker = KafkaBroker(bootstrap, acks="all", enable_idempotence=False, graceful_timeout=5.0)
 
-    @broker.subscriber(source, group_id=group, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest")
+    @broker.subscriber(source, group_id=group, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
+                       fetch_max_wait_ms=fetch_wait_ms)
     async def relay(body: dict[str, Any], msg: KafkaMessage = Context("message")) -> None:
         raw = msg.raw_message
         key = raw[0].key if isinstance(raw, tuple) else raw.key
@@ -68,10 +69,11 @@ def main() -> None:
     parser.add_argument("--target", required=True)
     parser.add_argument("--group", required=True)
     parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--fetch-max-wait-ms", type=int, default=500, help="consumer long-poll bound")
     args = parser.parse_args()
     run = raw_relay if args.kind == "raw" else faststream_relay
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(args.bootstrap, args.source, args.target, args.group))
+        asyncio.run(run(args.bootstrap, args.source, args.target, args.group, args.fetch_max_wait_ms))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ async def wait_arrivals(system: System, seqs: range, timeout_s: float, progress:
             print_progress(progress, system.arrived(seqs), len(seqs), time.monotonic() - t0)
     if progress:
         print_progress(progress, system.arrived(seqs), len(seqs), time.monotonic() - t0)
-        sys.stderr.write("\n")
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
     return time.monotonic() - t0
 
 
@@ -51,15 +52,22 @@ def progress_bar(label: str, done: int, total: int, elapsed_s: float, width: int
     return f"{label} [{'#' * fill}{'.' * (width - fill)}] {done:,}/{total:,}  {rate:,.0f}/s  eta {eta_s}"
 
 
+_last_line = [0.0]
+
+
 def print_progress(label: str, done: int, total: int, elapsed_s: float) -> None:
-    """Redraw the progress bar on stderr."""
-    sys.stderr.write("\r" + progress_bar(label, done, total, elapsed_s))
+    """Redraw the progress bar on stderr (a new line every 5 s when stderr is not a terminal)."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r" + progress_bar(label, done, total, elapsed_s))
+    elif time.monotonic() - _last_line[0] >= 5 or done == total:
+        _last_line[0] = time.monotonic()
+        sys.stderr.write(progress_bar(label, done, total, elapsed_s) + "\n")
     sys.stderr.flush()
 
 
 async def measure(system: System, seqs: range, scheduled: dict[int, float], start_offsets: dict) -> Measured:  # type: ignore[type-arg]
     """End-to-end latency from the scheduled time; per stage from record timestamps of each topic."""
-    times = await system.stage_times(start_offsets)
+    times = await system.stage_times(start_offsets, seqs)
     arrivals = await system.arrivals(seqs)
     e2e, _ = latencies(scheduled, arrivals, seqs)
     stages: list[tuple[str, Summary]] = []
@@ -114,15 +122,21 @@ async def step_search(system: System, rates: list[float], step_s: float, budget_
         if not ok:
             break
         best = rate
-        await settle(system)
+        await settle(system, max_s=drain_s)
     rows.append(Row(system.name, "max_rate_p99_under_budget", value=best, unit="reports/s",
                     note=f"p99 <= {budget_ms:g} ms, nothing missing, {step_s:g} s steps"))
     return rows
 
 
-async def settle(system: System, quiet_s: float = 1.0) -> None:
-    """Give the system a moment between steps so one step's tail does not land in the next."""
+async def settle(system: System, quiet_s: float = 1.0, max_s: float = 120.0) -> int:
+    """Wait (bounded) until everything sent so far came out, so one run's tail does not land in the next.
+
+    Returns how many messages are still outstanding when it gives up (they are noted on the next rows).
+    """
+    everything = range(0, system.next_seq)
+    await wait_arrivals(system, everything, max_s)
     await asyncio.sleep(quiet_s)
+    return len(everything) - system.arrived(everything)
 
 
 async def replay(system: System, count: int, timeout_s: float, target: int) -> list[Row]:

@@ -87,10 +87,9 @@ class System:
         """End offsets of the traced topics now (the start of a scenario's trace)."""
         return await end_offsets(self.bootstrap, self.topics)
 
-    async def stage_times(self, start: Offsets) -> list[dict[int, float]]:
+    async def stage_times(self, start: Offsets, seqs: range) -> list[dict[int, float]]:
         """Record timestamps per traced topic, in hop order, for records after ``start``."""
-        end = await end_offsets(self.bootstrap, self.topics)
-        got = await read_range(self.bootstrap, start, end, self.extractors())
+        got = await read_range(self.bootstrap, start, self.extractors(), seqs)
         return [got[t] for t in self.topics]
 
     async def stop(self) -> None:
@@ -105,9 +104,11 @@ class RelaySystem(System):
 
     stage_labels = ("intake", "relay1", "relay2", "relay3", "egress")
 
-    def __init__(self, kind: str, bootstrap: str, workdir: Path, partitions: int = 3) -> None:
+    def __init__(self, kind: str, bootstrap: str, workdir: Path, partitions: int = 3,
+                 fetch_wait_ms: int = 500) -> None:
         super().__init__(bootstrap, workdir, partitions)
         self.kind = kind
+        self.fetch_wait_ms = fetch_wait_ms
         self.name = kind
         run = uuid.uuid4().hex[:6]
         self._topics = tuple(f"bench.{kind}.{run}.h{i}" for i in range(4))
@@ -126,7 +127,7 @@ class RelaySystem(System):
         await ensure_topics(self.bootstrap, self._topics, self.partitions, 1)
         await asyncio.to_thread(self._spawn_relays)
         self._sink = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                      auto_offset_reset="earliest")
+                                      auto_offset_reset="earliest", fetch_max_wait_ms=self.fetch_wait_ms)
         await self._sink.start()
         parts = await _wait_partitions(self._sink, self._topics[3])
         self._sink.assign([TopicPartition(self._topics[3], p) for p in parts])
@@ -141,7 +142,7 @@ class RelaySystem(System):
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.relays", self.kind, "--source", self._topics[i],
                  "--target", self._topics[i + 1], "--group", f"bench-{self.kind}-relay{i + 1}",
-                 "--bootstrap", self.bootstrap],
+                 "--bootstrap", self.bootstrap, "--fetch-max-wait-ms", str(self.fetch_wait_ms)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
             )
             log.close()

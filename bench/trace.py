@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -32,42 +32,42 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 
 async def read_range(
-    bootstrap: str, start: Offsets, end: Offsets, extract: Mapping[str, Extract], timeout_s: float = 120.0
+    bootstrap: str, start: Offsets, extract: Mapping[str, Extract], expected: Collection[int],
+    idle_s: float = 2.0, timeout_s: float = 120.0,
 ) -> dict[str, dict[int, float]]:
-    """For each topic, ``{seq: record timestamp in epoch seconds}`` of records in [start, end).
+    """For each topic, ``{seq: record timestamp in epoch seconds}`` of records from ``start`` on.
 
-    ``extract[topic]`` maps a record to the load sequence number it belongs to (None to skip it); the first
-    record of a sequence wins (a redelivery does not overwrite the first publish time).
+    Reads until every topic has shown every ``expected`` sequence, or nothing new came for ``idle_s``, or
+    ``timeout_s``. (End offsets are not used as the bound: Tansu reports a lagging high watermark.)
+    ``extract[topic]`` maps a record to its sequence number (None to skip it); the first record of a sequence
+    wins, so a redelivery does not overwrite the first publish time.
     """
-    todo = {tp: (start.get(tp, 0), off) for tp, off in end.items() if off > start.get(tp, 0)}
     out: dict[str, dict[int, float]] = {t: {} for t in extract}
-    if not todo:
+    if not start:
         return out
+    want = set(expected)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=5000)
     await consumer.start()
     try:
-        consumer.assign(list(todo))
-        for tp, (first, _) in todo.items():
+        consumer.assign(list(start))
+        for tp, first in start.items():
             consumer.seek(tp, first)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        remaining = set(todo)
-        while remaining and loop.time() < deadline:
-            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+        last_new = loop.time()
+        while loop.time() < deadline and loop.time() - last_new < idle_s:
+            batch = await consumer.getmany(timeout_ms=300, max_records=5000)
             for tp, records in batch.items():
-                stop_at = todo[tp][1]
+                if records:
+                    last_new = loop.time()
                 seen = out[tp.topic]
                 fn = extract[tp.topic]
                 for r in records:
-                    if r.offset >= stop_at:
-                        break
                     seq = fn(r)
                     if seq is not None and seq not in seen:
                         seen[seq] = r.timestamp / 1000.0
-            for tp in list(remaining):
-                if await consumer.position(tp) >= todo[tp][1]:
-                    remaining.discard(tp)
-                    consumer.pause(tp)
+            if all(want <= seen.keys() for seen in out.values()):
+                break
     finally:
         await consumer.stop()
     return out

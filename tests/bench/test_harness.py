@@ -1,0 +1,123 @@
+"""The bench's own pure parts: open-loop schedule, histogram summary, ratios, CSV, webhook receiver, progress."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.env import cpu_model
+from bench.report import Row, markdown_table, text_table, with_ratios, write_csv
+from bench.scenarios import progress_bar
+from bench.schedule import count_for, open_loop, send_times
+from bench.stats import latencies, new_histogram, record_seconds, summarize
+from bench.webhook import WebhookReceiver, parse_headers
+
+
+def test_send_times_are_fixed_from_the_start() -> None:
+    assert list(send_times(100.0, 4.0, 5)) == [100.0, 100.25, 100.5, 100.75, 101.0]
+    assert count_for(200, 30) == 6000
+    with pytest.raises(ValueError):
+        list(send_times(0.0, 0.0, 1))
+
+
+class FakeClock:
+    """Virtual time: sleep advances it; a slow send advances it too."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sent_at: dict[int, float] = {}
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, s: float) -> None:
+        self.now += s
+
+
+async def test_open_loop_keeps_schedule_when_the_system_stalls() -> None:
+    clock = FakeClock()
+
+    async def send(seq: int) -> None:
+        clock.sent_at[seq] = clock.now
+        if seq == 2:
+            clock.now += 1.0  # the system blocks the generator for a whole second
+
+    result = await open_loop(send, rate=10, count=6, clock=clock, sleep=clock.sleep, lead_s=0.0)
+    # Scheduled times ignore the stall (no coordinated omission) ...
+    assert [round(result.scheduled[i] - 1000.0, 3) for i in range(6)] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    # ... the messages after it went out late, and the lag is reported.
+    assert clock.sent_at[3] == pytest.approx(1001.2)
+    assert result.max_lag_s == pytest.approx(0.9)
+
+
+def test_latency_is_measured_from_the_scheduled_time() -> None:
+    scheduled = {0: 10.0, 1: 10.1, 2: 10.2}
+    arrived = {0: 10.05, 1: 11.1}
+    summary, missing = latencies(scheduled, arrived, range(3))
+    assert missing == 1 and summary.missing == 1
+    assert summary.count == 2
+    assert summary.max_ms == pytest.approx(1000, rel=1e-3)
+    assert not summary.meets(250)
+
+
+def test_histogram_percentiles() -> None:
+    hist = new_histogram()
+    for ms in range(1, 1001):
+        record_seconds(hist, ms / 1000)
+    s = summarize(hist)
+    assert s.count == 1000
+    assert s.p50_ms == pytest.approx(500, rel=0.01)
+    assert s.p90_ms == pytest.approx(900, rel=0.01)
+    assert s.p99_ms == pytest.approx(990, rel=0.01)
+    assert s.max_ms == pytest.approx(1000, rel=0.01)
+    assert summarize(new_histogram()).count == 0
+
+
+def test_ratios_to_the_raw_relay() -> None:
+    rows = [
+        Row("raw", "fixed_rate", p99_ms=100.0, offered_rate=200),
+        Row("pipeline", "fixed_rate", p99_ms=450.0, offered_rate=200),
+        Row("raw", "replay", value=2.0, unit="s"),
+        Row("pipeline", "replay", value=10.0, unit="s"),
+        Row("pipeline", "fixed_rate", p99_ms=1.0, offered_rate=400),  # no raw row at that rate
+    ]
+    out = with_ratios(rows)
+    assert [r.ratio_to_raw for r in out] == [1.0, 4.5, 1.0, 5.0, None]
+
+
+def test_csv_carries_environment_on_every_row(tmp_path: Path) -> None:
+    rows = [Row("raw", "fixed_rate", p99_ms=12.5, count=10), Row("pipeline", "replay", value=3.0, unit="s")]
+    path = tmp_path / "r" / "x.csv"
+    write_csv(path, rows, {"python": "3.11.7", "cores": "2"})
+    with path.open() as fh:
+        read = list(csv.DictReader(fh))
+    assert [r["system"] for r in read] == ["raw", "pipeline"]
+    assert all(r["python"] == "3.11.7" and r["cores"] == "2" for r in read)
+    assert read[0]["p99_ms"] == "12.5" and read[0]["value"] == ""
+    assert "pipeline" in text_table(rows) and markdown_table(rows).count("\n") == 4
+
+
+def test_cpu_model_and_progress_bar() -> None:
+    assert cpu_model("processor : 0\nmodel name\t: AMD EPYC 7B13\n") == "AMD EPYC 7B13"
+    bar = progress_bar("replay", 50, 100, 10.0, width=10)
+    assert "[#####.....]" in bar and "50/100" in bar and "5/s" in bar and "eta 10s" in bar
+
+
+async def test_webhook_receiver_records_first_arrival_per_key() -> None:
+    receiver = await WebhookReceiver(clock=iter([1.0, 2.0, 3.0]).__next__).start()
+    try:
+        async with httpx.AsyncClient() as client:
+            for key in ("a", "a", "b"):
+                r = await client.post(receiver.url, content=b'{"x":1}', headers={"Idempotency-Key": key})
+                assert r.status_code == 200
+        await asyncio.sleep(0)
+        assert receiver.arrivals == {"a": 1.0, "b": 3.0}
+        assert receiver.requests == 3
+    finally:
+        await receiver.stop()
+    assert parse_headers(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nX-A: b:c\r\n\r\n") == {
+        "content-length": "5", "x-a": "b:c"}
