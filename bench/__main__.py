@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import scenarios
+from bench import profile, scenarios
 from bench.env import environment, postgres_version
 from bench.report import Row, results_markdown, text_table, with_ratios, write_csv
 from bench.systems import REPO, RelaySystem, System
@@ -44,8 +44,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--supporters", type=int, default=50, help="supporters registered for the pipeline")
     p.add_argument("--intake", choices=["kafka", "http"], default="kafka",
                    help="pipeline intake: produce to psp.occurrence-reports.v1 or POST to the listener")
-    p.add_argument("--fetch-wait-ms", type=int, default=500,
-                   help="consumer fetch_max_wait_ms of the relays and the sink (500 = the clients' default)")
+    p.add_argument("--fetch-wait-ms", type=int, default=20,
+                   help="fetch_max_wait_ms of the baseline relays and sink (the services use the 500 ms default)")
+    p.add_argument("--profile-seconds", type=float, default=20.0,
+                   help="py-spy the pipeline's services this long during the replay (0 = off; needs py-spy)")
     p.add_argument("--partitions", type=int, default=3, help="partitions per topic")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="CSV directory")
     p.add_argument("--results-md", type=Path, default=None,
@@ -92,7 +94,13 @@ async def run_system(system: System, args: argparse.Namespace, broker_pid: int |
                                                 args.drain_seconds)
         if "replay" in args.scenarios:
             await settle("replay")
+            sampling = None
+            if args.profile_seconds > 0 and system.name == "pipeline":
+                sampling = asyncio.create_task(profile.record(system.pids, args.profile_seconds, args.out))
             rows += await scenarios.replay(system, args.replay, args.replay_timeout, args.replay_target)
+            if sampling is not None:
+                found = await sampling
+                print(profile.report(found) if found else "   py-spy not installed: no profile", flush=True)
         if "drain" in args.scenarios:
             await settle("drain")
             rows += await scenarios.backlog_drain(system, broker_pid, args.pause_rate, args.pause_seconds,

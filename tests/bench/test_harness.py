@@ -121,3 +121,15 @@ async def test_webhook_receiver_records_first_arrival_per_key() -> None:
         await receiver.stop()
     assert parse_headers(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nX-A: b:c\r\n\r\n") == {
         "content-length": "5", "x-a": "b:c"}
+
+
+def test_profile_top_frames_from_collapsed_stacks() -> None:
+    from bench.profile import top_frames
+
+    collapsed = "main (x.py:1);handle (h.py:5);commit (db.py:9) 6\nmain (x.py:1);parse (p.py:2) 3\nbad line\n"
+    total, top = top_frames(collapsed)
+    assert total == 9
+    by = {f: (inc, own) for f, inc, own in top}
+    assert by["handle (h.py:5)"] == pytest.approx((66.67, 0.0), rel=1e-3)
+    assert by["commit (db.py:9)"] == pytest.approx((66.67, 66.67), rel=1e-3)
+    assert by["parse (p.py:2)"] == pytest.approx((33.33, 33.33), rel=1e-3)
