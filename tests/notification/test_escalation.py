@@ -60,7 +60,7 @@ async def test_acknowledge_stops_paging_and_second_ack_is_refused(env: Env) -> N
     first, backup = env.console.sent[0][0], env.console.sent[1][0]
     r = await env.client.post(path_of(backup.links["ack"]))
     assert r.status_code == 200 and r.json()["result"] == "acknowledged"
-    r = await env.client.get(path_of(backup.links["ack"]))
+    r = await env.client.post(path_of(backup.links["ack"]))
     assert r.json()["result"] == "already acknowledged"
     r = await env.client.post(path_of(first.links["ack"]))
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "token"
@@ -74,7 +74,12 @@ async def test_acknowledge_stops_paging_and_second_ack_is_refused(env: Env) -> N
 async def test_decline_pages_the_next_backup_at_once(env: Env) -> None:
     await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
     await env.tick()
-    r = await env.client.get(path_of(env.console.sent[0][0].links["decline"]))
+    link = path_of(env.console.sent[0][0].links["decline"])
+    r = await env.client.get(link)  # a GET (mail scanners prefetch links) only shows a confirmation form
+    assert r.status_code == 200 and '<form method="post">' in r.text
+    await env.tick()
+    assert len(env.console.sent) == 1
+    r = await env.client.post(link)
     assert r.status_code == 200 and r.json()["result"] == "declined"
     await env.tick()
     assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_primary", "ps_backup1"]

@@ -70,12 +70,15 @@ async def test_expired_and_tampered_links_answer_4xx_with_reason(env: Env) -> No
     token = link.split("/")[3]
     page_key, exp, mac = token.split(".")
     forged = link.replace(token, f"{page_key}.{int(exp) + 86400}.{mac}")
+    assert (await env.client.get(forged)).status_code == 403
     r = await env.client.post(forged)
     assert r.status_code == 403 and r.json()["errors"][0] == {
         "field": "token", "reason": "signature does not match: link altered or not issued by this service"}
     env.clock.advance(minutes=env.c.settings.token_ttl_minutes + 1)
     r = await env.client.get(link)
     assert r.status_code == 410 and r.json()["errors"][0]["reason"] == "link expired"
+    r = await env.client.post(link)
+    assert r.status_code == 410
     r = await env.client.get("/v1/pages/not-a-token/decline")
     assert r.status_code == 403 and r.json()["errors"][0]["reason"] == "malformed link"
 

@@ -96,15 +96,40 @@ async def _answer(request: Request, token: str, ack: bool) -> JSONResponse:
     return await _act(request, lambda uow, now: fn(uow, verified.page_key, now))
 
 
-@router.api_route("/v1/pages/{token}/ack", methods=["GET", "POST"], response_model=ActionResult,
-                  responses=RESPONSES, tags=["pages"], summary="Acknowledge a page (take the case).")
+CONFIRM = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>PSP page</title></head>
+<body><p>{question}</p><form method="post"><button type="submit">{label}</button></form></body></html>"""
+
+
+def _confirm(request: Request, token: str, question: str, label: str) -> Any:
+    verified = _verify(request, token)
+    if isinstance(verified, JSONResponse):
+        return verified
+    return HTMLResponse(CONFIRM.format(question=question, label=label))
+
+
+@router.get("/v1/pages/{token}/ack", response_class=HTMLResponse, responses=RESPONSES, tags=["pages"],
+            summary="Confirmation form for acknowledging (a GET never changes state: link scanners prefetch).")
+async def ack_form(token: Token, request: Request) -> Any:
+    """Check the link, then ask for a POST."""
+    return _confirm(request, token, "A colleague may need peer support. Will you take this?", "Acknowledge")
+
+
+@router.post("/v1/pages/{token}/ack", response_model=ActionResult, responses=RESPONSES, tags=["pages"],
+             summary="Acknowledge a page (take the case).")
 async def ack_page(token: Token, request: Request) -> JSONResponse:
     """Verify the signed link and acknowledge."""
     return await _answer(request, token, True)
 
 
-@router.api_route("/v1/pages/{token}/decline", methods=["GET", "POST"], response_model=ActionResult,
-                  responses=RESPONSES, tags=["pages"], summary="Decline a page (the next backup is paged).")
+@router.get("/v1/pages/{token}/decline", response_class=HTMLResponse, responses=RESPONSES, tags=["pages"],
+            summary="Confirmation form for declining (a GET never changes state).")
+async def decline_form(token: Token, request: Request) -> Any:
+    """Check the link, then ask for a POST."""
+    return _confirm(request, token, "Decline this page? The next supporter will be asked.", "Decline")
+
+
+@router.post("/v1/pages/{token}/decline", response_model=ActionResult, responses=RESPONSES, tags=["pages"],
+             summary="Decline a page (the next backup is paged).")
 async def decline_page(token: Token, request: Request) -> JSONResponse:
     """Verify the signed link and decline."""
     return await _answer(request, token, False)
