@@ -69,6 +69,8 @@ def test_potential_is_near_miss_and_fatal_outcome_is_death(norm: Normalizer) -> 
               outcome={"coding": [{"code": "fatal"}]})
     event = norm.fhir(body(r4))
     assert event.event_class is EventClass.NEAR_MISS and event.harm_level is HarmLevel.DEATH
+    r4["date"] = "2026-11-23T03:40:00.123456789-05:00"
+    assert norm.fhir(body(r4)).occurred_at.microsecond == 123456
 
 
 def test_version_detection_by_header_profile_and_shape() -> None:

@@ -20,6 +20,7 @@ from psp_listener.settings import ListenerSettings
 SEVERITY = (HarmLevel.DEATH, HarmLevel.SEVERE, HarmLevel.MODERATE, HarmLevel.MILD, HarmLevel.NO_HARM,
             HarmLevel.UNKNOWN)
 _TAGS = re.compile(r"<[^>]*>")
+_FRACTION = re.compile(r"\.\d{7,}")
 _PRACTITIONER = re.compile(r"(?:^|/)Practitioner/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 Issues = list[tuple[tuple[str | int, ...], str]]
 
@@ -84,7 +85,7 @@ def _instant(raw: Any) -> datetime | None:
     if not isinstance(raw, str) or "T" not in raw:
         return None
     try:
-        value = datetime.fromisoformat(raw)
+        value = datetime.fromisoformat(_FRACTION.sub(lambda m: m[0][:7], raw))
     except ValueError:
         return None
     return value if value.utcoffset() is not None else None
