@@ -40,3 +40,15 @@ def test_huddle_contract_covers_the_issue() -> None:
     assert props["call"]["enum"] == ["morning", "evening", "ad_hoc"]
     for name in ("facility", "unit", "huddle_at", "flags", "staff", "team_size", "note", "out_of_the_ordinary"):
         assert props[name].get("description"), name
+
+
+def test_openapi_documents_every_intake(sqlite_url: str) -> None:
+    from psp_listener.bootstrap import build
+    from psp_listener.settings import ListenerSettings
+
+    doc = build(ListenerSettings(database_url=sqlite_url)).openapi()
+    for path in ("/v1/occurrence-reports", "/v1/safety-huddles", "/fhir/AdverseEvent"):
+        assert "post" in doc["paths"][path], path
+    fhir = doc["paths"]["/fhir/AdverseEvent"]["post"]
+    assert "application/fhir+json" in fhir["requestBody"]["content"]
+    assert "422" in fhir["responses"] and "415" in fhir["responses"]

@@ -41,19 +41,19 @@ def parse_all(body: bytes) -> None:
             pass
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=300))
 def test_random_bytes_parse_or_are_rejected(body: bytes) -> None:
     parse_all(body)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(JSON)
 def test_random_json_parses_or_is_rejected(value: Any) -> None:
     parse_all(json.dumps(value).encode())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.sampled_from(["adverse_event_r4.json", "adverse_event_r5.json", "adverse_event_r5_staff_injury.json"]),
        st.sampled_from(["subject", "participant", "contributor", "date", "occurrenceDateTime", "occurrencePeriod",
                         "location", "meta", "identifier", "category", "outcome", "seriousness", "note", "text",
@@ -72,7 +72,7 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
         yield client
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(PATHS), JSON | st.binary(max_size=200),
        st.sampled_from(["application/json", "application/fhir+json", "application/fhir+json; fhirVersion=5.0",
                         "text/plain", "application/fhir+json; fhirVersion=x"]))
