@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,12 @@ from psp_common.embedded import EmbeddedBroker, free_port
 from psp_common.kafka import ensure_topics
 
 SERVICES: tuple[str, ...] = ("listener", "rules", "matching", "notification")
+
+
+def _run_blocking(fn: Callable[[], object]) -> None:
+    """Run ``fn`` in a worker thread (so it may call asyncio.run even from inside a running loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(fn).result()
 
 
 @dataclass
@@ -49,6 +57,7 @@ class Stack:
     partitions: int = 3
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     broker: EmbeddedBroker | None = None
+    _topics_ready: bool = False
 
     def start_broker(self) -> str:
         """Start the embedded broker unless an address was given; create all topics."""
@@ -56,7 +65,9 @@ class Stack:
         if self.bootstrap is None:
             self.broker = EmbeddedBroker(log_path=self.workdir / "broker.log").start()
             self.bootstrap = self.broker.bootstrap
-        asyncio.run(ensure_topics(self.bootstrap, topics.ALL_TOPICS, self.partitions, 1))
+        bootstrap = self.bootstrap
+        _run_blocking(lambda: asyncio.run(ensure_topics(bootstrap, topics.ALL_TOPICS, self.partitions, 1)))
+        self._topics_ready = True
         return self.bootstrap
 
     def env_for(self, name: str) -> dict[str, str]:
