@@ -49,10 +49,13 @@ class Row:
 def with_ratios(rows: Iterable[Row], baseline: str = BASELINE) -> list[Row]:
     """Each row's headline divided by the baseline system's same (scenario, stage, offered rate) row."""
     rows = list(rows)
-    base = {(r.scenario, r.stage, r.offered_rate): r.headline() for r in rows if r.system == baseline}
+    def key(r: Row) -> tuple[str, str, float | None, bool]:
+        return (r.scenario, r.stage, r.offered_rate, r.p99_ms is None)
+
+    base = {key(r): r.headline() for r in rows if r.system == baseline}
     out = []
     for r in rows:
-        b = base.get((r.scenario, r.stage, r.offered_rate))
+        b = base.get(key(r))
         h = r.headline()
         ratio = round(h / b, 2) if (b and h is not None) else None
         out.append(replace(r, ratio_to_raw=ratio))
