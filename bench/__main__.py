@@ -97,7 +97,7 @@ async def run_system(system: System, args: argparse.Namespace, broker_pid: int |
             await settle("replay")
             sampling = None
             if args.profile_seconds > 0 and system.name == "pipeline":
-                sampling = asyncio.create_task(profile.record(system.pids, args.profile_seconds, args.out))
+                sampling = asyncio.create_task(profile.record(system.pids, args.profile_seconds, system.workdir))
             rows += await scenarios.replay(system, args.replay, args.replay_timeout, args.replay_target)
             if sampling is not None:
                 found = await sampling
