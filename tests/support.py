@@ -15,6 +15,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
 
+from psp_common.auth import Scope, mint
+from psp_common.settings import ServiceSettings
+
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -46,13 +49,35 @@ async def drop_database(admin_dsn: str, name: str) -> None:
         await conn.close()
 
 
+ALL_SCOPES: tuple[str, ...] = tuple(s.value for s in Scope)
+
+
+def auth_headers(
+    settings: ServiceSettings, scopes: tuple[str, ...] | list[str] = ALL_SCOPES, *, subject: str = "test",
+    staff_id: str | None = None,
+) -> dict[str, str]:
+    """An Authorization header with a token minted under ``settings`` (the app's own auth settings)."""
+    return {"Authorization": f"Bearer {mint(settings, subject, list(scopes), staff_id=staff_id)}"}
+
+
+def client_for(
+    app: FastAPI, scopes: tuple[str, ...] | list[str] | None = ALL_SCOPES, base_url: str = "http://test"
+) -> httpx.AsyncClient:
+    """An in-process client to ``app`` sending a bearer token with ``scopes`` (none when ``scopes`` is None)."""
+    headers = auth_headers(app.state.runtime.settings, scopes) if scopes is not None else {}
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, headers=headers)
+
+
 @contextlib.asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """Start the app's lifespan (broker, relay, migrations) and yield an HTTP client to it."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
+async def running(
+    app: FastAPI, scopes: tuple[str, ...] | list[str] | None = ALL_SCOPES
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Start the app's lifespan (broker, relay, migrations) and yield an HTTP client to it.
+
+    The client sends a bearer token with ``scopes`` (all four roles by default; None sends no token).
+    """
+    async with app.router.lifespan_context(app), client_for(app, scopes) as client:
+        yield client
 
 
 async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:

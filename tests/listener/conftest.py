@@ -17,6 +17,7 @@ from psp_common.pseudonym import Pseudonymizer
 from psp_listener.bootstrap import MIGRATIONS, build
 from psp_listener.normalizer import Normalizer
 from psp_listener.settings import ListenerSettings
+from tests.support import auth_headers
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -56,5 +57,7 @@ def offline_app(database_url: str, **over: Any) -> FastAPI:
 @pytest.fixture
 def client(sqlite_url: str) -> Iterator[TestClient]:
     """HTTP client to an offline listener app on a fresh SQLite database."""
-    with TestClient(offline_app(sqlite_url, max_body_bytes=64 * 1024), raise_server_exceptions=False) as c:
+    app = offline_app(sqlite_url, max_body_bytes=64 * 1024)
+    headers = auth_headers(app.state.runtime.settings)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         yield c

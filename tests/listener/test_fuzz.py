@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from psp_common.events.intake import IncidentObserved
 from tests.listener.conftest import fixture, make_normalizer, offline_app
+from tests.support import auth_headers
 
 NORM = make_normalizer()
 PATHS = ("/v1/occurrence-reports", "/v1/safety-huddles", "/fhir/AdverseEvent")
@@ -68,7 +69,9 @@ def test_mutated_fhir_examples_parse_or_are_rejected(name: str, key: str, value:
 @pytest.fixture(scope="module")
 def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz')}/f.db"
-    with TestClient(offline_app(url, max_body_bytes=4096), raise_server_exceptions=False) as client:
+    app = offline_app(url, max_body_bytes=4096)
+    headers = auth_headers(app.state.runtime.settings, ["intake"])
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as client:
         yield client
 
 

@@ -16,6 +16,7 @@ from psp_matching.bootstrap import MIGRATIONS, build
 from psp_matching.handlers import Deps
 from psp_matching.settings import MatchingSettings
 from tests.matching.factories import NOW
+from tests.support import client_for
 
 
 @dataclass
@@ -39,8 +40,7 @@ async def svc(sqlite_url: str) -> AsyncIterator[Service]:
     await upgrade_async(MIGRATIONS, sqlite_url)
     deps = Deps(settings, Pseudonymizer.from_settings(settings), clock=lambda: NOW)
     app = build(settings, deps)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with client_for(app) as client:
         yield Service(app, client, app.state.container)
     await app.state.runtime.engine.dispose()
 

@@ -22,6 +22,7 @@ from psp_notification.adapters.orm import outbox, pages
 from psp_notification.bootstrap import MIGRATIONS, Container, build
 from psp_notification.domain.model import FakeClock
 from psp_notification.settings import NotificationSettings
+from tests.support import client_for
 
 T0 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
@@ -94,8 +95,7 @@ async def app_env(sqlite_url: str, **overrides: Any) -> AsyncIterator[Env]:
     console, webhook = FakeChannel("console"), FakeChannel("webhook")
     app = build(settings, clock=clock, channels=[console, webhook])
     await upgrade_async(MIGRATIONS, sqlite_url)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://psp.test") as client:
+    async with client_for(app, base_url="http://psp.test") as client:
         try:
             yield Env(app, client, clock, console, webhook)
         finally:

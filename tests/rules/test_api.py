@@ -17,6 +17,7 @@ from psp_rules.adapters.ruleset_schema import DEFAULT_FILE
 from psp_rules.bootstrap import MIGRATIONS, build
 from psp_rules.settings import RulesSettings
 from tests.rules.helpers import observed, staff
+from tests.support import client_for
 
 JSON = {"content-type": "application/json"}
 
@@ -25,7 +26,7 @@ JSON = {"content-type": "application/json"}
 async def app_client(sqlite_url: str) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     await upgrade_async(MIGRATIONS, sqlite_url)
     app = build(RulesSettings(database_url=sqlite_url, kafka_create_topics=False))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+    async with client_for(app, base_url="http://t") as client:
         yield app, client
     await app.state.container.runtime.engine.dispose()
 

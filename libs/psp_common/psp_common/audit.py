@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, insert
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from psp_common.auth import AUTH_RESPONSES, require
+from psp_common.auth import Scope as Role
+from psp_common.db import aware
 from psp_common.events.envelope import utcnow
 
 log = logging.getLogger("psp.audit")
@@ -29,7 +35,9 @@ APPEND_ONLY_SQL = (
 
 
 def audit_table(metadata: MetaData) -> Table:
-    """The audit_log table on a service's metadata."""
+    """The audit_log table on a service's metadata (the existing one when already defined)."""
+    if "audit_log" in metadata.tables:
+        return metadata.tables["audit_log"]
     return Table(
         "audit_log",
         metadata,
@@ -88,3 +96,53 @@ class AuditMiddleware:
                 await conn.execute(insert(self.table).values(**row))
         except Exception as exc:  # an audit failure is loud but does not hide the answer already sent
             log.error("audit write failed: %s", type(exc).__name__)
+
+
+class AuditEntry(BaseModel):
+    """One audited API call."""
+
+    id: int = Field(description="Row id (increasing); use it as the ``before`` cursor.")
+    at: datetime = Field(description="When the call was answered (UTC).")
+    actor: str = Field(description="Token subject, or 'anonymous' when no valid token was shown.")
+    scopes: str = Field(description="Scopes of the token, space separated.")
+    action: str = Field(description="HTTP method.")
+    resource: str = Field(description="Route template and its path parameters.")
+    status: int = Field(description="HTTP status answered.")
+
+
+class AuditPage(BaseModel):
+    """A page of the audit log, newest first."""
+
+    items: list[AuditEntry] = Field(description="Entries, newest first.")
+    next_before: int | None = Field(description="Pass as ``before`` for the next (older) page; null at the end.")
+
+
+def audit_router(table: Table) -> APIRouter:
+    """``GET /v1/audit``: the audit log for coordinators, newest first, paginated by id cursor."""
+    router = APIRouter(tags=["audit"], dependencies=[Depends(require(Role.COORDINATOR))], responses=AUTH_RESPONSES)
+
+    @router.get("/v1/audit", response_model=AuditPage, summary="Audit log of API reads and changes (coordinators).")
+    async def list_audit(
+        request: Request,
+        before: int | None = Query(None, ge=1, le=2**62, description="Only entries with a smaller id."),
+        actor: str | None = Query(None, max_length=128, description="Only this token subject."),
+        limit: int = Query(100, ge=1, le=1000, description="Most entries returned."),
+    ) -> AuditPage:
+        """Who read or changed what, when, with what outcome."""
+        query = select(table).order_by(table.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(table.c.id < before)
+        if actor is not None:
+            query = query.where(table.c.actor == actor)
+        async with request.app.state.runtime.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in await conn.execute(query)]
+        items = [AuditEntry(**{**r, "at": aware(r["at"])}) for r in rows]
+        return AuditPage(items=items, next_before=items[-1].id if len(items) == limit else None)
+
+    return router
+
+
+def install_audit(app: FastAPI, engine: AsyncEngine, table: Table) -> None:
+    """Add the audit middleware and ``GET /v1/audit`` to a service app."""
+    app.include_router(audit_router(table))
+    app.add_middleware(AuditMiddleware, engine=engine, table=table)

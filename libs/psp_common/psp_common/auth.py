@@ -7,11 +7,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import jwt
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from psp_common.http import ErrorResponse
+from psp_common.pseudonym import Pseudonymizer
 from psp_common.settings import ServiceSettings
 
 
@@ -36,6 +39,11 @@ class Principal:
         """Whether the token carries ``scope``."""
         return scope.value in self.scopes
 
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing, expired or invalid bearer token."},
+    403: {"model": ErrorResponse, "description": "The token's scopes do not allow this."},
+}
 
 bearer = HTTPBearer(auto_error=False, description="OAuth2 bearer token (JWT) from the hospital's identity provider.")
 
@@ -82,6 +90,11 @@ def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+def own_ref(principal: Principal, pseudo: Pseudonymizer) -> str | None:
+    """Pseudonym of the caller's ``staff_id`` claim (None when the token carries none)."""
+    return pseudo.pseudonym(principal.staff_id) if principal.staff_id else None
 
 
 def mint(

@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from psp_common import logs, topics
+from psp_common.audit import audit_table, install_audit
 from psp_common.events.intake import IncidentObserved
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
@@ -46,6 +47,7 @@ def build(settings: ListenerSettings | None = None) -> FastAPI:
     app.include_router(fhir_api.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_audit(app, runtime.engine, audit_table(metadata))  # outermost: 413s are audited too
     return app
 
 

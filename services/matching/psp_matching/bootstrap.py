@@ -8,12 +8,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from psp_common import logs, topics
+from psp_common.audit import install_audit
 from psp_common.events.matching import SupporterMatched, SupporterUnmatched
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.runtime import Runtime, create_app, serve
-from psp_matching.adapters.orm import metadata
+from psp_matching.adapters.orm import audit_log, metadata
 from psp_matching.entrypoints import api_cases, api_roster, consumers
 from psp_matching.handlers import Deps
 from psp_matching.settings import MatchingSettings
@@ -48,6 +49,7 @@ def build(settings: MatchingSettings | None = None, deps: Deps | None = None) ->
     app.include_router(api_cases.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_audit(app, runtime.engine, audit_log)  # outermost: 413s are audited too
     return app
 
 

@@ -10,6 +10,7 @@ import httpx
 from fastapi import FastAPI
 
 from psp_common import logs, topics
+from psp_common.audit import install_audit
 from psp_common.events.feed import SafetyCallFeedPublished
 from psp_common.events.status import OutreachStatusChanged
 from psp_common.http import BodyLimit, install_error_handlers
@@ -24,10 +25,11 @@ from psp_notification.adapters.channels import (
     SmsChannel,
     WebhookChannel,
 )
-from psp_notification.adapters.orm import metadata
+from psp_notification.adapters.orm import audit_log, metadata
 from psp_notification.dispatcher import Dispatcher
 from psp_notification.domain.model import Clock, SystemClock
-from psp_notification.entrypoints import api, consumers
+from psp_notification.entrypoints import api, api_self, consumers
+from psp_notification.retention import Retention
 from psp_notification.settings import NotificationSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -42,6 +44,7 @@ class Container:
     settings: NotificationSettings
     clock: Clock
     dispatcher: Dispatcher
+    retention: Retention
 
 
 def default_channels(settings: NotificationSettings, client: httpx.AsyncClient) -> list[Channel]:
@@ -76,8 +79,10 @@ def build(
     router = ChannelRouter(channels if channels is not None else default_channels(settings, client))
     dispatcher = Dispatcher(runtime.uow, settings, clock, router)
     runtime.background.append(dispatcher.run)
+    retention = Retention(runtime.uow, settings, clock)
+    runtime.background.append(retention.run)
     runtime.background.append(lambda: _close_on_stop(client))
-    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, clock, dispatcher)
+    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, clock, dispatcher, retention)
     consumers.register(container)
     document_publisher(runtime.broker, topics.OUTREACH_STATUS, OutreachStatusChanged,
                        "Every outreach lifecycle change (pseudonymized, no contact details).")
@@ -87,8 +92,10 @@ def build(
                      "Pages supporters, tracks acknowledgement, escalates, publishes status and safety-call feeds.")
     app.state.container = container
     app.include_router(api.router)
+    app.include_router(api_self.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_audit(app, runtime.engine, audit_log)  # outermost: 413s are audited too
     return app
 
 

@@ -8,12 +8,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from psp_common import logs, topics
+from psp_common.audit import install_audit
 from psp_common.events.outreach import OutreachRequested
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.runtime import Runtime, create_app, serve
-from psp_rules.adapters.orm import metadata
+from psp_rules.adapters.orm import audit_log, metadata
 from psp_rules.adapters.ruleset_schema import load_file
 from psp_rules.entrypoints import api, consumers
 from psp_rules.handlers import RulesConfig
@@ -46,6 +47,7 @@ def build(settings: RulesSettings | None = None) -> FastAPI:
     app.include_router(api.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    install_audit(app, runtime.engine, audit_log)  # outermost: 413s are audited too
     return app
 
 

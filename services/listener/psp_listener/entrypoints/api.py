@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from psp_common.auth import AUTH_RESPONSES, Scope, require
 from psp_common.events.intake import IncidentObserved
 from psp_common.http import ERROR_RESPONSES
 from psp_listener import handlers
 from psp_listener.adapters.huddles import HuddleEntryV1
 from psp_listener.adapters.schemas import OccurrenceReportV1
 
-router = APIRouter()
+# Integration systems submit; a coordinator may also submit by hand.
+INTAKE_AUTH = [Depends(require(Scope.INTAKE, Scope.COORDINATOR))]
+router = APIRouter(dependencies=INTAKE_AUTH, responses=AUTH_RESPONSES)
 
 
 class IntakeAccepted(BaseModel):

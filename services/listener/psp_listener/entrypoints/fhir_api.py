@@ -9,10 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from psp_common.auth import AUTH_RESPONSES
 from psp_listener.adapters.fhir import FHIR_JSON, operation_outcome, outcome_message, version_from_content_type
-from psp_listener.entrypoints.api import IntakeAccepted, accept
+from psp_listener.entrypoints.api import INTAKE_AUTH, IntakeAccepted, accept
 
-router = APIRouter()
+router = APIRouter(dependencies=INTAKE_AUTH, responses=AUTH_RESPONSES)
 log = logging.getLogger("psp.listener.fhir")
 ACCEPTED_TYPES = (FHIR_JSON, "application/json")
 

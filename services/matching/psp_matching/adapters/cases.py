@@ -91,3 +91,17 @@ class CaseRepository:
         if status is not None:
             query = query.where(assignments.c.status == status)
         return [_row(r) for r in await self.session.execute(query)]
+
+    async def member_assignments(self, supporter_ref: str, limit: int) -> list[dict[str, Any]]:
+        """Assignments whose team includes ``supporter_ref``, newest first."""
+        query = select(assignments).join(members, members.c.assignment_id == assignments.c.assignment_id).where(
+            members.c.supporter_ref == supporter_ref
+        ).order_by(assignments.c.created_at.desc()).limit(limit)
+        return [_row(r) for r in await self.session.execute(query)]
+
+    async def is_member(self, case_id: str, supporter_ref: str) -> bool:
+        """Whether ``supporter_ref`` is on the team of any assignment of the case."""
+        query = select(members.c.assignment_id).where(
+            members.c.case_id == case_id, members.c.supporter_ref == supporter_ref
+        ).limit(1)
+        return (await self.session.execute(query)).first() is not None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, UniqueConstraint
 
+from psp_common.audit import audit_table
 from psp_common.db import BigId, messaging_tables, new_metadata
 
 metadata = new_metadata()
 inbox, outbox = messaging_tables(metadata)
+audit_log = audit_table(metadata)
 
 supporters = Table(
     "supporters",

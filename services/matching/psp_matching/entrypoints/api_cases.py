@@ -6,16 +6,18 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from psp_common.auth import AUTH_RESPONSES, Principal, Scope, own_ref, require
 from psp_common.http import ERROR_RESPONSES, ErrorResponse
 from psp_matching.adapters.cases import CaseRepository
 from psp_matching.adapters.roster import RosterRepository
 from psp_matching.entrypoints.errors import error
 from psp_matching.handlers import run_match
 
-router = APIRouter(tags=["assignments"])
+router = APIRouter(tags=["assignments"], responses=AUTH_RESPONSES)
+COORDINATOR = [Depends(require(Scope.COORDINATOR))]
 
 
 class CandidateView(BaseModel):
@@ -68,10 +70,12 @@ class RematchIn(BaseModel):
     )
 
 
-async def _views(request: Request, rows: list[dict[str, Any]]) -> list[AssignmentView]:
+async def _views(request: Request, rows: list[dict[str, Any]], names_shown: bool = True) -> list[AssignmentView]:
     c = request.app.state.container
-    async with c.runtime.session() as session:
-        names = {r["supporter_ref"]: r["display_name"] for r in await RosterRepository(session).rows()}
+    names: dict[str, str] = {}
+    if names_shown:
+        async with c.runtime.session() as session:
+            names = {r["supporter_ref"]: r["display_name"] for r in await RosterRepository(session).rows()}
     return [
         AssignmentView(
             assignment_id=r["assignment_id"], case_id=r["case_id"], status=r["status"], urgency=r["urgency"],
@@ -82,7 +86,8 @@ async def _views(request: Request, rows: list[dict[str, Any]]) -> list[Assignmen
     ]
 
 
-@router.get("/v1/assignments", response_model=list[AssignmentView], summary="Assignments, newest first.")
+@router.get("/v1/assignments", response_model=list[AssignmentView], dependencies=COORDINATOR,
+            summary="Assignments, newest first.")
 async def list_assignments(
     request: Request,
     status: Literal["active", "superseded"] | None = Query(None, description="Filter by status."),
@@ -95,7 +100,24 @@ async def list_assignments(
     return await _views(request, rows)
 
 
-async def _case(request: Request, case_id: str) -> CaseView | None:
+@router.get("/v1/me/assignments", response_model=list[AssignmentView],
+            responses={403: {"model": ErrorResponse, "description": "Token without a staff_id claim."}},
+            summary="The calling supporter's own assignments (from the token's staff_id), newest first.")
+async def my_assignments(
+    request: Request, principal: Principal = Depends(require(Scope.SUPPORTER)),
+    limit: int = Query(100, ge=1, le=10_000, description="Most rows returned."),
+) -> Any:
+    """Only assignments whose team includes the caller; other supporters' names are not shown."""
+    c = request.app.state.container
+    ref = own_ref(principal, c.pseudo)
+    if ref is None:
+        return error(403, "no staff id in token", "staff_id", "a supporter token needs a staff_id claim")
+    async with c.runtime.session() as session:
+        rows = await CaseRepository(session).member_assignments(ref, min(limit, c.settings.max_list))
+    return await _views(request, rows, names_shown=False)
+
+
+async def _case(request: Request, case_id: str, names_shown: bool = True) -> CaseView | None:
     c = request.app.state.container
     async with c.runtime.session() as session:
         repo = CaseRepository(session)
@@ -107,20 +129,30 @@ async def _case(request: Request, case_id: str) -> CaseView | None:
         case_id=row["case_id"], facility=row["facility"], unit=row["unit"], urgency=row["urgency"],
         mode=row["mode"], tier=row["tier"], discipline=row["discipline"], supported=row["people"],
         status=row["status"], assignment_id=row["assignment_id"], reasons=row["reasons"],
-        last_decision=row["last_decision"], assignments=await _views(request, rows),
+        last_decision=row["last_decision"], assignments=await _views(request, rows, names_shown),
     )
 
 
 @router.get("/v1/cases/{case_id}", response_model=CaseView,
             responses={404: {"model": ErrorResponse, "description": "Unknown case."}, **ERROR_RESPONSES},
-            summary="A case with its assignments.")
-async def get_case(case_id: UUID, request: Request) -> Any:
-    """Case detail for coordinators."""
-    view = await _case(request, str(case_id))
+            summary="A case with its assignments (a supporter: only a case they are on).")
+async def get_case(
+    case_id: UUID, request: Request, principal: Principal = Depends(require(Scope.COORDINATOR, Scope.SUPPORTER))
+) -> Any:
+    """Case detail for coordinators, and for a supporter on the case's team (404 for anyone else's case)."""
+    coordinator = principal.has(Scope.COORDINATOR)
+    if not coordinator:
+        c = request.app.state.container
+        ref = own_ref(principal, c.pseudo)
+        async with c.runtime.session() as session:
+            mine = ref is not None and await CaseRepository(session).is_member(str(case_id), ref)
+        if not mine:
+            return error(404, "unknown case", "case_id", "not a case of yours")
+    view = await _case(request, str(case_id), names_shown=coordinator)
     return view if view is not None else error(404, "unknown case", "case_id", "matching has not seen it")
 
 
-@router.post("/v1/cases/{case_id}:rematch", response_model=CaseView,
+@router.post("/v1/cases/{case_id}:rematch", response_model=CaseView, dependencies=COORDINATOR,
              responses={404: {"model": ErrorResponse, "description": "Unknown case."}, **ERROR_RESPONSES},
              summary="Re-match a case now (e.g. prefer another discipline); publishes the new outcome.")
 async def rematch(case_id: UUID, body: RematchIn, request: Request) -> Any:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from psp_common.auth import AUTH_RESPONSES, Scope, require
 from psp_common.http import ERROR_RESPONSES, ErrorResponse
 from psp_matching import roster
 from psp_matching.adapters.imports import parse_ical, parse_staff_csv, parse_supporters_csv
@@ -25,7 +26,9 @@ from psp_matching.adapters.schemas import (
 from psp_matching.entrypoints.errors import CSV_TYPES, ICAL_TYPES, error, raw_body_doc, text_body
 from psp_matching.handlers import month_start
 
-router = APIRouter(tags=["roster"])
+router = APIRouter(
+    tags=["roster"], dependencies=[Depends(require(Scope.COORDINATOR))], responses=AUTH_RESPONSES
+)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Unknown staff id."}}
 RAW: dict[int | str, dict[str, Any]] = {
     415: {"model": ErrorResponse, "description": "Wrong content type."},

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, UniqueConstraint
 
+from psp_common.audit import audit_table
 from psp_common.db import BigId, messaging_tables, new_metadata
 
 metadata = new_metadata()
 inbox, outbox = messaging_tables(metadata)
+audit_log = audit_table(metadata)
 
 TS = DateTime(timezone=True)
 
@@ -35,7 +37,9 @@ cases = Table(
     Column("status", String(32), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+    Column("purged_at", TS),  # set when retention anonymized the case's rows
 )
+Index("ix_cases_status_updated", cases.c.status, cases.c.updated_at)
 Index("ix_cases_facility_occurred", cases.c.facility, cases.c.occurred_at)
 
 assignments = Table(

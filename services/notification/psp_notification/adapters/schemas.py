@@ -111,3 +111,56 @@ class CaseStatus(BaseModel):
     urgency: str | None = Field(None, description="Urgency.")
     status: str = Field(description="Current outreach status.")
     history: list[StatusChange] = Field(description="Every lifecycle change, oldest first.")
+
+
+class MyAssignment(BaseModel):
+    """An assignment the calling supporter acknowledged (no other supporter's pseudonym)."""
+
+    assignment_id: str = Field(description="Assignment id.")
+    case_id: str = Field(description="Case id.")
+    facility: str = Field(description="Facility code.")
+    unit: str = Field(description="Unit code.")
+    urgency: str | None = Field(None, description="Urgency.")
+    state: str = Field(description="paging, acknowledged, escalated, contacted or closed.")
+    acknowledged_at: datetime | None = Field(None, description="When the caller took it.")
+    contact_deadline: datetime = Field(description="Contact expected by.")
+    contacted_at: datetime | None = Field(None, description="When contact was recorded.")
+    closed_at: datetime | None = Field(None, description="When it was closed.")
+
+
+class MyPage(BaseModel):
+    """A page sent to the calling supporter."""
+
+    assignment_id: str | None = Field(None, description="Assignment, if any.")
+    case_id: str = Field(description="Case.")
+    purpose: str = Field(description="page or checkin.")
+    state: str = Field(description="pending, sending, sent, failed or cancelled.")
+    response: str | None = Field(None, description="acknowledged, declined or expired.")
+    sent_at: datetime | None = Field(None, description="When a channel accepted it.")
+    ack_deadline: datetime | None = Field(None, description="Acknowledge by.")
+
+
+class MyWork(BaseModel):
+    """The calling supporter's own assignments and pages."""
+
+    assignments: list[MyAssignment] = Field(description="Assignments the caller acknowledged, newest first.")
+    pages: list[MyPage] = Field(description="Pages addressed to the caller, newest first.")
+
+
+class TimeToContact(BaseModel):
+    """Minutes from match to first recorded contact."""
+
+    count: int = Field(description="Cases with a recorded contact.")
+    percentiles: dict[str, float | None] = Field(description="Nearest-rank percentiles, e.g. p50, p90.")
+
+
+class Stats(BaseModel):
+    """Aggregates for evaluation: counts only, no identifiers."""
+
+    cases: int = Field(description="Cases created in the period.")
+    purged: int = Field(description="Of which identifying data was purged by retention.")
+    by_urgency: dict[str, int] = Field(description="Cases per urgency.")
+    by_trigger: dict[str, int] = Field(description="Cases per trigger (a case may have several).")
+    by_status: dict[str, int] = Field(description="Cases per current outreach status.")
+    by_mode: dict[str, int] = Field(description="Cases per mode (individual or group).")
+    time_to_contact_minutes: TimeToContact = Field(description="Time to contact.")

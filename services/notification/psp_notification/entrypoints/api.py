@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from psp_common.auth import AUTH_RESPONSES, Principal, Scope, require
 from psp_common.events.feed import SafetyCallFeedPublished
 from psp_common.http import ERROR_RESPONSES, ErrorResponse, FieldError
 from psp_notification import handlers
@@ -23,9 +24,13 @@ from psp_notification.adapters.schemas import (
     StatusChange,
 )
 from psp_notification.domain import tokens
+from psp_notification.entrypoints.api_self import owns_assignment, owns_case
 from psp_notification.feeds import build_feed, render_print
 
+# Page links (/v1/pages/{token}/...) are authorized by their signed token; every other route needs a bearer.
 router = APIRouter()
+COORDINATOR = [Depends(require(Scope.COORDINATOR))]
+OwnerOrCoordinator = Annotated[Principal, Depends(require(Scope.COORDINATOR, Scope.SUPPORTER))]
 StaffId = Annotated[str, Path(min_length=1, max_length=128, description="Staff id (stored as its pseudonym).")]
 Token = Annotated[str, Path(min_length=1, max_length=200, description="Signed page link token.")]
 Uuid = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$", description="UUID.")]
@@ -36,6 +41,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "Not possible in the current state."},
     410: {"model": ErrorResponse, "description": "Link expired."},
 }
+BEARER_RESPONSES = {**RESPONSES, **AUTH_RESPONSES}
 
 
 def error(status: int, field: str, reason: str) -> JSONResponse:
@@ -55,7 +61,8 @@ async def _act(request: Request, action: Callable[[Any, Any], Awaitable[str]]) -
     return JSONResponse(ActionResult(result=result).model_dump())
 
 
-@router.put("/v1/contacts/{staff_id}", response_model=ContactOut, responses=RESPONSES, tags=["contacts"],
+@router.put("/v1/contacts/{staff_id}", response_model=ContactOut, responses=BEARER_RESPONSES, tags=["contacts"],
+            dependencies=COORDINATOR,
             summary="Register or replace a person's channels (preference order).")
 async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> ContactOut:
     """Store channels under the staff id's pseudonym, so SupporterMatched's supporter_ref finds them."""
@@ -68,7 +75,8 @@ async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> C
     return ContactOut(staff_ref=ref, channels=[{"kind": ch["kind"]} for ch in channels])
 
 
-@router.get("/v1/contacts/{staff_id}", response_model=ContactOut, responses=RESPONSES, tags=["contacts"],
+@router.get("/v1/contacts/{staff_id}", response_model=ContactOut, responses=BEARER_RESPONSES, tags=["contacts"],
+            dependencies=COORDINATOR,
             summary="A person's stored channels (coordinators).")
 async def get_contact(staff_id: StaffId, request: Request) -> Any:
     """Read a contact by staff id."""
@@ -135,22 +143,28 @@ async def decline_page(token: Token, request: Request) -> JSONResponse:
     return await _answer(request, token, False)
 
 
-@router.post("/v1/assignments/{assignment_id}/contacted", response_model=ActionResult, responses=RESPONSES,
-             tags=["assignments"], summary="Record that the colleague was contacted (schedules check-ins).")
-async def assignment_contacted(assignment_id: Uuid, request: Request) -> JSONResponse:
-    """Supporter or coordinator records contact."""
+@router.post("/v1/assignments/{assignment_id}/contacted", response_model=ActionResult,
+             responses=BEARER_RESPONSES, tags=["assignments"],
+             summary="Record that the colleague was contacted (schedules check-ins).")
+async def assignment_contacted(assignment_id: Uuid, request: Request, who: OwnerOrCoordinator) -> JSONResponse:
+    """The supporter who acknowledged it, or a coordinator, records contact."""
+    if not await owns_assignment(request, who, assignment_id.lower()):
+        return error(404, "assignment_id", "no such assignment of yours")
     settings = request.app.state.container.settings
     return await _act(request, lambda uow, now: handlers.contacted(uow, assignment_id.lower(), settings, now))
 
 
-@router.post("/v1/assignments/{assignment_id}/close", response_model=ActionResult, responses=RESPONSES,
+@router.post("/v1/assignments/{assignment_id}/close", response_model=ActionResult, responses=BEARER_RESPONSES,
              tags=["assignments"], summary="Close the outreach (cancels pending reminders).")
-async def assignment_close(assignment_id: Uuid, request: Request) -> JSONResponse:
-    """Supporter or coordinator closes the case."""
+async def assignment_close(assignment_id: Uuid, request: Request, who: OwnerOrCoordinator) -> JSONResponse:
+    """The supporter who acknowledged it, or a coordinator, closes the case."""
+    if not await owns_assignment(request, who, assignment_id.lower()):
+        return error(404, "assignment_id", "no such assignment of yours")
     return await _act(request, lambda uow, now: handlers.close(uow, assignment_id.lower(), now))
 
 
-@router.get("/v1/deliveries", response_model=Deliveries, tags=["coordinator"], responses=RESPONSES,
+@router.get("/v1/deliveries", response_model=Deliveries, tags=["coordinator"], responses=BEARER_RESPONSES,
+            dependencies=COORDINATOR,
             summary="Page deliveries, newest first (state 'sent' once a channel accepted the page).")
 async def deliveries(
     request: Request,
@@ -164,10 +178,12 @@ async def deliveries(
     return Deliveries(items=[Delivery.from_row(r) for r in rows])
 
 
-@router.get("/v1/cases/{case_id}/status", response_model=CaseStatus, responses=RESPONSES, tags=["coordinator"],
-            summary="A case's outreach status and history.")
-async def case_status(case_id: Uuid, request: Request) -> Any:
+@router.get("/v1/cases/{case_id}/status", response_model=CaseStatus, responses=BEARER_RESPONSES,
+            tags=["coordinator"], summary="A case's outreach status and history (a supporter: only their own).")
+async def case_status(case_id: Uuid, request: Request, who: OwnerOrCoordinator) -> Any:
     """Current status plus every lifecycle change."""
+    if not await owns_case(request, who, case_id.lower()):
+        return error(404, "case_id", "no such case of yours")
     async with request.app.state.container.runtime.session() as session:
         repo = Repository(session)
         case = await repo.case(case_id.lower())
@@ -194,13 +210,15 @@ Call = Annotated[str, Path(max_length=32, description="Safety call name, e.g. mo
 
 
 @router.get("/v1/safety-calls/{facility}/{day}/{call}", response_model=SafetyCallFeedPublished,
-            responses=RESPONSES, tags=["safety calls"], summary="Flagged events for a safety call (JSON).")
+            responses=BEARER_RESPONSES, dependencies=COORDINATOR, tags=["safety calls"],
+            summary="Flagged events for a safety call (JSON).")
 async def safety_call(facility: Facility, day: Day, call: Call, request: Request) -> Any:
     """The feed as JSON (same shape as the published event)."""
     return await _feed(request, facility, day, call)
 
 
-@router.get("/v1/safety-calls/{facility}/{day}/{call}/print", response_class=HTMLResponse, responses=RESPONSES,
+@router.get("/v1/safety-calls/{facility}/{day}/{call}/print", response_class=HTMLResponse,
+            responses=BEARER_RESPONSES, dependencies=COORDINATOR,
             tags=["safety calls"], summary="Printable safety-call list (no identifiers).")
 async def safety_call_print(facility: Facility, day: Day, call: Call, request: Request) -> Any:
     """The feed as printable HTML."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
+from psp_common.auth import AUTH_RESPONSES, Scope, require
 from psp_common.events.envelope import utcnow
 from psp_common.events.intake import IncidentObserved
 from psp_common.http import ERROR_RESPONSES, ErrorResponse, FieldError, validation_response
@@ -17,7 +18,7 @@ from psp_rules import handlers
 from psp_rules.adapters.repository import ALL_SCOPE, CaseRepository, OptOutRepository, RuleSetRepository
 from psp_rules.adapters.ruleset_schema import BadDocument, RuleSetDoc, load_text, valid_scope
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(require(Scope.COORDINATOR))], responses=AUTH_RESPONSES)
 SCOPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 

@@ -1,0 +1,67 @@
+"""Aggregates for evaluation (analysts): counts and time-to-contact percentiles, never identifiers."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from psp_common.db import aware
+from psp_notification.adapters.orm import assignments, cases
+
+
+def percentile(sorted_values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile of already sorted values (None when empty)."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+async def case_stats(
+    session: AsyncSession, since: datetime | None, until: datetime | None, percentiles: list[float]
+) -> dict[str, Any]:
+    """Cases created in [since, until) by urgency, trigger, status and mode; time from match to contact."""
+    query = select(cases.c.case_id, cases.c.urgency, cases.c.triggers, cases.c.status, cases.c.mode,
+                   cases.c.purged_at)
+    if since is not None:
+        query = query.where(cases.c.created_at >= since)
+    if until is not None:
+        query = query.where(cases.c.created_at < until)
+    rows = (await session.execute(query)).all()
+    urgency: Counter[str] = Counter()
+    triggers: Counter[str] = Counter()
+    status: Counter[str] = Counter()
+    mode: Counter[str] = Counter()
+    for r in rows:
+        urgency[r.urgency or "unknown"] += 1
+        status[r.status] += 1
+        mode[r.mode or "unknown"] += 1
+        triggers.update(set(r.triggers or []))
+    ids = [r.case_id for r in rows]
+    minutes: list[float] = []
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        first_contact = select(assignments.c.case_id, func.min(assignments.c.matched_at),
+                               func.min(assignments.c.contacted_at)).where(
+            assignments.c.case_id.in_(chunk), assignments.c.contacted_at.is_not(None)
+        ).group_by(assignments.c.case_id)
+        for _, matched_at, contacted_at in await session.execute(first_contact):
+            delta = aware(contacted_at) - aware(matched_at)  # type: ignore[operator]
+            minutes.append(max(delta.total_seconds(), 0.0) / 60)
+    minutes.sort()
+    return {
+        "cases": len(rows),
+        "purged": sum(1 for r in rows if r.purged_at is not None),
+        "by_urgency": dict(sorted(urgency.items())),
+        "by_trigger": dict(sorted(triggers.items())),
+        "by_status": dict(sorted(status.items())),
+        "by_mode": dict(sorted(mode.items())),
+        "time_to_contact_minutes": {
+            "count": len(minutes),
+            "percentiles": {f"p{p:g}": percentile(minutes, p) for p in percentiles},
+        },
+    }

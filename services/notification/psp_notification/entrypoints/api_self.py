@@ -1,0 +1,97 @@
+"""Supporter self-service (own assignments and pages) and analyst aggregates; object-level checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from psp_common.auth import AUTH_RESPONSES, Principal, Scope, own_ref, require
+from psp_common.http import ErrorResponse, FieldError
+from psp_notification.adapters.orm import assignments, pages
+from psp_notification.adapters.repository import as_dict
+from psp_notification.adapters.schemas import MyAssignment, MyPage, MyWork, Stats
+from psp_notification.adapters.stats import case_stats
+
+router = APIRouter(responses=AUTH_RESPONSES)
+
+
+async def owns_assignment(request: Request, principal: Principal, assignment_id: str) -> bool:
+    """Coordinators own everything; a supporter owns an assignment they acknowledged."""
+    if principal.has(Scope.COORDINATOR):
+        return True
+    c = request.app.state.container
+    ref = own_ref(principal, c.pseudo)
+    if ref is None:
+        return False
+    query = select(assignments.c.assignment_id).where(
+        assignments.c.assignment_id == assignment_id, assignments.c.acknowledged_by == ref
+    )
+    async with c.runtime.session() as session:
+        return (await session.execute(query)).first() is not None
+
+
+async def owns_case(request: Request, principal: Principal, case_id: str) -> bool:
+    """Coordinators see every case; a supporter only a case with an assignment they acknowledged."""
+    if principal.has(Scope.COORDINATOR):
+        return True
+    c = request.app.state.container
+    ref = own_ref(principal, c.pseudo)
+    if ref is None:
+        return False
+    query = select(assignments.c.assignment_id).where(
+        assignments.c.case_id == case_id, assignments.c.acknowledged_by == ref
+    ).limit(1)
+    async with c.runtime.session() as session:
+        return (await session.execute(query)).first() is not None
+
+
+@router.get("/v1/me/assignments", response_model=MyWork, tags=["supporters"],
+            responses={403: {"model": ErrorResponse, "description": "Token without a staff_id claim."}},
+            summary="The calling supporter's own assignments and pages (from the token's staff_id).")
+async def my_work(
+    request: Request, principal: Annotated[Principal, Depends(require(Scope.SUPPORTER))],
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most rows of each kind.")] = 100,
+) -> Any:
+    """Only rows of the caller: assignments they acknowledged and pages addressed to them."""
+    c = request.app.state.container
+    ref = own_ref(principal, c.pseudo)
+    if ref is None:
+        reason = "a supporter token needs a staff_id claim"
+        body = ErrorResponse(detail=reason, errors=[FieldError(field="staff_id", reason=reason)])
+        return JSONResponse(body.model_dump(), status_code=403)
+    a_query = select(assignments).where(assignments.c.acknowledged_by == ref).order_by(
+        assignments.c.matched_at.desc()).limit(limit)
+    p_query = select(pages).where(pages.c.recipient_ref == ref).order_by(pages.c.id.desc()).limit(limit)
+    async with c.runtime.session() as session:
+        a_rows = [as_dict(r) for r in (await session.execute(a_query)).all()]
+        p_rows = [as_dict(r) for r in (await session.execute(p_query)).all()]
+    return MyWork(
+        assignments=[MyAssignment.model_validate(r) for r in a_rows],
+        pages=[MyPage.model_validate(r) for r in p_rows],
+    )
+
+
+@router.get("/v1/stats", response_model=Stats, tags=["evaluation"],
+            dependencies=[Depends(require(Scope.ANALYST, Scope.COORDINATOR))],
+            summary="Aggregates for evaluation: counts by urgency, trigger, status; time-to-contact percentiles.")
+async def stats(
+    request: Request,
+    since: Annotated[datetime | None, Query(description="Cases created at or after (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Cases created before (ISO 8601).")] = None,
+) -> Stats:
+    """Counts only: no case id, pseudonym or free text."""
+    c = request.app.state.container
+    async with c.runtime.session() as session:
+        body = await case_stats(session, _utc(since), _utc(until), c.settings.stats_percentiles)
+    return Stats.model_validate(body)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Naive times are taken as UTC; everything is compared in UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
