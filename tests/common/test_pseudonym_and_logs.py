@@ -29,6 +29,14 @@ def test_rotation_keeps_old_key_usable() -> None:
     assert not new.matches("E1", "ps_x", "k9")
 
 
+def test_report_references_survive_a_staff_key_rotation() -> None:
+    ref = b"r" * 32
+    before = Pseudonymizer(b"o" * 32, "k1", reference_key=ref)
+    after = Pseudonymizer(b"n" * 32, "k2", {"k1": b"o" * 32}, reference_key=ref)
+    assert before.reference("report", "rl6:R1") == after.reference("report", "rl6:R1")
+    assert before.pseudonym("E1") != after.pseudonym("E1")
+
+
 def test_short_key_refused() -> None:
     with pytest.raises(ValueError):
         Pseudonymizer(b"short", "k1")

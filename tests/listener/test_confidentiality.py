@@ -93,6 +93,8 @@ def test_key_rotation_events_carry_the_new_key_id() -> None:
     assert before.key_id == "k1"
     assert new.pseudo.matches("E100", before.pseudonym, "k1")
     assert new.pseudo.matches("E100", new.native(report("x")).staff[0].pseudonym, "k2")
+    # The same source report keeps its reference, so an amendment after a rotation is still an amendment.
+    assert new.native(report("x")).incident_ref == old.native(report("x")).incident_ref
 
 
 def fixture_bytes() -> bytes:

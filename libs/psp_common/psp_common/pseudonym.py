@@ -11,17 +11,24 @@ from psp_common.settings import ServiceSettings
 class Pseudonymizer:
     """Turns a staff identifier into a stable, non-reversible pseudonym under a named key."""
 
-    def __init__(self, key: bytes, key_id: str, old_keys: dict[str, bytes] | None = None) -> None:
-        if len(key) < 16:
-            raise ValueError("pseudonym key must be at least 16 bytes")
+    def __init__(
+        self, key: bytes, key_id: str, old_keys: dict[str, bytes] | None = None, reference_key: bytes | None = None
+    ) -> None:
+        if len(key) < 16 or (reference_key is not None and len(reference_key) < 16):
+            raise ValueError("pseudonym and reference keys must be at least 16 bytes")
         self.key_id = key_id
         self._keys = {**(old_keys or {}), key_id: key}
+        # References of source reports must survive a rotation of the staff key (amendments match).
+        self._ref_key = reference_key or key
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> Pseudonymizer:
         """Build from the service settings."""
         old = {k: v.get_secret_value().encode() for k, v in settings.pseudonym_old_keys.items()}
-        return cls(settings.pseudonym_key.get_secret_value().encode(), settings.pseudonym_key_id, old)
+        return cls(
+            settings.pseudonym_key.get_secret_value().encode(), settings.pseudonym_key_id, old,
+            settings.reference_key.get_secret_value().encode(),
+        )
 
     def pseudonym(self, staff_id: str, key_id: str | None = None) -> str:
         """Return the pseudonym of ``staff_id`` (normalized: trimmed, case-folded) under a key."""
@@ -31,7 +38,7 @@ class Pseudonymizer:
 
     def reference(self, namespace: str, value: str) -> str:
         """Return a stable opaque reference for a non-staff identifier (e.g. a source report id)."""
-        digest = hmac.new(self._keys[self.key_id], f"{namespace}\x1f{value}".encode(), hashlib.sha256)
+        digest = hmac.new(self._ref_key, f"{namespace}\x1f{value}".encode(), hashlib.sha256)
         return "ref_" + digest.hexdigest()[:32]
 
     def matches(self, staff_id: str, pseudonym: str, key_id: str) -> bool:

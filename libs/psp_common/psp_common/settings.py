@@ -29,6 +29,10 @@ class ServiceSettings(BaseSettings):
         description="HMAC key turning staff ids into pseudonyms; the same key in every service.",
     )
     pseudonym_key_id: str = Field("k1", description="Id of the current pseudonym key, carried on events.")
+    reference_key: SecretStr = Field(
+        SecretStr("dev-only-reference-key-change-me"),
+        description="HMAC key for opaque source-report references; not rotated with the staff key.",
+    )
     pseudonym_old_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Previous keys by key id, still accepted while rotating."
     )
