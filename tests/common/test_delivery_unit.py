@@ -113,3 +113,25 @@ def test_safe_reason_names_fields_only() -> None:
     except Exception as exc:
         reason = safe_reason(exc)
     assert "n:" in reason and "private text" not in reason
+
+
+async def test_quarantine_keeps_the_body_off_the_dead_letter_topic() -> None:
+    from psp_common.kafka import DeadLetters
+
+    published: list[dict[str, Any]] = []
+    held: dict[str, bytes] = {}
+
+    class Broker:
+        async def publish(self, payload: bytes, topic: str, **kw: Any) -> None:
+            published.append({"payload": payload, "topic": topic, **kw})
+
+    async def quarantine(body: bytes, headers: dict[str, str]) -> str:
+        held["q1"] = body
+        assert headers["x-dlq-source-topic"] == "intake"
+        return "q1"
+
+    dlq = DeadLetters(Broker(), "listener", quarantine=quarantine)  # type: ignore[arg-type]
+    await dlq.send(b'{"narrative": "PRIVATE"}', source_topic="intake", reason="bad", attempts=1)
+    assert held == {"q1": b'{"narrative": "PRIVATE"}'}
+    assert b"PRIVATE" not in published[0]["payload"]
+    assert published[0]["headers"]["x-dlq-quarantine-id"] == "q1"

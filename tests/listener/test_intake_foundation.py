@@ -12,7 +12,10 @@ from psp_common.pseudonym import Pseudonymizer
 from psp_listener.bootstrap import build
 from psp_listener.settings import ListenerSettings
 from tests.listener.conftest import fixture
-from tests.support import produce, read_topic, running
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support import eventually, produce, read_topic, running
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
@@ -58,6 +61,18 @@ async def test_http_report_is_published_stripped_and_amendments_ordered(
         assert e["key"].decode() == ref
 
 
+async def quarantined(url: str, tag: str, count: int) -> dict[str, bytes]:
+    """Quarantined bodies of this run by id, once ``count`` of them are there."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT id, body FROM quarantine"))).all()
+    finally:
+        await engine.dispose()
+    found = {r.id: bytes(r.body) for r in rows if tag.encode() in bytes(r.body)}
+    return found if len(found) >= count else {}
+
+
 async def test_kafka_intake_of_every_format_publishes_good_and_dead_letters_poison(
     kafka_bootstrap: str, kafka_idempotence: bool, pg_url: str
 ) -> None:
@@ -92,9 +107,15 @@ async def test_kafka_intake_of_every_format_publishes_good_and_dead_letters_pois
         assert fhir_http.status_code == 202, fhir_http.text
         huddle_http = await client.post("/v1/safety-huddles", json=huddle)
         assert huddle_http.status_code == 202, huddle_http.text
-        dead = await read_topic(kafka_bootstrap, topics.DEAD_LETTER, count=4, match=lambda m: tag.encode() in m["raw"])
         events = await read_topic(kafka_bootstrap, topics.INCIDENT_OBSERVED, count=6,
                                   match=lambda m: m["value"]["incident_ref"] in refs)
+        # Poison bodies stay in the listener's quarantine table; the dead letters carry a stub pointing there.
+        held = await eventually(lambda: quarantined(pg_url, tag, 4), timeout=30)
+        dead = await read_topic(kafka_bootstrap, topics.DEAD_LETTER, count=4,
+                                match=lambda m: m["headers"].get("x-dlq-quarantine-id") in held)
+    for d in dead:
+        assert tag.encode() not in d["raw"] and d["value"]["quarantined"] is True
+        d["raw"] = held[d["headers"]["x-dlq-quarantine-id"]]
     assert {d["headers"]["x-dlq-source-topic"] for d in dead} == set(good)
     bad = [d for d in dead if b"bad-" + tag.encode() in d["raw"]]
     assert bad and "severity" in bad[0]["headers"]["x-dlq-reason"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -82,13 +84,21 @@ def safe_reason(exc: BaseException) -> str:
     return f"handler failed: {type(exc).__name__}"
 
 
+Quarantine = Callable[[bytes, dict[str, str]], Awaitable[str]]
+
+
 class DeadLetters:
     """Publishes poison messages to the dead-letter topic with reason, source and attempt count."""
 
-    def __init__(self, broker: KafkaBroker, service: str, topic: str = topics.DEAD_LETTER) -> None:
+    def __init__(
+        self, broker: KafkaBroker, service: str, topic: str = topics.DEAD_LETTER, quarantine: Quarantine | None = None
+    ) -> None:
         self._broker = broker
         self._service = service
         self.topic = topic
+        # Where raw input may hold patient data or narrative (the listener), the body stays in the
+        # service's own database and the dead letter carries a stub that points at it.
+        self.quarantine = quarantine
 
     async def send(
         self,
@@ -110,7 +120,20 @@ class DeadLetters:
             "x-dlq-source-partition": "" if partition is None else str(partition),
             "x-dlq-source-offset": "" if offset is None else str(offset),
         }
-        await self._broker.publish(body, self.topic, key=key, headers=headers)
+        payload = body
+        if self.quarantine is not None:
+            quarantine_id = await self.quarantine(body, headers)
+            headers["x-dlq-quarantine-id"] = quarantine_id
+            payload = json.dumps(
+                {
+                    "quarantined": True,
+                    "quarantine_id": quarantine_id,
+                    "service": self._service,
+                    "size": len(body),
+                    "sha256": hashlib.sha256(body).hexdigest(),
+                }
+            ).encode()
+        await self._broker.publish(payload, self.topic, key=key, headers=headers)
         log.warning(
             "dead-lettered message from %s[%s]@%s after %d attempt(s): %s",
             source_topic,

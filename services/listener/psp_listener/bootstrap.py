@@ -13,8 +13,9 @@ from psp_common.events.intake import IncidentObserved
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
+from psp_common.quarantine import DbQuarantine
 from psp_common.runtime import Runtime, create_app, serve
-from psp_listener.adapters.orm import metadata
+from psp_listener.adapters.orm import metadata, quarantine
 from psp_listener.entrypoints import api, consumers, fhir_api
 from psp_listener.normalizer import Normalizer
 from psp_listener.settings import ListenerSettings
@@ -36,6 +37,7 @@ def build(settings: ListenerSettings | None = None) -> FastAPI:
     """Wire the listener and return its ASGI app."""
     settings = settings or ListenerSettings()
     runtime = Runtime(settings, metadata, MIGRATIONS)
+    runtime.dead_letters.quarantine = DbQuarantine(runtime.engine, quarantine)
     pseudo = Pseudonymizer.from_settings(settings)
     container = Container(runtime, pseudo, settings, Normalizer(settings, pseudo))
     consumers.register(container)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Column, DateTime, Integer, String, Table
 
 from psp_common.db import messaging_tables, new_metadata
+from psp_common.quarantine import quarantine_table
 
 metadata = new_metadata()
 inbox, outbox = messaging_tables(metadata)
+quarantine = quarantine_table(metadata)
 
 reports = Table(
     "reports",
