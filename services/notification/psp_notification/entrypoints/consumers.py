@@ -14,7 +14,11 @@ from psp_notification import handlers
 if TYPE_CHECKING:
     from psp_notification.bootstrap import Container
 
+# One consumer group per input topic: each rebalances and lags independently (and Tansu re-forms
+# single-topic groups reliably after a restart).
 GROUP = "psp-notification"
+GROUP_UNMATCHED = "psp-notification.unmatched"
+GROUP_REQUESTED = "psp-notification.requested"
 
 
 def register(c: Container) -> None:
@@ -36,12 +40,12 @@ def register(c: Container) -> None:
         description="Page the matched supporter (then backups, then the coordinator).",
     )
     subscribe_events(
-        rt.broker, topic=topics.SUPPORTER_UNMATCHED, group_id=GROUP, model=SupporterUnmatched, handler=unmatched,
+        rt.broker, topic=topics.SUPPORTER_UNMATCHED, group_id=GROUP_UNMATCHED, model=SupporterUnmatched, handler=unmatched,
         uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
         description="Nobody eligible: page the coordinator.",
     )
     subscribe_events(
-        rt.broker, topic=topics.OUTREACH_REQUESTED, group_id=GROUP, model=OutreachRequested, handler=requested,
+        rt.broker, topic=topics.OUTREACH_REQUESTED, group_id=GROUP_REQUESTED, model=OutreachRequested, handler=requested,
         uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
         description="Record 'requested' and feed the safety-call lists.",
     )

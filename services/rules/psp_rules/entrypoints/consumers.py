@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from psp_rules.bootstrap import Container
 
 GROUP = "psp-rules"
+GROUP_STATUS = "psp-rules.status"  # own group per topic: independent rebalances and lag
 
 
 def register(container: Container) -> None:
@@ -30,7 +31,7 @@ def register(container: Container) -> None:
         description="Pseudonymized incidents; rules decide who is offered support.",
     )
     subscribe_events(
-        rt.broker, topic=topics.OUTREACH_STATUS, group_id=GROUP, model=OutreachStatusChanged,
+        rt.broker, topic=topics.OUTREACH_STATUS, group_id=GROUP_STATUS, model=OutreachStatusChanged,
         handler=handlers.on_status, uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
         description="Outreach lifecycle; 'closed' closes the rules service's case.",
     )
