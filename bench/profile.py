@@ -65,12 +65,43 @@ def _boring(frame: str) -> bool:
                                     "_run_module_as_main", "_run_code", "process-"))
 
 
-def report(profiles: dict[str, Path], n: int = 12) -> str:
+ENTRY_FRAMES = ("runtime.py", "bootstrap.py", "__main__.py")
+
+
+def shares(collapsed: str, app_marker: str = "psp_", n: int = 6) -> dict[str, object]:
+    """Share of samples inside the database stack and aiokafka, top self frames, and the deepest frame of
+    our own code (``app_marker``) on each stack, i.e. which application call the time is spent under."""
+    total = db = kafka = 0
+    own: Counter[str] = Counter()
+    app: Counter[str] = Counter()
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        k = int(count)
+        total += k
+        frames = stack.split(";")
+        own[frames[-1].split(" (")[0]] += k
+        db += k if any("asyncpg/" in f or "sqlalchemy/" in f for f in frames) else 0
+        kafka += k if any("aiokafka/" in f for f in frames) else 0
+        mine = [f for f in frames if app_marker in f and not any(x in f for x in ENTRY_FRAMES)]
+        if mine:
+            app[mine[-1]] += k
+    pct = (lambda c: round(100.0 * c / total, 1)) if total else (lambda c: 0.0)
+    return {
+        "samples": total, "db_pct": pct(db), "kafka_pct": pct(kafka),
+        "self": [(f, pct(c)) for f, c in own.most_common(n)], "app": [(f, pct(c)) for f, c in app.most_common(n)],
+    }
+
+
+def report(profiles: dict[str, Path], n: int = 6) -> str:
     """A text summary of every profile."""
     lines = []
     for name, path in profiles.items():
-        total, top = top_frames(path.read_text(errors="replace"), n)
-        lines.append(f"{name}: {total} samples (non-idle) -> {path}")
-        for frame, inc, own in top:
-            lines.append(f"   {inc:5.1f}% incl  {own:5.1f}% self  {frame[:150]}")
+        s = shares(path.read_text(errors="replace"), n=n)
+        lines.append(f"   {name}: {s['samples']} samples; under SQLAlchemy/asyncpg {s['db_pct']}%, "
+                     f"under aiokafka {s['kafka_pct']}% ({path})")
+        lines.append("      self: " + ", ".join(f"{f[:45]} {p}%" for f, p in s["self"]))  # type: ignore[attr-defined]
+        for f, p in s["app"]:  # type: ignore[attr-defined]
+            lines.append(f"      {p:5.1f}% under {f[:140]}")
     return "\n".join(lines)

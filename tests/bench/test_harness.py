@@ -133,3 +133,16 @@ def test_profile_top_frames_from_collapsed_stacks() -> None:
     assert by["handle (h.py:5)"] == pytest.approx((66.67, 0.0), rel=1e-3)
     assert by["commit (db.py:9)"] == pytest.approx((66.67, 66.67), rel=1e-3)
     assert by["parse (p.py:2)"] == pytest.approx((33.33, 33.33), rel=1e-3)
+
+
+def test_profile_shares_attribute_time_to_our_code_and_the_db() -> None:
+    from bench.profile import shares
+
+    collapsed = (
+        "run (psp_common/runtime.py:1);handle (psp_x/h.py:5);execute (sqlalchemy/a.py:1);write (asyncio/s.py:1) 6\n"
+        "run (psp_common/runtime.py:1);send (aiokafka/c.py:2) 4\n"
+    )
+    s = shares(collapsed)
+    assert s["samples"] == 10 and s["db_pct"] == 60.0 and s["kafka_pct"] == 40.0
+    assert s["app"] == [("handle (psp_x/h.py:5)", 60.0)]
+    assert s["self"] == [("write", 60.0), ("send", 40.0)]
