@@ -23,6 +23,7 @@ from sqlalchemy import (
     event,
     insert,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -141,11 +142,19 @@ class UnitOfWork:
 
     async def claim(self, event_id: str, topic: str) -> None:
         """Record ``event_id`` in the inbox; raise DuplicateEvent if it was already handled."""
+        values = {"event_id": event_id, "topic": topic, "received_at": utcnow()}
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
+        if dialect in ("postgresql", "sqlite"):
+            # One round trip, no savepoint: the row is ours or the event was handled before.
+            mod = postgresql if dialect == "postgresql" else sqlite
+            stmt = mod.insert(self._inbox).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
+            result = await self.session.execute(stmt)
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise DuplicateEvent(event_id)
+            return
         try:
             async with self.session.begin_nested():
-                await self.session.execute(
-                    insert(self._inbox).values(event_id=event_id, topic=topic, received_at=utcnow())
-                )
+                await self.session.execute(insert(self._inbox).values(**values))
         except IntegrityError as exc:
             raise DuplicateEvent(event_id) from exc
 

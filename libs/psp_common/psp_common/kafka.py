@@ -49,6 +49,7 @@ def make_broker(settings: ServiceSettings, **kwargs: Any) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=f"psp-{settings.service_name}",
+        log_level=logging.DEBUG,  # FastStream's two lines per message stay out of INFO logs
         enable_idempotence=settings.kafka_idempotence,
         acks="all",
         graceful_timeout=15.0,
@@ -282,6 +283,7 @@ def subscribe_raw(
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         title=f"{group_id}:{topic}",
         description=description or None,
         decoder=_raw_body,

@@ -79,6 +79,7 @@ class Stack:
                 "PSP_KAFKA_BOOTSTRAP": self.bootstrap or "",
                 "PSP_KAFKA_IDEMPOTENCE": "true" if self.idempotence else "false",
                 "PSP_KAFKA_PARTITIONS": str(self.partitions),
+                "PSP_KAFKA_FETCH_MAX_WAIT_MS": "20",
                 "PSP_DATABASE_URL": svc.database_url,
                 "PSP_HTTP_PORT": str(svc.port),
                 "PSP_HTTP_HOST": "127.0.0.1",
