@@ -84,9 +84,9 @@ def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
             raise HTTPException(401, "token expired", headers={"WWW-Authenticate": "Bearer"}) from exc
         except jwt.InvalidTokenError as exc:
             raise HTTPException(401, f"invalid token: {type(exc).__name__}", {"WWW-Authenticate": "Bearer"}) from exc
+        request.state.principal = principal  # set before the scope check so refusals are audited by actor
         if not wanted & principal.scopes:
             raise HTTPException(403, f"insufficient scope: needs one of {sorted(wanted)}")
-        request.state.principal = principal
         return principal
 
     return dependency

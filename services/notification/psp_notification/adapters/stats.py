@@ -22,6 +22,13 @@ def percentile(sorted_values: list[float], pct: float) -> float | None:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
+def _trigger_ids(triggers: object) -> set[str]:
+    """Rule ids of a case's stored triggers (RuleHit dicts); the explanation text is not counted."""
+    if not isinstance(triggers, list):
+        return set()
+    return {str(t.get("rule_id")) if isinstance(t, dict) else str(t) for t in triggers}
+
+
 async def case_stats(
     session: AsyncSession, since: datetime | None, until: datetime | None, percentiles: list[float]
 ) -> dict[str, Any]:
@@ -41,7 +48,7 @@ async def case_stats(
         urgency[r.urgency or "unknown"] += 1
         status[r.status] += 1
         mode[r.mode or "unknown"] += 1
-        triggers.update(set(r.triggers or []))
+        triggers.update(_trigger_ids(r.triggers))
     ids = [r.case_id for r in rows]
     minutes: list[float] = []
     for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -88,7 +88,10 @@ async def get_ruleset(request: Request, scope: str) -> Any:
 
 @router.get("/v1/rulesets/{scope}/versions/{version}", response_model=ActiveRuleSet, responses=ERROR_RESPONSES,
             tags=["rulesets"], summary="One stored version of a rule set.")
-async def get_ruleset_version(request: Request, scope: str, version: int) -> Any:
+async def get_ruleset_version(
+    request: Request, scope: str,
+    version: int = Path(ge=1, le=2**31 - 1, description="Version number within the scope (1, 2, ...)."),
+) -> Any:
     """A specific version, for audit."""
     async with request.app.state.container.runtime.session() as session:
         stored = await RuleSetRepository(session).get(scope, version)
