@@ -135,3 +135,52 @@ async def test_quarantine_keeps_the_body_off_the_dead_letter_topic() -> None:
     assert held == {"q1": b'{"narrative": "PRIVATE"}'}
     assert b"PRIVATE" not in published[0]["payload"]
     assert published[0]["headers"]["x-dlq-quarantine-id"] == "q1"
+
+
+async def test_batch_dead_letters_poison_and_falls_back_one_at_a_time() -> None:
+    from psp_common.kafka import deliver_batch
+
+    dlq, tracker = FakeDeadLetters(), RetryTracker()
+    batches: list[list[int]] = []
+    singles: list[int] = []
+
+    async def handle_batch(items: list[Body]) -> None:
+        batches.append([b.n for b in items])
+        raise ValueError("one of them is bad")
+
+    async def handle(b: Body) -> None:
+        singles.append(b.n)
+        if b.n == 2:
+            raise ValueError("bad")
+
+    records = (Raw(b'{"n": 1}', offset=1), Raw(b"not json", offset=2), Raw(b'{"n": 2}', offset=3),
+               Raw(b'{"n": 3}', offset=4))
+    msg = Msg(records)  # type: ignore[arg-type]
+    for _ in range(SETTINGS.max_attempts - 1):
+        with pytest.raises(ValueError):  # the bad one fails: NACK re-seeks to the batch start
+            await deliver_batch(msg, parse=Body.model_validate_json, handle_batch=handle_batch, handle=handle,  # type: ignore[arg-type]
+                                dead_letters=dlq, tracker=tracker, settings=SETTINGS)
+    await deliver_batch(msg, parse=Body.model_validate_json, handle_batch=handle_batch, handle=handle,  # type: ignore[arg-type]
+                        dead_letters=dlq, tracker=tracker, settings=SETTINGS)
+    assert batches[0] == [1, 2, 3]  # the poison never reaches a handler
+    assert singles[-2:] == [2, 3]  # last round: 2 dead-lettered, then 3 handled
+    reasons = sorted((d["offset"], d["attempts"]) for d in dlq.sent)
+    assert (3, SETTINGS.max_attempts) in reasons and (2, 1) in reasons
+
+
+async def test_batch_outage_is_retried_whole() -> None:
+    from psp_common.kafka import deliver_batch
+
+    dlq = FakeDeadLetters()
+
+    async def handle_batch(items: list[Body]) -> None:
+        raise OperationalError("COMMIT", {}, ConnectionResetError())
+
+    async def handle(b: Body) -> None:
+        raise AssertionError("no per-message fallback during an outage")
+
+    with pytest.raises(OperationalError):
+        await deliver_batch(Msg((Raw(b'{"n": 1}'),)), parse=Body.model_validate_json,  # type: ignore[arg-type]
+                            handle_batch=handle_batch, handle=handle, dead_letters=dlq,  # type: ignore[arg-type]
+                            tracker=RetryTracker(), settings=SETTINGS)
+    assert dlq.sent == []

@@ -65,4 +65,6 @@ async def test_outreach_requested_to_matched_dedupe_and_unmatched(
         assert len(again) == 1, "the duplicate event produced a second SupporterMatched"
         case = (await client.get(f"/v1/cases/{case_a}")).json()
         assert case["last_decision"] == "matched (new case)"  # the handler never saw the duplicate
-        assert len((await client.get("/v1/assignments")).json()) == 1
+        # The session broker also carries other tests' cases: count only this test's.
+        mine = [a for a in (await client.get("/v1/assignments")).json() if a["case_id"] in (str(case_a), str(case_b))]
+        assert len(mine) == 1

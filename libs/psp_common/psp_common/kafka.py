@@ -179,43 +179,84 @@ async def deliver(
     settings: ServiceSettings,
 ) -> None:
     """Parse, handle and classify failures: poison -> dead letter and move on; outage -> raise to re-seek."""
-    pos = position(msg)
-    raw = msg.raw_message if not isinstance(msg.raw_message, tuple) else msg.raw_message[0]
+    raw_message: Any = msg.raw_message
+    raw = raw_message[0] if isinstance(raw_message, list | tuple) else raw_message
+    model = await _parse_or_dead_letter(raw, parse, dead_letters)
+    if model is not None:
+        await _handle_parsed(raw, model, handle, dead_letters, tracker, settings)
+
+
+async def deliver_batch(
+    msg: KafkaMessage,
+    *,
+    parse: Callable[[bytes], M],
+    handle_batch: Callable[[list[M]], Awaitable[None]],
+    handle: Callable[[M], Awaitable[None]],
+    dead_letters: DeadLetters,
+    tracker: RetryTracker,
+    settings: ServiceSettings,
+) -> None:
+    """A batch in one transaction; on a failure that is not an outage, fall back to one message at a time."""
+    raw_message: Any = msg.raw_message
+    records = tuple(raw_message) if isinstance(raw_message, list | tuple) else (raw_message,)
+    parsed: list[tuple[Any, M]] = []
+    for raw in records:
+        model = await _parse_or_dead_letter(raw, parse, dead_letters)
+        if model is not None:
+            parsed.append((raw, model))
+    if not parsed:
+        return
+    try:
+        await handle_batch([model for _, model in parsed])
+        return
+    except Exception as exc:
+        if is_transient(exc):
+            log.warning("transient failure on a batch of %d from %s (%s); retrying", len(parsed),
+                        records[0].topic, type(exc).__name__)
+            await asyncio.sleep(min(settings.retry_backoff_s * 8, 5.0))
+            raise
+        log.warning("batch of %d from %s failed (%s); handling one at a time", len(parsed), records[0].topic,
+                    type(exc).__name__)
+    for raw, model in parsed:  # raising here re-seeks to the batch start; the inbox skips what is done
+        await _handle_parsed(raw, model, handle, dead_letters, tracker, settings)
+
+
+async def _parse_or_dead_letter(raw: Any, parse: Callable[[bytes], M], dead_letters: DeadLetters) -> M | None:
     body: bytes = raw.value or b""
     try:
-        model = parse(body)
+        return parse(body)
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
         await dead_letters.send(
-            body,
-            source_topic=pos[0],
-            reason=safe_reason(exc),
-            attempts=1,
-            key=raw.key,
-            partition=pos[1],
-            offset=pos[2],
+            body, source_topic=raw.topic, reason=safe_reason(exc), attempts=1, key=raw.key,
+            partition=raw.partition, offset=raw.offset,
         )
-        return
+        return None
+
+
+async def _handle_parsed(
+    raw: Any,
+    model: M,
+    handle: Callable[[M], Awaitable[None]],
+    dead_letters: DeadLetters,
+    tracker: RetryTracker,
+    settings: ServiceSettings,
+) -> None:
+    pos = (raw.topic, raw.partition, raw.offset)
     try:
         await handle(model)
     except DuplicateEvent:
         log.info("duplicate event skipped on %s[%d]@%d", *pos)
     except Exception as exc:
         if is_transient(exc):
-            delay = min(settings.retry_backoff_s * 8, 5.0)
             log.warning("transient failure on %s[%d]@%d (%s); retrying", *pos, type(exc).__name__)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(min(settings.retry_backoff_s * 8, 5.0))
             raise
         attempts = tracker.bump(pos)
         if attempts >= settings.max_attempts:
             tracker.clear(pos)
             await dead_letters.send(
-                body,
-                source_topic=pos[0],
-                reason=safe_reason(exc),
-                attempts=attempts,
-                key=raw.key,
-                partition=pos[1],
-                offset=pos[2],
+                raw.value or b"", source_topic=pos[0], reason=safe_reason(exc), attempts=attempts,
+                key=raw.key, partition=pos[1], offset=pos[2],
             )
             return
         log.warning("handler failed on %s[%d]@%d attempt %d: %s", *pos, attempts, type(exc).__name__)
@@ -251,12 +292,23 @@ def subscribe_events(
             await handler(event, uow)
             await uow.commit()
 
+    async def handle_batch(events: list[E]) -> None:
+        async with uow_factory() as uow:
+            for event in events:
+                try:
+                    await uow.claim(str(event.event_id), topic)
+                except DuplicateEvent:
+                    continue
+                await handler(event, uow)
+            await uow.commit()
+
     return subscribe_raw(
         broker,
         topic=topic,
         group_id=group_id,
         parse=model.model_validate_json,
         handle=handle,
+        handle_batch=handle_batch,
         dead_letters=dead_letters,
         settings=settings,
         tracker=tracker,
@@ -274,10 +326,20 @@ def subscribe_raw(
     dead_letters: DeadLetters,
     settings: ServiceSettings,
     tracker: RetryTracker | None = None,
+    handle_batch: Callable[[list[M]], Awaitable[None]] | None = None,
     description: str = "",
 ) -> Any:
-    """Subscribe a parse+handle pair with explicit group and NACK_ON_ERROR (commit only on success)."""
+    """Subscribe with an explicit group and NACK_ON_ERROR: offsets are committed only after handling succeeded.
+
+    With ``handle_batch`` and ``kafka_batch_max`` > 1, up to that many records are handled in one call (one
+    database transaction) and their offsets committed together afterwards.
+    """
     tracker = tracker or RetryTracker()
+    batched = handle_batch is not None and settings.kafka_batch_max > 1
+    extra: dict[str, Any] = {}
+    if batched:
+        extra = {"batch": True, "max_records": settings.kafka_batch_max,
+                 "batch_timeout_ms": settings.kafka_fetch_max_wait_ms}
     sub = broker.subscriber(
         topic,
         group_id=group_id,
@@ -287,7 +349,17 @@ def subscribe_raw(
         title=f"{group_id}:{topic}",
         description=description or None,
         decoder=_raw_body,
+        **extra,
     )
+
+    if batched:
+        assert handle_batch is not None
+
+        async def consume_batch(body: Any, msg: KafkaMessage = Context("message")) -> None:
+            await deliver_batch(msg, parse=parse, handle_batch=handle_batch, handle=handle,
+                                dead_letters=dead_letters, tracker=tracker, settings=settings)
+
+        return sub(consume_batch)
 
     async def consume(body: bytes, msg: KafkaMessage = Context("message")) -> None:
         await deliver(msg, parse=parse, handle=handle, dead_letters=dead_letters, tracker=tracker, settings=settings)

@@ -19,6 +19,9 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(
         100, ge=1, description="Longest a fetch waits for data; keep it low on brokers that do not answer early (Tansu)."
     )
+    kafka_batch_max: int = Field(
+        100, ge=1, description="Events handled per database transaction by event subscribers (1 = one at a time)."
+    )
     kafka_partitions: int = Field(3, description="Partitions for topics this service creates when missing.")
     kafka_replication: int = Field(1, description="Replication factor for topics this service creates.")
     kafka_create_topics: bool = Field(True, description="Create the service's topics at start if missing.")
