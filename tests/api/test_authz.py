@@ -107,7 +107,7 @@ async def test_scope_table(apps: Any, service: str, method: str, path: str, body
 
 def protected_routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, concrete path) of every API route except the ops probes and the signed page links."""
-    out = []
+    out: list[tuple[str, str]] = []
     for template, ops in app.openapi()["paths"].items():
         if template in OPS_PATHS or template.startswith("/v1/pages/"):
             continue

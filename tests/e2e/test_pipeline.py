@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from psp_common import demo, topics
+from psp_common.settings import ServiceSettings
 from psp_common.stack import Stack
-from tests.support import eventually, read_topic
+from tests.support import auth_headers, eventually, read_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.kafka]
 
@@ -18,7 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.kafka]
 async def test_report_reaches_a_peer_supporter(stack: Stack) -> None:
     rid = f"E2E-{uuid.uuid4().hex[:8]}"
     secret = f"NARR-{uuid.uuid4().hex}"
-    async with httpx.AsyncClient(timeout=10) as client:
+    coordinator = auth_headers(ServiceSettings(), ["coordinator"], subject="e2e-coordinator")
+    async with httpx.AsyncClient(timeout=10, headers=coordinator) as client:
         for s in demo.SUPPORTERS:
             r = await client.post(f"{stack.url('matching')}/v1/supporters", json=s)
             assert r.status_code in (200, 201), r.text

@@ -164,3 +164,11 @@ async def test_ical_shift_feed(svc: Service) -> None:
     assert {(e["row"], e["field"]) for e in r.json()["errors"]} == {(2, "DTSTART")}
     r = await svc.client.post("/v1/shifts:ical", content="not a calendar", headers={"content-type": "text/calendar"})
     assert r.status_code == 422 and fields(r) == {"body"}
+
+
+async def test_csv_with_bare_carriage_returns_is_parsed_not_a_500(svc: Service) -> None:
+    """Regression (schemathesis): a lone CR inside a CSV line raised csv.Error -> HTTP 500."""
+    r = await svc.client.post("/v1/staff:import", content="staff_id\nS-CR1\rS-CR2\n",
+                              headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == 2

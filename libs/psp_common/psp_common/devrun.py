@@ -12,14 +12,26 @@ from typing import Any
 import httpx
 
 from psp_common import demo
+from psp_common.auth import Scope, mint
+from psp_common.settings import ServiceSettings
 from psp_common.stack import SERVICES, Stack
 
 DEFAULT_PORTS = {"listener": 8001, "rules": 8002, "matching": 8003, "notification": 8004}
+TOKEN_TTL_S = 12 * 3600
+
+
+def coordinator_token() -> str:
+    """A dev coordinator token under the settings the services share in ``make run`` (ServiceSettings())."""
+    return mint(ServiceSettings(), "dev-coordinator", [Scope.COORDINATOR.value], ttl_s=TOKEN_TTL_S)
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {coordinator_token()}"}
 
 
 async def load_demo(stack: Stack) -> None:
     """Register the roster and contacts, then send the demo reports."""
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=_auth()) as client:
         for s in demo.SUPPORTERS:
             r = await client.post(f"{stack.url('matching')}/v1/supporters", json=s)
             _check(r, "register supporter")
@@ -44,7 +56,7 @@ async def wait_deliveries(stack: Stack, expected: int, timeout: float = 60.0) ->
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     items: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx.AsyncClient(timeout=5, headers=_auth()) as client:
         while loop.time() < deadline:
             r = await client.get(f"{stack.url('notification')}/v1/deliveries")
             if r.status_code == 200:
@@ -71,6 +83,11 @@ def banner(stack: Stack, deliveries: list[dict[str, Any]]) -> None:
     print(f"  rule sets         {stack.url('rules')}/v1/rulesets")
     print(f"  safety calls      {stack.url('notification')}/v1/safety-calls/GEN/<date>/morning/print")
     print(f"  logs              {stack.workdir}/*.log  (pages are printed in notification.log)")
+    token = coordinator_token()
+    print(f"\nEvery API route needs a bearer token. A coordinator token (valid {TOKEN_TTL_S // 3600} h):")
+    print(f"  export PSP_TOKEN={token}")
+    print(f'  curl -H "Authorization: Bearer $PSP_TOKEN" {stack.url("notification")}/v1/deliveries')
+    print("  Other roles: uv run python -m psp_common.auth --scope intake|supporter|analyst [--staff-id S-1]")
     print("\nCtrl-C stops everything.")
 
 

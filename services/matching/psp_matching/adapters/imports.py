@@ -83,8 +83,12 @@ def _csv_field(loc: tuple[int | str, ...]) -> str:
 def _parse_csv(
     text: str, columns: tuple[str, ...], model: type[M], to_dict: Any
 ) -> tuple[list[tuple[int, M]], list[RowError]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = reader.fieldnames or []
+        rows = list(enumerate(reader, start=2))
+    except csv.Error as exc:  # e.g. a NUL byte or a stray quote: a 422 naming the line, never a 500
+        return [], [RowError(row=reader.line_num or 1, field="body", reason=f"malformed CSV: {exc}")]
     unknown = [c for c in header if c not in columns]
     missing = [c for c in columns if c in ("staff_id",) and c not in header]
     errors = [RowError(row=1, field=c, reason="unknown column") for c in unknown]
@@ -92,7 +96,7 @@ def _parse_csv(
     if errors:
         return [], errors
     good: list[tuple[int, M]] = []
-    for number, row in enumerate(reader, start=2):
+    for number, row in rows:
         if None in row:
             errors.append(RowError(row=number, field="row", reason="more cells than header columns"))
             continue
