@@ -9,8 +9,8 @@ from sqlalchemy import select
 from psp_notification import handlers
 from psp_notification.adapters.orm import assignments, cases, pages, status_log
 from psp_notification.adapters.repository import Repository
-from tests.notification.test_feeds import requested
 from tests.notification.support import Env, matched
+from tests.notification.test_feeds import requested
 from tests.support import auth_headers
 
 
