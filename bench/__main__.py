@@ -18,8 +18,16 @@ from bench.report import Row, results_markdown, text_table, with_ratios, write_c
 from bench.systems import REPO, RelaySystem, System
 
 SYSTEMS = ("raw", "faststream", "pipeline")
-QUICK = {"duration": 3.0, "rates": "50,200,1000", "step_seconds": 3.0, "replay": 200, "pause_seconds": 5.0,
-         "pause_rate": 50.0, "drain_seconds": 20.0, "settle_seconds": 30.0}
+QUICK = {
+    "duration": 3.0,
+    "rates": "50,200,1000",
+    "step_seconds": 3.0,
+    "replay": 200,
+    "pause_seconds": 5.0,
+    "pause_rate": 50.0,
+    "drain_seconds": 20.0,
+    "settle_seconds": 30.0,
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,24 +43,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--target-rate", type=float, default=2000.0, help="sustained reports/s the pipeline must reach")
     p.add_argument("--p99-budget-ms", type=float, default=250.0, help="p99 a step must stay under")
     p.add_argument("--drain-seconds", type=float, default=60.0, help="how long to wait for stragglers after a step")
-    p.add_argument("--settle-seconds", type=float, default=180.0,
-                   help="bound on waiting for a backlog to clear between scenarios")
+    p.add_argument(
+        "--settle-seconds", type=float, default=180.0, help="bound on waiting for a backlog to clear between scenarios"
+    )
     p.add_argument("--replay", type=int, default=1_000, help="historical reports to replay (target 100,000)")
     p.add_argument("--replay-target", type=int, default=100_000, help="replay size to extrapolate to")
     p.add_argument("--replay-timeout", type=float, default=900.0, help="bound on the replay, s")
     p.add_argument("--pause-seconds", type=float, default=60.0, help="how long the broker is SIGSTOPped")
     p.add_argument("--pause-rate", type=float, default=200.0, help="load during the pause, reports/s")
     p.add_argument("--supporters", type=int, default=50, help="supporters registered for the pipeline")
-    p.add_argument("--intake", choices=["kafka", "http"], default="kafka",
-                   help="pipeline intake: produce to psp.occurrence-reports.v1 or POST to the listener")
-    p.add_argument("--fetch-wait-ms", type=int, default=20,
-                   help="fetch_max_wait_ms of the baseline relays and sink (the services use the 500 ms default)")
-    p.add_argument("--profile-seconds", type=float, default=20.0,
-                   help="py-spy the pipeline's services this long during the replay (0 = off; needs py-spy)")
+    p.add_argument(
+        "--intake",
+        choices=["kafka", "http"],
+        default="kafka",
+        help="pipeline intake: produce to psp.occurrence-reports.v1 or POST to the listener",
+    )
+    p.add_argument(
+        "--fetch-wait-ms",
+        type=int,
+        default=20,
+        help="fetch_max_wait_ms of the baseline relays and sink (the services use the 500 ms default)",
+    )
+    p.add_argument(
+        "--profile-seconds",
+        type=float,
+        default=20.0,
+        help="py-spy the pipeline's services this long during the replay (0 = off; needs py-spy)",
+    )
     p.add_argument("--partitions", type=int, default=3, help="partitions per topic")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="CSV directory")
-    p.add_argument("--results-md", type=Path, default=None,
-                   help="Markdown results file (default bench/RESULTS.md; not written by --quick unless given)")
+    p.add_argument(
+        "--results-md",
+        type=Path,
+        default=None,
+        help="Markdown results file (default bench/RESULTS.md; not written by --quick unless given)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         given = set(argv if argv is not None else sys.argv[1:])
@@ -76,8 +101,15 @@ async def run_system(system: System, args: argparse.Namespace, broker_pid: int |
         left = await scenarios.settle(system, max_s=args.settle_seconds)
         if left:
             print(f"   {left:,} reports still in flight before {before}", flush=True)
-            rows.append(Row(system.name, f"backlog_before_{before}", value=left, unit="reports",
-                            note=f"not drained within {args.settle_seconds:g} s; the next scenario ran on top of it"))
+            rows.append(
+                Row(
+                    system.name,
+                    f"backlog_before_{before}",
+                    value=left,
+                    unit="reports",
+                    note=f"not drained within {args.settle_seconds:g} s; the next scenario ran on top of it",
+                )
+            )
 
     print(f"\n== {system.name}: starting", flush=True)
     t0 = time.monotonic()
@@ -87,12 +119,16 @@ async def run_system(system: System, args: argparse.Namespace, broker_pid: int |
         if "fixed" in args.scenarios:
             fixed, m = await scenarios.fixed_rate(system, args.rate, args.duration, args.drain_seconds, "fixed_rate")
             rows += fixed
-            print(f"   fixed {args.rate:g}/s: p50 {m.e2e.p50_ms:.1f} p99 {m.e2e.p99_ms:.1f} max {m.e2e.max_ms:.1f} ms,"
-                  f" missing {m.e2e.missing}", flush=True)
+            print(
+                f"   fixed {args.rate:g}/s: p50 {m.e2e.p50_ms:.1f} p99 {m.e2e.p99_ms:.1f} max {m.e2e.max_ms:.1f} ms,"
+                f" missing {m.e2e.missing}",
+                flush=True,
+            )
         if "search" in args.scenarios:
             await settle("search")
-            rows += await scenarios.step_search(system, args.rates, args.step_seconds, args.p99_budget_ms,
-                                                args.drain_seconds)
+            rows += await scenarios.step_search(
+                system, args.rates, args.step_seconds, args.p99_budget_ms, args.drain_seconds
+            )
         if "replay" in args.scenarios:
             await settle("replay")
             sampling = None
@@ -104,8 +140,9 @@ async def run_system(system: System, args: argparse.Namespace, broker_pid: int |
                 print(profile.report(found) if found else "   py-spy not installed: no profile", flush=True)
         if "drain" in args.scenarios:
             await settle("drain")
-            rows += await scenarios.backlog_drain(system, broker_pid, args.pause_rate, args.pause_seconds,
-                                                  warm_s=3.0, timeout_s=args.pause_seconds + 300)
+            rows += await scenarios.backlog_drain(
+                system, broker_pid, args.pause_rate, args.pause_seconds, warm_s=3.0, timeout_s=args.pause_seconds + 300
+            )
     except Exception as exc:
         print(f"   {system.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         rows.append(Row(system.name, "error", note=f"{type(exc).__name__}: {str(exc)[:200]}"))
@@ -119,8 +156,14 @@ def make_system(name: str, bootstrap: str, workdir: Path, args: argparse.Namespa
     if name == "pipeline":
         from bench.pipeline import PipelineSystem
 
-        return PipelineSystem(bootstrap, workdir / "pipeline", pg_dsn, supporters=args.supporters,
-                              intake=args.intake, partitions=args.partitions)
+        return PipelineSystem(
+            bootstrap,
+            workdir / "pipeline",
+            pg_dsn,
+            supporters=args.supporters,
+            intake=args.intake,
+            partitions=args.partitions,
+        )
     return RelaySystem(name, bootstrap, workdir / name, args.partitions, args.fetch_wait_ms)
 
 
@@ -130,17 +173,21 @@ def verdicts(rows: list[Row], args: argparse.Namespace) -> list[str]:
     fixed = [r for r in rows if r.system == "pipeline" and r.scenario == "fixed_rate" and r.stage == "end_to_end"]
     if fixed and fixed[0].p99_ms is not None:
         ok = fixed[0].p99_ms <= args.p99_budget_ms and not fixed[0].missing
-        out.append(f"p99 <= {args.p99_budget_ms:g} ms at {args.rate:g} reports/s: {'MET' if ok else 'NOT MET'} "
-                   f"(p99 {fixed[0].p99_ms:,.1f} ms, {fixed[0].missing} missing)")
+        out.append(
+            f"p99 <= {args.p99_budget_ms:g} ms at {args.rate:g} reports/s: {'MET' if ok else 'NOT MET'} "
+            f"(p99 {fixed[0].p99_ms:,.1f} ms, {fixed[0].missing} missing)"
+        )
     best = [r for r in rows if r.system == "pipeline" and r.scenario == "max_rate_p99_under_budget"]
     thr = [r for r in rows if r.system == "pipeline" and r.scenario == "replay_throughput"]
     if best or thr:
         b = best[0].value if best else None
         t = thr[0].value if thr else None
         ok = (b or 0) >= args.target_rate
-        out.append(f"sustained >= {args.target_rate:,.0f} reports/s end to end: {'MET' if ok else 'NOT MET'} "
-                   f"(highest step with p99 <= {args.p99_budget_ms:g} ms: {b if b is not None else 'n/a'} /s; "
-                   f"replay throughput: {t if t is not None else 'n/a'} /s)")
+        out.append(
+            f"sustained >= {args.target_rate:,.0f} reports/s end to end: {'MET' if ok else 'NOT MET'} "
+            f"(highest step with p99 <= {args.p99_budget_ms:g} ms: {b if b is not None else 'n/a'} /s; "
+            f"replay throughput: {t if t is not None else 'n/a'} /s)"
+        )
     return out or ["pipeline not run: no verdict"]
 
 

@@ -28,16 +28,24 @@ def roster(size: int, rng: random.Random) -> list[Supporter]:
         if rng.random() < 0.5:
             start = rng.randint(6, 10)
             hours = ContactHours(clock(start), clock(start + rng.randint(8, 12)), rng.choice(ZONES))
-        out.append(Supporter(
-            ref=f"ps_{i:08d}", profession=rng.choice(PROFESSIONS), seniority_level=rng.randint(1, 5),
-            site=rng.choice(SITES), years_experience=rng.randint(0, 35),
-            languages=frozenset(rng.sample(("en", "fr", "es", "pa", "zh"), rng.randint(1, 2))),
-            group_facilitation=rng.random() < 0.4, mental_health_credentials=rng.random() < 0.2,
-            contact_hours=hours, accepts_immediate_outside_hours=rng.random() < 0.3,
-            active=rng.random() < 0.95, paused=rng.random() < 0.05,
-            evaluates=frozenset(f"ps_person_{rng.randint(0, 50)}" for _ in range(rng.randint(0, 3))),
-            supervises=frozenset(f"ps_person_{rng.randint(0, 50)}" for _ in range(rng.randint(0, 2))),
-        ))
+        out.append(
+            Supporter(
+                ref=f"ps_{i:08d}",
+                profession=rng.choice(PROFESSIONS),
+                seniority_level=rng.randint(1, 5),
+                site=rng.choice(SITES),
+                years_experience=rng.randint(0, 35),
+                languages=frozenset(rng.sample(("en", "fr", "es", "pa", "zh"), rng.randint(1, 2))),
+                group_facilitation=rng.random() < 0.4,
+                mental_health_credentials=rng.random() < 0.2,
+                contact_hours=hours,
+                accepts_immediate_outside_hours=rng.random() < 0.3,
+                active=rng.random() < 0.95,
+                paused=rng.random() < 0.05,
+                evaluates=frozenset(f"ps_person_{rng.randint(0, 50)}" for _ in range(rng.randint(0, 3))),
+                supervises=frozenset(f"ps_person_{rng.randint(0, 50)}" for _ in range(rng.randint(0, 2))),
+            )
+        )
     return out
 
 
@@ -73,8 +81,10 @@ def main() -> None:
         timings.sort()
         p95 = timings[min(len(timings) - 1, int(0.95 * len(timings)))]
         print(f"\n{name}: median {statistics.median(timings):.1f} ms, min {timings[0]:.1f} ms, p95 {p95:.1f} ms")
-        print(f"  eligible {result.eligible:,} of {result.roster_size:,}; excluded by constraint: "
-              f"{dict(sorted(result.excluded.items()))}")
+        print(
+            f"  eligible {result.eligible:,} of {result.roster_size:,}; excluded by constraint: "
+            f"{dict(sorted(result.excluded.items()))}"
+        )
         if result.primary is None:
             print("  unmatched:", "; ".join(unmatched_reasons(result)))
             continue

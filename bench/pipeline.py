@@ -34,8 +34,17 @@ class PipelineSystem(System):
     name = "pipeline"
     stage_labels = ("intake", "listener", "rules", "matching", "notification")
 
-    def __init__(self, bootstrap: str, workdir: Path, pg_admin_dsn: str, *, supporters: int = 50,
-                 intake: str = "kafka", extra_env: dict[str, str] | None = None, partitions: int = 3) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        workdir: Path,
+        pg_admin_dsn: str,
+        *,
+        supporters: int = 50,
+        intake: str = "kafka",
+        extra_env: dict[str, str] | None = None,
+        partitions: int = 3,
+    ) -> None:
         super().__init__(bootstrap, workdir, partitions)
         self.pg_admin_dsn = pg_admin_dsn
         self.supporter_count = supporters
@@ -59,16 +68,25 @@ class PipelineSystem(System):
     @property
     def topics(self) -> tuple[str, ...]:
         """The four topics between the stages."""
-        return (topics.OCCURRENCE_REPORTS, topics.INCIDENT_OBSERVED, topics.OUTREACH_REQUESTED,
-                topics.SUPPORTER_MATCHED)
+        return (
+            topics.OCCURRENCE_REPORTS,
+            topics.INCIDENT_OBSERVED,
+            topics.OUTREACH_REQUESTED,
+            topics.SUPPORTER_MATCHED,
+        )
 
     async def start(self) -> None:
         """Fresh databases, the four services, the roster and webhook contacts, then one probe report."""
         from tests.support import create_database
 
         self.dbs = {name: await create_database(self.pg_admin_dsn) for name in SERVICES}
-        self.stack = Stack(workdir=self.workdir, database_urls={n: u for n, (_, u) in self.dbs.items()},
-                           bootstrap=self.bootstrap, extra_env=self.extra_env, partitions=self.partitions)
+        self.stack = Stack(
+            workdir=self.workdir,
+            database_urls={n: u for n, (_, u) in self.dbs.items()},
+            bootstrap=self.bootstrap,
+            extra_env=self.extra_env,
+            partitions=self.partitions,
+        )
         await asyncio.to_thread(self.stack.start)
         await self.stack.wait_ready(timeout=180)
         for name, svc in self.stack.services.items():
@@ -95,8 +113,10 @@ class PipelineSystem(System):
         for s in payload.supporters(self.supporter_count):
             r = await self._client.post(f"{matching}/v1/supporters", json=s)
             _check(r, "register supporter")
-            r = await self._client.put(f"{notification}/v1/contacts/{s['staff_id']}",
-                                       json={"channels": [{"kind": "webhook", "address": self.receiver.url}]})
+            r = await self._client.put(
+                f"{notification}/v1/contacts/{s['staff_id']}",
+                json={"channels": [{"kind": "webhook", "address": self.receiver.url}]},
+            )
             _check(r, "register contact")
 
     async def _probe(self, timeout_s: float = 120.0) -> None:
@@ -131,8 +151,11 @@ class PipelineSystem(System):
     async def _post(self, body: bytes) -> None:
         assert self._client is not None and self.stack is not None
         try:
-            r = await self._client.post(f"{self.stack.url('listener')}/v1/occurrence-reports", content=body,
-                                        headers={"content-type": "application/json"})
+            r = await self._client.post(
+                f"{self.stack.url('listener')}/v1/occurrence-reports",
+                content=body,
+                headers={"content-type": "application/json"},
+            )
             if r.status_code >= 300:
                 self.http_errors += 1
         except httpx.HTTPError:
@@ -163,7 +186,7 @@ class PipelineSystem(System):
 
         def intake(r: ConsumerRecord[Any, Any]) -> int | None:
             key = r.key or b""
-            return int(key[len(prefix):]) if key.startswith(prefix) else None
+            return int(key[len(prefix) :]) if key.startswith(prefix) else None
 
         def by_corr(r: ConsumerRecord[Any, Any]) -> int | None:
             try:

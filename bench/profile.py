@@ -22,11 +22,26 @@ async def record(pids: dict[str, int], seconds: float, outdir: Path) -> dict[str
     procs = {}
     for name, pid in pids.items():
         out = outdir / f"profile-{name}.txt"
-        procs[name] = (out, await asyncio.create_subprocess_exec(
-            exe, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "100", "--format", "raw",
-            "--output", str(out), "--nonblocking",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        ))
+        procs[name] = (
+            out,
+            await asyncio.create_subprocess_exec(
+                exe,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                "100",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+                "--nonblocking",
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            ),
+        )
     done = {}
     for name, (out, proc) in procs.items():
         await proc.wait()
@@ -60,9 +75,21 @@ def top_frames(collapsed: str, n: int = 12) -> tuple[int, list[tuple[str, float,
 
 def _boring(frame: str) -> bool:
     """Frames every stack shares (the event loop, module entry), which say nothing about cost."""
-    return any(s in frame for s in ("<module>", "run_forever", "_run_once", "(asyncio/runners.py)",
-                                    "_run (asyncio/events.py)", "run (asyncio/", "run_until_complete",
-                                    "_run_module_as_main", "_run_code", "process-"))
+    return any(
+        s in frame
+        for s in (
+            "<module>",
+            "run_forever",
+            "_run_once",
+            "(asyncio/runners.py)",
+            "_run (asyncio/events.py)",
+            "run (asyncio/",
+            "run_until_complete",
+            "_run_module_as_main",
+            "_run_code",
+            "process-",
+        )
+    )
 
 
 ENTRY_FRAMES = ("runtime.py", "bootstrap.py", "__main__.py")
@@ -89,8 +116,11 @@ def shares(collapsed: str, app_marker: str = "psp_", n: int = 6) -> dict[str, ob
             app[mine[-1]] += k
     pct = (lambda c: round(100.0 * c / total, 1)) if total else (lambda c: 0.0)
     return {
-        "samples": total, "db_pct": pct(db), "kafka_pct": pct(kafka),
-        "self": [(f, pct(c)) for f, c in own.most_common(n)], "app": [(f, pct(c)) for f, c in app.most_common(n)],
+        "samples": total,
+        "db_pct": pct(db),
+        "kafka_pct": pct(kafka),
+        "self": [(f, pct(c)) for f, c in own.most_common(n)],
+        "app": [(f, pct(c)) for f, c in app.most_common(n)],
     }
 
 
@@ -99,8 +129,10 @@ def report(profiles: dict[str, Path], n: int = 6) -> str:
     lines = []
     for name, path in profiles.items():
         s = shares(path.read_text(errors="replace"), n=n)
-        lines.append(f"   {name}: {s['samples']} samples; under SQLAlchemy/asyncpg {s['db_pct']}%, "
-                     f"under aiokafka {s['kafka_pct']}% ({path})")
+        lines.append(
+            f"   {name}: {s['samples']} samples; under SQLAlchemy/asyncpg {s['db_pct']}%, "
+            f"under aiokafka {s['kafka_pct']}% ({path})"
+        )
         lines.append("      self: " + ", ".join(f"{f[:45]} {p}%" for f, p in s["self"]))  # type: ignore[attr-defined]
         for f, p in s["app"]:  # type: ignore[attr-defined]
             lines.append(f"      {p:5.1f}% under {f[:140]}")

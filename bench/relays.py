@@ -19,8 +19,14 @@ async def raw_relay(bootstrap: str, source: str, target: str, group: str, fetch_
     """Consume ``source`` in batches, produce each record to ``target``, commit once the batch is acked."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=fetch_wait_ms)
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=fetch_wait_ms,
+    )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
     await producer.start()
     await consumer.start()
@@ -50,8 +56,13 @@ async def faststream_relay(bootstrap: str, source: str, target: str, group: str,
 
     broker = KafkaBroker(bootstrap, acks="all", enable_idempotence=False, graceful_timeout=5.0)
 
-    @broker.subscriber(source, group_id=group, ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
-                       fetch_max_wait_ms=fetch_wait_ms)
+    @broker.subscriber(
+        source,
+        group_id=group,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=fetch_wait_ms,
+    )
     async def relay(body: dict[str, Any], msg: KafkaMessage = Context("message")) -> None:
         raw = msg.raw_message
         key = raw[0].key if isinstance(raw, tuple) else raw.key

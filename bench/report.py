@@ -37,8 +37,16 @@ class Row:
     def latency(cls, system: str, scenario: str, stage: str, s: Summary, **kw: object) -> Row:
         """A row from a latency summary."""
         return cls(
-            system=system, scenario=scenario, stage=stage, count=s.count, missing=s.missing,
-            p50_ms=s.p50_ms, p90_ms=s.p90_ms, p99_ms=s.p99_ms, max_ms=s.max_ms, **kw,  # type: ignore[arg-type]
+            system=system,
+            scenario=scenario,
+            stage=stage,
+            count=s.count,
+            missing=s.missing,
+            p50_ms=s.p50_ms,
+            p90_ms=s.p90_ms,
+            p99_ms=s.p99_ms,
+            max_ms=s.max_ms,
+            **kw,  # type: ignore[arg-type]
         )
 
     def headline(self) -> float | None:
@@ -49,6 +57,7 @@ class Row:
 def with_ratios(rows: Iterable[Row], baseline: str = BASELINE) -> list[Row]:
     """Each row's headline divided by the baseline system's same (scenario, stage, offered rate) row."""
     rows = list(rows)
+
     def key(r: Row) -> tuple[str, str, float | None, bool]:
         return (r.scenario, r.stage, r.offered_rate, r.p99_ms is None)
 
@@ -84,8 +93,23 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
-TABLE = ["system", "scenario", "stage", "offered_rate", "achieved_rate", "count", "missing",
-         "p50_ms", "p90_ms", "p99_ms", "max_ms", "value", "unit", "ratio_to_raw", "note"]
+TABLE = [
+    "system",
+    "scenario",
+    "stage",
+    "offered_rate",
+    "achieved_rate",
+    "count",
+    "missing",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "max_ms",
+    "value",
+    "unit",
+    "ratio_to_raw",
+    "note",
+]
 
 
 def text_table(rows: Iterable[Row]) -> str:
@@ -113,7 +137,11 @@ def results_markdown(rows: list[Row], env: Mapping[str, object], verdicts: list[
     out = ["## Benchmark results", "", f"Command: `{command}`", "", "Environment:", ""]
     out += [f"- {k}: {v}" for k, v in env.items()]
     out += ["", "Targets:", ""] + [f"- {v}" for v in verdicts]
-    out += ["", "Latencies are end to end from the SCHEDULED send time (open loop), in ms; `ratio_to_raw` divides",
-            "the p99 (or the value) by the raw aiokafka relay's over the same four hops on the same broker.", ""]
+    out += [
+        "",
+        "Latencies are end to end from the SCHEDULED send time (open loop), in ms; `ratio_to_raw` divides",
+        "the p99 (or the value) by the raw aiokafka relay's over the same four hops on the same broker.",
+        "",
+    ]
     out.append(markdown_table(rows))
     return "\n".join(out)

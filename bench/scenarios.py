@@ -102,8 +102,17 @@ async def fixed_rate(
     m = await measure(system, seqs, load.scheduled, start)
     m = Measured(m.e2e, m.stages, m.achieved_rate, load.max_lag_s)
     note = f"generator max lag {load.max_lag_s * 1000:.0f} ms" if load.max_lag_s > 0.05 else ""
-    rows = [Row.latency(system.name, scenario, "end_to_end", m.e2e, offered_rate=rate,
-                        achieved_rate=round(m.achieved_rate, 1), note=note)]
+    rows = [
+        Row.latency(
+            system.name,
+            scenario,
+            "end_to_end",
+            m.e2e,
+            offered_rate=rate,
+            achieved_rate=round(m.achieved_rate, 1),
+            note=note,
+        )
+    ]
     rows += [Row.latency(system.name, scenario, f"stage:{label}", s, offered_rate=rate) for label, s in m.stages]
     return rows, m
 
@@ -117,14 +126,24 @@ async def step_search(system: System, rates: list[float], step_s: float, budget_
         ok = m.e2e.meets(budget_ms)
         head = step_rows[0]
         rows.append(replace(head, note="; ".join(x for x in ("pass" if ok else "FAIL", head.note) if x)))
-        print(f"  {system.name} step {rate:,.0f}/s: p99 {m.e2e.p99_ms:,.1f} ms, missing {m.e2e.missing}, "
-              f"achieved {m.achieved_rate:,.0f}/s -> {'pass' if ok else 'FAIL'}", flush=True)
+        print(
+            f"  {system.name} step {rate:,.0f}/s: p99 {m.e2e.p99_ms:,.1f} ms, missing {m.e2e.missing}, "
+            f"achieved {m.achieved_rate:,.0f}/s -> {'pass' if ok else 'FAIL'}",
+            flush=True,
+        )
         if not ok:
             break
         best = rate
         await settle(system, max_s=drain_s)
-    rows.append(Row(system.name, "max_rate_p99_under_budget", value=best, unit="reports/s",
-                    note=f"p99 <= {budget_ms:g} ms, nothing missing, {step_s:g} s steps"))
+    rows.append(
+        Row(
+            system.name,
+            "max_rate_p99_under_budget",
+            value=best,
+            unit="reports/s",
+            note=f"p99 <= {budget_ms:g} ms, nothing missing, {step_s:g} s steps",
+        )
+    )
     return rows
 
 
@@ -162,19 +181,35 @@ async def replay(system: System, count: int, timeout_s: float, target: int) -> l
     if done < count:
         note += f"; only {done:,} of {count:,} arrived within {timeout_s:g} s"
     rows = [
-        Row(system.name, "replay", value=round(elapsed, 2), unit="s", count=done, missing=count - done,
-            achieved_rate=round(rate, 1), note=f"{count:,} reports; {note}"),
+        Row(
+            system.name,
+            "replay",
+            value=round(elapsed, 2),
+            unit="s",
+            count=done,
+            missing=count - done,
+            achieved_rate=round(rate, 1),
+            note=f"{count:,} reports; {note}",
+        ),
         Row(system.name, "replay_throughput", value=round(rate, 1), unit="reports/s", count=done),
     ]
     if count != target and rate > 0:
-        rows.append(Row(system.name, f"replay_{target // 1000}k_extrapolated", value=round(target / rate, 1),
-                        unit="s", note=f"EXTRAPOLATED from {count:,} reports at {rate:,.0f}/s, not measured"))
+        rows.append(
+            Row(
+                system.name,
+                f"replay_{target // 1000}k_extrapolated",
+                value=round(target / rate, 1),
+                unit="s",
+                note=f"EXTRAPOLATED from {count:,} reports at {rate:,.0f}/s, not measured",
+            )
+        )
     rows += [Row.latency(system.name, "replay", f"stage:{label}", s) for label, s in m.stages]
     return rows
 
 
-async def backlog_drain(system: System, broker_pid: int | None, rate: float, pause_s: float, warm_s: float,
-                        timeout_s: float) -> list[Row]:
+async def backlog_drain(
+    system: System, broker_pid: int | None, rate: float, pause_s: float, warm_s: float, timeout_s: float
+) -> list[Row]:
     """Load at ``rate``; SIGSTOP the broker for ``pause_s`` while the load goes on; time the drain after SIGCONT."""
     if broker_pid is None:
         return [Row(system.name, "drain_after_pause", note="skipped: external broker, cannot pause it")]
@@ -218,10 +253,17 @@ async def backlog_drain(system: System, broker_pid: int | None, rate: float, pau
     backlog = sum(1 for s in seqs if load.scheduled[s] >= resumed[0] - pause_s)
     await system.restart_producer(request_timeout_ms=40_000)
     return [
-        Row(system.name, "drain_after_pause", value=round(drain, 2), unit="s", offered_rate=rate,
-            count=len(arrivals), missing=n - len(arrivals),
+        Row(
+            system.name,
+            "drain_after_pause",
+            value=round(drain, 2),
+            unit="s",
+            offered_rate=rate,
+            count=len(arrivals),
+            missing=n - len(arrivals),
             achieved_rate=round(backlog / drain, 1) if drain > 0 else None,
             note=f"broker paused {pause_s:g} s under load; ~{backlog:,} reports backlogged; "
-                 "time from SIGCONT to the last arrival (achieved_rate = backlog / drain time)"),
+            "time from SIGCONT to the last arrival (achieved_rate = backlog / drain time)",
+        ),
         Row.latency(system.name, "drain_after_pause", "end_to_end", m.e2e, offered_rate=rate),
     ]

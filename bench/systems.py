@@ -46,8 +46,13 @@ class System:
 
     async def start_producer(self, request_timeout_ms: int = 40_000) -> None:
         """The load generator's producer (acks=all, like the services)."""
-        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False,
-                                         request_timeout_ms=request_timeout_ms, linger_ms=0)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            enable_idempotence=False,
+            request_timeout_ms=request_timeout_ms,
+            linger_ms=0,
+        )
         await self.producer.start()
 
     async def restart_producer(self, request_timeout_ms: int) -> None:
@@ -104,8 +109,7 @@ class RelaySystem(System):
 
     stage_labels = ("intake", "relay1", "relay2", "relay3", "egress")
 
-    def __init__(self, kind: str, bootstrap: str, workdir: Path, partitions: int = 3,
-                 fetch_wait_ms: int = 500) -> None:
+    def __init__(self, kind: str, bootstrap: str, workdir: Path, partitions: int = 3, fetch_wait_ms: int = 500) -> None:
         super().__init__(bootstrap, workdir, partitions)
         self.kind = kind
         self.fetch_wait_ms = fetch_wait_ms
@@ -126,8 +130,12 @@ class RelaySystem(System):
         """Create topics, start the relays and the sink, wait until a probe message passes end to end."""
         await ensure_topics(self.bootstrap, self._topics, self.partitions, 1)
         await asyncio.to_thread(self._spawn_relays)
-        self._sink = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                      auto_offset_reset="earliest", fetch_max_wait_ms=self.fetch_wait_ms)
+        self._sink = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self.fetch_wait_ms,
+        )
         await self._sink.start()
         parts = await _wait_partitions(self._sink, self._topics[3])
         self._sink.assign([TopicPartition(self._topics[3], p) for p in parts])
@@ -140,10 +148,26 @@ class RelaySystem(System):
         for i in range(3):
             log = open(self.workdir / f"{self.kind}-relay{i + 1}.log", "ab")  # noqa: SIM115
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.relays", self.kind, "--source", self._topics[i],
-                 "--target", self._topics[i + 1], "--group", f"bench-{self.kind}-relay{i + 1}",
-                 "--bootstrap", self.bootstrap, "--fetch-max-wait-ms", str(self.fetch_wait_ms)],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.relays",
+                    self.kind,
+                    "--source",
+                    self._topics[i],
+                    "--target",
+                    self._topics[i + 1],
+                    "--group",
+                    f"bench-{self.kind}-relay{i + 1}",
+                    "--bootstrap",
+                    self.bootstrap,
+                    "--fetch-max-wait-ms",
+                    str(self.fetch_wait_ms),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=REPO,
             )
             log.close()
             self.procs.append(proc)

@@ -32,8 +32,12 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
 
 
 async def read_range(
-    bootstrap: str, start: Offsets, extract: Mapping[str, Extract], expected: Collection[int],
-    idle_s: float = 2.0, timeout_s: float = 120.0,
+    bootstrap: str,
+    start: Offsets,
+    extract: Mapping[str, Extract],
+    expected: Collection[int],
+    idle_s: float = 2.0,
+    timeout_s: float = 120.0,
 ) -> dict[str, dict[int, float]]:
     """For each topic, ``{seq: record timestamp in epoch seconds}`` of records from ``start`` on.
 

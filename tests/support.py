@@ -53,7 +53,10 @@ ALL_SCOPES: tuple[str, ...] = tuple(s.value for s in Scope)
 
 
 def auth_headers(
-    settings: ServiceSettings, scopes: tuple[str, ...] | list[str] = ALL_SCOPES, *, subject: str = "test",
+    settings: ServiceSettings,
+    scopes: tuple[str, ...] | list[str] = ALL_SCOPES,
+    *,
+    subject: str = "test",
     staff_id: str | None = None,
 ) -> dict[str, str]:
     """An Authorization header with a token minted under ``settings`` (the app's own auth settings)."""

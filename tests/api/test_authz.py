@@ -32,8 +32,12 @@ def report() -> dict[str, Any]:
 # service -> [(method, path, json body or None, {scope or NONE: expected status})]
 TABLE: dict[str, list[tuple[str, str, Any, dict[str | None, int]]]] = {
     "listener": [
-        ("POST", "/v1/occurrence-reports", report,
-         {"intake": 202, "coordinator": 202, "supporter": 403, "analyst": 403, NONE: 401}),
+        (
+            "POST",
+            "/v1/occurrence-reports",
+            report,
+            {"intake": 202, "coordinator": 202, "supporter": 403, "analyst": 403, NONE: 401},
+        ),
         ("GET", "/v1/audit", None, {"coordinator": 200, "intake": 403, "analyst": 403, NONE: 401}),
     ],
     "rules": [
@@ -43,24 +47,40 @@ TABLE: dict[str, list[tuple[str, str, Any, dict[str | None, int]]]] = {
         ("GET", "/v1/audit", None, {"coordinator": 200, "supporter": 403, NONE: 401}),
     ],
     "matching": [
-        ("GET", "/v1/supporters", None, {"coordinator": 200, "intake": 403, "supporter": 403, "analyst": 403,
-                                         NONE: 401}),
-        ("POST", "/v1/staff", {"staff_id": "S-9", "profession": "rn", "seniority_level": 2},
-         {"coordinator": 201, "supporter": 403, "intake": 403}),
+        (
+            "GET",
+            "/v1/supporters",
+            None,
+            {"coordinator": 200, "intake": 403, "supporter": 403, "analyst": 403, NONE: 401},
+        ),
+        (
+            "POST",
+            "/v1/staff",
+            {"staff_id": "S-9", "profession": "rn", "seniority_level": 2},
+            {"coordinator": 201, "supporter": 403, "intake": 403},
+        ),
         ("GET", "/v1/assignments", None, {"coordinator": 200, "supporter": 403, "analyst": 403, NONE: 401}),
         ("GET", "/v1/me/assignments", None, {"supporter": 200, "coordinator": 403, "analyst": 403, NONE: 401}),
         ("GET", f"/v1/cases/{uuid.UUID(int=1)}", None, {"coordinator": 404, "supporter": 404, "analyst": 403}),
         ("GET", "/v1/audit", None, {"coordinator": 200, "supporter": 403, NONE: 401}),
     ],
     "notification": [
-        ("PUT", "/v1/contacts/S-1", {"channels": [{"kind": "console"}]},
-         {"coordinator": 200, "supporter": 403, "intake": 403, "analyst": 403, NONE: 401}),
+        (
+            "PUT",
+            "/v1/contacts/S-1",
+            {"channels": [{"kind": "console"}]},
+            {"coordinator": 200, "supporter": 403, "intake": 403, "analyst": 403, NONE: 401},
+        ),
         ("GET", "/v1/deliveries", None, {"coordinator": 200, "supporter": 403, "analyst": 403, NONE: 401}),
         ("GET", "/v1/stats", None, {"analyst": 200, "coordinator": 200, "supporter": 403, "intake": 403, NONE: 401}),
         ("GET", "/v1/me/assignments", None, {"supporter": 200, "analyst": 403, NONE: 401}),
         ("GET", "/v1/safety-calls/GEN/2026-11-23/morning", None, {"coordinator": 200, "analyst": 403, NONE: 401}),
-        ("POST", f"/v1/assignments/{uuid.UUID(int=2)}/close", None, {"coordinator": 404, "supporter": 404,
-                                                                      "analyst": 403, NONE: 401}),
+        (
+            "POST",
+            f"/v1/assignments/{uuid.UUID(int=2)}/close",
+            None,
+            {"coordinator": 404, "supporter": 404, "analyst": 403, NONE: 401},
+        ),
         # page links are authorized by their own signed token, not a bearer token: a bad link is 403 either way
         ("POST", "/v1/pages/not-a-token/ack", None, {NONE: 403, "coordinator": 403}),
         ("GET", "/v1/audit", None, {"coordinator": 200, "analyst": 403, NONE: 401}),
@@ -97,8 +117,9 @@ def headers(app: FastAPI, scope: str | None, staff_id: str | None = "S-1") -> di
 
 
 @pytest.mark.parametrize(("service", "method", "path", "body", "scope", "status"), CASES)
-async def test_scope_table(apps: Any, service: str, method: str, path: str, body: Any, scope: str | None,
-                           status: int) -> None:
+async def test_scope_table(
+    apps: Any, service: str, method: str, path: str, body: Any, scope: str | None, status: int
+) -> None:
     app, client = apps[service]
     payload = body() if callable(body) else body
     r = await client.request(method, path, json=payload, headers=headers(app, scope))
@@ -144,17 +165,43 @@ async def test_supporter_reads_only_their_own_matching_case(apps: Any) -> None:
         case_id, aid, ref = str(uuid.uuid4()), str(uuid.uuid4()), c.pseudo.pseudonym(staff)
         async with c.runtime.uow() as uow:
             repo = CaseRepository(uow.session)
-            await repo.save({
-                "case_id": case_id, "incident_ref": "ref_x", "report_version": 1, "facility": "GEN", "unit": "ICU",
-                "urgency": "within_hours", "mode": "individual", "tier": 2, "discipline": "same",
-                "people": ["ps_colleague"], "roles": {}, "correlation_id": str(uuid.uuid4()), "status": "matched",
-                "assignment_id": aid, "reasons": [], "last_decision": "matched", "created_at": now,
-                "updated_at": now}, exists=False)
-            await repo.add_assignment({
-                "assignment_id": aid, "case_id": case_id, "status": "active", "urgency": "within_hours",
-                "primary_ref": ref, "team": [ref], "supported": ["ps_colleague"],
-                "candidates": [{"supporter_ref": ref, "role": "primary", "score": 1.0, "reasons": []}],
-                "created_at": now}, [(ref, "primary")])
+            await repo.save(
+                {
+                    "case_id": case_id,
+                    "incident_ref": "ref_x",
+                    "report_version": 1,
+                    "facility": "GEN",
+                    "unit": "ICU",
+                    "urgency": "within_hours",
+                    "mode": "individual",
+                    "tier": 2,
+                    "discipline": "same",
+                    "people": ["ps_colleague"],
+                    "roles": {},
+                    "correlation_id": str(uuid.uuid4()),
+                    "status": "matched",
+                    "assignment_id": aid,
+                    "reasons": [],
+                    "last_decision": "matched",
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                exists=False,
+            )
+            await repo.add_assignment(
+                {
+                    "assignment_id": aid,
+                    "case_id": case_id,
+                    "status": "active",
+                    "urgency": "within_hours",
+                    "primary_ref": ref,
+                    "team": [ref],
+                    "supported": ["ps_colleague"],
+                    "candidates": [{"supporter_ref": ref, "role": "primary", "score": 1.0, "reasons": []}],
+                    "created_at": now,
+                },
+                [(ref, "primary")],
+            )
             await uow.commit()
         cases[staff] = (case_id, aid)
     ann = headers(app, "supporter", staff_id="S-ANN")

@@ -27,8 +27,10 @@ HEADERS = {service: auth_headers(app.state.runtime.settings, staff_id="S-FUZZ") 
 
 
 @schemathesis.pytest.parametrize(
-    **{service: schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path="/readyz")
-       for service, app in APPS.items()}
+    **{
+        service: schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path="/readyz")
+        for service, app in APPS.items()
+    }
 )
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case: schemathesis.Case) -> None:

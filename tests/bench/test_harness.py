@@ -120,7 +120,9 @@ async def test_webhook_receiver_records_first_arrival_per_key() -> None:
     finally:
         await receiver.stop()
     assert parse_headers(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nX-A: b:c\r\n\r\n") == {
-        "content-length": "5", "x-a": "b:c"}
+        "content-length": "5",
+        "x-a": "b:c",
+    }
 
 
 def test_profile_top_frames_from_collapsed_stacks() -> None:

@@ -51,10 +51,22 @@ async def test_valid_token_with_scope_passes() -> None:
         (mint(SETTINGS, "bob", ["analyst"]), 403),
         (mint(SETTINGS, "eve", ["coordinator"], ttl_s=-10), 401),
         (mint(SETTINGS, "eve", ["coordinator"]) + "x", 401),
-        (jwt.encode({"sub": "x", "scope": "coordinator", "exp": 9999999999, "iss": "psp-dev", "aud": "other"},
-                    SETTINGS.auth_jwt_secret.get_secret_value(), algorithm="HS256"), 401),
-        (jwt.encode({"sub": "x", "scope": "coordinator", "exp": 9999999999, "iss": "psp-dev",
-                     "aud": "psp-outreach"}, "another-secret-another-secret-12345", algorithm="HS256"), 401),
+        (
+            jwt.encode(
+                {"sub": "x", "scope": "coordinator", "exp": 9999999999, "iss": "psp-dev", "aud": "other"},
+                SETTINGS.auth_jwt_secret.get_secret_value(),
+                algorithm="HS256",
+            ),
+            401,
+        ),
+        (
+            jwt.encode(
+                {"sub": "x", "scope": "coordinator", "exp": 9999999999, "iss": "psp-dev", "aud": "psp-outreach"},
+                "another-secret-another-secret-12345",
+                algorithm="HS256",
+            ),
+            401,
+        ),
     ],
 )
 async def test_refusals(token: str | None, status: int) -> None:

@@ -153,15 +153,33 @@ async def test_batch_dead_letters_poison_and_falls_back_one_at_a_time() -> None:
         if b.n == 2:
             raise ValueError("bad")
 
-    records = (Raw(b'{"n": 1}', offset=1), Raw(b"not json", offset=2), Raw(b'{"n": 2}', offset=3),
-               Raw(b'{"n": 3}', offset=4))
+    records = (
+        Raw(b'{"n": 1}', offset=1),
+        Raw(b"not json", offset=2),
+        Raw(b'{"n": 2}', offset=3),
+        Raw(b'{"n": 3}', offset=4),
+    )
     msg = Msg(records)  # type: ignore[arg-type]
     for _ in range(SETTINGS.max_attempts - 1):
         with pytest.raises(ValueError):  # the bad one fails: NACK re-seeks to the batch start
-            await deliver_batch(msg, parse=Body.model_validate_json, handle_batch=handle_batch, handle=handle,  # type: ignore[arg-type]
-                                dead_letters=dlq, tracker=tracker, settings=SETTINGS)
-    await deliver_batch(msg, parse=Body.model_validate_json, handle_batch=handle_batch, handle=handle,  # type: ignore[arg-type]
-                        dead_letters=dlq, tracker=tracker, settings=SETTINGS)
+            await deliver_batch(
+                msg,
+                parse=Body.model_validate_json,
+                handle_batch=handle_batch,
+                handle=handle,  # type: ignore[arg-type]
+                dead_letters=dlq,
+                tracker=tracker,
+                settings=SETTINGS,
+            )
+    await deliver_batch(
+        msg,
+        parse=Body.model_validate_json,
+        handle_batch=handle_batch,
+        handle=handle,  # type: ignore[arg-type]
+        dead_letters=dlq,
+        tracker=tracker,
+        settings=SETTINGS,
+    )
     assert batches[0] == [1, 2, 3]  # the poison never reaches a handler
     assert singles[-2:] == [2, 3]  # last round: 2 dead-lettered, then 3 handled
     reasons = sorted((d["offset"], d["attempts"]) for d in dlq.sent)
@@ -180,7 +198,13 @@ async def test_batch_outage_is_retried_whole() -> None:
         raise AssertionError("no per-message fallback during an outage")
 
     with pytest.raises(OperationalError):
-        await deliver_batch(Msg((Raw(b'{"n": 1}'),)), parse=Body.model_validate_json,  # type: ignore[arg-type]
-                            handle_batch=handle_batch, handle=handle, dead_letters=dlq,  # type: ignore[arg-type]
-                            tracker=RetryTracker(), settings=SETTINGS)
+        await deliver_batch(
+            Msg((Raw(b'{"n": 1}'),)),
+            parse=Body.model_validate_json,  # type: ignore[arg-type]
+            handle_batch=handle_batch,
+            handle=handle,
+            dead_letters=dlq,  # type: ignore[arg-type]
+            tracker=RetryTracker(),
+            settings=SETTINGS,
+        )
     assert dlq.sent == []

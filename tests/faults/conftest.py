@@ -46,13 +46,22 @@ async def register_roster(stack: Stack, hook_url: str) -> None:
     async with httpx.AsyncClient(timeout=10, headers=auth_headers()) as client:
         for i in range(SUPPORTERS):
             staff = f"FS-{i}"
-            r = await client.post(f"{stack.url('matching')}/v1/supporters", json={
-                "staff_id": staff, "display_name": f"Fault peer {i}", "profession": "rn", "seniority_level": 5,
-                "site": "GEN", "training": {"group_facilitation": True, "mental_health_credentials": True},
-            })
+            r = await client.post(
+                f"{stack.url('matching')}/v1/supporters",
+                json={
+                    "staff_id": staff,
+                    "display_name": f"Fault peer {i}",
+                    "profession": "rn",
+                    "seniority_level": 5,
+                    "site": "GEN",
+                    "training": {"group_facilitation": True, "mental_health_credentials": True},
+                },
+            )
             assert r.status_code in (200, 201), r.text
-            r = await client.put(f"{stack.url('notification')}/v1/contacts/{staff}",
-                                 json={"channels": [{"kind": "webhook", "address": hook_url}]})
+            r = await client.put(
+                f"{stack.url('notification')}/v1/contacts/{staff}",
+                json={"channels": [{"kind": "webhook", "address": hook_url}]},
+            )
             assert r.status_code in (200, 201, 204), r.text
 
 
@@ -60,8 +69,13 @@ async def _rig(bootstrap: str, idem: bool, pg_admin_dsn: str, workdir: Path) -> 
     dbs = {name: await create_database(pg_admin_dsn) for name in SERVICES}
     receiver = WebhookReceiver()
     hook = await receiver.start()
-    stack = Stack(workdir=workdir, database_urls={n: url for n, (_, url) in dbs.items()}, bootstrap=bootstrap,
-                  idempotence=idem, extra_env=dict(FAULT_ENV))
+    stack = Stack(
+        workdir=workdir,
+        database_urls={n: url for n, (_, url) in dbs.items()},
+        bootstrap=bootstrap,
+        idempotence=idem,
+        extra_env=dict(FAULT_ENV),
+    )
     stack.start()
     try:
         await stack.wait_ready(timeout=180)
@@ -75,7 +89,9 @@ async def _rig(bootstrap: str, idem: bool, pg_admin_dsn: str, workdir: Path) -> 
 
 
 @pytest.fixture
-async def rig(kafka_bootstrap: str, kafka_idempotence: bool, pg_admin_dsn: str, tmp_path: Path) -> AsyncIterator[FaultRig]:
+async def rig(
+    kafka_bootstrap: str, kafka_idempotence: bool, pg_admin_dsn: str, tmp_path: Path
+) -> AsyncIterator[FaultRig]:
     """The four services on the session broker."""
     async for r in _rig(kafka_bootstrap, kafka_idempotence, pg_admin_dsn, tmp_path):
         yield r

@@ -67,8 +67,14 @@ def make_report(run: str, i: int) -> dict[str, Any]:
     """A report that calls for outreach, with its own primary clinician (so nothing merges)."""
     at = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
     return {
-        "source_system": "fault", "report_id": f"{run}-{i}", "version": 1, "facility": "GEN", "unit": "ICU",
-        "occurred_at": at, "event_class": "incident", "harm_level": "death",
+        "source_system": "fault",
+        "report_id": f"{run}-{i}",
+        "version": 1,
+        "facility": "GEN",
+        "unit": "ICU",
+        "occurred_at": at,
+        "event_class": "incident",
+        "harm_level": "death",
         "involved_staff": [{"staff_id": f"C-{run}-{i}", "role": "rn", "involvement": "primary"}],
     }
 
@@ -92,8 +98,9 @@ class Stream:
 
     async def produce(self) -> None:
         """Produce every report (twice if ``duplicates``), with a poison message every few."""
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=False,
-                                    request_timeout_ms=120_000)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap, enable_idempotence=False, request_timeout_ms=120_000
+        )
         await producer.start()
         try:
             for i in range(self.good):
@@ -128,8 +135,7 @@ async def settle(receiver: WebhookReceiver, expected: int, timeout: float) -> No
     await asyncio.sleep(3.0)
 
 
-async def check_ledger(rig: Any, run: str, good: int, poison: int, suppressed: int = 0,
-                       timeout: float = 240.0) -> None:
+async def check_ledger(rig: Any, run: str, good: int, poison: int, suppressed: int = 0, timeout: float = 240.0) -> None:
     """Every report ends in exactly one state; every poison is quarantined; nobody is paged twice."""
     expected_pages = good - suppressed
     await settle(rig.receiver, expected_pages, timeout)
@@ -143,8 +149,9 @@ async def check_ledger(rig: Any, run: str, good: int, poison: int, suppressed: i
     assert sum(1 for q in quarantined if run.encode() in bytes(q["body"])) == poison
     keys = rig.receiver.keys()
     assert len(keys) == expected_pages, f"{len(keys)} distinct pages for {expected_pages} outreach cases"
-    pages = await query(rig.dsns["notification"],
-                        "SELECT assignment_id, recipient_ref, state FROM pages WHERE purpose = 'page'")
+    pages = await query(
+        rig.dsns["notification"], "SELECT assignment_id, recipient_ref, state FROM pages WHERE purpose = 'page'"
+    )
     pairs = Counter((p["assignment_id"], p["recipient_ref"]) for p in pages)
     assert all(n == 1 for n in pairs.values()), "a supporter was paged twice for one assignment"
     assert sum(1 for p in pages if p["state"] == "sent") == expected_pages

@@ -80,8 +80,12 @@ async def test_postgres_connections_terminated_mid_transaction(rig: FaultRig, pg
     names = [dsn.rsplit("/", 1)[1] for dsn in rig.dsns.values()]
     killed = 0
     while not producing.done():
-        rows = await query(pg_admin_dsn, "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
-                           "WHERE datname = ANY($1::text[]) AND pid <> pg_backend_pid()", names)
+        rows = await query(
+            pg_admin_dsn,
+            "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
+            "WHERE datname = ANY($1::text[]) AND pid <> pg_backend_pid()",
+            names,
+        )
         killed += rows[0]["n"]
         await asyncio.sleep(0.7)
     await producing
@@ -98,8 +102,9 @@ async def test_consumer_group_rebalance_mid_handler(rig: FaultRig) -> None:
     for name in ("rules", "matching"):  # a second instance joins each group: partitions move mid-stream
         env = {**rig.stack.env_for(name), "PSP_HTTP_PORT": str(free_port())}
         log = open(rig.stack.workdir / f"{name}-2.log", "ab")  # noqa: SIM115
-        extras.append(subprocess.Popen([sys.executable, "-m", f"psp_{name}"], env=env, stdout=log,
-                                       stderr=subprocess.STDOUT))
+        extras.append(
+            subprocess.Popen([sys.executable, "-m", f"psp_{name}"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        )
     await asyncio.sleep(8.0)
     for proc in extras:  # ... and leaves again: another rebalance
         proc.send_signal(signal.SIGTERM)

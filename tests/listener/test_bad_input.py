@@ -17,13 +17,23 @@ from psp_listener.settings import ListenerSettings
 from tests.listener.conftest import fixture
 
 NATIVE: dict[str, Any] = {
-    "source_system": "rl6", "report_id": "R-9", "facility": "GEN", "unit": "ICU",
-    "occurred_at": "2026-11-23T03:00:00-05:00", "event_class": "incident",
-    "involved_staff": [{"staff_id": "E100", "role": "rn"}], "narrative": "NARRATIVE-SECRET",
+    "source_system": "rl6",
+    "report_id": "R-9",
+    "facility": "GEN",
+    "unit": "ICU",
+    "occurred_at": "2026-11-23T03:00:00-05:00",
+    "event_class": "incident",
+    "involved_staff": [{"staff_id": "E100", "role": "rn"}],
+    "narrative": "NARRATIVE-SECRET",
 }
 HUDDLE: dict[str, Any] = {
-    "entry_id": "H-9", "call": "evening", "facility": "GEN", "unit": "ED",
-    "huddle_at": "2026-11-23T17:00:00-05:00", "staff": [{"staff_id": "E100"}], "note": "NARRATIVE-SECRET",
+    "entry_id": "H-9",
+    "call": "evening",
+    "facility": "GEN",
+    "unit": "ED",
+    "huddle_at": "2026-11-23T17:00:00-05:00",
+    "staff": [{"staff_id": "E100"}],
+    "note": "NARRATIVE-SECRET",
 }
 
 
@@ -45,8 +55,7 @@ CASES: list[tuple[str, str, bytes, str]] = [
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, involved_staff=[]), "involved_staff"),
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, without(NATIVE, "involved_staff"), "involved_staff"),
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, facility_tz="EST5EDT/Nope"), "facility_tz"),
-    ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, occurred_at="2026-11-23T03:00"),
-     "occurred_at"),
+    ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, occurred_at="2026-11-23T03:00"), "occurred_at"),
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, b"[1, 2, 3]", "body"),
     ("/v1/safety-huddles", topics.SAFETY_HUDDLES, b"{not json", ""),
     ("/v1/safety-huddles", topics.SAFETY_HUDDLES, dumps(HUDDLE, call=3), "call"),
@@ -138,8 +147,12 @@ async def test_kafka_input_is_dead_lettered_with_reason(
     dead = FakeDeadLetters()
     parse = PARSERS[topic].__get__(norm)
     await deliver(
-        FakeMessage(Record(payload, topic)), parse=parse, handle=handle,  # type: ignore[arg-type]
-        dead_letters=dead, tracker=RetryTracker(), settings=ListenerSettings(),  # type: ignore[arg-type]
+        FakeMessage(Record(payload, topic)),
+        parse=parse,
+        handle=handle,  # type: ignore[arg-type]
+        dead_letters=dead,
+        tracker=RetryTracker(),
+        settings=ListenerSettings(),  # type: ignore[arg-type]
     )
     assert handled == [] and len(dead.sent) == 1
     sent = dead.sent[0]

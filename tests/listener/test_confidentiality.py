@@ -14,12 +14,19 @@ from tests.listener.conftest import fixture, make_normalizer
 
 
 def report(narrative: str, age_group: str = "adult") -> OccurrenceReportV1:
-    return OccurrenceReportV1.model_validate({
-        "source_system": "rl6", "report_id": "R-1", "facility": "GEN", "unit": "ICU",
-        "occurred_at": "2026-11-23T03:00:00-05:00", "event_class": "incident",
-        "involved_staff": [{"staff_id": "E100"}], "narrative": narrative,
-        "patient": {"age_group": age_group, "mrn": "MRN-777", "name": "Jane Roe"},
-    })
+    return OccurrenceReportV1.model_validate(
+        {
+            "source_system": "rl6",
+            "report_id": "R-1",
+            "facility": "GEN",
+            "unit": "ICU",
+            "occurred_at": "2026-11-23T03:00:00-05:00",
+            "event_class": "incident",
+            "involved_staff": [{"staff_id": "E100"}],
+            "narrative": narrative,
+            "patient": {"age_group": age_group, "mrn": "MRN-777", "name": "Jane Roe"},
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,7 +90,8 @@ def test_matcher_without_text_flags_nothing() -> None:
 def test_key_rotation_events_carry_the_new_key_id() -> None:
     old = make_normalizer(pseudonym_key=SecretStr("first-key-0123456789abcdef"), pseudonym_key_id="k1")
     new = make_normalizer(
-        pseudonym_key=SecretStr("second-key-0123456789abcdef"), pseudonym_key_id="k2",
+        pseudonym_key=SecretStr("second-key-0123456789abcdef"),
+        pseudonym_key_id="k2",
         pseudonym_old_keys={"k1": SecretStr("first-key-0123456789abcdef")},
     )
     before = old.native(report("x")).staff[0]

@@ -21,12 +21,33 @@ def test_committed_schema_is_current(name: str) -> None:
 def test_occurrence_report_contract_covers_the_issue() -> None:
     schema = json.loads((SCHEMAS / "occurrence-report.v1.json").read_text())
     props = schema["properties"]
-    for name in ("source_system", "report_id", "version", "facility", "facility_tz", "unit", "occurred_at",
-                 "reported_at", "event_class", "category", "harm_level", "patient", "involved_staff",
-                 "cis_flags", "narrative"):
+    for name in (
+        "source_system",
+        "report_id",
+        "version",
+        "facility",
+        "facility_tz",
+        "unit",
+        "occurred_at",
+        "reported_at",
+        "event_class",
+        "category",
+        "harm_level",
+        "patient",
+        "involved_staff",
+        "cis_flags",
+        "narrative",
+    ):
         assert name in props and props[name].get("description"), name
-    assert set(schema["required"]) >= {"source_system", "report_id", "facility", "unit", "occurred_at",
-                                       "event_class", "involved_staff"}
+    assert set(schema["required"]) >= {
+        "source_system",
+        "report_id",
+        "facility",
+        "unit",
+        "occurred_at",
+        "event_class",
+        "involved_staff",
+    }
     assert schema["additionalProperties"] is False
     staff = schema["$defs"]["InvolvedStaff"]["properties"]
     assert {"staff_id", "role", "involvement"} <= set(staff)

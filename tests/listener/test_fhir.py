@@ -65,8 +65,7 @@ def test_practitioner_subject_is_affected_staff_with_injury_flag(norm: Normalize
 
 def test_potential_is_near_miss_and_fatal_outcome_is_death(norm: Normalizer) -> None:
     r4 = fixture("adverse_event_r4.json")
-    r4.update(actuality="potential", severity={"coding": [{"code": "mild"}]},
-              outcome={"coding": [{"code": "fatal"}]})
+    r4.update(actuality="potential", severity={"coding": [{"code": "mild"}]}, outcome={"coding": [{"code": "fatal"}]})
     event = norm.fhir(body(r4))
     assert event.event_class is EventClass.NEAR_MISS and event.harm_level is HarmLevel.DEATH
     r4["date"] = "2026-11-23T03:40:00.123456789-05:00"
@@ -79,7 +78,10 @@ def test_version_detection_by_header_profile_and_shape() -> None:
     assert detect_version(r5) is FhirVersion.R5
     r5.pop("meta")
     assert detect_version(r5) is FhirVersion.R5
-    shapeless = {"resourceType": "AdverseEvent", "meta": {"profile": ["http://hl7.org/fhir/5.0/StructureDefinition/AdverseEvent"]}}
+    shapeless = {
+        "resourceType": "AdverseEvent",
+        "meta": {"profile": ["http://hl7.org/fhir/5.0/StructureDefinition/AdverseEvent"]},
+    }
     assert detect_version(shapeless) is FhirVersion.R5
     assert detect_version(shapeless, FhirVersion.R4) is FhirVersion.R4
     assert version_from_content_type("application/fhir+json; fhirVersion=4.0") is FhirVersion.R4
@@ -108,8 +110,11 @@ def test_amended_resource_supersedes_over_http(client: TestClient) -> None:
     r5["meta"]["versionId"] = "2"
     late = client.post("/fhir/AdverseEvent", content=body(r5), headers=FHIR)
     assert late.status_code == 200 and late.json()["status"] == "superseded"
-    again = client.post("/fhir/AdverseEvent", content=body(fixture("adverse_event_r4.json")),
-                        headers={"content-type": "application/json"})
+    again = client.post(
+        "/fhir/AdverseEvent",
+        content=body(fixture("adverse_event_r4.json")),
+        headers={"content-type": "application/json"},
+    )
     assert again.status_code == 202
 
 

@@ -18,16 +18,61 @@ from tests.support import auth_headers
 
 NORM = make_normalizer()
 PATHS = ("/v1/occurrence-reports", "/v1/safety-huddles", "/fhir/AdverseEvent")
-KEYS = st.sampled_from([
-    "resourceType", "actuality", "status", "subject", "participant", "contributor", "date", "occurrenceDateTime",
-    "location", "meta", "identifier", "id", "reference", "versionId", "staff", "involved_staff", "staff_id",
-    "facility", "unit", "call", "huddle_at", "occurred_at", "team_size", "coding", "code", "outcome",
-]) | st.text(max_size=8)
-SCALARS = (st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
-           | st.sampled_from(["AdverseEvent", "Practitioner/E1", "Location/ICU", "2026-11-23T03:00:00-05:00",
-                              "actual", "potential", "morning", "rl6", "GEN/ICU", "1", "fatal"]))
-JSON = st.recursive(SCALARS, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(KEYS, kids, max_size=6),
-                    max_leaves=25)
+KEYS = st.sampled_from(
+    [
+        "resourceType",
+        "actuality",
+        "status",
+        "subject",
+        "participant",
+        "contributor",
+        "date",
+        "occurrenceDateTime",
+        "location",
+        "meta",
+        "identifier",
+        "id",
+        "reference",
+        "versionId",
+        "staff",
+        "involved_staff",
+        "staff_id",
+        "facility",
+        "unit",
+        "call",
+        "huddle_at",
+        "occurred_at",
+        "team_size",
+        "coding",
+        "code",
+        "outcome",
+    ]
+) | st.text(max_size=8)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True)
+    | st.text(max_size=20)
+    | st.sampled_from(
+        [
+            "AdverseEvent",
+            "Practitioner/E1",
+            "Location/ICU",
+            "2026-11-23T03:00:00-05:00",
+            "actual",
+            "potential",
+            "morning",
+            "rl6",
+            "GEN/ICU",
+            "1",
+            "fatal",
+        ]
+    )
+)
+JSON = st.recursive(
+    SCALARS, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(KEYS, kids, max_size=6), max_leaves=25
+)
 
 
 def mutate(base: dict[str, Any], key: str, value: Any) -> bytes:
@@ -55,10 +100,32 @@ def test_random_json_parses_or_is_rejected(value: Any) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["adverse_event_r4.json", "adverse_event_r5.json", "adverse_event_r5_staff_injury.json"]),
-       st.sampled_from(["subject", "participant", "contributor", "date", "occurrenceDateTime", "occurrencePeriod",
-                        "location", "meta", "identifier", "category", "outcome", "seriousness", "note", "text",
-                        "extension", "recordedDate", "actuality", "status"]), JSON)
+@given(
+    st.sampled_from(["adverse_event_r4.json", "adverse_event_r5.json", "adverse_event_r5_staff_injury.json"]),
+    st.sampled_from(
+        [
+            "subject",
+            "participant",
+            "contributor",
+            "date",
+            "occurrenceDateTime",
+            "occurrencePeriod",
+            "location",
+            "meta",
+            "identifier",
+            "category",
+            "outcome",
+            "seriousness",
+            "note",
+            "text",
+            "extension",
+            "recordedDate",
+            "actuality",
+            "status",
+        ]
+    ),
+    JSON,
+)
 def test_mutated_fhir_examples_parse_or_are_rejected(name: str, key: str, value: Any) -> None:
     try:
         NORM.fhir(mutate(fixture(name), key, value))
@@ -76,9 +143,19 @@ def app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(PATHS), JSON | st.binary(max_size=200),
-       st.sampled_from(["application/json", "application/fhir+json", "application/fhir+json; fhirVersion=5.0",
-                        "text/plain", "application/fhir+json; fhirVersion=x"]))
+@given(
+    st.sampled_from(PATHS),
+    JSON | st.binary(max_size=200),
+    st.sampled_from(
+        [
+            "application/json",
+            "application/fhir+json",
+            "application/fhir+json; fhirVersion=5.0",
+            "text/plain",
+            "application/fhir+json; fhirVersion=x",
+        ]
+    ),
+)
 def test_http_app_never_answers_5xx(app_client: TestClient, path: str, value: Any, content_type: str) -> None:
     body = value if isinstance(value, bytes) else json.dumps(value).encode()
     r = app_client.post(path, content=body, headers={"content-type": content_type})
@@ -86,6 +163,9 @@ def test_http_app_never_answers_5xx(app_client: TestClient, path: str, value: An
 
 
 def test_a_valid_resource_through_the_fuzz_app_is_accepted(app_client: TestClient) -> None:
-    r = app_client.post("/fhir/AdverseEvent", content=json.dumps(fixture("adverse_event_r4.json")).encode(),
-                        headers={"content-type": "application/fhir+json"})
+    r = app_client.post(
+        "/fhir/AdverseEvent",
+        content=json.dumps(fixture("adverse_event_r4.json")).encode(),
+        headers={"content-type": "application/fhir+json"},
+    )
     assert r.status_code in (200, 202) and r.json()["incident_ref"].startswith("ref_")

@@ -15,9 +15,15 @@ from psp_listener.normalizer import Normalizer
 
 def entry(**over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "entry_id": "H-1", "call": "morning", "facility": "SICK", "facility_tz": "America/Toronto",
-        "unit": "NICU", "huddle_at": "2026-11-23T08:00:00-05:00", "occurred_at": "2026-11-23T02:15:00-05:00",
-        "patient_age_group": "neonate", "staff": [{"staff_id": "E400", "role": "rn", "involvement": "responder"}],
+        "entry_id": "H-1",
+        "call": "morning",
+        "facility": "SICK",
+        "facility_tz": "America/Toronto",
+        "unit": "NICU",
+        "huddle_at": "2026-11-23T08:00:00-05:00",
+        "occurred_at": "2026-11-23T02:15:00-05:00",
+        "patient_age_group": "neonate",
+        "staff": [{"staff_id": "E400", "role": "rn", "involvement": "responder"}],
         "note": "NARRATIVE-SECRET code blue overnight on baby Roe, MRN-123",
     }
     body.update(over)
@@ -36,9 +42,11 @@ def test_huddle_entry_maps_call_flags_and_drops_note(norm: Normalizer) -> None:
 
 
 def test_team_head_count_without_names(norm: Normalizer) -> None:
-    event = norm.huddle(HuddleEntryV1.model_validate(
-        entry(staff=[], team_size=12, call="evening", category="staff_death", note=None, occurred_at=None)
-    ))
+    event = norm.huddle(
+        HuddleEntryV1.model_validate(
+            entry(staff=[], team_size=12, call="evening", category="staff_death", note=None, occurred_at=None)
+        )
+    )
     assert event.team_size == 12 and event.staff == () and event.huddle_call == "evening"
     assert event.category == "staff_death" and event.occurred_at == event.reported_at
 

@@ -47,7 +47,12 @@ async def svc(sqlite_url: str) -> AsyncIterator[Service]:
 
 def body(staff_id: str, **over: Any) -> dict[str, Any]:
     """The minimal supporter body other services rely on, plus overrides."""
-    out: dict[str, Any] = {"staff_id": staff_id, "display_name": f"Peer {staff_id}", "profession": "rn",
-                           "seniority_level": 4, "site": "GEN"}
+    out: dict[str, Any] = {
+        "staff_id": staff_id,
+        "display_name": f"Peer {staff_id}",
+        "profession": "rn",
+        "seniority_level": 4,
+        "site": "GEN",
+    }
     out.update(over)
     return out

@@ -13,8 +13,16 @@ NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 in Toronto
 
 def supporter(ref: str = "ps_sup", **over: Any) -> Supporter:
     """An eligible-by-default supporter at GEN."""
-    base = Supporter(ref=ref, profession="rn", seniority_level=4, site="GEN", years_experience=10,
-                     languages=frozenset({"en"}), group_facilitation=True, mental_health_credentials=True)
+    base = Supporter(
+        ref=ref,
+        profession="rn",
+        seniority_level=4,
+        site="GEN",
+        years_experience=10,
+        languages=frozenset({"en"}),
+        group_facilitation=True,
+        mental_health_credentials=True,
+    )
     return replace(base, **over)
 
 

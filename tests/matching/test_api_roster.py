@@ -25,9 +25,14 @@ async def test_create_update_pause_resume_deactivate(svc: Service) -> None:
     assert one["contact_hours"] is None and one["paused"] is False and one["active"] is True
     assert one["training"] == {"group_facilitation": False, "mental_health_credentials": False}
 
-    upd = body("S-1", display_name="Peer One", languages=["EN", "fr"], evaluates=["E-9"],
-                contact_hours={"start": "08:00", "end": "20:00", "time_zone": "America/Toronto"},
-                training={"group_facilitation": True})
+    upd = body(
+        "S-1",
+        display_name="Peer One",
+        languages=["EN", "fr"],
+        evaluates=["E-9"],
+        contact_hours={"start": "08:00", "end": "20:00", "time_zone": "America/Toronto"},
+        training={"group_facilitation": True},
+    )
     del upd["staff_id"]
     r = await svc.client.put("/v1/supporters/S-1", json=upd)
     assert r.status_code == 200, r.text
@@ -47,8 +52,12 @@ async def test_create_update_pause_resume_deactivate(svc: Service) -> None:
 
 
 async def test_bad_supporter_bodies_name_field_and_reason(svc: Service) -> None:
-    bad = body("S-2", seniority_level=0, colour="red",
-               contact_hours={"start": "25:00", "end": "20:00", "time_zone": "Mars/Base"})
+    bad = body(
+        "S-2",
+        seniority_level=0,
+        colour="red",
+        contact_hours={"start": "25:00", "end": "20:00", "time_zone": "Mars/Base"},
+    )
     del bad["site"]
     r = await svc.client.post("/v1/supporters", json=bad)
     assert r.status_code == 422
@@ -87,13 +96,16 @@ async def test_csv_import_reports_bad_rows_by_number_and_field(svc: Service) -> 
     assert (4, "group_facilitation") in errors  # row 4 fails on the flag before the model runs
     assert (5, "display_name") in errors and (5, "contact_end") in errors and (5, "contact_tz") in errors
     assert (await svc.client.get("/v1/supporters")).json() == []  # all or nothing
-    r = await svc.client.post("/v1/supporters:import?partial=true", content=text,
-                              headers={"content-type": "text/csv"})
+    r = await svc.client.post("/v1/supporters:import?partial=true", content=text, headers={"content-type": "text/csv"})
     assert r.status_code == 200 and r.json()["created"] == 2 and len(r.json()["errors"]) >= 3
-    r = await svc.client.post("/v1/supporters:import", content="staff_id,shoe_size\nS-1,9\n",
-                              headers={"content-type": "text/csv"})
-    assert r.status_code == 422 and r.json()["errors"][0] == {"row": 1, "field": "shoe_size",
-                                                              "reason": "unknown column"}
+    r = await svc.client.post(
+        "/v1/supporters:import", content="staff_id,shoe_size\nS-1,9\n", headers={"content-type": "text/csv"}
+    )
+    assert r.status_code == 422 and r.json()["errors"][0] == {
+        "row": 1,
+        "field": "shoe_size",
+        "reason": "unknown column",
+    }
     r = await svc.client.post("/v1/supporters:import", content=CSV_OK, headers={"content-type": "text/plain"})
     assert r.status_code == 415 and fields(r) == {"content-type"}
 
@@ -104,8 +116,9 @@ async def test_staff_directory_keeps_pseudonyms_only(svc: Service) -> None:
     csv_text = "staff_id,profession,seniority_level,languages\nE-501,rn,2,fr\nE-502,rn,eleven,\n"
     r = await svc.client.post("/v1/staff:import", content=csv_text, headers={"content-type": "text/csv"})
     assert r.status_code == 422 and r.json()["errors"][0]["row"] == 3
-    r = await svc.client.post("/v1/staff:import", content=csv_text.rsplit("E-502", 1)[0],
-                              headers={"content-type": "text/csv"})
+    r = await svc.client.post(
+        "/v1/staff:import", content=csv_text.rsplit("E-502", 1)[0], headers={"content-type": "text/csv"}
+    )
     assert r.status_code == 200
     listed = (await svc.client.get("/v1/staff")).json()
     assert {s["staff_ref"] for s in listed} == {svc.ref("E-500"), svc.ref("E-501")}
@@ -115,15 +128,18 @@ async def test_staff_directory_keeps_pseudonyms_only(svc: Service) -> None:
 async def test_json_shifts_mark_on_shift_now(svc: Service) -> None:
     await svc.client.post("/v1/supporters", json=body("S-20"))
     await svc.client.post("/v1/supporters", json=body("S-21"))
-    shifts = [{"staff_id": "S-20", "start": "2026-11-23T07:00:00-05:00", "end": "2026-11-23T19:00:00-05:00"},
-              {"staff_id": "S-21", "start": "2026-11-22T07:00:00-05:00", "end": "2026-11-22T19:00:00-05:00"}]
+    shifts = [
+        {"staff_id": "S-20", "start": "2026-11-23T07:00:00-05:00", "end": "2026-11-23T19:00:00-05:00"},
+        {"staff_id": "S-21", "start": "2026-11-22T07:00:00-05:00", "end": "2026-11-22T19:00:00-05:00"},
+    ]
     r = await svc.client.post("/v1/shifts", json=shifts)
     assert r.json() == {"received": 2, "stored": 2}
     assert (await svc.client.post("/v1/shifts", json=shifts)).json()["stored"] == 0  # idempotent
     on = {s["staff_id"]: s["on_shift_now"] for s in (await svc.client.get("/v1/supporters")).json()}
     assert on == {"S-20": True, "S-21": False}
-    bad = await svc.client.post("/v1/shifts", json=[{"staff_id": "S-20", "start": "2026-11-23T07:00:00",
-                                                     "end": "2026-11-23T06:00:00-05:00"}])
+    bad = await svc.client.post(
+        "/v1/shifts", json=[{"staff_id": "S-20", "start": "2026-11-23T07:00:00", "end": "2026-11-23T06:00:00-05:00"}]
+    )
     assert bad.status_code == 422 and "0.start" in fields(bad)
 
 
@@ -168,7 +184,8 @@ async def test_ical_shift_feed(svc: Service) -> None:
 
 async def test_csv_with_bare_carriage_returns_is_parsed_not_a_500(svc: Service) -> None:
     """Regression (schemathesis): a lone CR inside a CSV line raised csv.Error -> HTTP 500."""
-    r = await svc.client.post("/v1/staff:import", content="staff_id\nS-CR1\rS-CR2\n",
-                              headers={"content-type": "text/csv"})
+    r = await svc.client.post(
+        "/v1/staff:import", content="staff_id\nS-CR1\rS-CR2\n", headers={"content-type": "text/csv"}
+    )
     assert r.status_code == 200, r.text
     assert r.json()["created"] == 2

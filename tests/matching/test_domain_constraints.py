@@ -28,25 +28,43 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], str | Non
     ("junior to supported", {"seniority_level": 2}, {"people": (person(seniority_level=5),)}, {}, "not_junior"),
     ("same seniority", {"seniority_level": 3}, {"people": (person(seniority_level=3),)}, {}, None),
     ("seniority unknown", {"seniority_level": 1}, {}, {}, None),
-    ("junior to one of a group", {"seniority_level": 3},
-     {"people": (person("a", seniority_level=2), person("b", seniority_level=4))}, {}, "not_junior"),
+    (
+        "junior to one of a group",
+        {"seniority_level": 3},
+        {"people": (person("a", seniority_level=2), person("b", seniority_level=4))},
+        {},
+        "not_junior",
+    ),
     ("at monthly cap", {}, {}, {"month_counts": {"ps_sup": 2}}, "monthly_cap"),
     ("under monthly cap", {}, {}, {"month_counts": {"ps_sup": 1}}, None),
     ("own lower limit", {"monthly_cap": 1}, {}, {"month_counts": {"ps_sup": 1}}, "monthly_cap"),
     ("within contact hours", {"contact_hours": TORONTO_DAY}, {}, {}, None),
     ("outside contact hours", {"contact_hours": TORONTO_EVENING}, {}, {}, "contact_hours"),
     ("overnight window", {"contact_hours": OVERNIGHT}, {}, {}, None),
-    ("outside hours, immediate, opted in",
-     {"contact_hours": TORONTO_EVENING, "accepts_immediate_outside_hours": True}, {"urgency": "immediate"}, {}, None),
-    ("outside hours, immediate, not opted in",
-     {"contact_hours": TORONTO_EVENING}, {"urgency": "immediate"}, {}, "contact_hours"),
-    ("outside hours, opted in, not immediate",
-     {"contact_hours": TORONTO_EVENING, "accepts_immediate_outside_hours": True}, {}, {}, "contact_hours"),
-    ("group without facilitation training", {"group_facilitation": False}, {"mode": "group"}, {},
-     "group_facilitation"),
+    (
+        "outside hours, immediate, opted in",
+        {"contact_hours": TORONTO_EVENING, "accepts_immediate_outside_hours": True},
+        {"urgency": "immediate"},
+        {},
+        None,
+    ),
+    (
+        "outside hours, immediate, not opted in",
+        {"contact_hours": TORONTO_EVENING},
+        {"urgency": "immediate"},
+        {},
+        "contact_hours",
+    ),
+    (
+        "outside hours, opted in, not immediate",
+        {"contact_hours": TORONTO_EVENING, "accepts_immediate_outside_hours": True},
+        {},
+        {},
+        "contact_hours",
+    ),
+    ("group without facilitation training", {"group_facilitation": False}, {"mode": "group"}, {}, "group_facilitation"),
     ("individual without facilitation training", {"group_facilitation": False}, {}, {}, None),
-    ("tier 3 without credentials", {"mental_health_credentials": False}, {"tier": 3}, {},
-     "mental_health_credentials"),
+    ("tier 3 without credentials", {"mental_health_credentials": False}, {"tier": 3}, {}, "mental_health_credentials"),
     ("tier 2 without credentials", {"mental_health_credentials": False}, {"tier": 2}, {}, None),
 ]
 
@@ -67,8 +85,12 @@ def test_monthly_cap_is_a_setting() -> None:
 
 
 def test_unmatched_reasons_count_by_constraint_without_identities() -> None:
-    roster = [supporter("ps_a", paused=True), supporter("ps_b", paused=True, mental_health_credentials=False),
-              supporter("ps_c", mental_health_credentials=False), supporter("ps_person")]
+    roster = [
+        supporter("ps_a", paused=True),
+        supporter("ps_b", paused=True, mental_health_credentials=False),
+        supporter("ps_c", mental_health_credentials=False),
+        supporter("ps_person"),
+    ]
     result = match(case(tier=3), roster, facts(), POLICY)
     assert not result.matched and result.eligible == 0
     reasons = unmatched_reasons(result)

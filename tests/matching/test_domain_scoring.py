@@ -20,32 +20,71 @@ PREFS: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], float, st
     ("on shift", {}, {}, {"on_shift": frozenset({"ps_sup"})}, W.on_shift, "on shift now"),
     ("same discipline", {"profession": "rn"}, {}, {}, W.discipline, "same discipline (rn)"),
     ("other discipline when same wanted", {"profession": "rt"}, {}, {}, 0.0, None),
-    ("other discipline wanted", {"profession": "rt"}, {"discipline": "other"}, {}, W.discipline,
-     "other discipline (rt)"),
+    (
+        "other discipline wanted",
+        {"profession": "rt"},
+        {"discipline": "other"},
+        {},
+        W.discipline,
+        "other discipline (rt)",
+    ),
     ("same discipline when other wanted", {"profession": "rn"}, {"discipline": "other"}, {}, 0.0, None),
     ("any discipline", {"profession": "rn"}, {"discipline": "any"}, {}, 0.0, None),
     ("unknown profession of supported", {}, {"people": (person(profession=None),)}, {}, 0.0, None),
     ("same site", {"site": "GEN"}, {}, {}, W.same_site, "same site (GEN)"),
     ("other site", {"site": "NORTH"}, {}, {}, 0.0, None),
-    ("shared language", {"languages": frozenset({"en", "fr"})},
-     {"people": (person(languages=frozenset({"fr"})),)}, {}, W.language, "speaks fr"),
-    ("no shared language", {"languages": frozenset({"en"})},
-     {"people": (person(languages=frozenset({"fr"})),)}, {}, 0.0, None),
+    (
+        "shared language",
+        {"languages": frozenset({"en", "fr"})},
+        {"people": (person(languages=frozenset({"fr"})),)},
+        {},
+        W.language,
+        "speaks fr",
+    ),
+    (
+        "no shared language",
+        {"languages": frozenset({"en"})},
+        {"people": (person(languages=frozenset({"fr"})),)},
+        {},
+        0.0,
+        None,
+    ),
     ("no recent assignments", {}, {}, {}, 0.0, "no assignments in the last 30 days"),
-    ("two recent assignments", {}, {}, {"recent_counts": {"ps_sup": 2}}, -2 * W.fairness,
-     "2 assignment(s) in the last 30 days"),
+    (
+        "two recent assignments",
+        {},
+        {},
+        {"recent_counts": {"ps_sup": 2}},
+        -2 * W.fairness,
+        "2 assignment(s) in the last 30 days",
+    ),
     ("already on the case", {}, {}, {"on_case": frozenset({"ps_sup"})}, W.continuity, "already on this case"),
-    ("already supporting the person", {}, {}, {"supporting_person": frozenset({"ps_sup"})}, W.continuity,
-     "already supporting this person"),
+    (
+        "already supporting the person",
+        {},
+        {},
+        {"supporting_person": frozenset({"ps_sup"})},
+        W.continuity,
+        "already supporting this person",
+    ),
 ]
 
 PREF_BY_ID = {
-    "on shift": "on_shift", "same discipline": "discipline", "other discipline when same wanted": "discipline",
-    "other discipline wanted": "discipline", "same discipline when other wanted": "discipline",
-    "any discipline": "discipline", "unknown profession of supported": "discipline", "same site": "same_site",
-    "other site": "same_site", "shared language": "language", "no shared language": "language",
-    "no recent assignments": "fairness", "two recent assignments": "fairness",
-    "already on the case": "continuity", "already supporting the person": "continuity",
+    "on shift": "on_shift",
+    "same discipline": "discipline",
+    "other discipline when same wanted": "discipline",
+    "other discipline wanted": "discipline",
+    "same discipline when other wanted": "discipline",
+    "any discipline": "discipline",
+    "unknown profession of supported": "discipline",
+    "same site": "same_site",
+    "other site": "same_site",
+    "shared language": "language",
+    "no shared language": "language",
+    "no recent assignments": "fairness",
+    "two recent assignments": "fairness",
+    "already on the case": "continuity",
+    "already supporting the person": "continuity",
 }
 
 
@@ -96,8 +135,12 @@ def test_fairness_breaks_ties_toward_the_least_used() -> None:
 
 
 def test_group_case_gets_a_trained_facilitator_team() -> None:
-    roster = [supporter("ps_lead"), supporter("ps_co", site="NORTH"),
-              supporter("ps_untrained", group_facilitation=False), supporter("ps_backup", site="EAST")]
+    roster = [
+        supporter("ps_lead"),
+        supporter("ps_co", site="NORTH"),
+        supporter("ps_untrained", group_facilitation=False),
+        supporter("ps_backup", site="EAST"),
+    ]
     f = facts(on_shift=frozenset({"ps_lead"}), recent_counts={"ps_backup": 1})
     result = match(case(mode="group"), roster, f, POLICY)
     assert result.primary is not None and result.primary.ref == "ps_lead"
@@ -143,8 +186,15 @@ REPEATS: list[tuple[Any, ...]] = [
     ("was unmatched", PriorCase("within_hours", PEOPLE, False), "within_hours", PEOPLE, Action.RETRY),
     ("tier rose", PriorCase("within_hours", PEOPLE, True, tier=2), "within_hours", PEOPLE, Action.REMATCH, 3),
     ("tier fell", PriorCase("within_hours", PEOPLE, True, tier=3), "within_hours", PEOPLE, Action.IGNORE, 2),
-    ("became a group", PriorCase("within_hours", PEOPLE, True, tier=2), "within_hours", PEOPLE, Action.REMATCH,
-     2, "group"),
+    (
+        "became a group",
+        PriorCase("within_hours", PEOPLE, True, tier=2),
+        "within_hours",
+        PEOPLE,
+        Action.REMATCH,
+        2,
+        "group",
+    ),
 ]
 
 

@@ -20,11 +20,19 @@ from tests.matching.factories import NOW
 def request(svc: Service, people: list[str], case_id: uuid.UUID | None = None, **over: Any) -> OutreachRequested:
     """An OutreachRequested for staff ids (pseudonymized as the rules service would)."""
     values: dict[str, Any] = {
-        "occurred_at": NOW, "correlation_id": uuid.uuid4(), "case_id": case_id or uuid.uuid4(),
-        "incident_ref": "ref_x", "report_version": 1, "facility": "GEN", "unit": "ICU",
+        "occurred_at": NOW,
+        "correlation_id": uuid.uuid4(),
+        "case_id": case_id or uuid.uuid4(),
+        "incident_ref": "ref_x",
+        "report_version": 1,
+        "facility": "GEN",
+        "unit": "ICU",
         "people": tuple(StaffRef(pseudonym=svc.ref(p), key_id="k1", role="rn") for p in people),
-        "rules_fired": (RuleHit(rule_id="death", text="patient death"),), "urgency": "within_hours",
-        "mode": "individual", "tier": 2, "ruleset_version": "t",
+        "rules_fired": (RuleHit(rule_id="death", text="patient death"),),
+        "urgency": "within_hours",
+        "mode": "individual",
+        "tier": 2,
+        "ruleset_version": "t",
     }
     values.update(over)
     return OutreachRequested(**values)
@@ -133,8 +141,9 @@ async def test_monthly_cap_across_cases(svc: Service) -> None:
 
 async def test_group_team_tier3_and_coordinator_rematch(svc: Service) -> None:
     await register(svc, "S-1", training={"group_facilitation": True, "mental_health_credentials": True})
-    await register(svc, "S-2", profession="social_work",
-                   training={"group_facilitation": True, "mental_health_credentials": True})
+    await register(
+        svc, "S-2", profession="social_work", training={"group_facilitation": True, "mental_health_credentials": True}
+    )
     await register(svc, "S-3", training={"group_facilitation": False, "mental_health_credentials": True})
     await register(svc, "S-4", training={"group_facilitation": True})
     event = request(svc, ["E-1", "E-2"], mode="group", tier=3)

@@ -20,11 +20,19 @@ pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 def outreach(pseudo: Pseudonymizer, case_id: uuid.UUID, staff_id: str, tier: int = 2) -> OutreachRequested:
     return OutreachRequested(
-        occurred_at=utcnow(), correlation_id=uuid.uuid4(), case_id=case_id, incident_ref="ref_it",
-        report_version=1, facility="GEN", unit="ICU",
+        occurred_at=utcnow(),
+        correlation_id=uuid.uuid4(),
+        case_id=case_id,
+        incident_ref="ref_it",
+        report_version=1,
+        facility="GEN",
+        unit="ICU",
         people=(StaffRef(pseudonym=pseudo.pseudonym(staff_id), key_id=pseudo.key_id, role="rn"),),
         rules_fired=(RuleHit(rule_id="death", text="unexpected patient death"),),
-        urgency="within_hours", mode="individual", tier=tier, ruleset_version="it",
+        urgency="within_hours",
+        mode="individual",
+        tier=tier,
+        ruleset_version="it",
     )
 
 
@@ -32,20 +40,24 @@ async def test_outreach_requested_to_matched_dedupe_and_unmatched(
     kafka_bootstrap: str, kafka_idempotence: bool, pg_url: str
 ) -> None:
     tag = uuid.uuid4().hex[:6]
-    settings = MatchingSettings(kafka_bootstrap=kafka_bootstrap, database_url=pg_url,
-                                kafka_idempotence=kafka_idempotence)
+    settings = MatchingSettings(
+        kafka_bootstrap=kafka_bootstrap, database_url=pg_url, kafka_idempotence=kafka_idempotence
+    )
     pseudo = Pseudonymizer.from_settings(settings)
     case_a, case_b = uuid.uuid4(), uuid.uuid4()
     async with running(build(settings)) as client:
         for sid, site in ((f"S-{tag}-1", "NORTH"), (f"S-{tag}-2", "GEN")):
-            r = await client.post("/v1/supporters", json={
-                "staff_id": sid, "display_name": "Peer", "profession": "rn", "seniority_level": 4, "site": site})
+            r = await client.post(
+                "/v1/supporters",
+                json={"staff_id": sid, "display_name": "Peer", "profession": "rn", "seniority_level": 4, "site": site},
+            )
             assert r.status_code == 201, r.text
         first = outreach(pseudo, case_a, f"E-{tag}")
         key = str(case_a).encode()
         await produce(kafka_bootstrap, topics.OUTREACH_REQUESTED, first.model_dump_json().encode(), key=key)
-        matched = await read_topic(kafka_bootstrap, topics.SUPPORTER_MATCHED,
-                                   match=lambda m: m["value"]["case_id"] == str(case_a))
+        matched = await read_topic(
+            kafka_bootstrap, topics.SUPPORTER_MATCHED, match=lambda m: m["value"]["case_id"] == str(case_a)
+        )
         assert matched and matched[0]["value"]["primary"]["supporter_ref"] == pseudo.pseudonym(f"S-{tag}-2")
         assert matched[0]["key"] == key
         assert tag not in matched[0]["raw"].decode()
@@ -55,13 +67,19 @@ async def test_outreach_requested_to_matched_dedupe_and_unmatched(
         await produce(kafka_bootstrap, topics.OUTREACH_REQUESTED, first.model_dump_json().encode(), key=key)
         impossible = outreach(pseudo, case_b, f"E-{tag}-b", tier=3)
         await produce(kafka_bootstrap, topics.OUTREACH_REQUESTED, impossible.model_dump_json().encode(), key=key)
-        unmatched = await read_topic(kafka_bootstrap, topics.SUPPORTER_UNMATCHED,
-                                     match=lambda m: m["value"]["case_id"] == str(case_b))
+        unmatched = await read_topic(
+            kafka_bootstrap, topics.SUPPORTER_UNMATCHED, match=lambda m: m["value"]["case_id"] == str(case_b)
+        )
         assert unmatched, "no SupporterUnmatched for the impossible case"
         reasons = unmatched[0]["value"]["reasons"]
         assert "mental_health_credentials: 2 excluded (no mental-health credentials (tier 3))" in reasons
-        again = await read_topic(kafka_bootstrap, topics.SUPPORTER_MATCHED, count=2, timeout=3,
-                                 match=lambda m: m["value"]["case_id"] == str(case_a))
+        again = await read_topic(
+            kafka_bootstrap,
+            topics.SUPPORTER_MATCHED,
+            count=2,
+            timeout=3,
+            match=lambda m: m["value"]["case_id"] == str(case_a),
+        )
         assert len(again) == 1, "the duplicate event produced a second SupporterMatched"
         case = (await client.get(f"/v1/cases/{case_a}")).json()
         assert case["last_decision"] == "matched (new case)"  # the handler never saw the duplicate

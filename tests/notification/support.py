@@ -107,11 +107,18 @@ def matched(
 ) -> SupporterMatched:
     """A SupporterMatched event."""
     values: dict[str, Any] = {
-        "occurred_at": T0, "correlation_id": uuid.uuid4(), "assignment_id": uuid.uuid4(), "case_id": uuid.uuid4(),
-        "facility": "GEN", "unit": "ICU", "supported": ("ps_colleague",),
+        "occurred_at": T0,
+        "correlation_id": uuid.uuid4(),
+        "assignment_id": uuid.uuid4(),
+        "case_id": uuid.uuid4(),
+        "facility": "GEN",
+        "unit": "ICU",
+        "supported": ("ps_colleague",),
         "primary": Candidate(supporter_ref=primary, score=1.0),
         "backups": tuple(Candidate(supporter_ref=b, score=0.5) for b in backups),
-        "urgency": "within_hours", "mode": "individual", "tier": 2,
+        "urgency": "within_hours",
+        "mode": "individual",
+        "tier": 2,
     }
     values.update(over)
     return SupporterMatched(**values)

@@ -27,8 +27,9 @@ async def open_case(env: Env, primary_staff: str, *, ack: bool = True, **over: A
     await env.handle(handlers.on_supporter_matched, m, env.c.settings, env.clock.now())
     if ack:
         async with env.c.runtime.uow() as uow:
-            await Repository(uow.session).update_assignment(str(m.assignment_id), acknowledged_by=ref,
-                                                            acknowledged_at=env.clock.now(), state="acknowledged")
+            await Repository(uow.session).update_assignment(
+                str(m.assignment_id), acknowledged_by=ref, acknowledged_at=env.clock.now(), state="acknowledged"
+            )
             await uow.commit()
     return str(req.case_id), str(m.assignment_id)
 

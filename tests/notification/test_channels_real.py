@@ -34,7 +34,10 @@ from psp_notification.settings import ChannelConfig, NotificationSettings
 
 SECRET = b"webhook-secret-for-tests-0123456789"
 MESSAGE = PageMessage(
-    idempotency_key="key-123", recipient_ref="ps_abc", purpose="page", urgency="immediate",
+    idempotency_key="key-123",
+    recipient_ref="ps_abc",
+    purpose="page",
+    urgency="immediate",
     text="PSP: a colleague may need peer support, as soon as possible. Acknowledge: http://x/ack",
     links={"ack": "http://x/ack", "decline": "http://x/decline"},
 )
@@ -102,8 +105,9 @@ async def test_webhook_is_signed_retried_and_verifiable() -> None:
 
 async def test_webhook_gives_up_on_4xx_and_after_retries() -> None:
     refused, busy = Recorder(fail_first=99, status=400), Recorder(fail_first=99, status=503)
-    app = Starlette(routes=[Route("/refuse", refused.handle, methods=["POST"]),
-                            Route("/busy", busy.handle, methods=["POST"])])
+    app = Starlette(
+        routes=[Route("/refuse", refused.handle, methods=["POST"]), Route("/busy", busy.handle, methods=["POST"])]
+    )
     async with serve(app) as base, httpx.AsyncClient() as client:
         channel = WebhookChannel(client, SECRET, retries=2, backoff_s=0.0, sleep=no_sleep)
         with pytest.raises(ChannelError, match="HTTP 400"):
@@ -117,8 +121,7 @@ async def test_webhook_gives_up_on_4xx_and_after_retries() -> None:
 
 async def test_sms_provider_receives_the_page_and_errors_fall_through() -> None:
     rec, down = Recorder(), Recorder(fail_first=99, status=500)
-    app = Starlette(routes=[Route("/sms", rec.handle, methods=["POST"]),
-                            Route("/down", down.handle, methods=["POST"])])
+    app = Starlette(routes=[Route("/sms", rec.handle, methods=["POST"]), Route("/down", down.handle, methods=["POST"])])
     async with serve(app) as base, httpx.AsyncClient() as client:
         await SmsChannel(client, f"{base}/sms", "api-key-1", "PSP").send(MESSAGE, "+14165550100")
         broken = SmsChannel(client, f"{base}/down", None, "PSP")
@@ -126,8 +129,9 @@ async def test_sms_provider_receives_the_page_and_errors_fall_through() -> None:
             await broken.send(MESSAGE, "+14165550100")
         assert "5550100" not in str(err.value)
         router = ChannelRouter([broken, ConsoleChannel()])
-        kind = await router.deliver(MESSAGE, [ChannelConfig(kind="sms", address="+14165550100"),
-                                              ChannelConfig(kind="console")])
+        kind = await router.deliver(
+            MESSAGE, [ChannelConfig(kind="sms", address="+14165550100"), ChannelConfig(kind="console")]
+        )
     assert kind == "console"
     [req] = rec.requests
     assert json.loads(req["body"]) == {"to": "+14165550100", "from": "PSP", "text": MESSAGE.text}

@@ -10,9 +10,19 @@ from psp_notification.adapters import schemas
 from psp_notification.settings import CallWindow, ChannelConfig, NotificationSettings
 
 MODELS: list[type[BaseModel]] = [
-    FeedEntry, SafetyCallFeedPublished, CallWindow, ChannelConfig, NotificationSettings,
-    schemas.ChannelIn, schemas.ContactIn, schemas.ContactOut, schemas.ActionResult, schemas.Delivery,
-    schemas.Deliveries, schemas.StatusChange, schemas.CaseStatus,
+    FeedEntry,
+    SafetyCallFeedPublished,
+    CallWindow,
+    ChannelConfig,
+    NotificationSettings,
+    schemas.ChannelIn,
+    schemas.ContactIn,
+    schemas.ContactOut,
+    schemas.ActionResult,
+    schemas.Delivery,
+    schemas.Deliveries,
+    schemas.StatusChange,
+    schemas.CaseStatus,
 ]
 OWN_SETTINGS = set(NotificationSettings.model_fields) - {"service_name", "http_port"}
 
@@ -20,7 +30,8 @@ OWN_SETTINGS = set(NotificationSettings.model_fields) - {"service_name", "http_p
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 def test_every_field_has_a_description(model: type[BaseModel]) -> None:
     missing = [
-        name for name, f in model.model_fields.items()
+        name
+        for name, f in model.model_fields.items()
         if not f.description and (model is not NotificationSettings or name in OWN_SETTINGS)
     ]
     assert missing == []

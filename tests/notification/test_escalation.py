@@ -138,8 +138,15 @@ async def test_unmatched_pages_the_coordinator(env: Env) -> None:
 
     base = matched()
     event = SupporterUnmatched(
-        occurred_at=base.occurred_at, correlation_id=base.correlation_id, case_id=base.case_id, facility="GEN",
-        unit="ED", supported=("ps_c",), urgency="immediate", mode="group", reasons=("nobody on shift",),
+        occurred_at=base.occurred_at,
+        correlation_id=base.correlation_id,
+        case_id=base.case_id,
+        facility="GEN",
+        unit="ED",
+        supported=("ps_c",),
+        urgency="immediate",
+        mode="group",
+        reasons=("nobody on shift",),
     )
     await env.handle(handlers.on_supporter_unmatched, event, env.clock.now())
     await env.tick()
@@ -152,16 +159,20 @@ async def test_failing_channels_fall_through_then_retry_then_next_backup(sqlite_
     from tests.notification.support import app_env
 
     async with app_env(sqlite_url, send_max_attempts=2, send_retry_s=60) as env:
-        r = await env.client.put("/v1/contacts/E-1", json={"channels": [
-            {"kind": "webhook", "address": "https://hooks.example/down"}, {"kind": "console"}]})
+        r = await env.client.put(
+            "/v1/contacts/E-1",
+            json={"channels": [{"kind": "webhook", "address": "https://hooks.example/down"}, {"kind": "console"}]},
+        )
         assert r.status_code == 200
         ref = r.json()["staff_ref"]
-        r = await env.client.put("/v1/contacts/E-2", json={"channels": [
-            {"kind": "webhook", "address": "https://hooks.example/down"}]})
+        r = await env.client.put(
+            "/v1/contacts/E-2", json={"channels": [{"kind": "webhook", "address": "https://hooks.example/down"}]}
+        )
         ref2 = r.json()["staff_ref"]
         env.webhook.failing.add("https://hooks.example/down")
-        await env.handle(handlers.on_supporter_matched, matched(primary=ref, backups=(ref2, "ps_z")),
-                         env.c.settings, env.clock.now())
+        await env.handle(
+            handlers.on_supporter_matched, matched(primary=ref, backups=(ref2, "ps_z")), env.c.settings, env.clock.now()
+        )
         await env.tick()  # webhook fails, console works
         assert [m.recipient_ref for m, _ in env.console.sent] == [ref]
         await env.tick(minutes=31)  # ref2 paged: its only channel fails
@@ -188,6 +199,8 @@ async def test_supporter_stepping_away_after_ack_reopens_paging(env: Env) -> Non
     assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_primary", "ps_b1"]
     r = await env.client.get("/v1/deliveries", params={"assignment_id": str(event.assignment_id), "state": "sent"})
     assert [(i["supporter_ref"], i["response"]) for i in r.json()["items"]] == [
-        ("ps_b1", None), ("ps_primary", "declined")]
+        ("ps_b1", None),
+        ("ps_primary", "declined"),
+    ]
     assert (await env.client.get("/v1/deliveries", params={"state": "failed"})).json()["items"] == []
     assert [s for s, _ in await env.statuses()][-3:] == ["declined", "assigned", "notified"]

@@ -41,11 +41,19 @@ def test_due_calls_respect_local_time_and_catchup() -> None:
 
 def requested(occurred: datetime, unit: str = "ICU", facility: str = "GEN") -> OutreachRequested:
     return OutreachRequested(
-        occurred_at=occurred, correlation_id=uuid.uuid4(), case_id=uuid.uuid4(), incident_ref="ref_x",
-        report_version=1, facility=facility, unit=unit,
+        occurred_at=occurred,
+        correlation_id=uuid.uuid4(),
+        case_id=uuid.uuid4(),
+        incident_ref="ref_x",
+        report_version=1,
+        facility=facility,
+        unit=unit,
         people=(StaffRef(pseudonym="ps_colleague1", key_id="k1"),),
-        rules_fired=(RuleHit(rule_id="harm.death", text="Patient death"),), urgency="immediate",
-        mode="individual", tier=2, ruleset_version="v1",
+        rules_fired=(RuleHit(rule_id="harm.death", text="Patient death"),),
+        urgency="immediate",
+        mode="individual",
+        tier=2,
+        ruleset_version="v1",
     )
 
 
@@ -77,12 +85,14 @@ async def test_feed_lists_flagged_events_in_the_window_with_status(env: Env) -> 
 
 
 async def test_feed_is_published_at_call_time_once_even_after_restart(env: Env) -> None:
-    await env.handle(handlers.on_outreach_requested, requested(datetime(2026, 11, 23, 3, tzinfo=UTC)),
-                     env.clock.now())
+    await env.handle(handlers.on_outreach_requested, requested(datetime(2026, 11, 23, 3, tzinfo=UTC)), env.clock.now())
     env.clock.current = datetime(2026, 11, 23, 11, 59, tzinfo=UTC)  # 06:59 EST
     await env.tick()
-    assert not [f for f in await env.published(topics.SAFETY_CALL_FEED) if f["call"] == "morning"
-                and f["call_date"] == "2026-11-23"]
+    assert not [
+        f
+        for f in await env.published(topics.SAFETY_CALL_FEED)
+        if f["call"] == "morning" and f["call_date"] == "2026-11-23"
+    ]
     await env.tick(minutes=2)
     restarted = Dispatcher(env.c.runtime.uow, env.c.settings, env.clock, env.c.dispatcher.router)
     await restarted.tick()

@@ -54,8 +54,13 @@ def test_token_roundtrip_expiry_and_tamper() -> None:
         tokens.verify(key, token, T0 + timedelta(minutes=10))
     assert expired.value.expired
     page_key, exp, mac = token.split(".")
-    for bad in (f"other-key.{exp}.{mac}", f"{page_key}.{int(exp) + 3600}.{mac}", token[:-2] + "xx",
-                "garbage", f"{page_key}.{exp}"):
+    for bad in (
+        f"other-key.{exp}.{mac}",
+        f"{page_key}.{int(exp) + 3600}.{mac}",
+        token[:-2] + "xx",
+        "garbage",
+        f"{page_key}.{exp}",
+    ):
         with pytest.raises(tokens.TokenError) as err:
             tokens.verify(key, bad, T0)
         assert not err.value.expired
@@ -73,7 +78,9 @@ async def test_expired_and_tampered_links_answer_4xx_with_reason(env: Env) -> No
     assert (await env.client.get(forged)).status_code == 403
     r = await env.client.post(forged)
     assert r.status_code == 403 and r.json()["errors"][0] == {
-        "field": "token", "reason": "signature does not match: link altered or not issued by this service"}
+        "field": "token",
+        "reason": "signature does not match: link altered or not issued by this service",
+    }
     env.clock.advance(minutes=env.c.settings.token_ttl_minutes + 1)
     r = await env.client.get(link)
     assert r.status_code == 410 and r.json()["errors"][0]["reason"] == "link expired"
@@ -87,8 +94,13 @@ async def test_contact_directory_is_keyed_by_pseudonym_and_validated(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="psp")
-    body = {"channels": [{"kind": "email", "address": "dana@hospital.example"},
-                         {"kind": "sms", "address": "+14165550100"}, {"kind": "console"}]}
+    body = {
+        "channels": [
+            {"kind": "email", "address": "dana@hospital.example"},
+            {"kind": "sms", "address": "+14165550100"},
+            {"kind": "console"},
+        ]
+    }
     r = await env.client.put("/v1/contacts/E-200", json=body)
     assert r.status_code == 200
     ref = r.json()["staff_ref"]
@@ -125,7 +137,12 @@ async def test_no_contact_uses_the_default_channel(env: Env) -> None:
 async def test_asyncapi_documents_inputs_and_outputs(env: Env) -> None:
     doc = (await env.client.get("/asyncapi.json")).json()
     text = str(doc)
-    for topic in ("psp.matching.supporter-matched.v1", "psp.matching.supporter-unmatched.v1",
-                  "psp.rules.outreach-requested.v1", "psp.outreach-status.v1", "psp.safety-call-feed.v1"):
+    for topic in (
+        "psp.matching.supporter-matched.v1",
+        "psp.matching.supporter-unmatched.v1",
+        "psp.rules.outreach-requested.v1",
+        "psp.outreach-status.v1",
+        "psp.safety-call-feed.v1",
+    ):
         assert topic in text
     assert "SafetyCallFeedPublished" in text and "psp-notification" in text

@@ -29,13 +29,18 @@ async def test_supporter_matched_is_paged_once_and_notified_is_published(
     receiver = Recorder()
     hook = Starlette(routes=[Route("/page", receiver.handle, methods=["POST"])])
     settings = NotificationSettings(
-        kafka_bootstrap=kafka_bootstrap, database_url=pg_url, kafka_idempotence=kafka_idempotence,
-        dispatch_poll_s=0.1, webhook_backoff_s=0.0,
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=pg_url,
+        kafka_idempotence=kafka_idempotence,
+        dispatch_poll_s=0.1,
+        webhook_backoff_s=0.0,
     )
     key = settings.webhook_secret.get_secret_value().encode()
     async with serve(hook) as hook_url, running(build(settings)) as client:
-        r = await client.put(f"/v1/contacts/E-{uuid.uuid4().hex[:6]}",
-                             json={"channels": [{"kind": "webhook", "address": f"{hook_url}/page"}]})
+        r = await client.put(
+            f"/v1/contacts/E-{uuid.uuid4().hex[:6]}",
+            json={"channels": [{"kind": "webhook", "address": f"{hook_url}/page"}]},
+        )
         assert r.status_code == 200, r.text
         ref = r.json()["staff_ref"]
         event = matched(primary=ref, backups=("ps_backup_someone",))
@@ -44,8 +49,12 @@ async def test_supporter_matched_is_paged_once_and_notified_is_published(
         await produce(kafka_bootstrap, topics.SUPPORTER_MATCHED, body, key=str(event.case_id).encode())
         # A later event on the same partition: once it is paged, the duplicate before it was handled too.
         marker = matched(primary="ps_marker", case_id=event.case_id, correlation_id=event.correlation_id)
-        await produce(kafka_bootstrap, topics.SUPPORTER_MATCHED, marker.model_dump_json().encode(),
-                      key=str(event.case_id).encode())
+        await produce(
+            kafka_bootstrap,
+            topics.SUPPORTER_MATCHED,
+            marker.model_dump_json().encode(),
+            key=str(event.case_id).encode(),
+        )
 
         async def sent() -> list[dict[str, Any]]:
             items = (await client.get("/v1/deliveries", params={"state": "sent"})).json()["items"]
@@ -55,7 +64,9 @@ async def test_supporter_matched_is_paged_once_and_notified_is_published(
         mine = [i for i in items if i["assignment_id"] == str(event.assignment_id)]
         assert len(mine) == 1 and mine[0]["channel"] == "webhook" and mine[0]["supporter_ref"] == ref
         statuses = await read_topic(
-            kafka_bootstrap, topics.OUTREACH_STATUS, count=2,
+            kafka_bootstrap,
+            topics.OUTREACH_STATUS,
+            count=2,
             match=lambda m: m["value"]["assignment_id"] == str(event.assignment_id),
         )
         case = (await client.get(f"/v1/cases/{event.case_id}/status")).json()
@@ -68,9 +79,11 @@ async def test_supporter_matched_is_paged_once_and_notified_is_published(
         r = await client.post(ack)
         assert r.status_code == 200 and r.json()["result"] == "acknowledged"
         acked = await read_topic(
-            kafka_bootstrap, topics.OUTREACH_STATUS,
-            match=lambda m: m["value"]["assignment_id"] == str(event.assignment_id)
-            and m["value"]["status"] == "acknowledged",
+            kafka_bootstrap,
+            topics.OUTREACH_STATUS,
+            match=lambda m: (
+                m["value"]["assignment_id"] == str(event.assignment_id) and m["value"]["status"] == "acknowledged"
+            ),
         )
     assert [s["value"]["status"] for s in statuses] == ["assigned", "notified"]
     assert statuses[1]["value"]["supporter_ref"] == ref and statuses[1]["value"]["channel"] == "webhook"

@@ -25,9 +25,16 @@ def observed(
 ) -> IncidentObserved:
     """An IncidentObserved built with the psp_common model."""
     body: dict[str, Any] = {
-        "occurred_at": OCCURRED, "correlation_id": uuid.uuid4(), "incident_ref": ref or f"ref_{uuid.uuid4().hex}",
-        "report_version": version, "source_kind": "native", "facility": "GEN", "unit": "ICU",
-        "event_class": "incident", "harm_level": "death", "staff": staff(*ids),
+        "occurred_at": OCCURRED,
+        "correlation_id": uuid.uuid4(),
+        "incident_ref": ref or f"ref_{uuid.uuid4().hex}",
+        "report_version": version,
+        "source_kind": "native",
+        "facility": "GEN",
+        "unit": "ICU",
+        "event_class": "incident",
+        "harm_level": "death",
+        "staff": staff(*ids),
     }
     body.update(kw)
     return IncidentObserved.model_validate(body)

@@ -80,10 +80,21 @@ async def test_rulesets_put_yaml_versions_and_get(app_client: tuple[Any, httpx.A
     text = DEFAULT_FILE.read_text()
     r = await client.put("/v1/rulesets/default", content=text, headers={"content-type": "application/yaml"})
     assert r.status_code == 201 and r.json()["version"] == "default:1"
-    override = {"name": "gen", "extends_default": True, "disable": ["harm-unrated-incident"],
-                "group": {"staff_more_than": 3, "units_at_least": 2},
-                "rules": [{"id": "gen-falls", "text": "Any fall", "when": {"categories_any": ["fall"]},
-                           "urgency": "within_days", "tier": 1}]}
+    override = {
+        "name": "gen",
+        "extends_default": True,
+        "disable": ["harm-unrated-incident"],
+        "group": {"staff_more_than": 3, "units_at_least": 2},
+        "rules": [
+            {
+                "id": "gen-falls",
+                "text": "Any fall",
+                "when": {"categories_any": ["fall"]},
+                "urgency": "within_days",
+                "tier": 1,
+            }
+        ],
+    }
     for _ in range(2):
         r = await client.put("/v1/rulesets/GEN", json=override)
         assert r.status_code == 201, r.text
@@ -127,8 +138,12 @@ async def test_invalid_ruleset_is_422_with_field_and_reason(
 
 async def test_ruleset_scope_checks_and_malformed_yaml(app_client: tuple[Any, httpx.AsyncClient]) -> None:
     _, client = app_client
-    base = {"name": "x", "rules": [{"id": "r1", "text": "abc", "when": {"harm_levels_any": ["death"]},
-                                    "urgency": "immediate", "tier": 2}]}
+    base = {
+        "name": "x",
+        "rules": [
+            {"id": "r1", "text": "abc", "when": {"harm_levels_any": ["death"]}, "urgency": "immediate", "tier": 2}
+        ],
+    }
     r = await client.put("/v1/rulesets/GEN", json={**base, "extends_default": True, "disable": ["nope"]})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "disable"
     r = await client.put("/v1/rulesets/default", json={**base, "extends_default": True})

@@ -126,8 +126,14 @@ async def test_after_the_window_a_new_case_opens(rt: Runtime) -> None:
 async def test_closed_case_is_not_merged_into(rt: Runtime) -> None:
     await handle(rt, observed(ids=("E1",)))
     case_id = (await published(rt))[0].case_id
-    closed = OutreachStatusChanged(occurred_at=OCCURRED, correlation_id=case_id, case_id=case_id,
-                                   status=OutreachStatus.CLOSED, facility="GEN", unit="ICU")
+    closed = OutreachStatusChanged(
+        occurred_at=OCCURRED,
+        correlation_id=case_id,
+        case_id=case_id,
+        status=OutreachStatus.CLOSED,
+        facility="GEN",
+        unit="ICU",
+    )
     async with rt.uow() as uow:
         await handlers.on_status(closed, uow)
         await uow.commit()
@@ -147,7 +153,9 @@ async def test_amendment_upward_escalates_same_case_and_adds_new_people(rt: Runt
     assert out[0].case_id in {o.case_id for o in out[1:]}
     assert len({o.case_id for o in out}) == 2
     assert await outcomes(rt) == [
-        "outreach requested", "no change: already covered", "outreach requested; escalated",
+        "outreach requested",
+        "no change: already covered",
+        "outreach requested; escalated",
         "no change: version already decided",
     ]
 
@@ -155,9 +163,20 @@ async def test_amendment_upward_escalates_same_case_and_adds_new_people(rt: Runt
 async def test_facility_override_extending_default(rt: Runtime) -> None:
     from psp_rules.adapters.repository import RuleSetRepository
 
-    doc = {"name": "gen", "extends_default": True, "disable": ["harm-death"],
-           "rules": [{"id": "gen-falls", "text": "Any fall", "when": {"categories_any": ["fall"]},
-                      "urgency": "within_days", "tier": 1}]}
+    doc = {
+        "name": "gen",
+        "extends_default": True,
+        "disable": ["harm-death"],
+        "rules": [
+            {
+                "id": "gen-falls",
+                "text": "Any fall",
+                "when": {"categories_any": ["fall"]},
+                "urgency": "within_days",
+                "tier": 1,
+            }
+        ],
+    }
     async with rt.uow() as uow:
         await RuleSetRepository(uow.session).add("GEN", doc, "test", OCCURRED)
         await uow.commit()

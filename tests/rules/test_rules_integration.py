@@ -28,19 +28,26 @@ async def test_incident_to_outreach_dedupe_and_dead_letter(
     follow = observed(marker_ref, ids=("E-2",), harm_level=None, cis_flags=(CisTrigger.LINE_OF_DUTY_DEATH,))
     async with running(build(settings)) as client:
         await produce(kafka_bootstrap, topics.INCIDENT_OBSERVED, event.model_dump_json().encode(), ref.encode())
-        first = await read_topic(kafka_bootstrap, topics.OUTREACH_REQUESTED,
-                                 match=lambda m: m["value"]["incident_ref"] == ref)
+        first = await read_topic(
+            kafka_bootstrap, topics.OUTREACH_REQUESTED, match=lambda m: m["value"]["incident_ref"] == ref
+        )
         # Same event id again, then poison and a marker on the same partition: once the marker's outreach
         # arrives, the duplicate and the poison have been consumed.
         await produce(kafka_bootstrap, topics.INCIDENT_OBSERVED, event.model_dump_json().encode(), ref.encode())
         await produce(kafka_bootstrap, topics.INCIDENT_OBSERVED, b'{"broken' + poison.encode(), ref.encode())
         await produce(kafka_bootstrap, topics.INCIDENT_OBSERVED, follow.model_dump_json().encode(), ref.encode())
-        marker = await read_topic(kafka_bootstrap, topics.OUTREACH_REQUESTED,
-                                  match=lambda m: m["value"]["incident_ref"] == marker_ref)
+        marker = await read_topic(
+            kafka_bootstrap, topics.OUTREACH_REQUESTED, match=lambda m: m["value"]["incident_ref"] == marker_ref
+        )
         dead = await read_topic(kafka_bootstrap, topics.DEAD_LETTER, match=lambda m: poison.encode() in m["raw"])
         decisions = (await client.get("/v1/decisions", params={"incident_ref": ref})).json()["items"]
-        again = await read_topic(kafka_bootstrap, topics.OUTREACH_REQUESTED, count=2, timeout=3,
-                                 match=lambda m: m["value"]["incident_ref"] == ref)
+        again = await read_topic(
+            kafka_bootstrap,
+            topics.OUTREACH_REQUESTED,
+            count=2,
+            timeout=3,
+            match=lambda m: m["value"]["incident_ref"] == ref,
+        )
         rulesets = (await client.get("/v1/rulesets")).json()
     out = OutreachRequested.model_validate_json(first[0]["raw"])
     assert first[0]["key"].decode() == str(out.case_id)

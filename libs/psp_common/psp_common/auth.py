@@ -62,7 +62,11 @@ def verify(token: str, settings: ServiceSettings) -> Principal:
         key = settings.auth_jwt_secret.get_secret_value()
         algorithms = ["HS256"]
     claims = jwt.decode(
-        token, key, algorithms=algorithms, audience=settings.auth_audience, issuer=settings.auth_issuer,
+        token,
+        key,
+        algorithms=algorithms,
+        audience=settings.auth_audience,
+        issuer=settings.auth_issuer,
         options={"require": ["exp", "sub", "iss", "aud"]},
     )
     scopes = frozenset(str(claims.get("scope", "")).split())
@@ -103,8 +107,12 @@ def mint(
     """Issue an HS256 token with the shared dev secret (make run, tests, local tools)."""
     now = int(time.time())
     claims: dict[str, object] = {
-        "sub": subject, "scope": " ".join(scopes), "iat": now, "exp": now + ttl_s,
-        "iss": settings.auth_issuer, "aud": settings.auth_audience,
+        "sub": subject,
+        "scope": " ".join(scopes),
+        "iat": now,
+        "exp": now + ttl_s,
+        "iss": settings.auth_issuer,
+        "aud": settings.auth_audience,
     }
     if staff_id is not None:
         claims["staff_id"] = staff_id

@@ -211,12 +211,17 @@ async def deliver_batch(
         return
     except Exception as exc:
         if is_transient(exc):
-            log.warning("transient failure on a batch of %d from %s (%s); retrying", len(parsed),
-                        records[0].topic, type(exc).__name__)
+            log.warning(
+                "transient failure on a batch of %d from %s (%s); retrying",
+                len(parsed),
+                records[0].topic,
+                type(exc).__name__,
+            )
             await asyncio.sleep(min(settings.retry_backoff_s * 8, 5.0))
             raise
-        log.warning("batch of %d from %s failed (%s); handling one at a time", len(parsed), records[0].topic,
-                    type(exc).__name__)
+        log.warning(
+            "batch of %d from %s failed (%s); handling one at a time", len(parsed), records[0].topic, type(exc).__name__
+        )
     for raw, model in parsed:  # raising here re-seeks to the batch start; the inbox skips what is done
         await _handle_parsed(raw, model, handle, dead_letters, tracker, settings)
 
@@ -227,8 +232,13 @@ async def _parse_or_dead_letter(raw: Any, parse: Callable[[bytes], M], dead_lett
         return parse(body)
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
         await dead_letters.send(
-            body, source_topic=raw.topic, reason=safe_reason(exc), attempts=1, key=raw.key,
-            partition=raw.partition, offset=raw.offset,
+            body,
+            source_topic=raw.topic,
+            reason=safe_reason(exc),
+            attempts=1,
+            key=raw.key,
+            partition=raw.partition,
+            offset=raw.offset,
         )
         return None
 
@@ -255,8 +265,13 @@ async def _handle_parsed(
         if attempts >= settings.max_attempts:
             tracker.clear(pos)
             await dead_letters.send(
-                raw.value or b"", source_topic=pos[0], reason=safe_reason(exc), attempts=attempts,
-                key=raw.key, partition=pos[1], offset=pos[2],
+                raw.value or b"",
+                source_topic=pos[0],
+                reason=safe_reason(exc),
+                attempts=attempts,
+                key=raw.key,
+                partition=pos[1],
+                offset=pos[2],
             )
             return
         log.warning("handler failed on %s[%d]@%d attempt %d: %s", *pos, attempts, type(exc).__name__)
@@ -338,8 +353,11 @@ def subscribe_raw(
     batched = handle_batch is not None and settings.kafka_batch_max > 1
     extra: dict[str, Any] = {}
     if batched:
-        extra = {"batch": True, "max_records": settings.kafka_batch_max,
-                 "batch_timeout_ms": settings.kafka_fetch_max_wait_ms}
+        extra = {
+            "batch": True,
+            "max_records": settings.kafka_batch_max,
+            "batch_timeout_ms": settings.kafka_fetch_max_wait_ms,
+        }
     sub = broker.subscriber(
         topic,
         group_id=group_id,
@@ -356,8 +374,15 @@ def subscribe_raw(
         assert handle_batch is not None
 
         async def consume_batch(body: Any, msg: KafkaMessage = Context("message")) -> None:
-            await deliver_batch(msg, parse=parse, handle_batch=handle_batch, handle=handle,
-                                dead_letters=dead_letters, tracker=tracker, settings=settings)
+            await deliver_batch(
+                msg,
+                parse=parse,
+                handle_batch=handle_batch,
+                handle=handle,
+                dead_letters=dead_letters,
+                tracker=tracker,
+                settings=settings,
+            )
 
         return sub(consume_batch)
 

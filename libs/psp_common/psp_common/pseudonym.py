@@ -26,7 +26,9 @@ class Pseudonymizer:
         """Build from the service settings."""
         old = {k: v.get_secret_value().encode() for k, v in settings.pseudonym_old_keys.items()}
         return cls(
-            settings.pseudonym_key.get_secret_value().encode(), settings.pseudonym_key_id, old,
+            settings.pseudonym_key.get_secret_value().encode(),
+            settings.pseudonym_key_id,
+            old,
             settings.reference_key.get_secret_value().encode(),
         )
 

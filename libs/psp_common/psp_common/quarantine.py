@@ -41,11 +41,14 @@ class DbQuarantine:
         async with self.engine.begin() as conn:
             await conn.execute(
                 insert(self.table).values(
-                    id=qid, received_at=utcnow(), source_topic=headers.get("x-dlq-source-topic", "?"),
+                    id=qid,
+                    received_at=utcnow(),
+                    source_topic=headers.get("x-dlq-source-topic", "?"),
                     source_partition=int(partition) if partition else None,
                     source_offset=int(offset) if offset else None,
                     reason=headers.get("x-dlq-reason", "")[:1000],
-                    attempts=int(headers.get("x-dlq-attempts", "1")), body=body,
+                    attempts=int(headers.get("x-dlq-attempts", "1")),
+                    body=body,
                 )
             )
         return qid

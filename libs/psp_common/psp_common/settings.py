@@ -17,7 +17,9 @@ class ServiceSettings(BaseSettings):
         True, description="Idempotent producer: on for Apache Kafka, off for the embedded Tansu broker."
     )
     kafka_fetch_max_wait_ms: int = Field(
-        100, ge=1, description="Longest a fetch waits for data; keep it low on brokers that do not answer early (Tansu)."
+        100,
+        ge=1,
+        description="Longest a fetch waits for data; keep it low on brokers that do not answer early (Tansu).",
     )
     kafka_batch_max: int = Field(
         100, ge=1, description="Events handled per database transaction by event subscribers (1 = one at a time)."

@@ -41,8 +41,12 @@ def build(settings: ListenerSettings | None = None) -> FastAPI:
     pseudo = Pseudonymizer.from_settings(settings)
     container = Container(runtime, pseudo, settings, Normalizer(settings, pseudo))
     consumers.register(container)
-    document_publisher(runtime.broker, topics.INCIDENT_OBSERVED, IncidentObserved,
-                       "Normalized, pseudonymized incidents (no patient data, no narrative).")
+    document_publisher(
+        runtime.broker,
+        topics.INCIDENT_OBSERVED,
+        IncidentObserved,
+        "Normalized, pseudonymized incidents (no patient data, no narrative).",
+    )
     app = create_app(runtime, "PSP Outreach listener", "Intake of occurrence reports, FHIR and huddles.")
     app.state.container = container
     app.include_router(api.router)

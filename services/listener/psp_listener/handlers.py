@@ -17,8 +17,12 @@ async def accept_incident(event: IncidentObserved, uow: UnitOfWork) -> Outcome:
     disposition = amendment_disposition(stored, event.report_version)
     if disposition is Disposition.ACCEPTED:
         await repo.save(
-            event.incident_ref, event.source_kind.value, event.report_version, event.facility,
-            utcnow(), exists=stored is not None,
+            event.incident_ref,
+            event.source_kind.value,
+            event.report_version,
+            event.facility,
+            utcnow(),
+            exists=stored is not None,
         )
         uow.publish(topics.INCIDENT_OBSERVED, event)
         await uow.commit()

@@ -29,9 +29,12 @@ def generate(name: str) -> dict[str, Any]:
     """The JSON Schema document of contract ``name``."""
     model, intake = CONTRACTS[name]
     schema = model.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": BASE_ID + name,
-            "$comment": f"Generated from {model.__module__}.{model.__name__}; do not edit. {intake}",
-            **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": BASE_ID + name,
+        "$comment": f"Generated from {model.__module__}.{model.__name__}; do not edit. {intake}",
+        **schema,
+    }
 
 
 def render(name: str) -> str:

@@ -35,11 +35,20 @@ class Normalizer:
         flags = (*report.cis_flags, *self.phrases.flags([report.narrative], age))
         people = [Person(p.staff_id, p.role, p.involvement) for p in report.involved_staff]
         return IncidentObserved(
-            occurred_at=report.occurred_at, correlation_id=correlation_id(ref, report.version),
-            incident_ref=ref, report_version=report.version, source_kind=SourceKind.NATIVE,
-            facility=report.facility, unit=report.unit, facility_tz=report.facility_tz,
-            reported_at=report.reported_at, event_class=report.event_class, category=report.category,
-            harm_level=report.harm_level, patient_age_group=age, staff=staff_refs(people, self.pseudo),
+            occurred_at=report.occurred_at,
+            correlation_id=correlation_id(ref, report.version),
+            incident_ref=ref,
+            report_version=report.version,
+            source_kind=SourceKind.NATIVE,
+            facility=report.facility,
+            unit=report.unit,
+            facility_tz=report.facility_tz,
+            reported_at=report.reported_at,
+            event_class=report.event_class,
+            category=report.category,
+            harm_level=report.harm_level,
+            patient_age_group=age,
+            staff=staff_refs(people, self.pseudo),
             cis_flags=tuple(dict.fromkeys(flags)),
         )
 
@@ -49,12 +58,22 @@ class Normalizer:
         flags = (*entry.flags, *self.phrases.flags([entry.note], entry.patient_age_group))
         people = [Person(p.staff_id, p.role, p.involvement) for p in entry.staff]
         return IncidentObserved(
-            occurred_at=entry.occurred_at or entry.huddle_at, correlation_id=correlation_id(ref, entry.version),
-            incident_ref=ref, report_version=entry.version, source_kind=SourceKind.HUDDLE,
-            facility=entry.facility, unit=entry.unit, facility_tz=entry.facility_tz, reported_at=entry.huddle_at,
-            event_class=entry.event_class, category=entry.effective_category(), harm_level=entry.harm_level,
-            patient_age_group=entry.patient_age_group, staff=staff_refs(people, self.pseudo),
-            cis_flags=tuple(dict.fromkeys(flags)), huddle_call=entry.call,
+            occurred_at=entry.occurred_at or entry.huddle_at,
+            correlation_id=correlation_id(ref, entry.version),
+            incident_ref=ref,
+            report_version=entry.version,
+            source_kind=SourceKind.HUDDLE,
+            facility=entry.facility,
+            unit=entry.unit,
+            facility_tz=entry.facility_tz,
+            reported_at=entry.huddle_at,
+            event_class=entry.event_class,
+            category=entry.effective_category(),
+            harm_level=entry.harm_level,
+            patient_age_group=entry.patient_age_group,
+            staff=staff_refs(people, self.pseudo),
+            cis_flags=tuple(dict.fromkeys(flags)),
+            huddle_call=entry.call,
             team_size=entry.team_size,
         )
 

@@ -12,21 +12,38 @@ from psp_listener.adapters.phrases import DEFAULT_RULES, PhraseRule
 
 # AdverseEvent codes (seriousness, severity, outcome; R4 and R5 spellings, compared case-folded) -> harm.
 DEFAULT_FHIR_HARM = {
-    "fatal": HarmLevel.DEATH, "death": HarmLevel.DEATH, "seriousresultsindeath": HarmLevel.DEATH,
-    "419620001": HarmLevel.DEATH, "died": HarmLevel.DEATH,
-    "seriousislifethreatening": HarmLevel.SEVERE, "seriousresultsindisability": HarmLevel.SEVERE,
-    "severe": HarmLevel.SEVERE, "resolvedwithsequelae": HarmLevel.SEVERE,
-    "seriousresultsinhospitalization": HarmLevel.MODERATE, "serious": HarmLevel.MODERATE,
-    "seriousrequirespreventimpairment": HarmLevel.MODERATE, "moderate": HarmLevel.MODERATE,
-    "mild": HarmLevel.MILD, "non-serious": HarmLevel.MILD, "recovering": HarmLevel.MILD,
-    "resolved": HarmLevel.MILD, "ongoing": HarmLevel.MILD, "unknown": HarmLevel.UNKNOWN,
+    "fatal": HarmLevel.DEATH,
+    "death": HarmLevel.DEATH,
+    "seriousresultsindeath": HarmLevel.DEATH,
+    "419620001": HarmLevel.DEATH,
+    "died": HarmLevel.DEATH,
+    "seriousislifethreatening": HarmLevel.SEVERE,
+    "seriousresultsindisability": HarmLevel.SEVERE,
+    "severe": HarmLevel.SEVERE,
+    "resolvedwithsequelae": HarmLevel.SEVERE,
+    "seriousresultsinhospitalization": HarmLevel.MODERATE,
+    "serious": HarmLevel.MODERATE,
+    "seriousrequirespreventimpairment": HarmLevel.MODERATE,
+    "moderate": HarmLevel.MODERATE,
+    "mild": HarmLevel.MILD,
+    "non-serious": HarmLevel.MILD,
+    "recovering": HarmLevel.MILD,
+    "resolved": HarmLevel.MILD,
+    "ongoing": HarmLevel.MILD,
+    "unknown": HarmLevel.UNKNOWN,
 }
 
 # R5 participant.function codes (v3 ParticipationType) -> involvement.
 DEFAULT_FHIR_FUNCTIONS = {
-    "pprf": Involvement.PRIMARY, "prf": Involvement.PRIMARY, "part": Involvement.PRIMARY,
-    "sprf": Involvement.RESPONDER, "atnd": Involvement.RESPONDER, "con": Involvement.RESPONDER,
-    "wit": Involvement.WITNESS, "inf": Involvement.WITNESS, "aut": Involvement.WITNESS,
+    "pprf": Involvement.PRIMARY,
+    "prf": Involvement.PRIMARY,
+    "part": Involvement.PRIMARY,
+    "sprf": Involvement.RESPONDER,
+    "atnd": Involvement.RESPONDER,
+    "con": Involvement.RESPONDER,
+    "wit": Involvement.WITNESS,
+    "inf": Involvement.WITNESS,
+    "aut": Involvement.WITNESS,
 }
 
 

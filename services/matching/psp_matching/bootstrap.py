@@ -39,10 +39,18 @@ def build(settings: MatchingSettings | None = None, deps: Deps | None = None) ->
     pseudo = Pseudonymizer.from_settings(settings)
     container = Container(runtime, pseudo, settings, deps or Deps(settings, pseudo))
     consumers.register(container)
-    document_publisher(runtime.broker, topics.SUPPORTER_MATCHED, SupporterMatched,
-                       "A primary supporter (and backups / co-facilitators) for a case; pseudonyms only.")
-    document_publisher(runtime.broker, topics.SUPPORTER_UNMATCHED, SupporterUnmatched,
-                       "Nobody eligible: reasons by constraint (counts only); a coordinator steps in.")
+    document_publisher(
+        runtime.broker,
+        topics.SUPPORTER_MATCHED,
+        SupporterMatched,
+        "A primary supporter (and backups / co-facilitators) for a case; pseudonyms only.",
+    )
+    document_publisher(
+        runtime.broker,
+        topics.SUPPORTER_UNMATCHED,
+        SupporterUnmatched,
+        "Nobody eligible: reasons by constraint (counts only); a coordinator steps in.",
+    )
     app = create_app(runtime, "PSP Outreach matching", "Peer-supporter roster, availability and matching.")
     app.state.container = container
     app.include_router(api_roster.router)

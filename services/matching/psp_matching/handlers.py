@@ -51,9 +51,12 @@ def policy_from(settings: MatchingSettings) -> Policy:
         group_team_size=settings.group_team_size,
         fairness_window_days=settings.fairness_window_days,
         weights=Weights(
-            on_shift=settings.weight_on_shift, discipline=settings.weight_discipline,
-            same_site=settings.weight_same_site, language=settings.weight_language,
-            fairness=settings.weight_fairness, continuity=settings.weight_continuity,
+            on_shift=settings.weight_on_shift,
+            discipline=settings.weight_discipline,
+            same_site=settings.weight_same_site,
+            language=settings.weight_language,
+            fairness=settings.weight_fairness,
+            continuity=settings.weight_continuity,
         ),
     )
 
@@ -87,14 +90,25 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
     people = frozenset(p.pseudonym for p in event.people)
     prior = None
     if stored is not None:
-        prior = PriorCase(stored["urgency"], frozenset(stored["people"]), stored["status"] == "matched",
-                          stored["tier"], stored["mode"])
+        prior = PriorCase(
+            stored["urgency"],
+            frozenset(stored["people"]),
+            stored["status"] == "matched",
+            stored["tier"],
+            stored["mode"],
+        )
     action, why = decide(prior, event.urgency.value, people, event.tier, event.mode.value)
     now = deps.clock()
     values = {
-        "case_id": case_id, "incident_ref": event.incident_ref, "report_version": event.report_version,
-        "facility": event.facility, "unit": event.unit, "mode": event.mode.value, "tier": event.tier,
-        "correlation_id": str(event.correlation_id), "updated_at": now,
+        "case_id": case_id,
+        "incident_ref": event.incident_ref,
+        "report_version": event.report_version,
+        "facility": event.facility,
+        "unit": event.unit,
+        "mode": event.mode.value,
+        "tier": event.tier,
+        "correlation_id": str(event.correlation_id),
+        "updated_at": now,
     }
     if action is Action.IGNORE:
         assert stored is not None
@@ -103,8 +117,12 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
         return
     if stored is None:
         values.update(
-            discipline=deps.settings.default_discipline, created_at=now, status="new", reasons=[],
-            assignment_id=None, last_decision="",
+            discipline=deps.settings.default_discipline,
+            created_at=now,
+            status="new",
+            reasons=[],
+            assignment_id=None,
+            last_decision="",
         )
     merged = people | frozenset(stored["people"]) if stored else people
     roles = {**(stored["roles"] if stored else {}), **{p.pseudonym: p.role for p in event.people}}
@@ -132,14 +150,31 @@ async def run_match(uow: UnitOfWork, case_id: str, deps: Deps, why: str, publish
         reasons = list(unmatched_reasons(result))
         if row["assignment_id"]:
             reasons.append("the previous assignment stays active")
-        await repo.save({"case_id": case_id, "status": "unmatched" if not row["assignment_id"] else "matched",
-                         "reasons": reasons, "last_decision": f"unmatched ({why})", "updated_at": now}, True)
+        await repo.save(
+            {
+                "case_id": case_id,
+                "status": "unmatched" if not row["assignment_id"] else "matched",
+                "reasons": reasons,
+                "last_decision": f"unmatched ({why})",
+                "updated_at": now,
+            },
+            True,
+        )
         if publish_unmatched:
-            uow.publish(topics.SUPPORTER_UNMATCHED, SupporterUnmatched(
-                occurred_at=now, correlation_id=uuid.UUID(row["correlation_id"]), case_id=uuid.UUID(case_id),
-                facility=row["facility"], unit=row["unit"], supported=tuple(sorted(people)),
-                urgency=row["urgency"], mode=row["mode"], reasons=tuple(reasons),
-            ))
+            uow.publish(
+                topics.SUPPORTER_UNMATCHED,
+                SupporterUnmatched(
+                    occurred_at=now,
+                    correlation_id=uuid.UUID(row["correlation_id"]),
+                    case_id=uuid.UUID(case_id),
+                    facility=row["facility"],
+                    unit=row["unit"],
+                    supported=tuple(sorted(people)),
+                    urgency=row["urgency"],
+                    mode=row["mode"],
+                    reasons=tuple(reasons),
+                ),
+            )
         log.info("case %s unmatched (%s): %s", case_id, why, "; ".join(reasons))
         return False
     assignment_id = uuid.uuid4()
@@ -148,30 +183,59 @@ async def run_match(uow: UnitOfWork, case_id: str, deps: Deps, why: str, publish
     team = [result.primary, *result.co_facilitators]
     await repo.add_assignment(
         {
-            "assignment_id": str(assignment_id), "case_id": case_id, "status": ACTIVE, "urgency": row["urgency"],
-            "primary_ref": result.primary.ref, "team": [r.ref for r in team], "supported": sorted(people),
-            "candidates": [_candidate_json(r, role) for r, role in _roles(result)], "created_at": now,
+            "assignment_id": str(assignment_id),
+            "case_id": case_id,
+            "status": ACTIVE,
+            "urgency": row["urgency"],
+            "primary_ref": result.primary.ref,
+            "team": [r.ref for r in team],
+            "supported": sorted(people),
+            "candidates": [_candidate_json(r, role) for r, role in _roles(result)],
+            "created_at": now,
         },
         [(result.primary.ref, "primary"), *((r.ref, "co_facilitator") for r in result.co_facilitators)],
     )
-    await repo.save({"case_id": case_id, "status": "matched", "assignment_id": str(assignment_id),
-                     "reasons": list(result.notes), "last_decision": f"matched ({why})", "updated_at": now}, True)
-    uow.publish(topics.SUPPORTER_MATCHED, SupporterMatched(
-        occurred_at=now, correlation_id=uuid.UUID(row["correlation_id"]), assignment_id=assignment_id,
-        case_id=uuid.UUID(case_id), facility=row["facility"], unit=row["unit"], supported=tuple(sorted(people)),
-        primary=_candidate(result.primary, result.notes), backups=tuple(_candidate(r) for r in result.backups),
-        co_facilitators=tuple(_candidate(r) for r in result.co_facilitators),
-        urgency=row["urgency"], mode=row["mode"], tier=row["tier"],
-        supersedes=uuid.UUID(previous) if previous else None,
-    ))
+    await repo.save(
+        {
+            "case_id": case_id,
+            "status": "matched",
+            "assignment_id": str(assignment_id),
+            "reasons": list(result.notes),
+            "last_decision": f"matched ({why})",
+            "updated_at": now,
+        },
+        True,
+    )
+    uow.publish(
+        topics.SUPPORTER_MATCHED,
+        SupporterMatched(
+            occurred_at=now,
+            correlation_id=uuid.UUID(row["correlation_id"]),
+            assignment_id=assignment_id,
+            case_id=uuid.UUID(case_id),
+            facility=row["facility"],
+            unit=row["unit"],
+            supported=tuple(sorted(people)),
+            primary=_candidate(result.primary, result.notes),
+            backups=tuple(_candidate(r) for r in result.backups),
+            co_facilitators=tuple(_candidate(r) for r in result.co_facilitators),
+            urgency=row["urgency"],
+            mode=row["mode"],
+            tier=row["tier"],
+            supersedes=uuid.UUID(previous) if previous else None,
+        ),
+    )
     log.info("case %s matched (%s): assignment %s, %d eligible", case_id, why, assignment_id, result.eligible)
     return True
 
 
 def _roles(result: MatchResult) -> list[tuple[Ranked, str]]:
     assert result.primary is not None
-    return [(result.primary, "primary"), *((r, "co_facilitator") for r in result.co_facilitators),
-            *((r, "backup") for r in result.backups)]
+    return [
+        (result.primary, "primary"),
+        *((r, "co_facilitator") for r in result.co_facilitators),
+        *((r, "backup") for r in result.backups),
+    ]
 
 
 def _candidate(r: Ranked, notes: tuple[str, ...] = ()) -> Candidate:

@@ -90,8 +90,9 @@ async def upsert_many(
         ref = pseudo.pseudonym(body.staff_id)
         values = supporter_values(body, pseudo, now)
         if await repo.get(ref) is None:
-            await repo.insert({**values, "supporter_ref": ref, "staff_id": body.staff_id, "active": True,
-                               "created_at": now})
+            await repo.insert(
+                {**values, "supporter_ref": ref, "staff_id": body.staff_id, "active": True, "created_at": now}
+            )
             created += 1
         else:
             await repo.update(ref, {**values, "active": True})
@@ -104,8 +105,12 @@ async def upsert_staff(uow: UnitOfWork, bodies: list[StaffIn], pseudo: Pseudonym
     repo = RosterRepository(uow.session)
     created = 0
     for body in bodies:
-        values = {"profession": body.profession, "seniority_level": body.seniority_level,
-                  "languages": body.languages, "updated_at": now}
+        values = {
+            "profession": body.profession,
+            "seniority_level": body.seniority_level,
+            "languages": body.languages,
+            "updated_at": now,
+        }
         created += await repo.upsert_staff(pseudo.pseudonym(body.staff_id), values)
     return created
 
@@ -122,12 +127,24 @@ def view(row: dict[str, Any], on_shift: bool = False, this_month: int = 0) -> Su
     if row["contact_tz"]:
         hours = ContactHoursIn(start=row["contact_start"], end=row["contact_end"], time_zone=row["contact_tz"])
     return SupporterView(
-        supporter_ref=row["supporter_ref"], staff_id=row["staff_id"], display_name=row["display_name"],
-        profession=row["profession"], seniority_level=row["seniority_level"],
-        years_experience=row["years_experience"], site=row["site"], languages=row["languages"],
-        training=TrainingIn(group_facilitation=row["group_facilitation"],
-                            mental_health_credentials=row["mental_health_credentials"]),
-        contact_hours=hours, accepts_immediate_outside_hours=row["accepts_immediate_outside_hours"],
-        paused=row["paused"], active=row["active"], evaluates=row["evaluates"], supervises=row["supervises"],
-        max_assignments_per_month=row["monthly_cap"], on_shift_now=on_shift, assignments_this_month=this_month,
+        supporter_ref=row["supporter_ref"],
+        staff_id=row["staff_id"],
+        display_name=row["display_name"],
+        profession=row["profession"],
+        seniority_level=row["seniority_level"],
+        years_experience=row["years_experience"],
+        site=row["site"],
+        languages=row["languages"],
+        training=TrainingIn(
+            group_facilitation=row["group_facilitation"], mental_health_credentials=row["mental_health_credentials"]
+        ),
+        contact_hours=hours,
+        accepts_immediate_outside_hours=row["accepts_immediate_outside_hours"],
+        paused=row["paused"],
+        active=row["active"],
+        evaluates=row["evaluates"],
+        supervises=row["supervises"],
+        max_assignments_per_month=row["monthly_cap"],
+        on_shift_now=on_shift,
+        assignments_this_month=this_month,
     )

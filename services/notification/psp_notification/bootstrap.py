@@ -51,8 +51,12 @@ def default_channels(settings: NotificationSettings, client: httpx.AsyncClient) 
     """The four production channels."""
     key = settings.sms_api_key.get_secret_value() if settings.sms_api_key else None
     return [
-        WebhookChannel(client, settings.webhook_secret.get_secret_value().encode(),
-                       retries=settings.webhook_retries, backoff_s=settings.webhook_backoff_s),
+        WebhookChannel(
+            client,
+            settings.webhook_secret.get_secret_value().encode(),
+            retries=settings.webhook_retries,
+            backoff_s=settings.webhook_backoff_s,
+        ),
         EmailChannel(settings),
         SmsChannel(client, settings.sms_api_url, key, settings.sms_sender),
         ConsoleChannel(),
@@ -68,7 +72,9 @@ async def _close_on_stop(client: httpx.AsyncClient) -> None:
 
 
 def build(
-    settings: NotificationSettings | None = None, *, clock: Clock | None = None,
+    settings: NotificationSettings | None = None,
+    *,
+    clock: Clock | None = None,
     channels: list[Channel] | None = None,
 ) -> FastAPI:
     """Wire the notification service and return its ASGI app (clock and channels injectable for tests)."""
@@ -84,12 +90,23 @@ def build(
     runtime.background.append(lambda: _close_on_stop(client))
     container = Container(runtime, Pseudonymizer.from_settings(settings), settings, clock, dispatcher, retention)
     consumers.register(container)
-    document_publisher(runtime.broker, topics.OUTREACH_STATUS, OutreachStatusChanged,
-                       "Every outreach lifecycle change (pseudonymized, no contact details).")
-    document_publisher(runtime.broker, topics.SAFETY_CALL_FEED, SafetyCallFeedPublished,
-                       "Flagged events per facility for the morning and evening safety calls.")
-    app = create_app(runtime, "PSP Outreach notification",
-                     "Pages supporters, tracks acknowledgement, escalates, publishes status and safety-call feeds.")
+    document_publisher(
+        runtime.broker,
+        topics.OUTREACH_STATUS,
+        OutreachStatusChanged,
+        "Every outreach lifecycle change (pseudonymized, no contact details).",
+    )
+    document_publisher(
+        runtime.broker,
+        topics.SAFETY_CALL_FEED,
+        SafetyCallFeedPublished,
+        "Flagged events per facility for the morning and evening safety calls.",
+    )
+    app = create_app(
+        runtime,
+        "PSP Outreach notification",
+        "Pages supporters, tracks acknowledgement, escalates, publishes status and safety-call feeds.",
+    )
     app.state.container = container
     app.include_router(api.router)
     app.include_router(api_self.router)

@@ -87,8 +87,10 @@ class Dispatcher:
                 repo = Repository(uow.session)
                 page = await repo.page_by_id(page_id)
                 if page is None or not await repo.update_page(
-                    page_id, and_(pages.c.response.is_(None), pages.c.state == PageState.SENT.value),
-                    response=Response.EXPIRED.value, responded_at=now,
+                    page_id,
+                    and_(pages.c.response.is_(None), pages.c.state == PageState.SENT.value),
+                    response=Response.EXPIRED.value,
+                    responded_at=now,
                 ):
                     continue
                 a = await repo.assignment(page["assignment_id"])
@@ -98,8 +100,11 @@ class Dispatcher:
 
     async def escalate_overdue(self, now: datetime) -> None:
         """Contact deadline missed: page the coordinator once per assignment."""
-        open_states = [AssignmentState.PAGING.value, AssignmentState.ACKNOWLEDGED.value,
-                       AssignmentState.ESCALATED.value]
+        open_states = [
+            AssignmentState.PAGING.value,
+            AssignmentState.ACKNOWLEDGED.value,
+            AssignmentState.ESCALATED.value,
+        ]
         async with self.uow() as uow:
             ids = await Repository(uow.session).overdue_assignments(now, open_states)
         for aid in ids:
@@ -109,10 +114,26 @@ class Dispatcher:
                 if a is None or a["overdue_escalated"] or a["state"] not in open_states:
                     continue
                 await repo.update_assignment(aid, overdue_escalated=True)
-                await new_page(repo, scope=aid, case_id=a["case_id"], assignment_id=aid, recipient=COORDINATOR,
-                               purpose=Purpose.CONTACT_OVERDUE, urgency=a["urgency"], due_at=now, now=now)
-                await record_status(uow, repo, a, OutreachStatus.ESCALATED, now, assignment_id=aid,
-                                    detail="contact deadline missed; coordinator paged")
+                await new_page(
+                    repo,
+                    scope=aid,
+                    case_id=a["case_id"],
+                    assignment_id=aid,
+                    recipient=COORDINATOR,
+                    purpose=Purpose.CONTACT_OVERDUE,
+                    urgency=a["urgency"],
+                    due_at=now,
+                    now=now,
+                )
+                await record_status(
+                    uow,
+                    repo,
+                    a,
+                    OutreachStatus.ESCALATED,
+                    now,
+                    assignment_id=aid,
+                    detail="contact deadline missed; coordinator paged",
+                )
                 await uow.commit()
 
     async def publish_feeds(self, now: datetime) -> None:
@@ -129,12 +150,18 @@ class Dispatcher:
                 async with self.uow() as uow:
                     repo = Repository(uow.session)
                     feed = await build_feed(repo, self.settings, facility, call, day)
-                    if await repo.mark_feed(facility, call, day.isoformat(), str(feed.event_id),
-                                            len(feed.entries), now):
+                    if await repo.mark_feed(
+                        facility, call, day.isoformat(), str(feed.event_id), len(feed.entries), now
+                    ):
                         uow.publish(topics.SAFETY_CALL_FEED, feed)
                         await uow.commit()
-                        log.info("published %s %s safety-call feed for %s (%d entries)",
-                                 facility, call, day, len(feed.entries))
+                        log.info(
+                            "published %s %s safety-call feed for %s (%d entries)",
+                            facility,
+                            call,
+                            day,
+                            len(feed.entries),
+                        )
                 self._feeds_done.add(done_key)
 
     async def deliver_due(self, now: datetime) -> int:
@@ -165,8 +192,14 @@ class Dispatcher:
                     await uow.commit()
                     return None
             lease = now + timedelta(seconds=self.settings.send_lease_s)
-            if not await repo.update_page(page_id, claimable, state=PageState.SENDING.value, lease_until=lease,
-                                          lease_owner=owner, attempts=page["attempts"] + 1):
+            if not await repo.update_page(
+                page_id,
+                claimable,
+                state=PageState.SENDING.value,
+                lease_until=lease,
+                lease_owner=owner,
+                attempts=page["attempts"] + 1,
+            ):
                 return None
             prefs = await self._preferences(repo, page["recipient_ref"])
             await uow.commit()
@@ -190,8 +223,12 @@ class Dispatcher:
         if page["purpose"] == Purpose.PAGE.value:
             links = {"ack": f"{base}/v1/pages/{token}/ack", "decline": f"{base}/v1/pages/{token}/decline"}
         return PageMessage(
-            idempotency_key=page["idempotency_key"], recipient_ref=page["recipient_ref"], purpose=page["purpose"],
-            urgency=page["urgency"], text=page_text(Purpose(page["purpose"]), page["urgency"], links), links=links,
+            idempotency_key=page["idempotency_key"],
+            recipient_ref=page["recipient_ref"],
+            purpose=page["purpose"],
+            urgency=page["urgency"],
+            text=page_text(Purpose(page["purpose"]), page["urgency"], links),
+            links=links,
         )
 
     async def deliver_one(self, page_id: int, now: datetime) -> int:
@@ -214,18 +251,32 @@ class Dispatcher:
                 ack_deadline = None
                 if page["purpose"] == Purpose.PAGE.value:
                     ack_deadline = done + timedelta(minutes=self.settings.ack_window_minutes)
-                if await repo.update_page(page_id, mine, state=PageState.SENT.value, channel=kind, sent_at=done,
-                                          ack_deadline=ack_deadline, lease_until=None, last_error=None):
+                if await repo.update_page(
+                    page_id,
+                    mine,
+                    state=PageState.SENT.value,
+                    channel=kind,
+                    sent_at=done,
+                    ack_deadline=ack_deadline,
+                    lease_until=None,
+                    last_error=None,
+                ):
                     await self._notified(uow, repo, page, kind, done)
             elif page["attempts"] >= self.settings.send_max_attempts:
                 log.warning("page %s failed after %d rounds: %s", page["idempotency_key"], page["attempts"], error)
-                if await repo.update_page(page_id, mine, state=PageState.FAILED.value, last_error=error,
-                                          lease_until=None):
+                if await repo.update_page(
+                    page_id, mine, state=PageState.FAILED.value, last_error=error, lease_until=None
+                ):
                     await self._unreachable(uow, repo, page, done)
             else:
-                await repo.update_page(page_id, mine, state=PageState.PENDING.value, last_error=error,
-                                       lease_until=None, due_at=done + backoff(self.settings.send_retry_s,
-                                                                               page["attempts"]))
+                await repo.update_page(
+                    page_id,
+                    mine,
+                    state=PageState.PENDING.value,
+                    last_error=error,
+                    lease_until=None,
+                    due_at=done + backoff(self.settings.send_retry_s, page["attempts"]),
+                )
             await uow.commit()
         return 1 if kind is not None else 0
 
@@ -234,8 +285,16 @@ class Dispatcher:
             return
         a = await repo.assignment(page["assignment_id"])
         if a is not None:
-            await record_status(uow, repo, a, OutreachStatus.NOTIFIED, now, assignment_id=a["assignment_id"],
-                                supporter_ref=page["recipient_ref"], channel=kind)
+            await record_status(
+                uow,
+                repo,
+                a,
+                OutreachStatus.NOTIFIED,
+                now,
+                assignment_id=a["assignment_id"],
+                supporter_ref=page["recipient_ref"],
+                channel=kind,
+            )
 
     async def _unreachable(self, uow: Any, repo: Repository, page: dict[str, Any], now: datetime) -> None:
         if page["purpose"] != Purpose.PAGE.value or not page["assignment_id"]:

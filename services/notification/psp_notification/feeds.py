@@ -34,16 +34,28 @@ async def build_feed(
     rows = await repo.feed_cases(facility, window.start, window.end)
     entries = tuple(
         FeedEntry(
-            case_id=uuid.UUID(r["case_id"]), unit=r["unit"], occurred_at=r["occurred_at"],
-            triggers=tuple(RuleHit.model_validate(t) for t in r["triggers"]), urgency=r["urgency"],
-            mode=r["mode"], status=r["status"],
+            case_id=uuid.UUID(r["case_id"]),
+            unit=r["unit"],
+            occurred_at=r["occurred_at"],
+            triggers=tuple(RuleHit.model_validate(t) for t in r["triggers"]),
+            urgency=r["urgency"],
+            mode=r["mode"],
+            status=r["status"],
         )
         for r in rows
     )
     fid = feed_id(facility, call, day)
     return SafetyCallFeedPublished(
-        event_id=fid, correlation_id=fid, occurred_at=window.end, facility=facility, call=call, call_date=day,
-        timezone=tz.key, window_start=window.start, window_end=window.end, entries=entries,
+        event_id=fid,
+        correlation_id=fid,
+        occurred_at=window.end,
+        facility=facility,
+        call=call,
+        call_date=day,
+        timezone=tz.key,
+        window_start=window.start,
+        window_end=window.end,
+        entries=entries,
     )
 
 

@@ -40,35 +40,72 @@ class ActionError(Exception):
 
 
 async def record_status(
-    uow: UnitOfWork, repo: Repository, ctx: Row, status: OutreachStatus, now: datetime, *,
-    assignment_id: str | None = None, supporter_ref: str | None = None, channel: str | None = None,
-    detail: str | None = None, set_case: bool = True,
+    uow: UnitOfWork,
+    repo: Repository,
+    ctx: Row,
+    status: OutreachStatus,
+    now: datetime,
+    *,
+    assignment_id: str | None = None,
+    supporter_ref: str | None = None,
+    channel: str | None = None,
+    detail: str | None = None,
+    set_case: bool = True,
 ) -> None:
     """Log a lifecycle change, move the case's status and queue OutreachStatusChanged (pseudonymized)."""
     event = OutreachStatusChanged(
-        occurred_at=now, correlation_id=UUID(ctx["correlation_id"]), case_id=UUID(ctx["case_id"]),
-        assignment_id=UUID(assignment_id) if assignment_id else None, status=status, facility=ctx["facility"],
-        unit=ctx["unit"], urgency=ctx.get("urgency"), supporter_ref=supporter_ref, channel=channel,
+        occurred_at=now,
+        correlation_id=UUID(ctx["correlation_id"]),
+        case_id=UUID(ctx["case_id"]),
+        assignment_id=UUID(assignment_id) if assignment_id else None,
+        status=status,
+        facility=ctx["facility"],
+        unit=ctx["unit"],
+        urgency=ctx.get("urgency"),
+        supporter_ref=supporter_ref,
+        channel=channel,
         detail=detail[:300] if detail else None,
     )
     uow.publish(topics.OUTREACH_STATUS, event)
     await repo.log_status(
-        event_id=str(event.event_id), case_id=ctx["case_id"], assignment_id=assignment_id, status=status.value,
-        supporter_ref=supporter_ref, channel=channel, detail=event.detail, at=now,
+        event_id=str(event.event_id),
+        case_id=ctx["case_id"],
+        assignment_id=assignment_id,
+        status=status.value,
+        supporter_ref=supporter_ref,
+        channel=channel,
+        detail=event.detail,
+        at=now,
     )
     if set_case:
         await repo.update_case(ctx["case_id"], status=status.value, updated_at=now)
 
 
 async def new_page(
-    repo: Repository, *, scope: str, case_id: str, assignment_id: str | None, recipient: str, purpose: Purpose,
-    urgency: str | None, due_at: datetime, now: datetime, key_suffix: str = "",
+    repo: Repository,
+    *,
+    scope: str,
+    case_id: str,
+    assignment_id: str | None,
+    recipient: str,
+    purpose: Purpose,
+    urgency: str | None,
+    due_at: datetime,
+    now: datetime,
+    key_suffix: str = "",
 ) -> bool:
     """Insert a pending page; False if that (scope, recipient, purpose) was paged before."""
     return await repo.insert_page(
-        idempotency_key=page_key(scope, recipient, purpose.value + key_suffix), assignment_id=assignment_id,
-        case_id=case_id, recipient_ref=recipient, purpose=purpose.value, urgency=urgency,
-        state=PageState.PENDING.value, attempts=0, due_at=due_at, created_at=now,
+        idempotency_key=page_key(scope, recipient, purpose.value + key_suffix),
+        assignment_id=assignment_id,
+        case_id=case_id,
+        recipient_ref=recipient,
+        purpose=purpose.value,
+        urgency=urgency,
+        state=PageState.PENDING.value,
+        attempts=0,
+        due_at=due_at,
+        created_at=now,
     )
 
 
@@ -78,9 +115,18 @@ async def _ensure_case(
     case = await repo.case(str(event.case_id))
     if case is None:
         await repo.insert_case(
-            case_id=str(event.case_id), correlation_id=str(event.correlation_id), facility=event.facility,
-            unit=event.unit, urgency=event.urgency.value, mode=event.mode.value, triggers=[], flagged=False,
-            occurred_at=event.occurred_at.astimezone(UTC), status=status, created_at=now, updated_at=now,
+            case_id=str(event.case_id),
+            correlation_id=str(event.correlation_id),
+            facility=event.facility,
+            unit=event.unit,
+            urgency=event.urgency.value,
+            mode=event.mode.value,
+            triggers=[],
+            flagged=False,
+            occurred_at=event.occurred_at.astimezone(UTC),
+            status=status,
+            created_at=now,
+            updated_at=now,
         )
         case = await repo.case(str(event.case_id))
     assert case is not None
@@ -91,15 +137,23 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, now: 
     """Record the request (flagged event for the safety-call feeds) and publish 'requested'."""
     repo = Repository(uow.session)
     values = {
-        "facility": event.facility, "unit": event.unit, "urgency": event.urgency.value, "mode": event.mode.value,
-        "triggers": [h.model_dump() for h in event.rules_fired], "flagged": True,
-        "occurred_at": event.occurred_at.astimezone(UTC), "updated_at": now,
+        "facility": event.facility,
+        "unit": event.unit,
+        "urgency": event.urgency.value,
+        "mode": event.mode.value,
+        "triggers": [h.model_dump() for h in event.rules_fired],
+        "flagged": True,
+        "occurred_at": event.occurred_at.astimezone(UTC),
+        "updated_at": now,
     }
     case = await repo.case(str(event.case_id))
     if case is None:
         await repo.insert_case(
-            case_id=str(event.case_id), correlation_id=str(event.correlation_id),
-            status=OutreachStatus.REQUESTED.value, created_at=now, **values,
+            case_id=str(event.case_id),
+            correlation_id=str(event.correlation_id),
+            status=OutreachStatus.REQUESTED.value,
+            created_at=now,
+            **values,
         )
     else:
         await repo.update_case(str(event.case_id), **values)
@@ -116,18 +170,43 @@ async def on_supporter_matched(
     candidates = unique_candidates(event.primary.supporter_ref, [b.supporter_ref for b in event.backups])
     aid = str(event.assignment_id)
     inserted = await repo.insert_assignment(
-        assignment_id=aid, case_id=case["case_id"], correlation_id=case["correlation_id"],
-        facility=event.facility, unit=event.unit, urgency=event.urgency.value, candidates=candidates,
-        next_index=1, state=AssignmentState.PAGING.value, matched_at=now, overdue_escalated=False,
+        assignment_id=aid,
+        case_id=case["case_id"],
+        correlation_id=case["correlation_id"],
+        facility=event.facility,
+        unit=event.unit,
+        urgency=event.urgency.value,
+        candidates=candidates,
+        next_index=1,
+        state=AssignmentState.PAGING.value,
+        matched_at=now,
+        overdue_escalated=False,
         contact_deadline=now + timedelta(hours=settings.contact_deadline_hours),
     )
     if not inserted:
         return
-    await new_page(repo, scope=aid, case_id=case["case_id"], assignment_id=aid, recipient=candidates[0],
-                   purpose=Purpose.PAGE, urgency=event.urgency.value, due_at=now, now=now)
+    await new_page(
+        repo,
+        scope=aid,
+        case_id=case["case_id"],
+        assignment_id=aid,
+        recipient=candidates[0],
+        purpose=Purpose.PAGE,
+        urgency=event.urgency.value,
+        due_at=now,
+        now=now,
+    )
     ctx = {**case, "urgency": event.urgency.value}
-    await record_status(uow, repo, ctx, OutreachStatus.ASSIGNED, now, assignment_id=aid,
-                        supporter_ref=candidates[0], detail="primary supporter")
+    await record_status(
+        uow,
+        repo,
+        ctx,
+        OutreachStatus.ASSIGNED,
+        now,
+        assignment_id=aid,
+        supporter_ref=candidates[0],
+        detail="primary supporter",
+    )
 
 
 async def on_supporter_unmatched(event: SupporterUnmatched, uow: UnitOfWork, now: datetime) -> None:
@@ -135,10 +214,25 @@ async def on_supporter_unmatched(event: SupporterUnmatched, uow: UnitOfWork, now
     repo = Repository(uow.session)
     case = await _ensure_case(repo, event, OutreachStatus.UNMATCHED.value, now)
     cid = case["case_id"]
-    await new_page(repo, scope=f"case:{cid}", case_id=cid, assignment_id=None, recipient=COORDINATOR,
-                   purpose=Purpose.UNMATCHED, urgency=event.urgency.value, due_at=now, now=now)
-    await record_status(uow, repo, {**case, "urgency": event.urgency.value}, OutreachStatus.UNMATCHED, now,
-                        detail="; ".join(event.reasons) or None)
+    await new_page(
+        repo,
+        scope=f"case:{cid}",
+        case_id=cid,
+        assignment_id=None,
+        recipient=COORDINATOR,
+        purpose=Purpose.UNMATCHED,
+        urgency=event.urgency.value,
+        due_at=now,
+        now=now,
+    )
+    await record_status(
+        uow,
+        repo,
+        {**case, "urgency": event.urgency.value},
+        OutreachStatus.UNMATCHED,
+        now,
+        detail="; ".join(event.reasons) or None,
+    )
 
 
 async def advance(uow: UnitOfWork, repo: Repository, a: Row, now: datetime, reason: str) -> None:
@@ -150,17 +244,50 @@ async def advance(uow: UnitOfWork, repo: Repository, a: Row, now: datetime, reas
     while i < len(candidates) and candidates[i] in paged:
         i += 1
     if i < len(candidates):
-        await new_page(repo, scope=aid, case_id=a["case_id"], assignment_id=aid, recipient=candidates[i],
-                       purpose=Purpose.PAGE, urgency=a["urgency"], due_at=now, now=now)
+        await new_page(
+            repo,
+            scope=aid,
+            case_id=a["case_id"],
+            assignment_id=aid,
+            recipient=candidates[i],
+            purpose=Purpose.PAGE,
+            urgency=a["urgency"],
+            due_at=now,
+            now=now,
+        )
         await repo.update_assignment(aid, next_index=i + 1, state=AssignmentState.PAGING.value)
-        await record_status(uow, repo, a, OutreachStatus.ASSIGNED, now, assignment_id=aid,
-                            supporter_ref=candidates[i], detail=f"backup supporter after {reason}")
+        await record_status(
+            uow,
+            repo,
+            a,
+            OutreachStatus.ASSIGNED,
+            now,
+            assignment_id=aid,
+            supporter_ref=candidates[i],
+            detail=f"backup supporter after {reason}",
+        )
         return
     await repo.update_assignment(aid, next_index=i, state=AssignmentState.ESCALATED.value)
-    await new_page(repo, scope=aid, case_id=a["case_id"], assignment_id=aid, recipient=COORDINATOR,
-                   purpose=Purpose.ESCALATION, urgency=a["urgency"], due_at=now, now=now)
-    await record_status(uow, repo, a, OutreachStatus.ESCALATED, now, assignment_id=aid,
-                        detail=f"all supporters exhausted ({reason}); coordinator paged")
+    await new_page(
+        repo,
+        scope=aid,
+        case_id=a["case_id"],
+        assignment_id=aid,
+        recipient=COORDINATOR,
+        purpose=Purpose.ESCALATION,
+        urgency=a["urgency"],
+        due_at=now,
+        now=now,
+    )
+    await record_status(
+        uow,
+        repo,
+        a,
+        OutreachStatus.ESCALATED,
+        now,
+        assignment_id=aid,
+        detail=f"all supporters exhausted ({reason}); coordinator paged",
+    )
 
 
 async def _supporter_page(repo: Repository, key: str) -> tuple[Row, Row]:
@@ -186,11 +313,20 @@ async def acknowledge(uow: UnitOfWork, key: str, now: datetime) -> str:
     if a["state"] not in (AssignmentState.PAGING.value, AssignmentState.ESCALATED.value):
         raise ActionError(409, "token", f"the case is already {a['state']}")
     await repo.update_page(page["id"], response=Response.ACKNOWLEDGED.value, responded_at=now)
-    await repo.update_assignment(a["assignment_id"], state=AssignmentState.ACKNOWLEDGED.value,
-                                 acknowledged_by=ref, acknowledged_at=now)
+    await repo.update_assignment(
+        a["assignment_id"], state=AssignmentState.ACKNOWLEDGED.value, acknowledged_by=ref, acknowledged_at=now
+    )
     await repo.cancel_pending(a["assignment_id"], [Purpose.PAGE.value])
-    await record_status(uow, repo, a, OutreachStatus.ACKNOWLEDGED, now, assignment_id=a["assignment_id"],
-                        supporter_ref=ref, channel=page["channel"])
+    await record_status(
+        uow,
+        repo,
+        a,
+        OutreachStatus.ACKNOWLEDGED,
+        now,
+        assignment_id=a["assignment_id"],
+        supporter_ref=ref,
+        channel=page["channel"],
+    )
     await uow.commit()
     return "acknowledged"
 
@@ -205,11 +341,22 @@ async def decline(uow: UnitOfWork, key: str, now: datetime) -> str:
     if a["state"] in (AssignmentState.CONTACTED.value, AssignmentState.CLOSED.value):
         raise ActionError(409, "token", f"the case is already {a['state']}")
     await repo.update_page(page["id"], response=Response.DECLINED.value, responded_at=now)
-    await record_status(uow, repo, a, OutreachStatus.DECLINED, now, assignment_id=a["assignment_id"],
-                        supporter_ref=ref, channel=page["channel"])
+    await record_status(
+        uow,
+        repo,
+        a,
+        OutreachStatus.DECLINED,
+        now,
+        assignment_id=a["assignment_id"],
+        supporter_ref=ref,
+        channel=page["channel"],
+    )
     outstanding = [
-        p for p in await repo.assignment_pages(a["assignment_id"])
-        if p["purpose"] == Purpose.PAGE.value and p["id"] != page["id"] and p["response"] is None
+        p
+        for p in await repo.assignment_pages(a["assignment_id"])
+        if p["purpose"] == Purpose.PAGE.value
+        and p["id"] != page["id"]
+        and p["response"] is None
         and p["state"] in (PageState.PENDING.value, PageState.SENDING.value, PageState.SENT.value)
     ]
     if a["acknowledged_by"] == ref or (a["state"] == AssignmentState.PAGING.value and not outstanding):
@@ -238,11 +385,21 @@ async def contacted(uow: UnitOfWork, assignment_id: str, settings: NotificationS
     await repo.cancel_pending(assignment_id, [Purpose.PAGE.value])
     who = a["acknowledged_by"] or COORDINATOR
     for hours in settings.checkin_hours:
-        await new_page(repo, scope=assignment_id, case_id=a["case_id"], assignment_id=assignment_id,
-                       recipient=who, purpose=Purpose.CHECKIN, urgency=a["urgency"],
-                       due_at=now + timedelta(hours=hours), now=now, key_suffix=f"-{hours:g}h")
-    await record_status(uow, repo, a, OutreachStatus.CONTACTED, now, assignment_id=assignment_id,
-                        supporter_ref=a["acknowledged_by"])
+        await new_page(
+            repo,
+            scope=assignment_id,
+            case_id=a["case_id"],
+            assignment_id=assignment_id,
+            recipient=who,
+            purpose=Purpose.CHECKIN,
+            urgency=a["urgency"],
+            due_at=now + timedelta(hours=hours),
+            now=now,
+            key_suffix=f"-{hours:g}h",
+        )
+    await record_status(
+        uow, repo, a, OutreachStatus.CONTACTED, now, assignment_id=assignment_id, supporter_ref=a["acknowledged_by"]
+    )
     await uow.commit()
     return "contacted"
 
@@ -255,7 +412,8 @@ async def close(uow: UnitOfWork, assignment_id: str, now: datetime) -> str:
         return "already closed"
     await repo.update_assignment(assignment_id, state=AssignmentState.CLOSED.value, closed_at=now)
     await repo.cancel_pending(assignment_id, [p.value for p in Purpose])
-    await record_status(uow, repo, a, OutreachStatus.CLOSED, now, assignment_id=assignment_id,
-                        supporter_ref=a["acknowledged_by"])
+    await record_status(
+        uow, repo, a, OutreachStatus.CLOSED, now, assignment_id=assignment_id, supporter_ref=a["acknowledged_by"]
+    )
     await uow.commit()
     return "closed"

@@ -27,17 +27,22 @@ CLOSED = "closed"
 async def purge_closed(uow: UnitOfWork, now: datetime, retention_days: float, batch: int) -> list[str]:
     """Anonymize up to ``batch`` cases closed at least ``retention_days`` before ``now``; return their ids."""
     cutoff = now - timedelta(days=retention_days)
-    query = select(cases.c.case_id).where(
-        cases.c.status == CLOSED, cases.c.updated_at <= cutoff, cases.c.purged_at.is_(None)
-    ).order_by(cases.c.updated_at).limit(batch)
+    query = (
+        select(cases.c.case_id)
+        .where(cases.c.status == CLOSED, cases.c.updated_at <= cutoff, cases.c.purged_at.is_(None))
+        .order_by(cases.c.updated_at)
+        .limit(batch)
+    )
     ids = list((await uow.session.execute(query)).scalars())
     if not ids:
         return []
     s = uow.session
-    await s.execute(update(assignments).where(assignments.c.case_id.in_(ids)).values(
-        candidates=[], acknowledged_by=None))
-    await s.execute(update(pages).where(pages.c.case_id.in_(ids)).values(
-        recipient_ref=PURGED, last_error=None, lease_owner=None))
+    await s.execute(
+        update(assignments).where(assignments.c.case_id.in_(ids)).values(candidates=[], acknowledged_by=None)
+    )
+    await s.execute(
+        update(pages).where(pages.c.case_id.in_(ids)).values(recipient_ref=PURGED, last_error=None, lease_owner=None)
+    )
     await s.execute(update(status_log).where(status_log.c.case_id.in_(ids)).values(supporter_ref=None, detail=None))
     await s.execute(update(cases).where(cases.c.case_id.in_(ids)).values(purged_at=now))
     await uow.commit()
@@ -55,8 +60,9 @@ class Retention:
         total = 0
         while True:
             async with self.uow() as uow:
-                ids = await purge_closed(uow, self.clock.now(), self.settings.retention_days,
-                                         self.settings.retention_batch)
+                ids = await purge_closed(
+                    uow, self.clock.now(), self.settings.retention_days, self.settings.retention_batch
+                )
             total += len(ids)
             if len(ids) < self.settings.retention_batch:
                 break

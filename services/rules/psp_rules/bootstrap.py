@@ -40,8 +40,12 @@ def build(settings: RulesSettings | None = None) -> FastAPI:
     config = RulesConfig.from_settings(settings, load_file(settings.default_ruleset_file))
     container = Container(runtime, Pseudonymizer.from_settings(settings), settings, config)
     consumers.register(container)
-    document_publisher(runtime.broker, topics.OUTREACH_REQUESTED, OutreachRequested,
-                       "Decisions that people or a team should be offered peer support (keyed by case).")
+    document_publisher(
+        runtime.broker,
+        topics.OUTREACH_REQUESTED,
+        OutreachRequested,
+        "Decisions that people or a team should be offered peer support (keyed by case).",
+    )
     app = create_app(runtime, "PSP Outreach rules", "Critical Incident Stress rules decide who gets outreach.")
     app.state.container = container
     app.include_router(api.router)

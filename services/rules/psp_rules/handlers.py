@@ -26,7 +26,9 @@ from psp_rules.settings import RulesSettings
 log = logging.getLogger("psp.rules")
 DEFAULT_SCOPE = "default"
 CHANGE: dict[ActionKind, Any] = {
-    ActionKind.OPEN: "opened", ActionKind.ESCALATE: "escalated", ActionKind.UPDATE: "updated",
+    ActionKind.OPEN: "opened",
+    ActionKind.ESCALATE: "escalated",
+    ActionKind.UPDATE: "updated",
 }
 
 
@@ -56,15 +58,21 @@ class Plan:
 
 def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset()) -> Incident:
     """Map the bus event to the domain's view."""
-    staff = tuple(
-        Person(s.pseudonym, s.key_id, s.role, s.involvement.value) for s in event.staff
-    )
+    staff = tuple(Person(s.pseudonym, s.key_id, s.role, s.involvement.value) for s in event.staff)
     return Incident(
-        incident_ref=event.incident_ref, report_version=event.report_version, facility=event.facility,
-        unit=event.unit, source_kind=event.source_kind.value, event_class=event.event_class.value,
-        staff=staff, category=event.category, harm_level=event.harm_level.value if event.harm_level else None,
-        patient_age_group=event.patient_age_group, huddle_call=event.huddle_call,
-        cis_flags=frozenset(f.value for f in event.cis_flags), other_units=other_units,
+        incident_ref=event.incident_ref,
+        report_version=event.report_version,
+        facility=event.facility,
+        unit=event.unit,
+        source_kind=event.source_kind.value,
+        event_class=event.event_class.value,
+        staff=staff,
+        category=event.category,
+        harm_level=event.harm_level.value if event.harm_level else None,
+        patient_age_group=event.patient_age_group,
+        huddle_call=event.huddle_call,
+        cis_flags=frozenset(f.value for f in event.cis_flags),
+        other_units=other_units,
         team_size=getattr(event, "team_size", None),  # optional intake field (huddle head count)
     )
 
@@ -94,8 +102,9 @@ async def effective_ruleset(repo: RuleSetRepository, facility: str, cfg: RulesCo
     return overlay(default, mine, frozenset(odoc.disable)) if odoc.extends_default else mine
 
 
-async def plan(event: IncidentObserved, uow_session: AsyncSession, cfg: RulesConfig, *, seed: bool,
-               now: datetime | None = None) -> Plan:
+async def plan(
+    event: IncidentObserved, uow_session: AsyncSession, cfg: RulesConfig, *, seed: bool, now: datetime | None = None
+) -> Plan:
     """Evaluate the rules and decide, reading (never writing, unless ``seed``) the database."""
     cases = CaseRepository(uow_session)
     ruleset = await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed)
@@ -114,23 +123,41 @@ async def plan(event: IncidentObserved, uow_session: AsyncSession, cfg: RulesCon
 
 def outreach_event(event: IncidentObserved, p: Plan, action: Action, members: list[Member]) -> OutreachRequested:
     """The OutreachRequested an action publishes."""
-    people = tuple(StaffRef(pseudonym=m.pseudonym, key_id=m.key_id, role=m.role,
-                            involvement=m.involvement) for m in members)  # type: ignore[arg-type]
+    people = tuple(
+        StaffRef(pseudonym=m.pseudonym, key_id=m.key_id, role=m.role, involvement=m.involvement) for m in members
+    )  # type: ignore[arg-type]
     hits = tuple(RuleHit(rule_id=h.rule_id, text=h.explanation()) for h in p.decision.evaluation.hits)
     return OutreachRequested(
-        occurred_at=event.occurred_at, correlation_id=event.correlation_id, case_id=uuid.UUID(action.case_id),
-        incident_ref=event.incident_ref, report_version=event.report_version, facility=event.facility,
-        unit=event.unit, people=people, rules_fired=hits, urgency=action.urgency.value,  # type: ignore[arg-type]
-        mode=action.mode.value, tier=action.tier,  # type: ignore[arg-type]
-        ruleset_version=p.ruleset.version, change=CHANGE[action.kind],
+        occurred_at=event.occurred_at,
+        correlation_id=event.correlation_id,
+        case_id=uuid.UUID(action.case_id),
+        incident_ref=event.incident_ref,
+        report_version=event.report_version,
+        facility=event.facility,
+        unit=event.unit,
+        people=people,
+        rules_fired=hits,
+        urgency=action.urgency.value,  # type: ignore[arg-type]
+        mode=action.mode.value,
+        tier=action.tier,  # type: ignore[arg-type]
+        ruleset_version=p.ruleset.version,
+        change=CHANGE[action.kind],
     )
 
 
 def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: str, now: datetime) -> list[dict]:
     by_name = {p.pseudonym: p for p in incident.people()}
     return [
-        {"case_id": case_id, "pseudonym": n, "incident_ref": incident.incident_ref, "key_id": by_name[n].key_id,
-         "role": by_name[n].role, "involvement": by_name[n].involvement, "how": how, "joined_at": now}
+        {
+            "case_id": case_id,
+            "pseudonym": n,
+            "incident_ref": incident.incident_ref,
+            "key_id": by_name[n].key_id,
+            "role": by_name[n].role,
+            "involvement": by_name[n].involvement,
+            "how": how,
+            "joined_at": now,
+        }
         for n in names
     ]
 
@@ -143,11 +170,19 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
     published = 0
     for action in p.decision.actions:
         if action.kind is ActionKind.OPEN:
-            await cases.open_case({
-                "case_id": action.case_id, "incident_ref": event.incident_ref, "facility": event.facility,
-                "unit": event.unit, "mode": action.mode.value, "urgency": action.urgency.value,
-                "tier": action.tier, "opened_at": now, "updated_at": now,
-            })
+            await cases.open_case(
+                {
+                    "case_id": action.case_id,
+                    "incident_ref": event.incident_ref,
+                    "facility": event.facility,
+                    "unit": event.unit,
+                    "mode": action.mode.value,
+                    "urgency": action.urgency.value,
+                    "tier": action.tier,
+                    "opened_at": now,
+                    "updated_at": now,
+                }
+            )
             await cases.add_members(_member_rows(action.case_id, action.people, p.incident, "opened", now))
         elif action.kind is ActionKind.MERGE:
             await cases.add_members(_member_rows(action.case_id, action.people, p.incident, "merged", now))
@@ -161,8 +196,14 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
             uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members))
             published += 1
     await cases.record(decision_row(event, p, now))
-    log.info("decided %s v%d: %s (%d published, ruleset %s)", event.incident_ref, event.report_version,
-             p.decision.outcome, published, p.ruleset.version)
+    log.info(
+        "decided %s v%d: %s (%d published, ruleset %s)",
+        event.incident_ref,
+        event.report_version,
+        p.decision.outcome,
+        published,
+        p.ruleset.version,
+    )
     return p
 
 
@@ -170,19 +211,34 @@ def decision_row(event: IncidentObserved, p: Plan, now: datetime) -> dict[str, A
     """The decision log row."""
     d = p.decision
     return {
-        "incident_ref": event.incident_ref, "report_version": event.report_version, "event_id": str(event.event_id),
-        "facility": event.facility, "unit": event.unit, "ruleset_version": p.ruleset.version,
+        "incident_ref": event.incident_ref,
+        "report_version": event.report_version,
+        "event_id": str(event.event_id),
+        "facility": event.facility,
+        "unit": event.unit,
+        "ruleset_version": p.ruleset.version,
         "fired": [h.rule_id for h in d.evaluation.hits],
         "urgency": d.evaluation.urgency.value if d.evaluation.urgency else None,
-        "tier": d.evaluation.tier or None, "mode": d.mode.value if d.evaluation.fired else None,
-        "outcome": d.outcome[:300], "detail": [action_json(a) for a in d.actions], "decided_at": now,
+        "tier": d.evaluation.tier or None,
+        "mode": d.mode.value if d.evaluation.fired else None,
+        "outcome": d.outcome[:300],
+        "detail": [action_json(a) for a in d.actions],
+        "decided_at": now,
     }
 
 
 def action_json(a: Action) -> dict[str, Any]:
     """An action as JSON (pseudonyms only)."""
-    return {"kind": a.kind.value, "case_id": a.case_id or None, "people": list(a.people), "mode": a.mode.value,
-            "urgency": a.urgency.value, "tier": a.tier, "publishes": a.publish, "note": a.note}
+    return {
+        "kind": a.kind.value,
+        "case_id": a.case_id or None,
+        "people": list(a.people),
+        "mode": a.mode.value,
+        "urgency": a.urgency.value,
+        "tier": a.tier,
+        "publishes": a.publish,
+        "note": a.note,
+    }
 
 
 async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:

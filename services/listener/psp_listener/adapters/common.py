@@ -60,8 +60,7 @@ def staff_refs(people: Iterable[Person], pseudo: Pseudonymizer) -> tuple[StaffRe
     out: dict[str, StaffRef] = {}
     for person in people:
         p = pseudo.pseudonym(person.staff_id)
-        out.setdefault(p, StaffRef(pseudonym=p, key_id=pseudo.key_id, role=person.role,
-                                   involvement=person.involvement))
+        out.setdefault(p, StaffRef(pseudonym=p, key_id=pseudo.key_id, role=person.role, involvement=person.involvement))
     return tuple(out.values())
 
 

@@ -18,7 +18,5 @@ def invalid(title: str, issues: Sequence[tuple[tuple[str | int, ...], str]]) -> 
 
 def malformed(title: str, reason: str) -> ValidationError:
     """A ValidationError reported as unparseable JSON (HTTP 400)."""
-    details: list[InitErrorDetails] = [
-        {"type": "json_invalid", "loc": (), "input": "", "ctx": {"error": reason}}
-    ]
+    details: list[InitErrorDetails] = [{"type": "json_invalid", "loc": (), "input": "", "ctx": {"error": reason}}]
     return ValidationError.from_exception_data(title, details)

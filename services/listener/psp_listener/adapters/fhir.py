@@ -25,15 +25,34 @@ class FhirVersion(StrEnum):
 
 
 # Elements only one release has (R4 is validated with the R4B model: AdverseEvent did not change).
-R5_ONLY = frozenset({
-    "status", "code", "participant", "occurrenceDateTime", "occurrencePeriod", "occurrenceTiming",
-    "resultingEffect", "contributingFactor", "preventiveAction", "mitigatingAction", "supportingInfo",
-    "note", "expectedInResearchStudy",
-})
-R4_ONLY = frozenset({
-    "contributor", "severity", "date", "event", "resultingCondition", "subjectMedicalHistory",
-    "referenceDocument",
-})
+R5_ONLY = frozenset(
+    {
+        "status",
+        "code",
+        "participant",
+        "occurrenceDateTime",
+        "occurrencePeriod",
+        "occurrenceTiming",
+        "resultingEffect",
+        "contributingFactor",
+        "preventiveAction",
+        "mitigatingAction",
+        "supportingInfo",
+        "note",
+        "expectedInResearchStudy",
+    }
+)
+R4_ONLY = frozenset(
+    {
+        "contributor",
+        "severity",
+        "date",
+        "event",
+        "resultingCondition",
+        "subjectMedicalHistory",
+        "referenceDocument",
+    }
+)
 _PROFILE = re.compile(r"(?:/|\|)(?P<major>[45])\.\d")
 
 

@@ -17,8 +17,7 @@ from psp_listener.adapters.fhir import TITLE, FhirVersion
 from psp_listener.adapters.phrases import PhraseMatcher
 from psp_listener.settings import ListenerSettings
 
-SEVERITY = (HarmLevel.DEATH, HarmLevel.SEVERE, HarmLevel.MODERATE, HarmLevel.MILD, HarmLevel.NO_HARM,
-            HarmLevel.UNKNOWN)
+SEVERITY = (HarmLevel.DEATH, HarmLevel.SEVERE, HarmLevel.MODERATE, HarmLevel.MILD, HarmLevel.NO_HARM, HarmLevel.UNKNOWN)
 _TAGS = re.compile(r"<[^>]*>")
 _FRACTION = re.compile(r"\.\d{7,}")
 _PRACTITIONER = re.compile(r"(?:^|/)Practitioner/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
@@ -113,8 +112,13 @@ def _place(resource: dict[str, Any], s: ListenerSettings, issues: Issues) -> tup
     ref = _text(loc.get("reference"))
     ref_id = ref.rsplit("Location/", 1)[1].split("/")[0] if "Location/" in ref else ""
     unit = (tail.strip() if sep else "") or ref_id or display.strip() or s.fhir_default_unit or ""
-    facility = (_facility_ext(resource, s.fhir_facility_extension) or _facility_ext(loc, s.fhir_facility_extension)
-                or (head.strip() if sep else "") or s.fhir_default_facility or "")
+    facility = (
+        _facility_ext(resource, s.fhir_facility_extension)
+        or _facility_ext(loc, s.fhir_facility_extension)
+        or (head.strip() if sep else "")
+        or s.fhir_default_facility
+        or ""
+    )
     if not unit:
         issues.append((("location",), "required: a Location reference or display naming the unit"))
     if not facility:
@@ -133,8 +137,14 @@ def _people(resource: dict[str, Any], version: FhirVersion, s: ListenerSettings)
     for part in _list(resource.get("participant")):
         sid = practitioner_id(_dict(part).get("actor"))
         if sid:
-            fn = next((s.fhir_participant_functions[c] for c in codes(_dict(part).get("function"))
-                       if c in s.fhir_participant_functions), Involvement.PRIMARY)
+            fn = next(
+                (
+                    s.fhir_participant_functions[c]
+                    for c in codes(_dict(part).get("function"))
+                    if c in s.fhir_participant_functions
+                ),
+                Involvement.PRIMARY,
+            )
             people.append(Person(sid, None, fn))
     return people
 
@@ -184,14 +194,29 @@ def to_incident(resource: dict[str, Any], version: FhirVersion, ctx: FhirContext
     flags = list(ctx.phrases.flags(_narrative(resource)))
     if subject:
         flags.insert(0, CisTrigger.SERIOUS_ON_THE_JOB_INJURY)
-    category = next((str(c["code"]) for cc in _list(resource.get("category")) for c in _list(_dict(cc).get("coding"))
-                     if isinstance(c, dict) and c.get("code")), None)
+    category = next(
+        (
+            str(c["code"])
+            for cc in _list(resource.get("category"))
+            for c in _list(_dict(cc).get("coding"))
+            if isinstance(c, dict) and c.get("code")
+        ),
+        None,
+    )
     ref = incident_ref(ctx.pseudo, *source)
     return IncidentObserved(
-        occurred_at=occurred, correlation_id=correlation_id(ref, report_version), incident_ref=ref,
-        report_version=report_version, source_kind=SourceKind.FHIR, facility=facility, unit=unit,
-        facility_tz=s.fhir_default_tz, reported_at=_instant(resource.get("recordedDate")),
+        occurred_at=occurred,
+        correlation_id=correlation_id(ref, report_version),
+        incident_ref=ref,
+        report_version=report_version,
+        source_kind=SourceKind.FHIR,
+        facility=facility,
+        unit=unit,
+        facility_tz=s.fhir_default_tz,
+        reported_at=_instant(resource.get("recordedDate")),
         event_class=EventClass.NEAR_MISS if resource.get("actuality") == "potential" else EventClass.INCIDENT,
-        category=category[:64] if category else None, harm_level=_harm(resource, s.fhir_harm_codes),
-        staff=staff_refs(people, ctx.pseudo), cis_flags=tuple(dict.fromkeys(flags)),
+        category=category[:64] if category else None,
+        harm_level=_harm(resource, s.fhir_harm_codes),
+        staff=staff_refs(people, ctx.pseudo),
+        cis_flags=tuple(dict.fromkeys(flags)),
     )

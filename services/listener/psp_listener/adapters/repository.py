@@ -27,13 +27,15 @@ class ReportRepository:
         """Insert or move the stored version forward."""
         if exists:
             await self.session.execute(
-                update(reports).where(reports.c.incident_ref == incident_ref)
-                .values(version=version, received_at=now)
+                update(reports).where(reports.c.incident_ref == incident_ref).values(version=version, received_at=now)
             )
         else:
             await self.session.execute(
                 insert(reports).values(
-                    incident_ref=incident_ref, source_kind=source_kind, version=version,
-                    facility=facility, received_at=now,
+                    incident_ref=incident_ref,
+                    source_kind=source_kind,
+                    version=version,
+                    facility=facility,
+                    received_at=now,
                 )
             )

@@ -30,7 +30,8 @@ class IntakeAccepted(BaseModel):
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": IntakeAccepted, "description": "Resend or late older version."}, **ERROR_RESPONSES,
+    200: {"model": IntakeAccepted, "description": "Resend or late older version."},
+    **ERROR_RESPONSES,
 }
 
 
@@ -40,15 +41,21 @@ async def accept(request: Request, event: IncidentObserved) -> JSONResponse:
     async with container.runtime.uow() as uow:
         outcome = await handlers.accept_incident(event, uow)
     body = IntakeAccepted(
-        status=outcome.disposition.value, incident_ref=outcome.incident_ref,
-        version=outcome.version, event_id=outcome.event_id,
+        status=outcome.disposition.value,
+        incident_ref=outcome.incident_ref,
+        version=outcome.version,
+        event_id=outcome.event_id,
     )
     return JSONResponse(body.model_dump(), status_code=202 if outcome.event_id else 200)
 
 
 @router.post(
-    "/v1/occurrence-reports", status_code=202, response_model=IntakeAccepted, responses=RESPONSES,
-    tags=["intake"], summary="Submit a native occurrence report (v1).",
+    "/v1/occurrence-reports",
+    status_code=202,
+    response_model=IntakeAccepted,
+    responses=RESPONSES,
+    tags=["intake"],
+    summary="Submit a native occurrence report (v1).",
 )
 async def submit_occurrence_report(report: OccurrenceReportV1, request: Request) -> JSONResponse:
     """Validate, strip, pseudonymize and queue the report for the rules service."""
@@ -56,8 +63,12 @@ async def submit_occurrence_report(report: OccurrenceReportV1, request: Request)
 
 
 @router.post(
-    "/v1/safety-huddles", status_code=202, response_model=IntakeAccepted, responses=RESPONSES,
-    tags=["intake"], summary="Submit a safety-huddle entry (morning, evening or ad hoc call).",
+    "/v1/safety-huddles",
+    status_code=202,
+    response_model=IntakeAccepted,
+    responses=RESPONSES,
+    tags=["intake"],
+    summary="Submit a safety-huddle entry (morning, evening or ad hoc call).",
 )
 async def submit_huddle_entry(entry: HuddleEntryV1, request: Request) -> JSONResponse:
     """Validate, derive flags from the note, drop it, pseudonymize and queue the entry."""

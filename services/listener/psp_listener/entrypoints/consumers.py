@@ -38,6 +38,12 @@ def register(container: Container) -> None:
     ]
     for topic, parse, description in intakes:
         subscribe_raw(
-            rt.broker, topic=topic, group_id=GROUPS[topic], parse=parse, handle=accept,
-            dead_letters=rt.dead_letters, settings=rt.settings, description=description,
+            rt.broker,
+            topic=topic,
+            group_id=GROUPS[topic],
+            parse=parse,
+            handle=accept,
+            dead_letters=rt.dead_letters,
+            settings=rt.settings,
+            description=description,
         )

@@ -24,8 +24,12 @@ OUTCOME_SCHEMA: dict[str, Any] = {
 }
 OUTCOME_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {FHIR_JSON: {"schema": OUTCOME_SCHEMA}}}
-    for code, text in ((400, "Malformed JSON."), (413, "Body too large."), (415, "Not FHIR JSON."),
-                       (422, "Invalid AdverseEvent or missing what the PSP needs."))
+    for code, text in (
+        (400, "Malformed JSON."),
+        (413, "Body too large."),
+        (415, "Not FHIR JSON."),
+        (422, "Invalid AdverseEvent or missing what the PSP needs."),
+    )
 }
 
 
@@ -40,10 +44,15 @@ def _fhir_response(body: dict[str, Any], status: int) -> JSONResponse:
     responses={200: {"model": IntakeAccepted, "description": "Resend or older version."}, **OUTCOME_RESPONSES},
     tags=["intake"],
     summary="Submit a FHIR AdverseEvent (R4 or R5; fhirVersion=4.0|5.0 in the content type, else detected).",
-    openapi_extra={"requestBody": {"required": True, "content": {
-        FHIR_JSON: {"schema": {"type": "object", "description": "A FHIR R4 or R5 AdverseEvent resource."}},
-        "application/json": {"schema": {"type": "object"}},
-    }}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FHIR_JSON: {"schema": {"type": "object", "description": "A FHIR R4 or R5 AdverseEvent resource."}},
+                "application/json": {"schema": {"type": "object"}},
+            },
+        }
+    },
 )
 async def submit_adverse_event(request: Request) -> JSONResponse:
     """Validate with fhir.resources, map to IncidentObserved (patient data and narrative dropped), queue it."""

@@ -46,9 +46,11 @@ class CaseRepository:
 
     async def team_on_case(self, case_id: str) -> frozenset[str]:
         """Supporters on the case's active assignment."""
-        query = select(members.c.supporter_ref).join(
-            assignments, assignments.c.assignment_id == members.c.assignment_id
-        ).where(assignments.c.case_id == case_id, assignments.c.status == ACTIVE)
+        query = (
+            select(members.c.supporter_ref)
+            .join(assignments, assignments.c.assignment_id == members.c.assignment_id)
+            .where(assignments.c.case_id == case_id, assignments.c.status == ACTIVE)
+        )
         return frozenset(r[0] for r in await self.session.execute(query))
 
     async def supporting(self, people: frozenset[str], since: datetime) -> frozenset[str]:
@@ -65,7 +67,8 @@ class CaseRepository:
     async def supersede(self, case_id: str) -> None:
         """Mark the case's active assignments superseded."""
         await self.session.execute(
-            update(assignments).where(assignments.c.case_id == case_id, assignments.c.status == ACTIVE)
+            update(assignments)
+            .where(assignments.c.case_id == case_id, assignments.c.status == ACTIVE)
             .values(status=SUPERSEDED)
         )
 
@@ -75,8 +78,13 @@ class CaseRepository:
         await self.session.execute(
             insert(members),
             [
-                {"assignment_id": values["assignment_id"], "supporter_ref": ref, "case_id": values["case_id"],
-                 "role": role, "created_at": values["created_at"]}
+                {
+                    "assignment_id": values["assignment_id"],
+                    "supporter_ref": ref,
+                    "case_id": values["case_id"],
+                    "role": role,
+                    "created_at": values["created_at"],
+                }
                 for ref, role in roles
             ],
         )
@@ -94,14 +102,20 @@ class CaseRepository:
 
     async def member_assignments(self, supporter_ref: str, limit: int) -> list[dict[str, Any]]:
         """Assignments whose team includes ``supporter_ref``, newest first."""
-        query = select(assignments).join(members, members.c.assignment_id == assignments.c.assignment_id).where(
-            members.c.supporter_ref == supporter_ref
-        ).order_by(assignments.c.created_at.desc()).limit(limit)
+        query = (
+            select(assignments)
+            .join(members, members.c.assignment_id == assignments.c.assignment_id)
+            .where(members.c.supporter_ref == supporter_ref)
+            .order_by(assignments.c.created_at.desc())
+            .limit(limit)
+        )
         return [_row(r) for r in await self.session.execute(query)]
 
     async def is_member(self, case_id: str, supporter_ref: str) -> bool:
         """Whether ``supporter_ref`` is on the team of any assignment of the case."""
-        query = select(members.c.assignment_id).where(
-            members.c.case_id == case_id, members.c.supporter_ref == supporter_ref
-        ).limit(1)
+        query = (
+            select(members.c.assignment_id)
+            .where(members.c.case_id == case_id, members.c.supporter_ref == supporter_ref)
+            .limit(1)
+        )
         return (await self.session.execute(query)).first() is not None

@@ -20,8 +20,19 @@ BOOL_FALSE = {"false", "no", "n", "0", ""}
 TRAINING = ("group_facilitation", "mental_health_credentials")
 CONTACT = ("contact_start", "contact_end", "contact_tz")
 SUPPORTER_COLUMNS = (
-    "staff_id", "display_name", "profession", "seniority_level", "years_experience", "site", "languages",
-    *TRAINING, *CONTACT, "accepts_immediate_outside_hours", "paused", "evaluates", "supervises",
+    "staff_id",
+    "display_name",
+    "profession",
+    "seniority_level",
+    "years_experience",
+    "site",
+    "languages",
+    *TRAINING,
+    *CONTACT,
+    "accepts_immediate_outside_hours",
+    "paused",
+    "evaluates",
+    "supervises",
     "max_assignments_per_month",
 )
 SUPPORTER_BOOLS = (*TRAINING, "accepts_immediate_outside_hours", "paused")
@@ -68,15 +79,19 @@ def _supporter_dict(row: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-_CSV_FIELD = {"training.": "", "contact_hours.start": "contact_start", "contact_hours.end": "contact_end",
-              "contact_hours.time_zone": "contact_tz"}
+_CSV_FIELD = {
+    "training.": "",
+    "contact_hours.start": "contact_start",
+    "contact_hours.end": "contact_end",
+    "contact_hours.time_zone": "contact_tz",
+}
 
 
 def _csv_field(loc: tuple[int | str, ...]) -> str:
     path = ".".join(str(p) for p in loc)
     for prefix, col in _CSV_FIELD.items():
         if path.startswith(prefix):
-            return col or path[len(prefix):]
+            return col or path[len(prefix) :]
     return str(loc[0]) if loc and str(loc[0]) in LISTS else path or "row"
 
 
@@ -134,12 +149,12 @@ def _staff_ids(event: Any) -> list[str]:
     attendees = event.get("ATTENDEE")
     if attendees is not None and not isinstance(attendees, list):
         attendees = [attendees]
-    ids = [str(a)[len(STAFF_URN):] for a in attendees or () if str(a).lower().startswith(STAFF_URN)]
+    ids = [str(a)[len(STAFF_URN) :] for a in attendees or () if str(a).lower().startswith(STAFF_URN)]
     if ids:
         return [i.strip() for i in ids if i.strip()]
     summary = str(event.get("SUMMARY", "")).strip()
     if summary.lower().startswith(SUMMARY_PREFIX):
-        first = summary[len(SUMMARY_PREFIX):].split()
+        first = summary[len(SUMMARY_PREFIX) :].split()
         return first[:1]
     return []
 
@@ -186,4 +201,3 @@ def parse_ical(text: str) -> tuple[list[ShiftIn], list[RowError]]:
     if not shifts and not errors:
         errors.append(RowError(row=0, field="body", reason="no VEVENT shifts"))
     return shifts, errors
-

@@ -86,14 +86,16 @@ class RosterRepository:
     async def people(self, refs: Iterable[str], roles: Mapping[str, str | None]) -> tuple[Person, ...]:
         """Profiles of the people to support: staff directory first, then the roster, then the event role."""
         wanted = list(dict.fromkeys(refs))
-        known = {
-            r.staff_ref: r for r in await self.session.execute(select(staff).where(staff.c.staff_ref.in_(wanted)))
-        }
+        known = {r.staff_ref: r for r in await self.session.execute(select(staff).where(staff.c.staff_ref.in_(wanted)))}
         peers = {
             r.supporter_ref: r
             for r in await self.session.execute(
-                select(supporters.c.supporter_ref, supporters.c.profession, supporters.c.seniority_level,
-                       supporters.c.languages).where(supporters.c.supporter_ref.in_(wanted))
+                select(
+                    supporters.c.supporter_ref,
+                    supporters.c.profession,
+                    supporters.c.seniority_level,
+                    supporters.c.languages,
+                ).where(supporters.c.supporter_ref.in_(wanted))
             )
         }
         out = []
@@ -145,4 +147,3 @@ class RosterRepository:
             query = query.where(members.c.case_id != exclude_case)
         query = query.group_by(members.c.supporter_ref)
         return {ref: int(n) for ref, n in await self.session.execute(query)}
-

@@ -43,8 +43,13 @@ def match(case: Case, roster: Iterable[Supporter], facts: Facts, policy: Policy)
     if p.group and len(co) < team - 1:
         notes = (f"group team incomplete: {1 + len(co)} of {team} facilitators eligible",)
     return MatchResult(
-        primary=picked[0], co_facilitators=co, backups=tuple(picked[team:]),
-        excluded=dict(first_failed), roster_size=size, eligible=len(ranked), notes=notes,
+        primary=picked[0],
+        co_facilitators=co,
+        backups=tuple(picked[team:]),
+        excluded=dict(first_failed),
+        roster_size=size,
+        eligible=len(ranked),
+        notes=notes,
     )
 
 

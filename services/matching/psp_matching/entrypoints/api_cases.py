@@ -78,16 +78,25 @@ async def _views(request: Request, rows: list[dict[str, Any]], names_shown: bool
             names = {r["supporter_ref"]: r["display_name"] for r in await RosterRepository(session).rows()}
     return [
         AssignmentView(
-            assignment_id=r["assignment_id"], case_id=r["case_id"], status=r["status"], urgency=r["urgency"],
-            primary_ref=r["primary_ref"], supported=r["supported"], created_at=r["created_at"],
+            assignment_id=r["assignment_id"],
+            case_id=r["case_id"],
+            status=r["status"],
+            urgency=r["urgency"],
+            primary_ref=r["primary_ref"],
+            supported=r["supported"],
+            created_at=r["created_at"],
             candidates=[CandidateView(display_name=names.get(x["supporter_ref"]), **x) for x in r["candidates"]],
         )
         for r in rows
     ]
 
 
-@router.get("/v1/assignments", response_model=list[AssignmentView], dependencies=COORDINATOR,
-            summary="Assignments, newest first.")
+@router.get(
+    "/v1/assignments",
+    response_model=list[AssignmentView],
+    dependencies=COORDINATOR,
+    summary="Assignments, newest first.",
+)
 async def list_assignments(
     request: Request,
     status: Literal["active", "superseded"] | None = Query(None, description="Filter by status."),
@@ -100,11 +109,15 @@ async def list_assignments(
     return await _views(request, rows)
 
 
-@router.get("/v1/me/assignments", response_model=list[AssignmentView],
-            responses={403: {"model": ErrorResponse, "description": "Token without a staff_id claim."}},
-            summary="The calling supporter's own assignments (from the token's staff_id), newest first.")
+@router.get(
+    "/v1/me/assignments",
+    response_model=list[AssignmentView],
+    responses={403: {"model": ErrorResponse, "description": "Token without a staff_id claim."}},
+    summary="The calling supporter's own assignments (from the token's staff_id), newest first.",
+)
 async def my_assignments(
-    request: Request, principal: Principal = Depends(require(Scope.SUPPORTER)),
+    request: Request,
+    principal: Principal = Depends(require(Scope.SUPPORTER)),
     limit: int = Query(100, ge=1, le=10_000, description="Most rows returned."),
 ) -> Any:
     """Only assignments whose team includes the caller; other supporters' names are not shown."""
@@ -126,16 +139,28 @@ async def _case(request: Request, case_id: str, names_shown: bool = True) -> Cas
             return None
         rows = await repo.assignments(c.settings.max_list, case_id=case_id)
     return CaseView(
-        case_id=row["case_id"], facility=row["facility"], unit=row["unit"], urgency=row["urgency"],
-        mode=row["mode"], tier=row["tier"], discipline=row["discipline"], supported=row["people"],
-        status=row["status"], assignment_id=row["assignment_id"], reasons=row["reasons"],
-        last_decision=row["last_decision"], assignments=await _views(request, rows, names_shown),
+        case_id=row["case_id"],
+        facility=row["facility"],
+        unit=row["unit"],
+        urgency=row["urgency"],
+        mode=row["mode"],
+        tier=row["tier"],
+        discipline=row["discipline"],
+        supported=row["people"],
+        status=row["status"],
+        assignment_id=row["assignment_id"],
+        reasons=row["reasons"],
+        last_decision=row["last_decision"],
+        assignments=await _views(request, rows, names_shown),
     )
 
 
-@router.get("/v1/cases/{case_id}", response_model=CaseView,
-            responses={404: {"model": ErrorResponse, "description": "Unknown case."}, **ERROR_RESPONSES},
-            summary="A case with its assignments (a supporter: only a case they are on).")
+@router.get(
+    "/v1/cases/{case_id}",
+    response_model=CaseView,
+    responses={404: {"model": ErrorResponse, "description": "Unknown case."}, **ERROR_RESPONSES},
+    summary="A case with its assignments (a supporter: only a case they are on).",
+)
 async def get_case(
     case_id: UUID, request: Request, principal: Principal = Depends(require(Scope.COORDINATOR, Scope.SUPPORTER))
 ) -> Any:
@@ -152,9 +177,13 @@ async def get_case(
     return view if view is not None else error(404, "unknown case", "case_id", "matching has not seen it")
 
 
-@router.post("/v1/cases/{case_id}:rematch", response_model=CaseView, dependencies=COORDINATOR,
-             responses={404: {"model": ErrorResponse, "description": "Unknown case."}, **ERROR_RESPONSES},
-             summary="Re-match a case now (e.g. prefer another discipline); publishes the new outcome.")
+@router.post(
+    "/v1/cases/{case_id}:rematch",
+    response_model=CaseView,
+    dependencies=COORDINATOR,
+    responses={404: {"model": ErrorResponse, "description": "Unknown case."}, **ERROR_RESPONSES},
+    summary="Re-match a case now (e.g. prefer another discipline); publishes the new outcome.",
+)
 async def rematch(case_id: UUID, body: RematchIn, request: Request) -> Any:
     """A new assignment superseding the current one, or SupporterUnmatched."""
     c = request.app.state.container

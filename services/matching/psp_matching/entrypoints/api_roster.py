@@ -26,9 +26,7 @@ from psp_matching.adapters.schemas import (
 from psp_matching.entrypoints.errors import CSV_TYPES, ICAL_TYPES, error, raw_body_doc, text_body
 from psp_matching.handlers import month_start
 
-router = APIRouter(
-    tags=["roster"], dependencies=[Depends(require(Scope.COORDINATOR))], responses=AUTH_RESPONSES
-)
+router = APIRouter(tags=["roster"], dependencies=[Depends(require(Scope.COORDINATOR))], responses=AUTH_RESPONSES)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Unknown staff id."}}
 RAW: dict[int | str, dict[str, Any]] = {
     415: {"model": ErrorResponse, "description": "Wrong content type."},
@@ -62,9 +60,13 @@ async def _view(request: Request, row: dict[str, Any]) -> SupporterView:
     return roster.view(row, bool(shift), counts.get(row["supporter_ref"], 0))
 
 
-@router.post("/v1/supporters", status_code=201, response_model=SupporterCreated,
-             responses={409: {"model": ErrorResponse, "description": "Already registered."}, **ERROR_RESPONSES},
-             summary="Register a peer supporter.")
+@router.post(
+    "/v1/supporters",
+    status_code=201,
+    response_model=SupporterCreated,
+    responses={409: {"model": ErrorResponse, "description": "Already registered."}, **ERROR_RESPONSES},
+    summary="Register a peer supporter.",
+)
 async def create_supporter(body: SupporterIn, request: Request) -> Any:
     """Add a supporter; answer with the pseudonym used on the bus."""
     c = _c(request)
@@ -77,8 +79,12 @@ async def create_supporter(body: SupporterIn, request: Request) -> Any:
     return SupporterCreated(supporter_ref=ref)
 
 
-@router.put("/v1/supporters/{staff_id}", response_model=SupporterView,
-            responses={**NOT_FOUND, **ERROR_RESPONSES}, summary="Update a supporter (full replacement).")
+@router.put(
+    "/v1/supporters/{staff_id}",
+    response_model=SupporterView,
+    responses={**NOT_FOUND, **ERROR_RESPONSES},
+    summary="Update a supporter (full replacement).",
+)
 async def update_supporter(staff_id: str, body: SupporterFields, request: Request) -> Any:
     """Replace a supporter's attributes."""
     c = _c(request)
@@ -102,29 +108,45 @@ async def _flag(request: Request, staff_id: str, **flags: Any) -> Any:
     return await _view(request, row)
 
 
-@router.post("/v1/supporters/{staff_id}/deactivate", response_model=SupporterView, responses=NOT_FOUND,
-             summary="Take a supporter off the roster (kept for history).")
+@router.post(
+    "/v1/supporters/{staff_id}/deactivate",
+    response_model=SupporterView,
+    responses=NOT_FOUND,
+    summary="Take a supporter off the roster (kept for history).",
+)
 async def deactivate(staff_id: str, request: Request) -> Any:
     """Deactivate: never matched again until activated."""
     return await _flag(request, staff_id, active=False)
 
 
-@router.post("/v1/supporters/{staff_id}/activate", response_model=SupporterView, responses=NOT_FOUND,
-             summary="Put a deactivated supporter back on the roster.")
+@router.post(
+    "/v1/supporters/{staff_id}/activate",
+    response_model=SupporterView,
+    responses=NOT_FOUND,
+    summary="Put a deactivated supporter back on the roster.",
+)
 async def activate(staff_id: str, request: Request) -> Any:
     """Reactivate."""
     return await _flag(request, staff_id, active=True)
 
 
-@router.post("/v1/supporters/{staff_id}/pause", response_model=SupporterView, responses=NOT_FOUND,
-             summary="Step away: not matched until resumed.")
+@router.post(
+    "/v1/supporters/{staff_id}/pause",
+    response_model=SupporterView,
+    responses=NOT_FOUND,
+    summary="Step away: not matched until resumed.",
+)
 async def pause(staff_id: str, request: Request) -> Any:
     """Pause (a volunteer may step away at any time)."""
     return await _flag(request, staff_id, paused=True)
 
 
-@router.post("/v1/supporters/{staff_id}/resume", response_model=SupporterView, responses=NOT_FOUND,
-             summary="Come back from a step-away.")
+@router.post(
+    "/v1/supporters/{staff_id}/resume",
+    response_model=SupporterView,
+    responses=NOT_FOUND,
+    summary="Come back from a step-away.",
+)
 async def resume(staff_id: str, request: Request) -> Any:
     """Resume."""
     return await _flag(request, staff_id, paused=False)
@@ -143,9 +165,13 @@ async def list_supporters(request: Request, limit: int = Query(200, ge=1, le=10_
     return [roster.view(r, r["supporter_ref"] in shift, counts.get(r["supporter_ref"], 0)) for r in rows]
 
 
-@router.post("/v1/supporters:import", response_model=ImportReport, responses=RAW,
-             openapi_extra=raw_body_doc("text/csv", "Header row then one supporter per line; lists ';'-separated."),
-             summary="Import the roster from CSV (create or update by staff_id).")
+@router.post(
+    "/v1/supporters:import",
+    response_model=ImportReport,
+    responses=RAW,
+    openapi_extra=raw_body_doc("text/csv", "Header row then one supporter per line; lists ';'-separated."),
+    summary="Import the roster from CSV (create or update by staff_id).",
+)
 async def import_supporters(request: Request, partial: bool = Query(False, description="Keep good rows.")) -> Any:
     """All-or-nothing unless ``partial``: any bad row -> 422 with row, field and reason."""
     c = _c(request)
@@ -154,17 +180,23 @@ async def import_supporters(request: Request, partial: bool = Query(False, descr
         return text
     good, errors = parse_supporters_csv(text)
     if errors and (not partial or not good):
-        return JSONResponse(ImportReport(detail=f"{len(errors)} problem(s); nothing imported",
-                                         errors=errors).model_dump(), status_code=422)
+        return JSONResponse(
+            ImportReport(detail=f"{len(errors)} problem(s); nothing imported", errors=errors).model_dump(),
+            status_code=422,
+        )
     async with c.runtime.uow() as uow:
         created, updated = await roster.upsert_many(uow, [b for _, b in good], c.pseudo, c.deps.clock())
         await uow.commit()
-    return ImportReport(detail=f"{created + updated} row(s) imported", created=created, updated=updated,
-                        errors=errors)
+    return ImportReport(detail=f"{created + updated} row(s) imported", created=created, updated=updated, errors=errors)
 
 
-@router.post("/v1/staff", status_code=201, response_model=StaffCreated, responses=ERROR_RESPONSES,
-             summary="Add or replace a staff directory entry (pseudonym + attributes only).")
+@router.post(
+    "/v1/staff",
+    status_code=201,
+    response_model=StaffCreated,
+    responses=ERROR_RESPONSES,
+    summary="Add or replace a staff directory entry (pseudonym + attributes only).",
+)
 async def add_staff(body: StaffIn, request: Request) -> StaffCreated:
     """Seniority and profession of clinicians who may need support."""
     c = _c(request)
@@ -174,9 +206,13 @@ async def add_staff(body: StaffIn, request: Request) -> StaffCreated:
     return StaffCreated(staff_ref=c.pseudo.pseudonym(body.staff_id))
 
 
-@router.post("/v1/staff:import", response_model=ImportReport, responses=RAW,
-             openapi_extra=raw_body_doc("text/csv", "Columns staff_id, profession, seniority_level, languages."),
-             summary="Import the staff directory from CSV.")
+@router.post(
+    "/v1/staff:import",
+    response_model=ImportReport,
+    responses=RAW,
+    openapi_extra=raw_body_doc("text/csv", "Columns staff_id, profession, seniority_level, languages."),
+    summary="Import the staff directory from CSV.",
+)
 async def import_staff(request: Request) -> Any:
     """All-or-nothing: any bad row -> 422 with row, field and reason."""
     c = _c(request)
@@ -198,12 +234,24 @@ async def list_staff(request: Request, limit: int = Query(200, ge=1, le=10_000))
     c = _c(request)
     async with c.runtime.session() as session:
         rows = await RosterRepository(session).staff_rows(min(limit, c.settings.max_list))
-    return [StaffView(staff_ref=r["staff_ref"], profession=r["profession"], seniority_level=r["seniority_level"],
-                      languages=r["languages"]) for r in rows]
+    return [
+        StaffView(
+            staff_ref=r["staff_ref"],
+            profession=r["profession"],
+            seniority_level=r["seniority_level"],
+            languages=r["languages"],
+        )
+        for r in rows
+    ]
 
 
-@router.post("/v1/shifts", response_model=ShiftsAccepted, responses=ERROR_RESPONSES, tags=["availability"],
-             summary="Shift feed: who works when (JSON list).")
+@router.post(
+    "/v1/shifts",
+    response_model=ShiftsAccepted,
+    responses=ERROR_RESPONSES,
+    tags=["availability"],
+    summary="Shift feed: who works when (JSON list).",
+)
 async def add_shifts(body: list[ShiftIn], request: Request) -> ShiftsAccepted:
     """Store shifts so matching knows who is on shift now."""
     c = _c(request)
@@ -213,12 +261,18 @@ async def add_shifts(body: list[ShiftIn], request: Request) -> ShiftsAccepted:
     return ShiftsAccepted(received=len(body), stored=stored)
 
 
-@router.post("/v1/shifts:ical", response_model=ShiftsAccepted, responses=RAW, tags=["availability"],
-             openapi_extra=raw_body_doc(
-                 "text/calendar",
-                 "VEVENTs; the staff id is an ATTENDEE 'urn:psp:staff:<id>' or a SUMMARY 'staff:<id> ...'; "
-                 "DTSTART/DTEND need a TZID or UTC."),
-             summary="Shift feed from an iCalendar export.")
+@router.post(
+    "/v1/shifts:ical",
+    response_model=ShiftsAccepted,
+    responses=RAW,
+    tags=["availability"],
+    openapi_extra=raw_body_doc(
+        "text/calendar",
+        "VEVENTs; the staff id is an ATTENDEE 'urn:psp:staff:<id>' or a SUMMARY 'staff:<id> ...'; "
+        "DTSTART/DTEND need a TZID or UTC.",
+    ),
+    summary="Shift feed from an iCalendar export.",
+)
 async def add_shifts_ical(request: Request) -> Any:
     """All-or-nothing: any bad VEVENT -> 422 with its number, property and reason."""
     c = _c(request)

@@ -24,7 +24,13 @@ def register(container: Container) -> None:
         await handlers.on_outreach_requested(event, uow, container.deps)
 
     subscribe_events(
-        rt.broker, topic=topics.OUTREACH_REQUESTED, group_id=GROUP, model=OutreachRequested, handler=handle,
-        uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
+        rt.broker,
+        topic=topics.OUTREACH_REQUESTED,
+        group_id=GROUP,
+        model=OutreachRequested,
+        handler=handle,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
         description="Outreach cases to staff with a peer supporter.",
     )

@@ -31,5 +31,10 @@ async def text_body(request: Request, allowed: tuple[str, ...]) -> str | JSONRes
 
 def raw_body_doc(media: str, description: str) -> dict[str, object]:
     """OpenAPI for an endpoint taking a raw text body."""
-    return {"requestBody": {"required": True, "description": description,
-                            "content": {media: {"schema": {"type": "string"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {media: {"schema": {"type": "string"}}},
+        }
+    }

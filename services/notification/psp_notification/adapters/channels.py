@@ -40,8 +40,12 @@ class PageMessage:
     def as_json(self) -> dict[str, object]:
         """Body of webhook calls."""
         return {
-            "idempotency_key": self.idempotency_key, "recipient_ref": self.recipient_ref,
-            "purpose": self.purpose, "urgency": self.urgency, "text": self.text, "links": self.links,
+            "idempotency_key": self.idempotency_key,
+            "recipient_ref": self.recipient_ref,
+            "purpose": self.purpose,
+            "urgency": self.urgency,
+            "text": self.text,
+            "links": self.links,
         }
 
 
@@ -77,8 +81,14 @@ class WebhookChannel:
     kind = "webhook"
 
     def __init__(
-        self, client: httpx.AsyncClient, secret: bytes, *, retries: int, backoff_s: float,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, wall: Callable[[], float] = time.time,
+        self,
+        client: httpx.AsyncClient,
+        secret: bytes,
+        *,
+        retries: int,
+        backoff_s: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._client, self._secret, self._retries, self._backoff = client, secret, retries, backoff_s
         self._sleep, self._wall = sleep, wall
@@ -129,8 +139,13 @@ class EmailChannel:
         password = self._s.smtp_password.get_secret_value() if self._s.smtp_password else None
         try:
             await aiosmtplib.send(
-                mail, hostname=self._s.smtp_host, port=self._s.smtp_port, username=self._s.smtp_username,
-                password=password, start_tls=self._s.smtp_starttls, timeout=self._s.webhook_timeout_s,
+                mail,
+                hostname=self._s.smtp_host,
+                port=self._s.smtp_port,
+                username=self._s.smtp_username,
+                password=password,
+                start_tls=self._s.smtp_starttls,
+                timeout=self._s.webhook_timeout_s,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise ChannelError(f"smtp error: {type(exc).__name__}") from exc
@@ -171,8 +186,9 @@ class ConsoleChannel:
 
     async def send(self, message: PageMessage, address: str) -> None:
         """Write one log line."""
-        self._log.warning("PAGE %s to %s [%s]: %s", message.purpose, message.recipient_ref,
-                          message.idempotency_key, message.text)
+        self._log.warning(
+            "PAGE %s to %s [%s]: %s", message.purpose, message.recipient_ref, message.idempotency_key, message.text
+        )
 
 
 class ChannelRouter:

@@ -15,8 +15,20 @@ from psp_notification.adapters.orm import assignments, cases, contacts, feeds_pu
 from psp_notification.domain.model import PageState, Purpose
 
 TIME_COLUMNS = (
-    "occurred_at", "created_at", "updated_at", "matched_at", "acknowledged_at", "contact_deadline",
-    "contacted_at", "closed_at", "due_at", "lease_until", "sent_at", "ack_deadline", "responded_at", "at",
+    "occurred_at",
+    "created_at",
+    "updated_at",
+    "matched_at",
+    "acknowledged_at",
+    "contact_deadline",
+    "contacted_at",
+    "closed_at",
+    "due_at",
+    "lease_until",
+    "sent_at",
+    "ack_deadline",
+    "responded_at",
+    "at",
     "published_at",
 )
 
@@ -73,10 +85,16 @@ class Repository:
 
     async def feed_cases(self, facility: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Flagged cases of a facility whose event happened in [start, end)."""
-        query = select(cases).where(
-            cases.c.facility == facility, cases.c.flagged.is_(True),
-            cases.c.occurred_at >= start, cases.c.occurred_at < end,
-        ).order_by(cases.c.occurred_at, cases.c.case_id)
+        query = (
+            select(cases)
+            .where(
+                cases.c.facility == facility,
+                cases.c.flagged.is_(True),
+                cases.c.occurred_at >= start,
+                cases.c.occurred_at < end,
+            )
+            .order_by(cases.c.occurred_at, cases.c.case_id)
+        )
         return [d for r in (await self.session.execute(query)).all() if (d := as_dict(r))]
 
     async def facilities(self) -> list[str]:
@@ -104,7 +122,8 @@ class Repository:
     async def overdue_assignments(self, now: datetime, states: list[str]) -> list[str]:
         """Assignments not contacted by their deadline and not yet escalated for it."""
         query = select(assignments.c.assignment_id).where(
-            assignments.c.state.in_(states), assignments.c.contact_deadline <= now,
+            assignments.c.state.in_(states),
+            assignments.c.contact_deadline <= now,
             assignments.c.overdue_escalated.is_(False),
         )
         return list((await self.session.execute(query)).scalars())
@@ -138,28 +157,42 @@ class Repository:
     async def cancel_pending(self, assignment_id: str, purposes: list[str]) -> None:
         """Cancel pages of an assignment that were not handed to a channel yet."""
         await self.session.execute(
-            update(pages).where(
-                pages.c.assignment_id == assignment_id, pages.c.purpose.in_(purposes),
+            update(pages)
+            .where(
+                pages.c.assignment_id == assignment_id,
+                pages.c.purpose.in_(purposes),
                 pages.c.state == PageState.PENDING.value,
-            ).values(state=PageState.CANCELLED.value)
+            )
+            .values(state=PageState.CANCELLED.value)
         )
 
     async def due_pages(self, now: datetime, limit: int = 50) -> list[int]:
         """Pending pages that are due, and claimed pages whose lease ran out (crash between claim and send)."""
-        query = select(pages.c.id).where(
-            or_(
-                and_(pages.c.state == PageState.PENDING.value, pages.c.due_at <= now),
-                and_(pages.c.state == PageState.SENDING.value, pages.c.lease_until <= now),
+        query = (
+            select(pages.c.id)
+            .where(
+                or_(
+                    and_(pages.c.state == PageState.PENDING.value, pages.c.due_at <= now),
+                    and_(pages.c.state == PageState.SENDING.value, pages.c.lease_until <= now),
+                )
             )
-        ).order_by(pages.c.due_at, pages.c.id).limit(limit)
+            .order_by(pages.c.due_at, pages.c.id)
+            .limit(limit)
+        )
         return list((await self.session.execute(query)).scalars())
 
     async def unanswered_pages(self, now: datetime) -> list[int]:
         """Supporter pages sent, unanswered past their ack window."""
-        query = select(pages.c.id).where(
-            pages.c.purpose == Purpose.PAGE.value, pages.c.state == PageState.SENT.value,
-            pages.c.response.is_(None), pages.c.ack_deadline <= now,
-        ).order_by(pages.c.id)
+        query = (
+            select(pages.c.id)
+            .where(
+                pages.c.purpose == Purpose.PAGE.value,
+                pages.c.state == PageState.SENT.value,
+                pages.c.response.is_(None),
+                pages.c.ack_deadline <= now,
+            )
+            .order_by(pages.c.id)
+        )
         return list((await self.session.execute(query)).scalars())
 
     async def deliveries(self, assignment_id: str | None, state: str | None, limit: int) -> list[dict[str, Any]]:
@@ -183,7 +216,13 @@ class Repository:
 
     async def mark_feed(self, facility: str, call: str, day: str, event_id: str, entries: int, now: datetime) -> bool:
         """Record a published feed; False if this facility/call/date was published before."""
-        return await self._insert_once(insert(feeds_published).values(
-            facility=facility, call=call, call_date=day, event_id=event_id, entries=entries, published_at=now,
-        ))
-
+        return await self._insert_once(
+            insert(feeds_published).values(
+                facility=facility,
+                call=call,
+                call_date=day,
+                event_id=event_id,
+                entries=entries,
+                published_at=now,
+            )
+        )

@@ -33,8 +33,7 @@ async def case_stats(
     session: AsyncSession, since: datetime | None, until: datetime | None, percentiles: list[float]
 ) -> dict[str, Any]:
     """Cases created in [since, until) by urgency, trigger, status and mode; time from match to contact."""
-    query = select(cases.c.case_id, cases.c.urgency, cases.c.triggers, cases.c.status, cases.c.mode,
-                   cases.c.purged_at)
+    query = select(cases.c.case_id, cases.c.urgency, cases.c.triggers, cases.c.status, cases.c.mode, cases.c.purged_at)
     if since is not None:
         query = query.where(cases.c.created_at >= since)
     if until is not None:
@@ -51,11 +50,12 @@ async def case_stats(
         triggers.update(_trigger_ids(r.triggers))
     ids = [r.case_id for r in rows]
     minutes: list[float] = []
-    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-        first_contact = select(assignments.c.case_id, func.min(assignments.c.matched_at),
-                               func.min(assignments.c.contacted_at)).where(
-            assignments.c.case_id.in_(chunk), assignments.c.contacted_at.is_not(None)
-        ).group_by(assignments.c.case_id)
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        first_contact = (
+            select(assignments.c.case_id, func.min(assignments.c.matched_at), func.min(assignments.c.contacted_at))
+            .where(assignments.c.case_id.in_(chunk), assignments.c.contacted_at.is_not(None))
+            .group_by(assignments.c.case_id)
+        )
         for _, matched_at, contacted_at in await session.execute(first_contact):
             delta = aware(contacted_at) - aware(matched_at)  # type: ignore[operator]
             minutes.append(max(delta.total_seconds(), 0.0) / 60)

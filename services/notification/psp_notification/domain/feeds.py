@@ -26,9 +26,7 @@ def call_window(day: date, start: time, end: time, tz: ZoneInfo) -> Window:
     return Window(local_instant(start_day, start, tz), local_instant(day, end, tz))
 
 
-def due_calls(
-    now: datetime, calls: dict[str, time], tz: ZoneInfo, catchup: timedelta
-) -> list[tuple[str, date]]:
+def due_calls(now: datetime, calls: dict[str, time], tz: ZoneInfo, catchup: timedelta) -> list[tuple[str, date]]:
     """(call, local date) pairs whose publish time has passed by at most ``catchup`` (today or yesterday)."""
     today = now.astimezone(tz).date()
     out = []

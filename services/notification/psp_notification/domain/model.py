@@ -111,8 +111,7 @@ def page_text(purpose: Purpose, urgency: str | None, links: dict[str, str]) -> s
     when = URGENCY_TEXT.get(urgency or "", "when you can")
     if purpose is Purpose.PAGE:
         return (
-            f"PSP: a colleague may need peer support, {when}. "
-            f"Acknowledge: {links['ack']} - Decline: {links['decline']}"
+            f"PSP: a colleague may need peer support, {when}. Acknowledge: {links['ack']} - Decline: {links['decline']}"
         )
     if purpose is Purpose.CHECKIN:
         return f"PSP: reminder to check in with the colleague you supported. Case: {links['case']}"

@@ -61,9 +61,14 @@ async def _act(request: Request, action: Callable[[Any, Any], Awaitable[str]]) -
     return JSONResponse(ActionResult(result=result).model_dump())
 
 
-@router.put("/v1/contacts/{staff_id}", response_model=ContactOut, responses=BEARER_RESPONSES, tags=["contacts"],
-            dependencies=COORDINATOR,
-            summary="Register or replace a person's channels (preference order).")
+@router.put(
+    "/v1/contacts/{staff_id}",
+    response_model=ContactOut,
+    responses=BEARER_RESPONSES,
+    tags=["contacts"],
+    dependencies=COORDINATOR,
+    summary="Register or replace a person's channels (preference order).",
+)
 async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> ContactOut:
     """Store channels under the staff id's pseudonym, so SupporterMatched's supporter_ref finds them."""
     c = request.app.state.container
@@ -75,9 +80,14 @@ async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> C
     return ContactOut(staff_ref=ref, channels=[{"kind": ch["kind"]} for ch in channels])
 
 
-@router.get("/v1/contacts/{staff_id}", response_model=ContactOut, responses=BEARER_RESPONSES, tags=["contacts"],
-            dependencies=COORDINATOR,
-            summary="A person's stored channels (coordinators).")
+@router.get(
+    "/v1/contacts/{staff_id}",
+    response_model=ContactOut,
+    responses=BEARER_RESPONSES,
+    tags=["contacts"],
+    dependencies=COORDINATOR,
+    summary="A person's stored channels (coordinators).",
+)
 async def get_contact(staff_id: StaffId, request: Request) -> Any:
     """Read a contact by staff id."""
     c = request.app.state.container
@@ -115,37 +125,61 @@ def _confirm(request: Request, token: str, question: str, label: str) -> Any:
     return HTMLResponse(CONFIRM.format(question=question, label=label))
 
 
-@router.get("/v1/pages/{token}/ack", response_class=HTMLResponse, responses=RESPONSES, tags=["pages"],
-            summary="Confirmation form for acknowledging (a GET never changes state: link scanners prefetch).")
+@router.get(
+    "/v1/pages/{token}/ack",
+    response_class=HTMLResponse,
+    responses=RESPONSES,
+    tags=["pages"],
+    summary="Confirmation form for acknowledging (a GET never changes state: link scanners prefetch).",
+)
 async def ack_form(token: Token, request: Request) -> Any:
     """Check the link, then ask for a POST."""
     return _confirm(request, token, "A colleague may need peer support. Will you take this?", "Acknowledge")
 
 
-@router.post("/v1/pages/{token}/ack", response_model=ActionResult, responses=RESPONSES, tags=["pages"],
-             summary="Acknowledge a page (take the case).")
+@router.post(
+    "/v1/pages/{token}/ack",
+    response_model=ActionResult,
+    responses=RESPONSES,
+    tags=["pages"],
+    summary="Acknowledge a page (take the case).",
+)
 async def ack_page(token: Token, request: Request) -> JSONResponse:
     """Verify the signed link and acknowledge."""
     return await _answer(request, token, True)
 
 
-@router.get("/v1/pages/{token}/decline", response_class=HTMLResponse, responses=RESPONSES, tags=["pages"],
-            summary="Confirmation form for declining (a GET never changes state).")
+@router.get(
+    "/v1/pages/{token}/decline",
+    response_class=HTMLResponse,
+    responses=RESPONSES,
+    tags=["pages"],
+    summary="Confirmation form for declining (a GET never changes state).",
+)
 async def decline_form(token: Token, request: Request) -> Any:
     """Check the link, then ask for a POST."""
     return _confirm(request, token, "Decline this page? The next supporter will be asked.", "Decline")
 
 
-@router.post("/v1/pages/{token}/decline", response_model=ActionResult, responses=RESPONSES, tags=["pages"],
-             summary="Decline a page (the next backup is paged).")
+@router.post(
+    "/v1/pages/{token}/decline",
+    response_model=ActionResult,
+    responses=RESPONSES,
+    tags=["pages"],
+    summary="Decline a page (the next backup is paged).",
+)
 async def decline_page(token: Token, request: Request) -> JSONResponse:
     """Verify the signed link and decline."""
     return await _answer(request, token, False)
 
 
-@router.post("/v1/assignments/{assignment_id}/contacted", response_model=ActionResult,
-             responses=BEARER_RESPONSES, tags=["assignments"],
-             summary="Record that the colleague was contacted (schedules check-ins).")
+@router.post(
+    "/v1/assignments/{assignment_id}/contacted",
+    response_model=ActionResult,
+    responses=BEARER_RESPONSES,
+    tags=["assignments"],
+    summary="Record that the colleague was contacted (schedules check-ins).",
+)
 async def assignment_contacted(assignment_id: Uuid, request: Request, who: OwnerOrCoordinator) -> JSONResponse:
     """The supporter who acknowledged it, or a coordinator, records contact."""
     if not await owns_assignment(request, who, assignment_id.lower()):
@@ -154,8 +188,13 @@ async def assignment_contacted(assignment_id: Uuid, request: Request, who: Owner
     return await _act(request, lambda uow, now: handlers.contacted(uow, assignment_id.lower(), settings, now))
 
 
-@router.post("/v1/assignments/{assignment_id}/close", response_model=ActionResult, responses=BEARER_RESPONSES,
-             tags=["assignments"], summary="Close the outreach (cancels pending reminders).")
+@router.post(
+    "/v1/assignments/{assignment_id}/close",
+    response_model=ActionResult,
+    responses=BEARER_RESPONSES,
+    tags=["assignments"],
+    summary="Close the outreach (cancels pending reminders).",
+)
 async def assignment_close(assignment_id: Uuid, request: Request, who: OwnerOrCoordinator) -> JSONResponse:
     """The supporter who acknowledged it, or a coordinator, closes the case."""
     if not await owns_assignment(request, who, assignment_id.lower()):
@@ -163,9 +202,14 @@ async def assignment_close(assignment_id: Uuid, request: Request, who: OwnerOrCo
     return await _act(request, lambda uow, now: handlers.close(uow, assignment_id.lower(), now))
 
 
-@router.get("/v1/deliveries", response_model=Deliveries, tags=["coordinator"], responses=BEARER_RESPONSES,
-            dependencies=COORDINATOR,
-            summary="Page deliveries, newest first (state 'sent' once a channel accepted the page).")
+@router.get(
+    "/v1/deliveries",
+    response_model=Deliveries,
+    tags=["coordinator"],
+    responses=BEARER_RESPONSES,
+    dependencies=COORDINATOR,
+    summary="Page deliveries, newest first (state 'sent' once a channel accepted the page).",
+)
 async def deliveries(
     request: Request,
     assignment_id: Annotated[str | None, Query(max_length=36, description="Only this assignment.")] = None,
@@ -178,8 +222,13 @@ async def deliveries(
     return Deliveries(items=[Delivery.from_row(r) for r in rows])
 
 
-@router.get("/v1/cases/{case_id}/status", response_model=CaseStatus, responses=BEARER_RESPONSES,
-            tags=["coordinator"], summary="A case's outreach status and history (a supporter: only their own).")
+@router.get(
+    "/v1/cases/{case_id}/status",
+    response_model=CaseStatus,
+    responses=BEARER_RESPONSES,
+    tags=["coordinator"],
+    summary="A case's outreach status and history (a supporter: only their own).",
+)
 async def case_status(case_id: Uuid, request: Request, who: OwnerOrCoordinator) -> Any:
     """Current status plus every lifecycle change."""
     if not await owns_case(request, who, case_id.lower()):
@@ -191,8 +240,12 @@ async def case_status(case_id: Uuid, request: Request, who: OwnerOrCoordinator) 
             return error(404, "case_id", "no such case")
         history = await repo.history(case_id.lower())
     return CaseStatus(
-        case_id=case["case_id"], facility=case["facility"], unit=case["unit"], urgency=case["urgency"],
-        status=case["status"], history=[StatusChange.model_validate(h) for h in history],
+        case_id=case["case_id"],
+        facility=case["facility"],
+        unit=case["unit"],
+        urgency=case["urgency"],
+        status=case["status"],
+        history=[StatusChange.model_validate(h) for h in history],
     )
 
 
@@ -209,17 +262,27 @@ Day = Annotated[date, Path(description="Local date of the call (YYYY-MM-DD).")]
 Call = Annotated[str, Path(max_length=32, description="Safety call name, e.g. morning or evening.")]
 
 
-@router.get("/v1/safety-calls/{facility}/{day}/{call}", response_model=SafetyCallFeedPublished,
-            responses=BEARER_RESPONSES, dependencies=COORDINATOR, tags=["safety calls"],
-            summary="Flagged events for a safety call (JSON).")
+@router.get(
+    "/v1/safety-calls/{facility}/{day}/{call}",
+    response_model=SafetyCallFeedPublished,
+    responses=BEARER_RESPONSES,
+    dependencies=COORDINATOR,
+    tags=["safety calls"],
+    summary="Flagged events for a safety call (JSON).",
+)
 async def safety_call(facility: Facility, day: Day, call: Call, request: Request) -> Any:
     """The feed as JSON (same shape as the published event)."""
     return await _feed(request, facility, day, call)
 
 
-@router.get("/v1/safety-calls/{facility}/{day}/{call}/print", response_class=HTMLResponse,
-            responses=BEARER_RESPONSES, dependencies=COORDINATOR,
-            tags=["safety calls"], summary="Printable safety-call list (no identifiers).")
+@router.get(
+    "/v1/safety-calls/{facility}/{day}/{call}/print",
+    response_class=HTMLResponse,
+    responses=BEARER_RESPONSES,
+    dependencies=COORDINATOR,
+    tags=["safety calls"],
+    summary="Printable safety-call list (no identifiers).",
+)
 async def safety_call_print(facility: Facility, day: Day, call: Call, request: Request) -> Any:
     """The feed as printable HTML."""
     feed = await _feed(request, facility, day, call)

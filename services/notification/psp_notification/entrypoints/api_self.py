@@ -42,18 +42,25 @@ async def owns_case(request: Request, principal: Principal, case_id: str) -> boo
     ref = own_ref(principal, c.pseudo)
     if ref is None:
         return False
-    query = select(assignments.c.assignment_id).where(
-        assignments.c.case_id == case_id, assignments.c.acknowledged_by == ref
-    ).limit(1)
+    query = (
+        select(assignments.c.assignment_id)
+        .where(assignments.c.case_id == case_id, assignments.c.acknowledged_by == ref)
+        .limit(1)
+    )
     async with c.runtime.session() as session:
         return (await session.execute(query)).first() is not None
 
 
-@router.get("/v1/me/assignments", response_model=MyWork, tags=["supporters"],
-            responses={403: {"model": ErrorResponse, "description": "Token without a staff_id claim."}},
-            summary="The calling supporter's own assignments and pages (from the token's staff_id).")
+@router.get(
+    "/v1/me/assignments",
+    response_model=MyWork,
+    tags=["supporters"],
+    responses={403: {"model": ErrorResponse, "description": "Token without a staff_id claim."}},
+    summary="The calling supporter's own assignments and pages (from the token's staff_id).",
+)
 async def my_work(
-    request: Request, principal: Annotated[Principal, Depends(require(Scope.SUPPORTER))],
+    request: Request,
+    principal: Annotated[Principal, Depends(require(Scope.SUPPORTER))],
     limit: Annotated[int, Query(ge=1, le=1000, description="Most rows of each kind.")] = 100,
 ) -> Any:
     """Only rows of the caller: assignments they acknowledged and pages addressed to them."""
@@ -63,8 +70,12 @@ async def my_work(
         reason = "a supporter token needs a staff_id claim"
         body = ErrorResponse(detail=reason, errors=[FieldError(field="staff_id", reason=reason)])
         return JSONResponse(body.model_dump(), status_code=403)
-    a_query = select(assignments).where(assignments.c.acknowledged_by == ref).order_by(
-        assignments.c.matched_at.desc()).limit(limit)
+    a_query = (
+        select(assignments)
+        .where(assignments.c.acknowledged_by == ref)
+        .order_by(assignments.c.matched_at.desc())
+        .limit(limit)
+    )
     p_query = select(pages).where(pages.c.recipient_ref == ref).order_by(pages.c.id.desc()).limit(limit)
     async with c.runtime.session() as session:
         a_rows = [as_dict(r) for r in (await session.execute(a_query)).all()]
@@ -75,9 +86,13 @@ async def my_work(
     )
 
 
-@router.get("/v1/stats", response_model=Stats, tags=["evaluation"],
-            dependencies=[Depends(require(Scope.ANALYST, Scope.COORDINATOR))],
-            summary="Aggregates for evaluation: counts by urgency, trigger, status; time-to-contact percentiles.")
+@router.get(
+    "/v1/stats",
+    response_model=Stats,
+    tags=["evaluation"],
+    dependencies=[Depends(require(Scope.ANALYST, Scope.COORDINATOR))],
+    summary="Aggregates for evaluation: counts by urgency, trigger, status; time-to-contact percentiles.",
+)
 async def stats(
     request: Request,
     since: Annotated[datetime | None, Query(description="Cases created at or after (ISO 8601).")] = None,

@@ -35,17 +35,35 @@ def register(c: Container) -> None:
         await handlers.on_outreach_requested(event, uow, c.clock.now())
 
     subscribe_events(
-        rt.broker, topic=topics.SUPPORTER_MATCHED, group_id=GROUP, model=SupporterMatched, handler=matched,
-        uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
+        rt.broker,
+        topic=topics.SUPPORTER_MATCHED,
+        group_id=GROUP,
+        model=SupporterMatched,
+        handler=matched,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
         description="Page the matched supporter (then backups, then the coordinator).",
     )
     subscribe_events(
-        rt.broker, topic=topics.SUPPORTER_UNMATCHED, group_id=GROUP_UNMATCHED, model=SupporterUnmatched, handler=unmatched,
-        uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
+        rt.broker,
+        topic=topics.SUPPORTER_UNMATCHED,
+        group_id=GROUP_UNMATCHED,
+        model=SupporterUnmatched,
+        handler=unmatched,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
         description="Nobody eligible: page the coordinator.",
     )
     subscribe_events(
-        rt.broker, topic=topics.OUTREACH_REQUESTED, group_id=GROUP_REQUESTED, model=OutreachRequested, handler=requested,
-        uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
+        rt.broker,
+        topic=topics.OUTREACH_REQUESTED,
+        group_id=GROUP_REQUESTED,
+        model=OutreachRequested,
+        handler=requested,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
         description="Record 'requested' and feed the safety-call lists.",
     )

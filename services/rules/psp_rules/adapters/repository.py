@@ -133,23 +133,34 @@ class CaseRepository:
         ids_q = select(case_members.c.case_id).where(
             or_(case_members.c.pseudonym.in_(pseudonyms), case_members.c.incident_ref == incident_ref)
         )
-        q = select(cases).where(cases.c.status == "open", or_(cases.c.case_id.in_(ids_q),
-                                                               cases.c.incident_ref == incident_ref))
+        q = select(cases).where(
+            cases.c.status == "open", or_(cases.c.case_id.in_(ids_q), cases.c.incident_ref == incident_ref)
+        )
         rows = (await self.session.execute(q)).all()
         if not rows:
             return ()
         ids = [r.case_id for r in rows]
-        mq = select(case_members.c.case_id, case_members.c.pseudonym, case_members.c.incident_ref).where(
-            case_members.c.case_id.in_(ids)
-        ).order_by(case_members.c.joined_at)
+        mq = (
+            select(case_members.c.case_id, case_members.c.pseudonym, case_members.c.incident_ref)
+            .where(case_members.c.case_id.in_(ids))
+            .order_by(case_members.c.joined_at)
+        )
         people: dict[str, dict[str, None]] = {i: {} for i in ids}
         incidents: dict[str, set[str]] = {i: set() for i in ids}
         for cid, pseudonym, ref in (await self.session.execute(mq)).all():
             people[cid][pseudonym] = None
             incidents[cid].add(ref)
         return tuple(
-            OpenCase(r.case_id, r.incident_ref, Mode(r.mode), Urgency(r.urgency), r.tier,
-                     tuple(people[r.case_id]), aware(r.opened_at) or r.opened_at, frozenset(incidents[r.case_id]))
+            OpenCase(
+                r.case_id,
+                r.incident_ref,
+                Mode(r.mode),
+                Urgency(r.urgency),
+                r.tier,
+                tuple(people[r.case_id]),
+                aware(r.opened_at) or r.opened_at,
+                frozenset(incidents[r.case_id]),
+            )
             for r in rows
         )
 
@@ -179,7 +190,8 @@ class CaseRepository:
     async def close(self, case_id: str, now: datetime) -> bool:
         """Mark a case closed; False when unknown or already closed."""
         result = await self.session.execute(
-            update(cases).where(cases.c.case_id == case_id, cases.c.status == "open")
+            update(cases)
+            .where(cases.c.case_id == case_id, cases.c.status == "open")
             .values(status="closed", updated_at=now)
         )
         return bool(getattr(result, "rowcount", 0))

@@ -91,8 +91,15 @@ def evaluate(incident: Incident, ruleset: RuleSet, group: GroupPolicy) -> Evalua
     group_reasons = _group_reasons(incident, policy)
     if group_reasons:
         wants_group = True
-        modifiers.append(Hit(policy.rule_id, policy.text, group_reasons, most_urgent([h.urgency for h in triggers]),
-                             max(h.tier for h in triggers)))
+        modifiers.append(
+            Hit(
+                policy.rule_id,
+                policy.text,
+                group_reasons,
+                most_urgent([h.urgency for h in triggers]),
+                max(h.tier for h in triggers),
+            )
+        )
     hits = tuple(triggers + modifiers)
     return Evaluation(hits, most_urgent([h.urgency for h in hits]), max(h.tier for h in hits), wants_group)
 
@@ -141,8 +148,16 @@ def _more(urgency: Urgency, tier: int, case: OpenCase) -> bool:
 
 
 def _escalation(case: OpenCase, urgency: Urgency, tier: int, note: str) -> Action:
-    return Action(ActionKind.ESCALATE, case.case_id, case.people, case.mode,
-                  most_urgent([urgency, case.urgency]), max(tier, case.tier), True, note)
+    return Action(
+        ActionKind.ESCALATE,
+        case.case_id,
+        case.people,
+        case.mode,
+        most_urgent([urgency, case.urgency]),
+        max(tier, case.tier),
+        True,
+        note,
+    )
 
 
 def _decide_group(
@@ -156,9 +171,18 @@ def _decide_group(
     new = tuple(n for n in names if n not in existing.people)
     if new or _more(urgency, tier, existing):
         people = existing.people + new
-        return [Action(ActionKind.UPDATE, existing.case_id, people, Mode.GROUP,
-                       most_urgent([urgency, existing.urgency]), max(tier, existing.tier), True,
-                       f"{len(new)} added" if new else "escalated")]
+        return [
+            Action(
+                ActionKind.UPDATE,
+                existing.case_id,
+                people,
+                Mode.GROUP,
+                most_urgent([urgency, existing.urgency]),
+                max(tier, existing.tier),
+                True,
+                f"{len(new)} added" if new else "escalated",
+            )
+        ]
     return [Action(ActionKind.COVERED, existing.case_id, names, Mode.GROUP, existing.urgency, existing.tier, False)]
 
 
@@ -166,8 +190,9 @@ def _decide_individuals(
     incident: Incident, eligible: list[Person], own: list[OpenCase], ctx: Context, urgency: Urgency, tier: int
 ) -> list[Action]:
     window = timedelta(hours=ctx.merge_window_hours)
-    others = sorted((c for c in ctx.open_cases if not c.covers(incident.incident_ref)),
-                    key=lambda c: c.opened_at, reverse=True)
+    others = sorted(
+        (c for c in ctx.open_cases if not c.covers(incident.incident_ref)), key=lambda c: c.opened_at, reverse=True
+    )
     actions: list[Action] = []
     escalated: dict[str, Action] = {}
     for p in eligible:
@@ -176,14 +201,33 @@ def _decide_individuals(
             if _more(urgency, tier, covering):
                 escalated.setdefault(covering.case_id, _escalation(covering, urgency, tier, "report amended"))
             else:
-                actions.append(Action(ActionKind.COVERED, covering.case_id, (p.pseudonym,), covering.mode,
-                                      covering.urgency, covering.tier, False))
+                actions.append(
+                    Action(
+                        ActionKind.COVERED,
+                        covering.case_id,
+                        (p.pseudonym,),
+                        covering.mode,
+                        covering.urgency,
+                        covering.tier,
+                        False,
+                    )
+                )
             continue
         recent = next((c for c in others if p.pseudonym in c.people and ctx.now - c.opened_at <= window), None)
         if recent is not None:
             note = f"open case from another incident within {ctx.merge_window_hours:g} h"
-            actions.append(Action(ActionKind.MERGE, recent.case_id, (p.pseudonym,), recent.mode,
-                                  recent.urgency, recent.tier, False, note))
+            actions.append(
+                Action(
+                    ActionKind.MERGE,
+                    recent.case_id,
+                    (p.pseudonym,),
+                    recent.mode,
+                    recent.urgency,
+                    recent.tier,
+                    False,
+                    note,
+                )
+            )
             if _more(urgency, tier, recent):
                 escalated.setdefault(recent.case_id, _escalation(recent, urgency, tier, "merged incident"))
             continue
@@ -194,9 +238,12 @@ def _decide_individuals(
 
 def _outcome(actions: list[Action]) -> str:
     labels = {
-        ActionKind.OPEN: "outreach requested", ActionKind.ESCALATE: "escalated",
-        ActionKind.UPDATE: "group case updated", ActionKind.MERGE: "merged",
-        ActionKind.SUPPRESS: "suppressed: opted out", ActionKind.COVERED: "no change: already covered",
+        ActionKind.OPEN: "outreach requested",
+        ActionKind.ESCALATE: "escalated",
+        ActionKind.UPDATE: "group case updated",
+        ActionKind.MERGE: "merged",
+        ActionKind.SUPPRESS: "suppressed: opted out",
+        ActionKind.COVERED: "no change: already covered",
     }
     seen = list(dict.fromkeys(labels[a.kind] for a in actions))
     return "; ".join(seen) if seen else "no one to contact"

@@ -70,8 +70,13 @@ async def list_rulesets(request: Request) -> RuleSetIndex:
     return RuleSetIndex(scopes=scopes, default_is_packaged=handlers.DEFAULT_SCOPE not in found)
 
 
-@router.get("/v1/rulesets/{scope}", response_model=ActiveRuleSet, responses=ERROR_RESPONSES,
-            tags=["rulesets"], summary="The active rule set of 'default' or a facility.")
+@router.get(
+    "/v1/rulesets/{scope}",
+    response_model=ActiveRuleSet,
+    responses=ERROR_RESPONSES,
+    tags=["rulesets"],
+    summary="The active rule set of 'default' or a facility.",
+)
 async def get_ruleset(request: Request, scope: str) -> Any:
     """The newest stored version of ``scope``; a facility without override gets the default."""
     container = request.app.state.container
@@ -81,15 +86,25 @@ async def get_ruleset(request: Request, scope: str) -> Any:
         repo = RuleSetRepository(session)
         stored = await repo.latest(scope) or await repo.latest(handlers.DEFAULT_SCOPE)
     if stored is None:
-        return ActiveRuleSet(scope=scope, source_scope=handlers.DEFAULT_SCOPE, version="default:packaged",
-                             document=container.config.default_doc.model_dump(mode="json"))
+        return ActiveRuleSet(
+            scope=scope,
+            source_scope=handlers.DEFAULT_SCOPE,
+            version="default:packaged",
+            document=container.config.default_doc.model_dump(mode="json"),
+        )
     return ActiveRuleSet(scope=scope, source_scope=stored.scope, version=stored.label, document=stored.document)
 
 
-@router.get("/v1/rulesets/{scope}/versions/{version}", response_model=ActiveRuleSet, responses=ERROR_RESPONSES,
-            tags=["rulesets"], summary="One stored version of a rule set.")
+@router.get(
+    "/v1/rulesets/{scope}/versions/{version}",
+    response_model=ActiveRuleSet,
+    responses=ERROR_RESPONSES,
+    tags=["rulesets"],
+    summary="One stored version of a rule set.",
+)
 async def get_ruleset_version(
-    request: Request, scope: str,
+    request: Request,
+    scope: str,
     version: int = Path(ge=1, le=2**31 - 1, description="Version number within the scope (1, 2, ...)."),
 ) -> Any:
     """A specific version, for audit."""
@@ -100,8 +115,14 @@ async def get_ruleset_version(
     return ActiveRuleSet(scope=scope, source_scope=scope, version=stored.label, document=stored.document)
 
 
-@router.put("/v1/rulesets/{scope}", status_code=201, response_model=ActiveRuleSet, responses=ERROR_RESPONSES,
-            tags=["rulesets"], summary="Store a new version of a rule set (YAML or JSON body).")
+@router.put(
+    "/v1/rulesets/{scope}",
+    status_code=201,
+    response_model=ActiveRuleSet,
+    responses=ERROR_RESPONSES,
+    tags=["rulesets"],
+    summary="Store a new version of a rule set (YAML or JSON body).",
+)
 async def put_ruleset(request: Request, scope: str) -> Any:
     """Validate the document and store it as the next version of ``scope``."""
     container = request.app.state.container
@@ -145,8 +166,12 @@ async def _check_scope_rules(
     return None
 
 
-@router.post("/v1/dry-run", responses=ERROR_RESPONSES, tags=["decisions"],
-             summary="What the rules would decide for an IncidentObserved, without any side effect.")
+@router.post(
+    "/v1/dry-run",
+    responses=ERROR_RESPONSES,
+    tags=["decisions"],
+    summary="What the rules would decide for an IncidentObserved, without any side effect.",
+)
 async def dry_run(event: IncidentObserved, request: Request) -> dict[str, Any]:
     """Evaluate and decide on a read-only session that is rolled back: no rows, no outbox, no events."""
     container = request.app.state.container
@@ -157,13 +182,23 @@ async def dry_run(event: IncidentObserved, request: Request) -> dict[str, Any]:
     would = []
     for a in d.actions:
         if a.publish:
-            would.append({"case_id": a.case_id, "kind": a.kind.value, "people": list(a.people),
-                          "mode": a.mode.value, "urgency": a.urgency.value, "tier": a.tier})
+            would.append(
+                {
+                    "case_id": a.case_id,
+                    "kind": a.kind.value,
+                    "people": list(a.people),
+                    "mode": a.mode.value,
+                    "urgency": a.urgency.value,
+                    "tier": a.tier,
+                }
+            )
     return {
         "dry_run": True,
         "ruleset_version": p.ruleset.version,
-        "fired": [{"rule_id": h.rule_id, "text": h.text, "why": list(h.reasons), "urgency": h.urgency.value,
-                   "tier": h.tier} for h in d.evaluation.hits],
+        "fired": [
+            {"rule_id": h.rule_id, "text": h.text, "why": list(h.reasons), "urgency": h.urgency.value, "tier": h.tier}
+            for h in d.evaluation.hits
+        ],
         "urgency": d.evaluation.urgency.value if d.evaluation.urgency else None,
         "tier": d.evaluation.tier or None,
         "mode": d.mode.value,
@@ -189,8 +224,14 @@ class OptOutState(BaseModel):
     scopes: list[str] = Field(description="Scopes opted out of ('all' or facility codes).")
 
 
-@router.post("/v1/opt-outs", status_code=201, response_model=OptOutState, responses=ERROR_RESPONSES,
-             tags=["opt-outs"], summary="Opt a person out of proactive outreach.")
+@router.post(
+    "/v1/opt-outs",
+    status_code=201,
+    response_model=OptOutState,
+    responses=ERROR_RESPONSES,
+    tags=["opt-outs"],
+    summary="Opt a person out of proactive outreach.",
+)
 async def opt_out(body: OptOutIn, request: Request) -> OptOutState:
     """Store the pseudonym (never the staff id) with its scope."""
     container = request.app.state.container
@@ -203,8 +244,12 @@ async def opt_out(body: OptOutIn, request: Request) -> OptOutState:
     return OptOutState(pseudonym=pseudonym, opted_out=True, scopes=scopes)
 
 
-@router.get("/v1/opt-outs/{staff_id}", response_model=OptOutState, tags=["opt-outs"],
-            summary="Check whether a person opted out.")
+@router.get(
+    "/v1/opt-outs/{staff_id}",
+    response_model=OptOutState,
+    tags=["opt-outs"],
+    summary="Check whether a person opted out.",
+)
 async def get_opt_out(staff_id: str, request: Request) -> OptOutState:
     """Look the pseudonym up."""
     container = request.app.state.container
@@ -214,10 +259,15 @@ async def get_opt_out(staff_id: str, request: Request) -> OptOutState:
     return OptOutState(pseudonym=pseudonym, opted_out=bool(scopes), scopes=scopes)
 
 
-@router.delete("/v1/opt-outs/{staff_id}", response_model=OptOutState, tags=["opt-outs"],
-               summary="Opt back in (one scope, or all scopes when none is given).")
+@router.delete(
+    "/v1/opt-outs/{staff_id}",
+    response_model=OptOutState,
+    tags=["opt-outs"],
+    summary="Opt back in (one scope, or all scopes when none is given).",
+)
 async def delete_opt_out(
-    staff_id: str, request: Request,
+    staff_id: str,
+    request: Request,
     scope: str | None = Query(None, pattern=SCOPE_PATTERN, description="Scope to remove; all when omitted."),
 ) -> OptOutState:
     """Remove the opt-out."""

@@ -26,12 +26,24 @@ def register(container: Container) -> None:
         await handlers.on_incident(event, uow, container.config)
 
     subscribe_events(
-        rt.broker, topic=topics.INCIDENT_OBSERVED, group_id=GROUP, model=IncidentObserved,
-        handler=on_incident, uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
+        rt.broker,
+        topic=topics.INCIDENT_OBSERVED,
+        group_id=GROUP,
+        model=IncidentObserved,
+        handler=on_incident,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
         description="Pseudonymized incidents; rules decide who is offered support.",
     )
     subscribe_events(
-        rt.broker, topic=topics.OUTREACH_STATUS, group_id=GROUP_STATUS, model=OutreachStatusChanged,
-        handler=handlers.on_status, uow_factory=rt.uow, settings=rt.settings, dead_letters=rt.dead_letters,
+        rt.broker,
+        topic=topics.OUTREACH_STATUS,
+        group_id=GROUP_STATUS,
+        model=OutreachStatusChanged,
+        handler=handlers.on_status,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
         description="Outreach lifecycle; 'closed' closes the rules service's case.",
     )
