@@ -16,6 +16,7 @@ from psp_common.auth import AUTH_RESPONSES, require
 from psp_common.auth import Scope as Role
 from psp_common.db import aware
 from psp_common.events.envelope import utcnow
+from psp_common.pseudonym import Pseudonymizer
 
 log = logging.getLogger("psp.audit")
 
@@ -58,6 +59,12 @@ class AuditMiddleware:
         self.app = app
         self.engine = engine
         self.table = table
+        self._pseudo: Pseudonymizer | None = None
+
+    def _pseudonym(self, scope: Scope, staff_id: str) -> str:
+        if self._pseudo is None:
+            self._pseudo = Pseudonymizer.from_settings(scope["app"].state.runtime.settings)
+        return self._pseudo.pseudonym(staff_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in OPS_PATHS:
@@ -80,7 +87,10 @@ class AuditMiddleware:
         principal = state.get("principal") if isinstance(state, dict) else None
         route = scope.get("route")
         resource = getattr(route, "path_format", None) or scope.get("path", "")
-        params = scope.get("path_params") or {}
+        params = dict(scope.get("path_params") or {})
+        for name, value in params.items():
+            if "staff_id" in name:  # the audit log names people only by pseudonym
+                params[name] = self._pseudonym(scope, str(value))
         if params:
             resource += " " + ",".join(f"{k}={v}" for k, v in sorted(params.items()))
         row = {
