@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def _check(r: httpx.Response, what: str) -> None:
 
 
 async def wait_deliveries(stack: Stack, expected: int, timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Wait until the notification service records ``expected`` deliveries."""
+    """Wait until the notification service has sent ``expected`` pages."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     items: list[dict[str, Any]] = []
@@ -62,7 +63,7 @@ async def wait_deliveries(stack: Stack, expected: int, timeout: float = 60.0) ->
             if r.status_code == 200:
                 body = r.json()
                 items = body if isinstance(body, list) else body.get("items", [])
-                if len(items) >= expected:
+                if sum(1 for d in items if d.get("state") == "sent") >= expected:
                     break
             await asyncio.sleep(0.5)
     return items
@@ -91,6 +92,16 @@ def banner(stack: Stack, deliveries: list[dict[str, Any]]) -> None:
     print("\nCtrl-C stops everything.")
 
 
+def port_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:``port``."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def main() -> None:
     """Start everything, load the demo, print a summary and wait for Ctrl-C."""
     workdir = Path(os.environ.get("PSP_RUN_DIR", ".run")).resolve()
@@ -99,6 +110,14 @@ def main() -> None:
         old.unlink()
     urls = {n: f"sqlite+aiosqlite:///{workdir}/{n}.db" for n in SERVICES}
     ports = {n: int(os.environ.get(f"PSP_{n.upper()}_PORT", p)) for n, p in DEFAULT_PORTS.items()}
+    taken = [f"{name} ({port})" for name, port in ports.items() if not port_free(port)]
+    if taken:
+        print(
+            f"make run: ports already in use: {', '.join(taken)}. Stop what holds them, or choose others "
+            "with PSP_LISTENER_PORT / PSP_RULES_PORT / PSP_MATCHING_PORT / PSP_NOTIFICATION_PORT.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     stack = Stack(workdir=workdir, database_urls=urls, ports=ports)
     stopping = False
 
@@ -114,7 +133,7 @@ def main() -> None:
         asyncio.run(stack.wait_ready())
         print("Loading the demo roster and sending demo reports:")
         asyncio.run(load_demo(stack))
-        deliveries = asyncio.run(wait_deliveries(stack, expected=2))
+        deliveries = asyncio.run(wait_deliveries(stack, expected=3))  # DEMO-1: 1 clinician, DEMO-2: 2
         banner(stack, deliveries)
         if os.environ.get("PSP_RUN_ONCE") == "1":
             return
