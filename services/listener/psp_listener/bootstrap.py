@@ -8,14 +8,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from psp_common import logs, topics
-from psp_common.audit import audit_table, install_audit
+from psp_common.audit import install_audit
 from psp_common.events.intake import IncidentObserved
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.quarantine import DbQuarantine
 from psp_common.runtime import Runtime, create_app, serve
-from psp_listener.adapters.orm import metadata, quarantine
+from psp_listener.adapters.orm import audit_log, metadata, quarantine
 from psp_listener.entrypoints import api, consumers, fhir_api
 from psp_listener.normalizer import Normalizer
 from psp_listener.settings import ListenerSettings
@@ -53,7 +53,7 @@ def build(settings: ListenerSettings | None = None) -> FastAPI:
     app.include_router(fhir_api.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    install_audit(app, runtime.engine, audit_table(metadata))  # outermost: 413s are audited too
+    install_audit(app, runtime.engine, audit_log)  # outermost: 413s are audited too
     return app
 
 
