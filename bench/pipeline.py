@@ -57,7 +57,12 @@ class PipelineSystem(System):
         self.stack: Stack | None = None
         self.dbs: dict[str, tuple[str, str]] = {}
         self.receiver = WebhookReceiver()
-        self.pseudo = Pseudonymizer(BENCH_PSEUDONYM_KEY.encode(), ServiceSettings().pseudonym_key_id)
+        defaults = ServiceSettings()  # the services run with the default reference key
+        self.pseudo = Pseudonymizer(
+            BENCH_PSEUDONYM_KEY.encode(),
+            defaults.pseudonym_key_id,
+            reference_key=defaults.reference_key.get_secret_value().encode(),
+        )
         self._corr: dict[str, int] = {}
         self._page: dict[str, int] = {}
         self._base: dict[int, int] = {}
