@@ -149,9 +149,19 @@ async def check_ledger(rig: Any, run: str, good: int, poison: int, suppressed: i
     assert sum(1 for q in quarantined if run.encode() in bytes(q["body"])) == poison
     keys = rig.receiver.keys()
     assert len(keys) == expected_pages, f"{len(keys)} distinct pages for {expected_pages} outreach cases"
-    pages = await query(
-        rig.dsns["notification"], "SELECT assignment_id, recipient_ref, state FROM pages WHERE purpose = 'page'"
-    )
+    # A page the channel accepted but whose "sent" mark was lost to the fault stays 'sending' until its lease
+    # runs out; it is then re-sent with the SAME idempotency key and marked. Wait for the rows to converge.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
+    while True:
+        pages = await query(
+            rig.dsns["notification"], "SELECT assignment_id, recipient_ref, state FROM pages WHERE purpose = 'page'"
+        )
+        sent = sum(1 for p in pages if p["state"] == "sent")
+        if sent == expected_pages or loop.time() > deadline:
+            break
+        await asyncio.sleep(1.0)
     pairs = Counter((p["assignment_id"], p["recipient_ref"]) for p in pages)
     assert all(n == 1 for n in pairs.values()), "a supporter was paged twice for one assignment"
-    assert sum(1 for p in pages if p["state"] == "sent") == expected_pages
+    assert sent == expected_pages, f"{sent} pages marked sent of {expected_pages}: {Counter(p['state'] for p in pages)}"
+    assert len(rig.receiver.keys()) == expected_pages, "a re-send after a lost mark used a new idempotency key"
