@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
@@ -190,11 +189,6 @@ class UnitOfWork:
         await self.session.commit()
         if rows and self._signal is not None:
             self._signal.notify()
-
-
-def json_dumps(value: Any) -> str:
-    """Compact JSON for logs and headers."""
-    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def aware(value: datetime | None) -> datetime | None:

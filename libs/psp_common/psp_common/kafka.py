@@ -161,14 +161,6 @@ class RetryTracker:
         self._attempts.pop(pos, None)
 
 
-def position(msg: KafkaMessage) -> tuple[str, int, int]:
-    """(topic, partition, offset) of a consumed message."""
-    raw = msg.raw_message
-    if isinstance(raw, tuple):
-        raw = raw[0]
-    return raw.topic, raw.partition, raw.offset
-
-
 async def deliver(
     msg: KafkaMessage,
     *,
@@ -217,13 +209,18 @@ async def deliver_batch(
                 records[0].topic,
                 type(exc).__name__,
             )
-            await asyncio.sleep(min(settings.retry_backoff_s * 8, 5.0))
+            await _outage_pause(settings)
             raise
         log.warning(
             "batch of %d from %s failed (%s); handling one at a time", len(parsed), records[0].topic, type(exc).__name__
         )
     for raw, model in parsed:  # raising here re-seeks to the batch start; the inbox skips what is done
         await _handle_parsed(raw, model, handle, dead_letters, tracker, settings)
+
+
+async def _outage_pause(settings: ServiceSettings) -> None:
+    """Back off before an outage makes the message be read again (NACK re-seeks)."""
+    await asyncio.sleep(min(settings.retry_backoff_s * 8, 5.0))
 
 
 async def _parse_or_dead_letter(raw: Any, parse: Callable[[bytes], M], dead_letters: DeadLetters) -> M | None:
@@ -259,7 +256,7 @@ async def _handle_parsed(
     except Exception as exc:
         if is_transient(exc):
             log.warning("transient failure on %s[%d]@%d (%s); retrying", *pos, type(exc).__name__)
-            await asyncio.sleep(min(settings.retry_backoff_s * 8, 5.0))
+            await _outage_pause(settings)
             raise
         attempts = tracker.bump(pos)
         if attempts >= settings.max_attempts:

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from sqlalchemy import MetaData, Table, text
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from psp_common import topics
@@ -150,8 +150,3 @@ def create_app(runtime: Runtime, title: str, description: str) -> FastAPI:
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run the app with uvicorn; SIGTERM/SIGINT stop it gracefully."""
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="on")
-
-
-def table(metadata: MetaData, name: str) -> Table:
-    """Look a table up by name."""
-    return metadata.tables[name]
