@@ -49,6 +49,11 @@ class ServiceSettings(BaseSettings):
     outbox_poll_s: float = Field(0.5, description="Outbox relay poll interval when idle.")
     outbox_batch: int = Field(200, description="Outbox rows published per relay round.")
     log_level: str = Field("INFO", description="Root log level.")
+    retention_days: float = Field(
+        90, ge=0, description="Identifying data of a case is purged this long after it closes (counts are kept)."
+    )
+    retention_poll_s: float = Field(3600, gt=0, description="How often the retention purge looks for due cases.")
+    retention_batch: int = Field(500, ge=1, description="Cases purged per transaction.")
     auth_jwt_secret: SecretStr = Field(
         SecretStr("dev-only-jwt-secret-change-me-0123456789"),
         description="HS256 secret for bearer tokens (dev and tests); production sets auth_jwt_public_key.",

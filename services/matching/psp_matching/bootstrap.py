@@ -13,10 +13,12 @@ from psp_common.events.matching import SupporterMatched, SupporterUnmatched
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
+from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, serve
 from psp_matching.adapters.orm import audit_log, metadata
 from psp_matching.entrypoints import api_cases, api_roster, consumers
 from psp_matching.handlers import Deps
+from psp_matching.retention import purge_closed
 from psp_matching.settings import MatchingSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -30,6 +32,7 @@ class Container:
     pseudo: Pseudonymizer
     settings: MatchingSettings
     deps: Deps
+    retention: Retention
 
 
 def build(settings: MatchingSettings | None = None, deps: Deps | None = None) -> FastAPI:
@@ -37,7 +40,17 @@ def build(settings: MatchingSettings | None = None, deps: Deps | None = None) ->
     settings = settings or MatchingSettings()
     runtime = Runtime(settings, metadata, MIGRATIONS)
     pseudo = Pseudonymizer.from_settings(settings)
-    container = Container(runtime, pseudo, settings, deps or Deps(settings, pseudo))
+    deps = deps or Deps(settings, pseudo)
+    retention = Retention(
+        runtime.uow,
+        purge_closed,
+        settings.retention_days,
+        settings.retention_batch,
+        settings.retention_poll_s,
+        deps.clock,
+    )
+    runtime.background.append(retention.run)
+    container = Container(runtime, pseudo, settings, deps, retention)
     consumers.register(container)
     document_publisher(
         runtime.broker,

@@ -13,6 +13,7 @@ from psp_common.db import UnitOfWork
 from psp_common.events.envelope import utcnow
 from psp_common.events.matching import Candidate, SupporterMatched, SupporterUnmatched
 from psp_common.events.outreach import OutreachRequested
+from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.pseudonym import Pseudonymizer
 from psp_matching.adapters.cases import ACTIVE, CaseRepository
 from psp_matching.adapters.roster import RosterRepository
@@ -110,6 +111,8 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
         "correlation_id": str(event.correlation_id),
         "updated_at": now,
     }
+    if stored is not None and stored["closed_at"] is not None:
+        action, why = Action.IGNORE, "the outreach is already closed"
     if action is Action.IGNORE:
         assert stored is not None
         await repo.save({"case_id": case_id, "last_decision": f"ignored repeat: {why}", "updated_at": now}, True)
@@ -244,3 +247,9 @@ def _candidate(r: Ranked, notes: tuple[str, ...] = ()) -> Candidate:
 
 def _candidate_json(r: Ranked, role: str) -> dict[str, object]:
     return {"supporter_ref": r.ref, "role": role, "score": round(r.score, 4), "reasons": list(r.reasons)}
+
+
+async def on_status(event: OutreachStatusChanged, uow: UnitOfWork, deps: Deps) -> None:
+    """A closed outreach starts the case's retention clock; later requests for it are not re-matched."""
+    if event.status is OutreachStatus.CLOSED:
+        await CaseRepository(uow.session).close(str(event.case_id), deps.clock())

@@ -16,6 +16,7 @@ from psp_common.events.status import OutreachStatusChanged
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
+from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, serve
 from psp_notification.adapters.channels import (
     Channel,
@@ -29,7 +30,7 @@ from psp_notification.adapters.orm import audit_log, metadata
 from psp_notification.dispatcher import Dispatcher
 from psp_notification.domain.model import Clock, SystemClock
 from psp_notification.entrypoints import api, api_self, consumers
-from psp_notification.retention import Retention
+from psp_notification.retention import purge_closed
 from psp_notification.settings import NotificationSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -85,7 +86,14 @@ def build(
     router = ChannelRouter(channels if channels is not None else default_channels(settings, client))
     dispatcher = Dispatcher(runtime.uow, settings, clock, router)
     runtime.background.append(dispatcher.run)
-    retention = Retention(runtime.uow, settings, clock)
+    retention = Retention(
+        runtime.uow,
+        purge_closed,
+        settings.retention_days,
+        settings.retention_batch,
+        settings.retention_poll_s,
+        clock.now,
+    )
     runtime.background.append(retention.run)
     runtime.background.append(lambda: _close_on_stop(client))
     container = Container(runtime, Pseudonymizer.from_settings(settings), settings, clock, dispatcher, retention)

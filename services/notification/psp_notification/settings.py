@@ -90,11 +90,6 @@ class NotificationSettings(ServiceSettings):
     feed_catchup_hours: float = Field(
         12, ge=0, description="A call missed while down is still published if at most this late."
     )
-    retention_days: float = Field(
-        90, ge=0, description="Identifying data of a case is purged this long after it closes (counts are kept)."
-    )
-    retention_poll_s: float = Field(3600, gt=0, description="How often the retention purge looks for due cases.")
-    retention_batch: int = Field(500, ge=1, description="Cases purged per transaction.")
     stats_percentiles: list[float] = Field(
         default_factory=lambda: [50.0, 90.0, 95.0], description="Percentiles of time to contact in /v1/stats."
     )

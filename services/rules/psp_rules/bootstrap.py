@@ -13,11 +13,13 @@ from psp_common.events.outreach import OutreachRequested
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
+from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, serve
 from psp_rules.adapters.orm import audit_log, metadata
 from psp_rules.adapters.ruleset_schema import load_file
-from psp_rules.entrypoints import api, consumers
+from psp_rules.entrypoints import api, api_stats, consumers
 from psp_rules.handlers import RulesConfig
+from psp_rules.retention import purge_closed
 from psp_rules.settings import RulesSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,6 +33,7 @@ class Container:
     pseudo: Pseudonymizer
     settings: RulesSettings
     config: RulesConfig
+    retention: Retention
 
 
 def build(settings: RulesSettings | None = None) -> FastAPI:
@@ -38,7 +41,11 @@ def build(settings: RulesSettings | None = None) -> FastAPI:
     settings = settings or RulesSettings()
     runtime = Runtime(settings, metadata, MIGRATIONS)
     config = RulesConfig.from_settings(settings, load_file(settings.default_ruleset_file))
-    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, config)
+    retention = Retention(
+        runtime.uow, purge_closed, settings.retention_days, settings.retention_batch, settings.retention_poll_s
+    )
+    runtime.background.append(retention.run)
+    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, config, retention)
     consumers.register(container)
     document_publisher(
         runtime.broker,
@@ -49,6 +56,7 @@ def build(settings: RulesSettings | None = None) -> FastAPI:
     app = create_app(runtime, "PSP Outreach rules", "Critical Incident Stress rules decide who gets outreach.")
     app.state.container = container
     app.include_router(api.router)
+    app.include_router(api_stats.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_audit(app, runtime.engine, audit_log)  # outermost: 413s are audited too

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware
-from psp_matching.adapters.orm import assignments, cases, members
+from psp_matching.adapters.orm import assignments, cases, members, supported
 
 ACTIVE = "active"
 SUPERSEDED = "superseded"
@@ -17,7 +17,7 @@ SUPERSEDED = "superseded"
 
 def _row(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
-    for key in ("created_at", "updated_at"):
+    for key in ("created_at", "updated_at", "closed_at", "purged_at"):
         if key in out:
             out[key] = aware(out[key])
     return out
@@ -55,14 +55,27 @@ class CaseRepository:
 
     async def supporting(self, people: frozenset[str], since: datetime) -> frozenset[str]:
         """Supporters with an active assignment since ``since`` for any of these people."""
-        query = select(assignments.c.team, assignments.c.supported).where(
-            assignments.c.status == ACTIVE, assignments.c.created_at >= since.astimezone(UTC)
+        if not people:
+            return frozenset()
+        query = (
+            select(members.c.supporter_ref)
+            .distinct()
+            .join(assignments, assignments.c.assignment_id == supported.c.assignment_id)
+            .join(members, members.c.assignment_id == supported.c.assignment_id)
+            .where(
+                supported.c.person_ref.in_(sorted(people)),
+                supported.c.created_at >= since.astimezone(UTC),
+                assignments.c.status == ACTIVE,
+            )
         )
-        out: set[str] = set()
-        for team, supported in await self.session.execute(query):
-            if people & set(supported):
-                out.update(team)
-        return frozenset(out)
+        return frozenset(r[0] for r in await self.session.execute(query))
+
+    async def close(self, case_id: str, now: datetime) -> bool:
+        """Record that the outreach closed (starts the retention clock); False when unknown or already closed."""
+        result = await self.session.execute(
+            update(cases).where(cases.c.case_id == case_id, cases.c.closed_at.is_(None)).values(closed_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     async def supersede(self, case_id: str) -> None:
         """Mark the case's active assignments superseded."""
@@ -75,6 +88,15 @@ class CaseRepository:
     async def add_assignment(self, values: dict[str, Any], roles: list[tuple[str, str]]) -> None:
         """Store an assignment and its team members (primary, co-facilitators)."""
         await self.session.execute(insert(assignments).values(**values))
+        people = sorted(set(values["supported"]))
+        if people:
+            await self.session.execute(
+                insert(supported),
+                [
+                    {"assignment_id": values["assignment_id"], "person_ref": p, "created_at": values["created_at"]}
+                    for p in people
+                ],
+            )
         await self.session.execute(
             insert(members),
             [

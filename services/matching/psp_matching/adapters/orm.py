@@ -1,4 +1,4 @@
-"""Matching tables: roster, staff directory, shifts, cases, assignments, plus inbox and outbox."""
+"""Matching tables: roster, staff directory, shifts, cases, assignments (and whom they support), inbox, outbox."""
 
 from __future__ import annotations
 
@@ -80,7 +80,10 @@ cases = Table(
     Column("last_decision", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),  # outreach closed (status feed)
+    Column("purged_at", DateTime(timezone=True), nullable=True),  # retention removed the pseudonyms
 )
+Index("ix_cases_closed_at", cases.c.closed_at)
 
 assignments = Table(
     "assignments",
@@ -108,3 +111,12 @@ members = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_members_supporter", members.c.supporter_ref, members.c.created_at)
+
+supported = Table(
+    "supported_people",
+    metadata,
+    Column("assignment_id", String(36), primary_key=True),
+    Column("person_ref", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_supported_people_person", supported.c.person_ref, supported.c.created_at)

@@ -181,7 +181,11 @@ async def get_case(
     "/v1/cases/{case_id}:rematch",
     response_model=CaseView,
     dependencies=COORDINATOR,
-    responses={404: {"model": ErrorResponse, "description": "Unknown case."}, **ERROR_RESPONSES},
+    responses={
+        404: {"model": ErrorResponse, "description": "Unknown case."},
+        409: {"model": ErrorResponse, "description": "The outreach is closed."},
+        **ERROR_RESPONSES,
+    },
     summary="Re-match a case now (e.g. prefer another discipline); publishes the new outcome.",
 )
 async def rematch(case_id: UUID, body: RematchIn, request: Request) -> Any:
@@ -192,6 +196,8 @@ async def rematch(case_id: UUID, body: RematchIn, request: Request) -> Any:
         row = await repo.get(str(case_id), lock=True)
         if row is None:
             return error(404, "unknown case", "case_id", "matching has not seen it")
+        if row["closed_at"] is not None:
+            return error(409, "case is closed", "case_id", "the outreach was closed; a new report opens a new case")
         if body.discipline is not None:
             await repo.save({"case_id": str(case_id), "discipline": body.discipline}, exists=True)
         await run_match(uow, str(case_id), c.deps, "coordinator re-match")

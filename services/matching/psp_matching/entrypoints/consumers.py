@@ -1,4 +1,4 @@
-"""Matching subscriber: OutreachRequested through the inbox, one transaction per event (thin)."""
+"""Matching subscribers (thin): outreach requests in, case closures from the outreach status feed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from psp_common import topics
 from psp_common.db import UnitOfWork
 from psp_common.events.outreach import OutreachRequested
+from psp_common.events.status import OutreachStatusChanged
 from psp_common.kafka import subscribe_events
 from psp_matching import handlers
 
@@ -14,10 +15,11 @@ if TYPE_CHECKING:
     from psp_matching.bootstrap import Container
 
 GROUP = "psp-matching"
+GROUP_STATUS = "psp-matching.status"  # own group per topic: independent rebalances and lag
 
 
 def register(container: Container) -> None:
-    """Subscribe to outreach requests."""
+    """Subscribe the matching service's topics."""
     rt = container.runtime
 
     async def handle(event: OutreachRequested, uow: UnitOfWork) -> None:
@@ -33,4 +35,19 @@ def register(container: Container) -> None:
         settings=rt.settings,
         dead_letters=rt.dead_letters,
         description="Outreach cases to staff with a peer supporter.",
+    )
+
+    async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
+        await handlers.on_status(event, uow, container.deps)
+
+    subscribe_events(
+        rt.broker,
+        topic=topics.OUTREACH_STATUS,
+        group_id=GROUP_STATUS,
+        model=OutreachStatusChanged,
+        handler=on_status,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
+        description="Outreach lifecycle; 'closed' starts the retention clock of matching's case.",
     )

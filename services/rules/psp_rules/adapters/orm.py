@@ -44,7 +44,9 @@ cases = Table(
     Column("status", String(16), nullable=False),
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("purged_at", DateTime(timezone=True), nullable=True),  # retention removed its members
 )
+Index("ix_cases_status_updated", cases.c.status, cases.c.updated_at)
 
 case_members = Table(
     "case_members",
@@ -78,4 +80,6 @@ decisions = Table(
     Column("outcome", String(300), nullable=False),
     Column("detail", JSON, nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("purged_at", DateTime(timezone=True), nullable=True),  # retention removed the pseudonyms in detail
 )
+Index("ix_decisions_decided_at", decisions.c.decided_at)
