@@ -84,7 +84,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip on every checkout. A connection that died in the pool fails on first
+    # use with ``connection_invalidated``; the consumers treat that as an outage and retry the batch.
+    kwargs.setdefault("pool_pre_ping", False)
     return create_async_engine(url, **kwargs)
 
 
@@ -126,11 +128,13 @@ class UnitOfWork:
         self._outbox = outbox
         self._signal = signal
         self._queued: list[dict[str, Any]] = []
+        self._after: list[Callable[[], None]] = []
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
         self.session = self._factory()
         self._queued = []
+        self._after = []
         return self
 
     async def __aexit__(
@@ -181,14 +185,22 @@ class UnitOfWork:
             }
         )
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the next commit succeeded (e.g. wake a worker); dropped on rollback."""
+        if callback not in self._after:
+            self._after.append(callback)
+
     async def commit(self) -> None:
-        """Write queued outbox rows and commit; wake the relay."""
+        """Write queued outbox rows and commit; wake the relay and run the after-commit callbacks."""
         rows, self._queued = self._queued, []
         if rows:
             await self.session.execute(insert(self._outbox), rows)
         await self.session.commit()
         if rows and self._signal is not None:
             self._signal.notify()
+        callbacks, self._after = self._after, []
+        for callback in callbacks:
+            callback()
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -47,14 +48,27 @@ def validation_response(exc: ValidationError | RequestValidationError) -> JSONRe
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer validation failures with field + reason."""
+    """Answer validation failures with field + reason, and a database outage with 503 + Retry-After."""
 
     async def on_request_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError | ValidationError)
         return validation_response(exc)
 
+    async def on_database_error(_: Request, exc: Exception) -> JSONResponse:
+        outage = isinstance(exc, OperationalError | InterfaceError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        )
+        if not outage:
+            raise exc
+        body = ErrorResponse(
+            detail="database unavailable; nothing was stored, retry the request",
+            errors=[FieldError(field="<service>", reason=f"database: {type(exc).__name__}")],
+        ).model_dump()
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(ValidationError, on_request_validation)
+    app.add_exception_handler(DBAPIError, on_database_error)
 
 
 class BodyLimit:

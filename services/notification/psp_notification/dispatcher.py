@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,16 +51,23 @@ class Dispatcher:
         self._key = settings.signing_key.get_secret_value().encode()
         self._wake = asyncio.Event()
         self._feeds_done: set[tuple[str, str, str]] = set()
+        # SQLite (the embedded default) has one writer: deliver one page at a time there.
+        sqlite = settings.database_url.startswith("sqlite")
+        self.concurrency = 1 if sqlite else settings.dispatch_concurrency
 
     def wake(self) -> None:
         """Look for work now (after an API action committed)."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Tick until cancelled; failures are logged and retried next tick."""
+        """Deliver due pages on every wake-up or poll; run the timers every ``timer_poll_s``; retry failures."""
+        timers_due = 0.0
         while True:
             try:
-                await self.tick()
+                if time.monotonic() >= timers_due:
+                    await self.timers(self.clock.now())
+                    timers_due = time.monotonic() + self.settings.timer_poll_s
+                await self.deliver_due(self.clock.now())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -71,12 +79,16 @@ class Dispatcher:
             self._wake.clear()
 
     async def tick(self) -> int:
-        """Timers first (they create pages), then deliveries; return how many pages were sent."""
+        """One full round: timers first (they create pages), then deliveries; return how many pages were sent."""
         now = self.clock.now()
+        await self.timers(now)
+        return await self.deliver_due(now)
+
+    async def timers(self, now: datetime) -> None:
+        """Ack windows, contact deadlines and safety-call feeds (minutes-scale: not on every wake-up)."""
         await self.expire_unanswered(now)
         await self.escalate_overdue(now)
         await self.publish_feeds(now)
-        return await self.deliver_due(now)
 
     async def expire_unanswered(self, now: datetime) -> None:
         """No acknowledgement within the ack window: page the next backup (or the coordinator)."""
@@ -168,10 +180,15 @@ class Dispatcher:
         """Claim, send and mark every due page."""
         async with self.uow() as uow:
             ids = await Repository(uow.session).due_pages(now)
-        sent = 0
-        for page_id in ids:
-            sent += await self.deliver_one(page_id, now)
-        return sent
+        if len(ids) <= 1:
+            return sum([await self.deliver_one(page_id, now) for page_id in ids])
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(page_id: int) -> int:
+            async with gate:
+                return await self.deliver_one(page_id, now)
+
+        return sum(await asyncio.gather(*(one(page_id) for page_id in ids)))
 
     async def _claim(
         self, page_id: int, now: datetime, owner: str

@@ -64,7 +64,13 @@ class NotificationSettings(ServiceSettings):
         default_factory=lambda: [ChannelConfig(kind="console", address="")],
         description="How the PSP coordinator is reached, in preference order.",
     )
-    dispatch_poll_s: float = Field(0.5, gt=0, description="How often the dispatcher looks for due work.")
+    dispatch_poll_s: float = Field(
+        0.5, gt=0, description="How often the dispatcher looks for due pages when nothing wakes it."
+    )
+    timer_poll_s: float = Field(
+        5.0, gt=0, description="How often the timers run (ack window, contact deadline, check-ins, safety calls)."
+    )
+    dispatch_concurrency: int = Field(8, ge=1, description="Pages handed to channels at the same time.")
     send_lease_s: float = Field(120, gt=0, description="A page claimed longer ago than this is retried (crash).")
     send_max_attempts: int = Field(5, ge=1, description="Delivery rounds before a page is marked failed.")
     send_retry_s: float = Field(30, ge=0, description="Delay before the second delivery round (doubles).")

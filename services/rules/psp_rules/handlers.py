@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ class RulesConfig:
     group: GroupPolicy
     merge_window_hours: float
     default_doc: RuleSetDoc
+    cache: RuleSetCache = field(default_factory=lambda: RuleSetCache(), compare=False)
 
     @classmethod
     def from_settings(cls, settings: RulesSettings, default_doc: RuleSetDoc) -> RulesConfig:
@@ -77,28 +78,44 @@ def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset
     )
 
 
+class RuleSetCache:
+    """Parsed rule sets by (scope, version): stored versions never change, so a version is parsed once."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[str, int], tuple[RuleSetDoc, RuleSet]] = {}
+
+    async def get(self, repo: RuleSetRepository, scope: str, version: int) -> tuple[RuleSetDoc, RuleSet]:
+        """The document and domain rule set of one stored version (read and validated on first use)."""
+        key = (scope, version)
+        if key not in self._parsed:
+            stored = await repo.get(scope, version)
+            if stored is None:
+                raise LookupError(f"rule set {scope}:{version} vanished")
+            doc = RuleSetDoc.model_validate(stored.document)
+            if len(self._parsed) > 256:
+                self._parsed.clear()
+            self._parsed[key] = (doc, doc.to_domain(stored.label))
+        return self._parsed[key]
+
+
 async def effective_ruleset(repo: RuleSetRepository, facility: str, cfg: RulesConfig, *, seed: bool) -> RuleSet:
     """The facility override (on top of the default when it extends it) or the default rule set.
 
-    With ``seed`` the packaged default is stored as version 1 when the database has none yet.
+    With ``seed`` the packaged default is stored as version 1 when the database has none yet. One query per
+    call finds the newest versions; parsed versions come from ``cfg.cache``.
     """
-    stored = await repo.latest(DEFAULT_SCOPE)
-    if stored is None:
-        doc = cfg.default_doc
-        label = f"{DEFAULT_SCOPE}:1"
-        if seed:
-            stored = await repo.add(DEFAULT_SCOPE, doc.model_dump(mode="json"), "packaged default", utcnow())
-            label = stored.label
-        else:
-            label = f"{DEFAULT_SCOPE}:packaged"
+    scopes = (DEFAULT_SCOPE, facility) if facility != DEFAULT_SCOPE else (DEFAULT_SCOPE,)
+    newest = await repo.newest(scopes)
+    if DEFAULT_SCOPE in newest:
+        default = (await cfg.cache.get(repo, DEFAULT_SCOPE, newest[DEFAULT_SCOPE]))[1]
+    elif seed:
+        stored = await repo.add(DEFAULT_SCOPE, cfg.default_doc.model_dump(mode="json"), "packaged default", utcnow())
+        default = cfg.default_doc.to_domain(stored.label)
     else:
-        doc, label = RuleSetDoc.model_validate(stored.document), stored.label
-    default = doc.to_domain(label)
-    override = await repo.latest(facility) if facility != DEFAULT_SCOPE else None
-    if override is None:
+        default = cfg.default_doc.to_domain(f"{DEFAULT_SCOPE}:packaged")
+    if facility not in newest or facility == DEFAULT_SCOPE:
         return default
-    odoc = RuleSetDoc.model_validate(override.document)
-    mine = odoc.to_domain(override.label)
+    odoc, mine = await cfg.cache.get(repo, facility, newest[facility])
     return overlay(default, mine, frozenset(odoc.disable)) if odoc.extends_default else mine
 
 

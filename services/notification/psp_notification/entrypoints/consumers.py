@@ -27,9 +27,11 @@ def register(c: Container) -> None:
 
     async def matched(event: SupporterMatched, uow: UnitOfWork) -> None:
         await handlers.on_supporter_matched(event, uow, c.settings, c.clock.now())
+        uow.after_commit(c.dispatcher.wake)  # the page is due now: do not wait for the poll
 
     async def unmatched(event: SupporterUnmatched, uow: UnitOfWork) -> None:
         await handlers.on_supporter_unmatched(event, uow, c.clock.now())
+        uow.after_commit(c.dispatcher.wake)
 
     async def requested(event: OutreachRequested, uow: UnitOfWork) -> None:
         await handlers.on_outreach_requested(event, uow, c.clock.now())

@@ -60,6 +60,15 @@ class RuleSetRepository:
         row = (await self.session.execute(q)).first()
         return _stored(row) if row else None
 
+    async def newest(self, scopes: tuple[str, ...]) -> dict[str, int]:
+        """The newest version number of each of ``scopes`` that has one (one round trip)."""
+        q = (
+            select(rulesets.c.scope, func.max(rulesets.c.version))
+            .where(rulesets.c.scope.in_(scopes))
+            .group_by(rulesets.c.scope)
+        )
+        return {scope: int(version) for scope, version in (await self.session.execute(q)).all()}
+
     async def add(self, scope: str, document: dict[str, Any], source: str, now: datetime) -> StoredRuleSet:
         """Store ``document`` as the next version of ``scope``."""
         q = select(func.max(rulesets.c.version)).where(rulesets.c.scope == scope)

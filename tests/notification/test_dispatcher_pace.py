@@ -1,0 +1,84 @@
+"""Dispatcher pacing: pages go to channels concurrently on PostgreSQL (one at a time on SQLite), each once;
+the minutes-scale timers run every ``timer_poll_s``, not on every wake-up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+
+from psp_notification import handlers
+from psp_notification.adapters.channels import PageMessage
+from tests.notification.support import FakeChannel, app_env, matched
+
+
+class SlowChannel(FakeChannel):
+    """A console channel that takes 100 ms per page and records how many were in flight at once."""
+
+    in_flight: int = 0
+    most: int = 0
+
+    async def send(self, message: PageMessage, address: str) -> None:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        try:
+            await asyncio.sleep(0.1)
+            await super().send(message, address)
+        finally:
+            self.in_flight -= 1
+
+
+async def _page_many(env: Any, n: int) -> None:
+    for i in range(n):
+        await env.handle(handlers.on_supporter_matched, matched(primary=f"ps_s{i}"), env.c.settings, env.clock.now())
+
+
+@pytest.mark.postgres
+async def test_pages_are_sent_concurrently_and_once_on_postgres(pg_url: str) -> None:
+    async with app_env(pg_url, dispatch_concurrency=4) as env:
+        slow = SlowChannel("console")
+        env.c.dispatcher.router.channels["console"] = slow
+        await _page_many(env, 12)
+        assert await env.tick() == 12
+        assert 1 < slow.most <= 4
+        keys = [m.idempotency_key for m, _ in slow.sent]
+        assert len(keys) == 12 == len(set(keys))
+        assert await env.tick() == 0
+
+
+async def test_sqlite_delivers_one_at_a_time(sqlite_url: str) -> None:
+    async with app_env(sqlite_url, dispatch_concurrency=4) as env:
+        slow = SlowChannel("console")
+        env.c.dispatcher.router.channels["console"] = slow
+        await _page_many(env, 3)
+        assert await env.tick() == 3 and slow.most == 1
+
+
+async def test_run_loop_wakes_for_pages_and_runs_timers_on_their_own_clock(sqlite_url: str) -> None:
+    async with app_env(sqlite_url, dispatch_poll_s=60, timer_poll_s=3600) as env:
+        d = env.c.dispatcher
+        rounds: list[str] = []
+        real_timers = d.timers
+
+        async def counted(now: Any) -> None:
+            rounds.append("timers")
+            await real_timers(now)
+
+        d.timers = counted  # type: ignore[method-assign]
+        task = asyncio.create_task(d.run())
+        try:
+            for i in range(3):
+                await _page_many(env, 1)
+                d.wake()
+                for _ in range(100):
+                    if len(env.console.sent) > i:
+                        break
+                    await asyncio.sleep(0.02)
+            assert len(env.console.sent) == 3  # each wake delivered at once (the poll is 60 s)
+            assert rounds == ["timers"]  # once at start, not per wake-up
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
