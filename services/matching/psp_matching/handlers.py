@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from psp_common import topics
 from psp_common.db import UnitOfWork
@@ -73,11 +74,14 @@ async def gather_facts(
 ) -> Facts:
     """Shifts, workload and history around a case, read in the handler's transaction."""
     now, s = deps.clock(), deps.settings
+    month, recent = await roster.workload(
+        month_start(now, s.cap_time_zone), now - timedelta(days=s.fairness_window_days), case_id
+    )
     return Facts(
         now=now,
         on_shift=await roster.on_shift(now),
-        month_counts=await roster.case_counts(month_start(now, s.cap_time_zone), exclude_case=case_id),
-        recent_counts=await roster.case_counts(now - timedelta(days=s.fairness_window_days)),
+        month_counts=month,
+        recent_counts=recent,
         on_case=await repo.team_on_case(case_id),
         supporting_person=await repo.supporting(people, now - timedelta(days=s.continuity_window_days)),
     )
@@ -135,13 +139,21 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
         tier, mode = max(tier, stored["tier"]), GROUP if GROUP in (mode, stored["mode"]) else mode
     values.update(people=sorted(merged), roles=roles, urgency=urgency, tier=tier, mode=mode)
     await repo.save(values, exists=stored is not None)
-    await run_match(uow, case_id, deps, why, publish_unmatched=action is not Action.RETRY)
+    row = {**stored, **values} if stored is not None else values
+    await run_match(uow, case_id, deps, why, publish_unmatched=action is not Action.RETRY, row=row)
 
 
-async def run_match(uow: UnitOfWork, case_id: str, deps: Deps, why: str, publish_unmatched: bool = True) -> bool:
-    """Match the stored case now; store and publish the outcome. True when matched."""
+async def run_match(
+    uow: UnitOfWork,
+    case_id: str,
+    deps: Deps,
+    why: str,
+    publish_unmatched: bool = True,
+    row: dict[str, Any] | None = None,
+) -> bool:
+    """Match the case now (``row``: the case as just saved, else read); store and publish the outcome."""
     repo, roster = CaseRepository(uow.session), RosterRepository(uow.session)
-    row = await repo.get(case_id)
+    row = row if row is not None else await repo.get(case_id)
     assert row is not None
     people = frozenset(row["people"])
     persons = await roster.people(row["people"], row["roles"])

@@ -125,14 +125,15 @@ async def plan(
     """Evaluate the rules and decide, reading (never writing, unless ``seed``) the database."""
     cases = CaseRepository(uow_session)
     ruleset = await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed)
-    incident = to_incident(event, await cases.units(event.incident_ref))
+    last_version, units = await cases.history(event.incident_ref)
+    incident = to_incident(event, units)
     names = [p.pseudonym for p in incident.people()]
     ctx = Context(
         now=now or utcnow(),
         merge_window_hours=ruleset.merge_window_hours or cfg.merge_window_hours,
         opted_out=await OptOutRepository(uow_session).opted_out(names, event.facility),
         open_cases=await cases.open_cases(names, event.incident_ref),
-        last_version=await cases.last_version(event.incident_ref),
+        last_version=last_version,
     )
     evaluation = evaluate(incident, ruleset, cfg.group)
     return Plan(incident, ruleset, decide(incident, evaluation, ctx))

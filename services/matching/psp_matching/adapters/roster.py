@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_matching.adapters.orm import members, shifts, staff, supporters
@@ -147,3 +147,25 @@ class RosterRepository:
             query = query.where(members.c.case_id != exclude_case)
         query = query.group_by(members.c.supporter_ref)
         return {ref: int(n) for ref, n in await self.session.execute(query)}
+
+    async def workload(
+        self, month_since: datetime, recent_since: datetime, exclude_case: str
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Distinct cases per supporter this month (without ``exclude_case``) and recently, in one query."""
+        month_since, recent_since = month_since.astimezone(UTC), recent_since.astimezone(UTC)
+        at, case_id = members.c.created_at, members.c.case_id
+        in_month = func.count(func.distinct(case((and_(at >= month_since, case_id != exclude_case), case_id))))
+        recent = func.count(func.distinct(case((at >= recent_since, case_id))))
+        query = (
+            select(members.c.supporter_ref, in_month, recent)
+            .where(at >= min(month_since, recent_since))
+            .group_by(members.c.supporter_ref)
+        )
+        month: dict[str, int] = {}
+        recents: dict[str, int] = {}
+        for ref, m, r in await self.session.execute(query):
+            if m:
+                month[ref] = int(m)
+            if r:
+                recents[ref] = int(r)
+        return month, recents

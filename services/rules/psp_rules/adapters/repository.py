@@ -205,15 +205,15 @@ class CaseRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def last_version(self, incident_ref: str) -> int | None:
-        """Highest report version already decided for ``incident_ref``."""
-        q = select(func.max(decisions.c.report_version)).where(decisions.c.incident_ref == incident_ref)
-        return (await self.session.execute(q)).scalar_one_or_none()
-
-    async def units(self, incident_ref: str) -> frozenset[str]:
-        """Units recorded for earlier versions of ``incident_ref``."""
-        q = select(decisions.c.unit).where(decisions.c.incident_ref == incident_ref).distinct()
-        return frozenset((await self.session.execute(q)).scalars())
+    async def history(self, incident_ref: str) -> tuple[int | None, frozenset[str]]:
+        """Highest report version decided for ``incident_ref`` and the units of its versions (one query)."""
+        q = select(decisions.c.unit, func.max(decisions.c.report_version)).where(
+            decisions.c.incident_ref == incident_ref
+        )
+        rows = (await self.session.execute(q.group_by(decisions.c.unit))).all()
+        if not rows:
+            return None, frozenset()
+        return max(int(v) for _, v in rows), frozenset(u for u, _ in rows)
 
     async def record(self, values: dict[str, Any]) -> None:
         """Append a decision to the log."""
