@@ -11,7 +11,22 @@ from psp_listener.domain.model import Disposition, Outcome, amendment_dispositio
 
 
 async def accept_incident(event: IncidentObserved, uow: UnitOfWork) -> Outcome:
-    """Store the version and queue the event, unless it is a resend or an older amendment."""
+    """Store the version and queue the event, unless it is a resend or an older amendment; commit."""
+    outcome = await stage_incident(event, uow)
+    if outcome.disposition is Disposition.ACCEPTED:
+        await uow.commit()
+    return outcome
+
+
+async def accept_batch(events: list[IncidentObserved], uow: UnitOfWork) -> list[Outcome]:
+    """Stage every event in one transaction and commit once (Kafka intake; amendments in order)."""
+    outcomes = [await stage_incident(event, uow) for event in events]
+    await uow.commit()
+    return outcomes
+
+
+async def stage_incident(event: IncidentObserved, uow: UnitOfWork) -> Outcome:
+    """Store the version and queue the event in ``uow`` (no commit), unless it is a resend or older."""
     repo = ReportRepository(uow.session)
     stored = await repo.latest_version(event.incident_ref)
     disposition = amendment_disposition(stored, event.report_version)
@@ -25,6 +40,5 @@ async def accept_incident(event: IncidentObserved, uow: UnitOfWork) -> Outcome:
             exists=stored is not None,
         )
         uow.publish(topics.INCIDENT_OBSERVED, event)
-        await uow.commit()
         return Outcome(disposition, event.incident_ref, event.report_version, str(event.event_id))
     return Outcome(disposition, event.incident_ref, event.report_version)

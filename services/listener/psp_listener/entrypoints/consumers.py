@@ -31,6 +31,10 @@ def register(container: Container) -> None:
         async with rt.uow() as uow:
             await handlers.accept_incident(event, uow)
 
+    async def accept_batch(events: list[IncidentObserved]) -> None:
+        async with rt.uow() as uow:
+            await handlers.accept_batch(events, uow)
+
     intakes: list[tuple[str, Callable[[bytes], IncidentObserved], str]] = [
         (topics.OCCURRENCE_REPORTS, norm.parse_native, "Native occurrence reports v1 (docs/schemas)."),
         (topics.FHIR_ADVERSE_EVENTS, norm.parse_fhir, "FHIR AdverseEvent resources, R4 or R5 (JSON)."),
@@ -43,6 +47,7 @@ def register(container: Container) -> None:
             group_id=GROUPS[topic],
             parse=parse,
             handle=accept,
+            handle_batch=accept_batch,
             dead_letters=rt.dead_letters,
             settings=rt.settings,
             description=description,
