@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -124,3 +125,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse, "description": "Body too large."},
     422: {"model": ErrorResponse, "description": "Body breaks the contract; each field with its reason."},
 }
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A query-parameter time in UTC; naive times are taken as UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)

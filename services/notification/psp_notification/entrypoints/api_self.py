@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from psp_common.auth import AUTH_RESPONSES, Principal, Scope, own_ref, require
-from psp_common.http import ErrorResponse, FieldError
+from psp_common.http import ErrorResponse, FieldError, as_utc
 from psp_notification.adapters.orm import assignments, pages
 from psp_notification.adapters.repository import as_dict
 from psp_notification.adapters.schemas import MyAssignment, MyPage, MyWork, Stats
@@ -101,12 +101,5 @@ async def stats(
     """Counts only: no case id, pseudonym or free text."""
     c = request.app.state.container
     async with c.runtime.session() as session:
-        body = await case_stats(session, _utc(since), _utc(until), c.settings.stats_percentiles)
+        body = await case_stats(session, as_utc(since), as_utc(until), c.settings.stats_percentiles)
     return Stats.model_validate(body)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """Naive times are taken as UTC; everything is compared in UTC."""
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from psp_common.auth import AUTH_RESPONSES, Scope, require
+from psp_common.http import as_utc
 from psp_rules.adapters.orm import cases, decisions
 
 router = APIRouter(responses=AUTH_RESPONSES)
@@ -31,10 +32,6 @@ class RuleStats(BaseModel):
     cases_purged: int = Field(description="Of which retention purged the members.")
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 @router.get(
     "/v1/stats",
     response_model=RuleStats,
@@ -48,7 +45,7 @@ async def stats(
     until: Annotated[datetime | None, Query(description="Decided/opened before (ISO 8601).")] = None,
 ) -> RuleStats:
     """Counts only: no incident reference, case id or pseudonym."""
-    since, until = _utc(since), _utc(until)
+    since, until = as_utc(since), as_utc(until)
     dq = select(decisions.c.fired, decisions.c.detail, decisions.c.urgency, decisions.c.mode, decisions.c.facility)
     cq = select(cases.c.status, cases.c.purged_at)
     if since is not None:
