@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
@@ -19,8 +20,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     event,
     insert,
+    select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -90,6 +94,77 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
+# Hot statements are built once and executed with parameters: building a statement per call (operators,
+# coercions, a fresh cache key) costs about as much Python time as executing it.
+KEY = "_psp_key"
+
+
+def dialect_of(session: AsyncSession) -> str:
+    """Name of the database dialect the session is bound to ('' when unbound)."""
+    return session.bind.dialect.name if session.bind is not None else ""
+
+
+@functools.cache
+def _insert_skip(dialect: str, table: Table) -> Any:
+    mod = postgresql if dialect == "postgresql" else sqlite
+    return mod.insert(table).on_conflict_do_nothing()
+
+
+@functools.cache
+def _select_by(table: Table, column: str, lock: bool) -> Any:
+    query = select(table).where(table.c[column] == bindparam(KEY))
+    return query.with_for_update() if lock else query
+
+
+@functools.cache
+def _update_by(table: Table, column: str) -> Any:
+    return update(table).where(table.c[column] == bindparam(KEY))
+
+
+async def get_by(session: AsyncSession, table: Table, column: str, value: Any, *, lock: bool = False) -> Any:
+    """The row of ``table`` whose ``column`` equals ``value`` (locked for update if asked), or None."""
+    return (await session.execute(_select_by(table, column, lock), {KEY: value})).first()
+
+
+async def update_by(session: AsyncSession, table: Table, column: str, value: Any, values: dict[str, Any]) -> int:
+    """Set ``values`` on the rows whose ``column`` equals ``value``; return how many rows changed."""
+    result = await session.execute(_update_by(table, column), {KEY: value, **values})
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def insert_or_skip(session: AsyncSession, table: Table, values: dict[str, Any]) -> bool:
+    """Insert a row unless it clashes with a unique key; whether it was inserted.
+
+    PostgreSQL and SQLite: one ``INSERT ... ON CONFLICT DO NOTHING`` (no savepoint round trips); other
+    databases: a savepoint around a plain insert.
+    """
+    dialect = dialect_of(session)
+    if dialect in ("postgresql", "sqlite"):
+        result = await session.execute(_insert_skip(dialect, table), values)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+    try:
+        async with session.begin_nested():
+            await session.execute(insert(table).values(**values))
+    except IntegrityError:
+        return False
+    return True
+
+
+DEFERRED = "psp.deferred_inserts"
+
+
+def defer_insert(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
+    """Queue an append-only row; queued rows go in one multi-row insert per table at flush or commit."""
+    session.info.setdefault(DEFERRED, {}).setdefault(table, []).append(row)
+
+
+async def flush_deferred(session: AsyncSession) -> None:
+    """Insert the queued rows now (before reading the tables they belong to in the same transaction)."""
+    queued: dict[Table, list[dict[str, Any]]] = session.info.pop(DEFERRED, {})
+    for table, rows in queued.items():
+        await session.execute(insert(table), rows)
+
+
 class OutboxSignal:
     """Wakes the outbox relay as soon as a unit of work commits new outbox rows."""
 
@@ -140,26 +215,38 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.session.info.pop(DEFERRED, None)
         await self.session.rollback()
         await self.session.close()
 
     async def claim(self, event_id: str, topic: str) -> None:
         """Record ``event_id`` in the inbox; raise DuplicateEvent if it was already handled."""
         values = {"event_id": event_id, "topic": topic, "received_at": utcnow()}
-        dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
-        if dialect in ("postgresql", "sqlite"):
-            # One round trip, no savepoint: the row is ours or the event was handled before.
-            mod = postgresql if dialect == "postgresql" else sqlite
-            stmt = mod.insert(self._inbox).values(**values).on_conflict_do_nothing(index_elements=["event_id"])
-            result = await self.session.execute(stmt)
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise DuplicateEvent(event_id)
-            return
-        try:
-            async with self.session.begin_nested():
-                await self.session.execute(insert(self._inbox).values(**values))
-        except IntegrityError as exc:
-            raise DuplicateEvent(event_id) from exc
+        if not await insert_or_skip(self.session, self._inbox, values):
+            raise DuplicateEvent(event_id)
+
+    async def claim_many(self, event_ids: list[str], topic: str) -> set[str]:
+        """Record a batch of event ids in the inbox in one statement; return the ids that were new."""
+        unique = list(dict.fromkeys(event_ids))
+        dialect = dialect_of(self.session)
+        if dialect not in ("postgresql", "sqlite") or not unique:
+            fresh: set[str] = set()
+            for event_id in unique:
+                try:
+                    await self.claim(event_id, topic)
+                except DuplicateEvent:
+                    continue
+                fresh.add(event_id)
+            return fresh
+        now = utcnow()
+        mod = postgresql if dialect == "postgresql" else sqlite
+        stmt = (
+            mod.insert(self._inbox)
+            .values([{"event_id": e, "topic": topic, "received_at": now} for e in unique])
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(self._inbox.c.event_id)
+        )
+        return set((await self.session.execute(stmt)).scalars())
 
     def publish(self, topic: str, event: Envelope, headers: dict[str, str] | None = None) -> None:
         """Queue ``event`` for publication on ``topic`` once this unit of work commits."""
@@ -192,6 +279,7 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         """Write queued outbox rows and commit; wake the relay and run the after-commit callbacks."""
+        await flush_deferred(self.session)
         rows, self._queued = self._queued, []
         if rows:
             await self.session.execute(insert(self._outbox), rows)
