@@ -197,3 +197,35 @@ async def test_units_from_earlier_versions_count_for_the_group_rule(rt: Runtime)
     assert p.decision.mode.value == "group"
     out = await published(rt)
     assert len(out) == 1 and out[0].mode == "group" and len(out[0].people) == 2
+
+
+async def test_a_batch_reads_the_rule_set_versions_once_and_a_new_version_is_seen(rt: Runtime) -> None:
+    from sqlalchemy import event as sa_event
+
+    from psp_rules.adapters.repository import RuleSetRepository
+
+    await handle(rt, observed(ids=("E0",)))  # seeds the default rule set
+    statements: list[str] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = rt.engine.sync_engine
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with rt.uow() as uow:  # one consumed batch = one unit of work
+            await handlers.on_incident(observed(ids=("E1", "E2")), uow, CFG)
+            await handlers.on_incident(observed(ids=("E3",)), uow, CFG)
+            newest = [q for q in statements if q.startswith("SELECT rulesets.scope, max(rulesets.version)")]
+            assert len(newest) == 1
+            # Opening a case publishes the people just added without reading them back.
+            member_rows = "SELECT case_members.case_id, case_members.pseudonym, case_members.incident_ref, "
+            assert not [q for q in statements if q.startswith(member_rows + "case_members.key_id")]
+            repo = RuleSetRepository(uow.session)
+            await repo.add("default", CFG.default_doc.model_dump(mode="json"), "test", OCCURRED)
+            assert await repo.newest(("default",)) == {"default": 2}
+            await uow.commit()
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+    out = await published(rt)
+    assert [sorted(p.pseudonym for p in o.people) for o in out[-3:]] == [[s.pseudonym] for s in staff("E1", "E2", "E3")]

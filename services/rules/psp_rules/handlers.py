@@ -180,6 +180,13 @@ def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: 
     ]
 
 
+def _distinct_members(rows: list[dict[str, Any]]) -> list[Member]:
+    seen: dict[str, Member] = {}
+    for r in rows:
+        seen.setdefault(r["pseudonym"], Member(r["pseudonym"], r["key_id"], r["role"], r["involvement"]))
+    return list(seen.values())
+
+
 async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig, now: datetime | None = None) -> Plan:
     """Decide on one incident version; persist cases, merges and the decision; queue the outreach events."""
     now = now or utcnow()
@@ -201,7 +208,8 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
                     "updated_at": now,
                 }
             )
-            await cases.add_members(_member_rows(action.case_id, action.people, p.incident, "opened", now))
+            opened = _member_rows(action.case_id, action.people, p.incident, "opened", now)
+            await cases.add_members(opened)
         elif action.kind is ActionKind.MERGE:
             await cases.add_members(_member_rows(action.case_id, action.people, p.incident, "merged", now))
         elif action.kind in (ActionKind.ESCALATE, ActionKind.UPDATE):
@@ -210,7 +218,10 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
             await cases.add_members(_member_rows(action.case_id, new, p.incident, "added", now))
             await cases.raise_case(action.case_id, action.urgency.value, action.tier, now)
         if action.publish:
-            members = await cases.members(action.case_id)
+            if action.kind is ActionKind.OPEN:  # a new case holds exactly the rows just added
+                members = _distinct_members(opened)
+            else:
+                members = await cases.members(action.case_id)
             uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members))
             published += 1
     await cases.record(decision_row(event, p, now))
@@ -257,6 +268,11 @@ def action_json(a: Action) -> dict[str, Any]:
         "publishes": a.publish,
         "note": a.note,
     }
+
+
+def status_is_relevant(event: OutreachStatusChanged) -> bool:
+    """Only 'closed' changes anything here; other statuses are acknowledged without a transaction."""
+    return event.status is OutreachStatus.CLOSED
 
 
 async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:

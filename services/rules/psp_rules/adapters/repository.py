@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import aware
+from psp_common.db import aware, insert_or_skip
 from psp_rules.adapters.orm import case_members, cases, decisions, opt_outs, rulesets
 from psp_rules.domain.model import Mode, OpenCase, Urgency
 
 ALL_SCOPE = "all"
+NEWEST_MEMO = "psp.rules.newest_rulesets"
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,28 @@ class Member:
     involvement: str
 
 
+# Hot statements, built once (building one per call costs about as much as executing it).
+OPTED_OUT = select(opt_outs.c.pseudonym).where(
+    opt_outs.c.pseudonym.in_(bindparam("names", expanding=True)),
+    opt_outs.c.scope.in_(bindparam("scopes", expanding=True)),
+)
+HISTORY = (
+    select(decisions.c.unit, func.max(decisions.c.report_version))
+    .where(decisions.c.incident_ref == bindparam("ref"))
+    .group_by(decisions.c.unit)
+)
+
+_HOLDING = select(case_members.c.case_id).where(
+    or_(
+        case_members.c.pseudonym.in_(bindparam("names", expanding=True)),
+        case_members.c.incident_ref == bindparam("ref"),
+    )
+)
+OPEN_CASES = select(cases).where(
+    cases.c.status == "open", or_(cases.c.case_id.in_(_HOLDING), cases.c.incident_ref == bindparam("ref"))
+)
+
+
 class RuleSetRepository:
     """Versioned rule set documents per scope ('default' or a facility code)."""
 
@@ -61,16 +83,24 @@ class RuleSetRepository:
         return _stored(row) if row else None
 
     async def newest(self, scopes: tuple[str, ...]) -> dict[str, int]:
-        """The newest version number of each of ``scopes`` that has one (one round trip)."""
-        q = (
-            select(rulesets.c.scope, func.max(rulesets.c.version))
-            .where(rulesets.c.scope.in_(scopes))
-            .group_by(rulesets.c.scope)
-        )
-        return {scope: int(version) for scope, version in (await self.session.execute(q)).all()}
+        """The newest version number of each of ``scopes`` that has one (one round trip per transaction).
+
+        A consumed batch decides many incidents in one transaction: the answer is kept for the rest of it,
+        and ``add`` forgets it.
+        """
+        memo: dict[tuple[str, ...], dict[str, int]] = self.session.info.setdefault(NEWEST_MEMO, {})
+        if scopes not in memo:
+            q = (
+                select(rulesets.c.scope, func.max(rulesets.c.version))
+                .where(rulesets.c.scope.in_(scopes))
+                .group_by(rulesets.c.scope)
+            )
+            memo[scopes] = {scope: int(version) for scope, version in (await self.session.execute(q)).all()}
+        return dict(memo[scopes])
 
     async def add(self, scope: str, document: dict[str, Any], source: str, now: datetime) -> StoredRuleSet:
         """Store ``document`` as the next version of ``scope``."""
+        self.session.info.pop(NEWEST_MEMO, None)
         q = select(func.max(rulesets.c.version)).where(rulesets.c.scope == scope)
         version = ((await self.session.execute(q)).scalar_one_or_none() or 0) + 1
         await self.session.execute(
@@ -101,12 +131,7 @@ class OptOutRepository:
 
     async def add(self, pseudonym: str, scope: str, now: datetime) -> bool:
         """Record an opt-out; False when it was already there."""
-        try:
-            async with self.session.begin_nested():
-                await self.session.execute(insert(opt_outs).values(pseudonym=pseudonym, scope=scope, created_at=now))
-        except IntegrityError:
-            return False
-        return True
+        return await insert_or_skip(self.session, opt_outs, {"pseudonym": pseudonym, "scope": scope, "created_at": now})
 
     async def remove(self, pseudonym: str, scope: str | None) -> int:
         """Opt back in (one scope, or every scope when None); returns rows removed."""
@@ -125,10 +150,8 @@ class OptOutRepository:
         """Which of ``pseudonyms`` must not be contacted at ``facility``."""
         if not pseudonyms:
             return frozenset()
-        q = select(opt_outs.c.pseudonym).where(
-            opt_outs.c.pseudonym.in_(pseudonyms), opt_outs.c.scope.in_([ALL_SCOPE, facility])
-        )
-        return frozenset((await self.session.execute(q)).scalars())
+        params = {"names": list(pseudonyms), "scopes": [ALL_SCOPE, facility]}
+        return frozenset((await self.session.execute(OPTED_OUT, params)).scalars())
 
 
 class CaseRepository:
@@ -139,13 +162,7 @@ class CaseRepository:
 
     async def open_cases(self, pseudonyms: list[str], incident_ref: str) -> tuple[OpenCase, ...]:
         """Open cases holding any of ``pseudonyms`` or covering ``incident_ref``."""
-        ids_q = select(case_members.c.case_id).where(
-            or_(case_members.c.pseudonym.in_(pseudonyms), case_members.c.incident_ref == incident_ref)
-        )
-        q = select(cases).where(
-            cases.c.status == "open", or_(cases.c.case_id.in_(ids_q), cases.c.incident_ref == incident_ref)
-        )
-        rows = (await self.session.execute(q)).all()
+        rows = (await self.session.execute(OPEN_CASES, {"names": list(pseudonyms), "ref": incident_ref})).all()
         if not rows:
             return ()
         ids = [r.case_id for r in rows]
@@ -183,7 +200,7 @@ class CaseRepository:
 
     async def open_case(self, values: dict[str, Any]) -> None:
         """Insert a new case."""
-        await self.session.execute(insert(cases).values(status="open", **values))
+        await self.session.execute(insert(cases), {"status": "open", **values})
 
     async def add_members(self, rows: list[dict[str, Any]]) -> None:
         """Add people to cases (one row per person, case and source incident)."""
@@ -207,17 +224,14 @@ class CaseRepository:
 
     async def history(self, incident_ref: str) -> tuple[int | None, frozenset[str]]:
         """Highest report version decided for ``incident_ref`` and the units of its versions (one query)."""
-        q = select(decisions.c.unit, func.max(decisions.c.report_version)).where(
-            decisions.c.incident_ref == incident_ref
-        )
-        rows = (await self.session.execute(q.group_by(decisions.c.unit))).all()
+        rows = (await self.session.execute(HISTORY, {"ref": incident_ref})).all()
         if not rows:
             return None, frozenset()
         return max(int(v) for _, v in rows), frozenset(u for u, _ in rows)
 
     async def record(self, values: dict[str, Any]) -> None:
         """Append a decision to the log."""
-        await self.session.execute(insert(decisions).values(**values))
+        await self.session.execute(insert(decisions), values)
 
     async def decisions(self, incident_ref: str | None, limit: int) -> list[dict[str, Any]]:
         """Recent decisions, newest first."""

@@ -46,4 +46,5 @@ def register(container: Container) -> None:
         settings=rt.settings,
         dead_letters=rt.dead_letters,
         description="Outreach lifecycle; 'closed' closes the rules service's case.",
+        relevant=handlers.status_is_relevant,
     )
