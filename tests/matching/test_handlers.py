@@ -184,3 +184,69 @@ async def test_amendment_raising_tier_rematches_and_never_de_escalates(svc: Serv
     _, third = (await published(svc))[2]
     assert third["tier"] == 3 and third["urgency"] == "within_hours"
     assert third["supported"] == sorted([svc.ref("E-1"), svc.ref("E-2")])
+
+
+async def test_a_batch_reads_the_roster_once_and_a_roster_write_forgets_the_copy(svc: Service) -> None:
+    from sqlalchemy import event as sa_event
+
+    from psp_matching.adapters.roster import RosterRepository
+
+    await register(svc, "S-1")
+    await register(svc, "S-2")
+    reads: list[str] = []
+    statements: list[str] = []
+    engine = svc.container.runtime.engine.sync_engine
+
+    def count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        statements.append(" ".join(statement.split()))
+        if statement.lstrip().startswith("SELECT supporters.supporter_ref, supporters.staff_id"):
+            reads.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        first, second = request(svc, ["E-1"]), request(svc, ["E-2"])
+        async with svc.container.runtime.uow() as uow:  # one consumed batch = one unit of work
+            await on_outreach_requested(first, uow, svc.container.deps)
+            await on_outreach_requested(second, uow, svc.container.deps)
+            assert len(reads) == 1
+            # New cases: no team to read and no assignment to supersede; the people come from the roster copy.
+            assert not [q for q in statements if q.startswith("UPDATE assignments")]
+            assert not [q for q in statements if "JOIN assignments" in q and "supported_people" not in q]
+            assert not [q for q in statements if q.startswith("SELECT supporters.") and "WHERE" in q]
+            roster = RosterRepository(uow.session)
+            await roster.update(svc.ref("S-1"), {"paused": True})
+            assert {s.ref: s.paused for s in await roster.roster()}[svc.ref("S-1")] is True
+            assert len(reads) == 2
+            await uow.commit()
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert [t for t, _ in await published(svc)] == [topics.SUPPORTER_MATCHED] * 2
+
+
+async def test_a_batch_counts_its_own_assignments_against_the_monthly_cap(svc: Service) -> None:
+    from sqlalchemy import event as sa_event
+
+    await register(svc, "S-1", max_assignments_per_month=1)
+    await register(svc, "S-2", max_assignments_per_month=1)
+    workload_reads: list[str] = []
+    engine = svc.container.runtime.engine.sync_engine
+
+    def count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        if "count(distinct(CASE" in statement:
+            workload_reads.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with svc.container.runtime.uow() as uow:  # three new cases in one consumed batch
+            for person in ("E-1", "E-2", "E-3"):
+                await on_outreach_requested(request(svc, [person]), uow, svc.container.deps)
+            await uow.commit()
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert len(workload_reads) == 1  # read once, then kept true in memory
+    out = await published(svc)
+    assert [t for t, _ in out] == [topics.SUPPORTER_MATCHED, topics.SUPPORTER_MATCHED, topics.SUPPORTER_UNMATCHED]
+    assert {m["primary"]["supporter_ref"] for _, m in out[:2]} == {svc.ref("S-1"), svc.ref("S-2")}
+    assert any("cap" in r for r in out[2][1]["reasons"])
+    case = (await svc.client.get(f"/v1/cases/{out[2][1]['case_id']}")).json()
+    assert case["status"] == "unmatched"  # inserted once, with its outcome

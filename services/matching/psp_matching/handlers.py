@@ -17,7 +17,7 @@ from psp_common.events.outreach import OutreachRequested
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.pseudonym import Pseudonymizer
 from psp_matching.adapters.cases import ACTIVE, CaseRepository
-from psp_matching.adapters.roster import RosterRepository
+from psp_matching.adapters.roster import RosterRepository, transaction_time
 from psp_matching.domain.cases import Action, PriorCase, decide
 from psp_matching.domain.matcher import match, unmatched_reasons
 from psp_matching.domain.model import (
@@ -70,19 +70,24 @@ def month_start(now: datetime, tz: str) -> datetime:
 
 
 async def gather_facts(
-    roster: RosterRepository, repo: CaseRepository, case_id: str, people: frozenset[str], deps: Deps
+    roster: RosterRepository,
+    repo: CaseRepository,
+    case_id: str,
+    people: frozenset[str],
+    deps: Deps,
+    new_case: bool = False,
 ) -> Facts:
-    """Shifts, workload and history around a case, read in the handler's transaction."""
-    now, s = deps.clock(), deps.settings
+    """Shifts, workload and history around a case, read in the handler's transaction (a new case has no team)."""
+    now, s = transaction_time(roster.session, deps.clock), deps.settings
     month, recent = await roster.workload(
-        month_start(now, s.cap_time_zone), now - timedelta(days=s.fairness_window_days), case_id
+        month_start(now, s.cap_time_zone), now - timedelta(days=s.fairness_window_days), case_id, new_case
     )
     return Facts(
         now=now,
         on_shift=await roster.on_shift(now),
         month_counts=month,
         recent_counts=recent,
-        on_case=await repo.team_on_case(case_id),
+        on_case=frozenset() if new_case else await repo.team_on_case(case_id),
         supporting_person=await repo.supporting(people, now - timedelta(days=s.continuity_window_days)),
     )
 
@@ -138,9 +143,16 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
         urgency = max(urgency, stored["urgency"], key=URGENCY_RANK.__getitem__)
         tier, mode = max(tier, stored["tier"]), GROUP if GROUP in (mode, stored["mode"]) else mode
     values.update(people=sorted(merged), roles=roles, urgency=urgency, tier=tier, mode=mode)
-    await repo.save(values, exists=stored is not None)
+    if stored is not None:  # a new case is inserted once, with its outcome, by run_match
+        await repo.save(values, exists=True)
     row = {**stored, **values} if stored is not None else values
-    await run_match(uow, case_id, deps, why, publish_unmatched=action is not Action.RETRY, row=row)
+    retry = action is Action.RETRY
+    await run_match(uow, case_id, deps, why, publish_unmatched=not retry, row=row, new_case=stored is None)
+
+
+async def _store(repo: CaseRepository, row: dict[str, Any], changes: dict[str, Any], new_case: bool) -> None:
+    """Write the outcome: a new case is inserted once, with it; an existing case is updated."""
+    await repo.save({**row, **changes} if new_case else changes, exists=not new_case)
 
 
 async def run_match(
@@ -150,22 +162,28 @@ async def run_match(
     why: str,
     publish_unmatched: bool = True,
     row: dict[str, Any] | None = None,
+    new_case: bool = False,
 ) -> bool:
-    """Match the case now (``row``: the case as just saved, else read); store and publish the outcome."""
+    """Match the case now (``row``: the case as just saved, else read); store and publish the outcome.
+
+    ``new_case``: the case was created in this transaction, so it has no assignment to read or supersede.
+    """
     repo, roster = CaseRepository(uow.session), RosterRepository(uow.session)
     row = row if row is not None else await repo.get(case_id)
     assert row is not None
     people = frozenset(row["people"])
     persons = await roster.people(row["people"], row["roles"])
     case = Case(case_id, row["facility"], persons, row["urgency"], row["mode"], row["tier"], row["discipline"])
-    facts = await gather_facts(roster, repo, case_id, people, deps)
+    facts = await gather_facts(roster, repo, case_id, people, deps, new_case)
     result = match(case, await roster.roster(), facts, policy_from(deps.settings))
     now = facts.now
     if result.primary is None:
         reasons = list(unmatched_reasons(result))
         if row["assignment_id"]:
             reasons.append("the previous assignment stays active")
-        await repo.save(
+        await _store(
+            repo,
+            row,
             {
                 "case_id": case_id,
                 "status": "unmatched" if not row["assignment_id"] else "matched",
@@ -173,7 +191,7 @@ async def run_match(
                 "last_decision": f"unmatched ({why})",
                 "updated_at": now,
             },
-            True,
+            new_case,
         )
         if publish_unmatched:
             uow.publish(
@@ -194,7 +212,8 @@ async def run_match(
         return False
     assignment_id = uuid.uuid4()
     previous = row["assignment_id"]
-    await repo.supersede(case_id)
+    if not new_case:
+        await repo.supersede(case_id)
     team = [result.primary, *result.co_facilitators]
     await repo.add_assignment(
         {
@@ -209,8 +228,11 @@ async def run_match(
             "created_at": now,
         },
         [(result.primary.ref, "primary"), *((r.ref, "co_facilitator") for r in result.co_facilitators)],
+        new_case,
     )
-    await repo.save(
+    await _store(
+        repo,
+        row,
         {
             "case_id": case_id,
             "status": "matched",
@@ -219,7 +241,7 @@ async def run_match(
             "last_decision": f"matched ({why})",
             "updated_at": now,
         },
-        True,
+        new_case,
     )
     uow.publish(
         topics.SUPPORTER_MATCHED,
@@ -259,6 +281,11 @@ def _candidate(r: Ranked, notes: tuple[str, ...] = ()) -> Candidate:
 
 def _candidate_json(r: Ranked, role: str) -> dict[str, object]:
     return {"supporter_ref": r.ref, "role": role, "score": round(r.score, 4), "reasons": list(r.reasons)}
+
+
+def status_is_relevant(event: OutreachStatusChanged) -> bool:
+    """Only 'closed' changes anything here; other statuses are acknowledged without a transaction."""
+    return event.status is OutreachStatus.CLOSED
 
 
 async def on_status(event: OutreachStatusChanged, uow: UnitOfWork, deps: Deps) -> None:

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import aware
+from psp_common.db import aware, get_by, update_by
 from psp_matching.adapters.orm import assignments, cases, members, supported
+from psp_matching.adapters.roster import count_new_assignment
 
 ACTIVE = "active"
 SUPERSEDED = "superseded"
@@ -31,18 +32,15 @@ class CaseRepository:
 
     async def get(self, case_id: str, lock: bool = False) -> dict[str, Any] | None:
         """One case (locked for update while a handler decides on it)."""
-        query = select(cases).where(cases.c.case_id == case_id)
-        if lock:
-            query = query.with_for_update()
-        row = (await self.session.execute(query)).first()
+        row = await get_by(self.session, cases, "case_id", case_id, lock=lock)
         return _row(row) if row else None
 
     async def save(self, values: dict[str, Any], exists: bool) -> None:
         """Insert or update a case."""
         if exists:
-            await self.session.execute(update(cases).where(cases.c.case_id == values["case_id"]).values(**values))
+            await update_by(self.session, cases, "case_id", values["case_id"], values)
         else:
-            await self.session.execute(insert(cases).values(**values))
+            await self.session.execute(insert(cases), values)
 
     async def team_on_case(self, case_id: str) -> frozenset[str]:
         """Supporters on the case's active assignment."""
@@ -85,9 +83,12 @@ class CaseRepository:
             .values(status=SUPERSEDED)
         )
 
-    async def add_assignment(self, values: dict[str, Any], roles: list[tuple[str, str]]) -> None:
+    async def add_assignment(
+        self, values: dict[str, Any], roles: list[tuple[str, str]], new_case: bool = False
+    ) -> None:
         """Store an assignment and its team members (primary, co-facilitators)."""
-        await self.session.execute(insert(assignments).values(**values))
+        count_new_assignment(self.session, [ref for ref, _ in roles], new_case)
+        await self.session.execute(insert(assignments), values)
         people = sorted(set(values["supported"]))
         if people:
             await self.session.execute(

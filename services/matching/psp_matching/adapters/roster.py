@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -39,6 +39,32 @@ def to_supporter(row: Mapping[str, Any]) -> Supporter:
     )
 
 
+ROSTER_MEMO = "psp.matching.roster"
+TX_NOW = "psp.matching.now"
+SHIFTS_MEMO = "psp.matching.on_shift"
+WORKLOAD_MEMO = "psp.matching.workload"
+
+
+def transaction_time(session: AsyncSession, clock: Callable[[], datetime]) -> datetime:
+    """One 'now' per transaction (as PostgreSQL's now()): a consumed batch is matched at one instant."""
+    now: datetime = session.info.setdefault(TX_NOW, clock())
+    return now
+
+
+def count_new_assignment(session: AsyncSession, refs: Iterable[str], new_case: bool) -> None:
+    """Keep the transaction's workload copy true after an assignment: +1 case each for a new case, else forget it."""
+    memo = session.info.get(WORKLOAD_MEMO)
+    if memo is None:
+        return
+    if not new_case:  # the team may already count this case: read again next time
+        session.info.pop(WORKLOAD_MEMO, None)
+        return
+    _key, month, recent = memo
+    for ref in set(refs):  # created now: inside both windows
+        month[ref] = month.get(ref, 0) + 1
+        recent[ref] = recent.get(ref, 0) + 1
+
+
 class RosterRepository:
     """Supporters, the staff directory and shifts."""
 
@@ -52,10 +78,12 @@ class RosterRepository:
 
     async def insert(self, values: dict[str, Any]) -> None:
         """Register a new supporter."""
+        self.session.info.pop(ROSTER_MEMO, None)
         await self.session.execute(insert(supporters).values(**values))
 
     async def update(self, ref: str, values: dict[str, Any]) -> None:
         """Change a supporter's fields."""
+        self.session.info.pop(ROSTER_MEMO, None)
         await self.session.execute(update(supporters).where(supporters.c.supporter_ref == ref).values(**values))
 
     async def rows(self, limit: int | None = None) -> list[dict[str, Any]]:
@@ -66,8 +94,16 @@ class RosterRepository:
         return [dict(r._mapping) for r in await self.session.execute(query)]
 
     async def roster(self) -> list[Supporter]:
-        """Every supporter (inactive ones too, so exclusion counts are complete)."""
-        return [to_supporter(dict(r._mapping)) for r in await self.session.execute(select(supporters))]
+        """Every supporter (inactive ones too, so exclusion counts are complete).
+
+        Read once per transaction (a consumed batch matches many cases against it); a write through this
+        repository forgets the copy.
+        """
+        memo: list[Supporter] | None = self.session.info.get(ROSTER_MEMO)
+        if memo is None:
+            memo = [to_supporter(dict(r._mapping)) for r in await self.session.execute(select(supporters))]
+            self.session.info[ROSTER_MEMO] = memo
+        return list(memo)
 
     async def upsert_staff(self, ref: str, values: dict[str, Any]) -> bool:
         """Insert or replace a staff directory entry; True when created."""
@@ -87,17 +123,8 @@ class RosterRepository:
         """Profiles of the people to support: staff directory first, then the roster, then the event role."""
         wanted = list(dict.fromkeys(refs))
         known = {r.staff_ref: r for r in await self.session.execute(select(staff).where(staff.c.staff_ref.in_(wanted)))}
-        peers = {
-            r.supporter_ref: r
-            for r in await self.session.execute(
-                select(
-                    supporters.c.supporter_ref,
-                    supporters.c.profession,
-                    supporters.c.seniority_level,
-                    supporters.c.languages,
-                ).where(supporters.c.supporter_ref.in_(wanted))
-            )
-        }
+        wanted_set = set(wanted)
+        peers = {s.ref: s for s in await self.roster() if s.ref in wanted_set}  # the transaction's roster copy
         out = []
         for ref in wanted:
             d, s = known.get(ref), peers.get(ref)
@@ -111,6 +138,7 @@ class RosterRepository:
 
     async def add_shifts(self, items: list[tuple[str, datetime, datetime]], source: str) -> int:
         """Store shifts not stored yet; return how many were new."""
+        self.session.info.pop(SHIFTS_MEMO, None)
         seen: set[tuple[str, datetime, datetime]] = set()
         fresh = []
         for ref, raw_start, raw_end in items:
@@ -131,8 +159,14 @@ class RosterRepository:
         return len(fresh)
 
     async def on_shift(self, now: datetime, refs: Iterable[str] | None = None) -> frozenset[str]:
-        """Pseudonyms with a shift covering ``now``."""
+        """Pseudonyms with a shift covering ``now`` (the whole roster's answer is kept per transaction and instant)."""
         now = now.astimezone(UTC)
+        if refs is None:
+            memo: dict[datetime, frozenset[str]] = self.session.info.setdefault(SHIFTS_MEMO, {})
+            if now not in memo:
+                query = select(shifts.c.staff_ref).where(and_(shifts.c.starts_at <= now, shifts.c.ends_at > now))
+                memo[now] = frozenset(r[0] for r in await self.session.execute(query))
+            return memo[now]
         query = select(shifts.c.staff_ref).where(and_(shifts.c.starts_at <= now, shifts.c.ends_at > now))
         if refs is not None:
             query = query.where(shifts.c.staff_ref.in_(list(refs)))
@@ -149,12 +183,28 @@ class RosterRepository:
         return {ref: int(n) for ref, n in await self.session.execute(query)}
 
     async def workload(
-        self, month_since: datetime, recent_since: datetime, exclude_case: str
+        self, month_since: datetime, recent_since: datetime, exclude_case: str, new_case: bool = False
     ) -> tuple[dict[str, int], dict[str, int]]:
-        """Distinct cases per supporter this month (without ``exclude_case``) and recently, in one query."""
+        """Distinct cases per supporter this month (without ``exclude_case``) and recently, in one query.
+
+        For a new case (nothing to exclude) the answer is kept for the transaction and kept true by
+        ``count_new_assignment``, so a batch of new cases reads it once.
+        """
         month_since, recent_since = month_since.astimezone(UTC), recent_since.astimezone(UTC)
+        if new_case:
+            memo = self.session.info.get(WORKLOAD_MEMO)
+            if memo is None or memo[0] != (month_since, recent_since):
+                month, recent = await self._workload(month_since, recent_since, None)
+                memo = self.session.info[WORKLOAD_MEMO] = ((month_since, recent_since), month, recent)
+            return dict(memo[1]), dict(memo[2])
+        return await self._workload(month_since, recent_since, exclude_case)
+
+    async def _workload(
+        self, month_since: datetime, recent_since: datetime, exclude_case: str | None
+    ) -> tuple[dict[str, int], dict[str, int]]:
         at, case_id = members.c.created_at, members.c.case_id
-        in_month = func.count(func.distinct(case((and_(at >= month_since, case_id != exclude_case), case_id))))
+        in_month_if = and_(at >= month_since, case_id != exclude_case) if exclude_case else at >= month_since
+        in_month = func.count(func.distinct(case((in_month_if, case_id))))
         recent = func.count(func.distinct(case((at >= recent_since, case_id))))
         query = (
             select(members.c.supporter_ref, in_month, recent)

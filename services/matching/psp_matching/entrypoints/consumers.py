@@ -50,4 +50,5 @@ def register(container: Container) -> None:
         settings=rt.settings,
         dead_letters=rt.dead_letters,
         description="Outreach lifecycle; 'closed' starts the retention clock of matching's case.",
+        relevant=handlers.status_is_relevant,
     )
