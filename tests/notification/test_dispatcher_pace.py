@@ -82,3 +82,45 @@ async def test_run_loop_wakes_for_pages_and_runs_timers_on_their_own_clock(sqlit
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@pytest.mark.postgres
+async def test_a_chunk_is_claimed_and_marked_in_one_transaction_each(pg_url: str) -> None:
+    from sqlalchemy import event as sa_event
+
+    async with app_env(pg_url, dispatch_concurrency=8) as env:
+        await _page_many(env, 6)
+        env.console.failing = {""}  # the default console address: every page to console fails...
+        env.console.crash = None
+        commits: list[str] = []
+
+        def count(_conn: Any) -> None:
+            commits.append("commit")
+
+        engine = env.c.runtime.engine.sync_engine
+        sa_event.listen(engine, "commit", count)
+        try:
+            assert await env.c.dispatcher.deliver_due(env.clock.now()) == 0
+        finally:
+            sa_event.remove(engine, "commit", count)
+        assert len(commits) == 2  # one claim, one mark, for six pages
+        pages = await env.pages()
+        assert [p["state"] for p in pages] == ["pending"] * 6  # each failure scheduled for a retry
+        assert all(p["attempts"] == 1 and p["last_error"] and p["lease_until"] is None for p in pages)
+
+        env.console.failing = set()
+        env.clock.advance(minutes=30)
+        assert await env.c.dispatcher.deliver_due(env.clock.now()) == 6
+        assert [p["state"] for p in await env.pages()] == ["sent"] * 6
+        notified = [s for s, _ in await env.statuses() if s == "notified"]
+        assert len(notified) == 6
+
+
+@pytest.mark.postgres
+async def test_an_unexpected_fault_in_one_page_leaves_the_rest_of_the_chunk_marked(pg_url: str) -> None:
+    async with app_env(pg_url, dispatch_concurrency=8) as env:
+        await _page_many(env, 3)
+        env.console.crash = RuntimeError("bug in a channel")  # the first send raises, the others go through
+        assert await env.tick() == 2
+        states = sorted(p["state"] for p in await env.pages())
+        assert states == ["pending", "sent", "sent"]

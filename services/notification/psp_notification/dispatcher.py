@@ -12,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_
 
 from psp_common import topics
 from psp_common.db import UowFactory
 from psp_common.events.status import OutreachStatus
-from psp_notification.adapters.channels import ChannelError, ChannelRouter, PageMessage
+from psp_notification.adapters.channels import ChannelRouter
 from psp_notification.adapters.orm import pages
 from psp_notification.adapters.repository import Repository
-from psp_notification.domain import tokens
+from psp_notification.delivery import Claimed, Delivery
 from psp_notification.domain.feeds import due_calls
 from psp_notification.domain.model import (
     COORDINATOR,
@@ -33,12 +31,10 @@ from psp_notification.domain.model import (
     PageState,
     Purpose,
     Response,
-    backoff,
-    page_text,
 )
 from psp_notification.feeds import build_feed, facility_zone
 from psp_notification.handlers import advance, new_page, record_status
-from psp_notification.settings import ChannelConfig, NotificationSettings
+from psp_notification.settings import NotificationSettings
 
 log = logging.getLogger("psp.notification.dispatcher")
 
@@ -48,7 +44,7 @@ class Dispatcher:
 
     def __init__(self, uow: UowFactory, settings: NotificationSettings, clock: Clock, router: ChannelRouter) -> None:
         self.uow, self.settings, self.clock, self.router = uow, settings, clock, router
-        self._key = settings.signing_key.get_secret_value().encode()
+        self.delivery = Delivery(uow, settings, clock, router)
         self._wake = asyncio.Event()
         self._feeds_done: set[tuple[str, str, str]] = set()
         # SQLite (the embedded default) has one writer: deliver one page at a time there.
@@ -177,146 +173,13 @@ class Dispatcher:
                 self._feeds_done.add(done_key)
 
     async def deliver_due(self, now: datetime) -> int:
-        """Claim, send and mark every due page."""
+        """Claim, send and mark every due page, ``concurrency`` pages per chunk; return how many were sent."""
         async with self.uow() as uow:
             ids = await Repository(uow.session).due_pages(now)
-        if len(ids) <= 1:
-            return sum([await self.deliver_one(page_id, now) for page_id in ids])
-        gate = asyncio.Semaphore(self.concurrency)
+        size = self.concurrency
+        return sum([await self.delivery.deliver(ids[i : i + size], now) for i in range(0, len(ids), size)])
 
-        async def one(page_id: int) -> int:
-            async with gate:
-                return await self.deliver_one(page_id, now)
-
-        return sum(await asyncio.gather(*(one(page_id) for page_id in ids)))
-
-    async def _claim(
-        self, page_id: int, now: datetime, owner: str
-    ) -> tuple[dict[str, Any], list[ChannelConfig]] | None:
-        async with self.uow() as uow:
-            repo = Repository(uow.session)
-            page = await repo.page_by_id(page_id)
-            if page is None:
-                return None
-            claimable = or_(
-                and_(pages.c.state == PageState.PENDING.value, pages.c.due_at <= now),
-                and_(pages.c.state == PageState.SENDING.value, pages.c.lease_until <= now),
-            )
-            if page["purpose"] == Purpose.PAGE.value and page["assignment_id"]:
-                a = await repo.assignment(page["assignment_id"])
-                if a is None or a["state"] != AssignmentState.PAGING.value:
-                    await repo.update_page(page_id, claimable, state=PageState.CANCELLED.value)
-                    await uow.commit()
-                    return None
-            lease = now + timedelta(seconds=self.settings.send_lease_s)
-            if not await repo.update_page(
-                page_id,
-                claimable,
-                state=PageState.SENDING.value,
-                lease_until=lease,
-                lease_owner=owner,
-                attempts=page["attempts"] + 1,
-            ):
-                return None
-            prefs = await self._preferences(repo, page["recipient_ref"])
-            await uow.commit()
-        page["attempts"] += 1
-        return page, prefs
-
-    async def _preferences(self, repo: Repository, recipient: str) -> list[ChannelConfig]:
-        if recipient == COORDINATOR:
-            return list(self.settings.coordinator_channels)
-        contact = await repo.contact(recipient)
-        if contact is None or not contact["channels"]:
-            return [ChannelConfig(kind=self.settings.default_channel, address="")]
-        return [ChannelConfig.model_validate(c) for c in contact["channels"]]
-
-    def message(self, page: dict[str, Any], now: datetime) -> PageMessage:
-        """The page's text and signed, expiring links."""
-        base = self.settings.public_base_url.rstrip("/")
-        expires = now + timedelta(minutes=self.settings.token_ttl_minutes)
-        token = tokens.sign(self._key, page["idempotency_key"], expires)
-        links = {"case": f"{base}/v1/cases/{page['case_id']}/status"}
-        if page["purpose"] == Purpose.PAGE.value:
-            links = {"ack": f"{base}/v1/pages/{token}/ack", "decline": f"{base}/v1/pages/{token}/decline"}
-        return PageMessage(
-            idempotency_key=page["idempotency_key"],
-            recipient_ref=page["recipient_ref"],
-            purpose=page["purpose"],
-            urgency=page["urgency"],
-            text=page_text(Purpose(page["purpose"]), page["urgency"], links),
-            links=links,
-        )
-
-    async def deliver_one(self, page_id: int, now: datetime) -> int:
-        """Claim (commit), hand to the channels, then mark sent or schedule a retry; 1 if sent."""
-        owner = str(uuid.uuid4())
-        claimed = await self._claim(page_id, now, owner)
-        if claimed is None:
-            return 0
-        page, prefs = claimed
-        error: str | None = None
-        try:
-            kind: str | None = await self.router.deliver(self.message(page, now), prefs)
-        except ChannelError as exc:
-            kind, error = None, str(exc)[:300]
-        done = self.clock.now()
-        async with self.uow() as uow:
-            repo = Repository(uow.session)
-            mine = and_(pages.c.state == PageState.SENDING.value, pages.c.lease_owner == owner)
-            if kind is not None:
-                ack_deadline = None
-                if page["purpose"] == Purpose.PAGE.value:
-                    ack_deadline = done + timedelta(minutes=self.settings.ack_window_minutes)
-                if await repo.update_page(
-                    page_id,
-                    mine,
-                    state=PageState.SENT.value,
-                    channel=kind,
-                    sent_at=done,
-                    ack_deadline=ack_deadline,
-                    lease_until=None,
-                    last_error=None,
-                ):
-                    await self._notified(uow, repo, page, kind, done)
-            elif page["attempts"] >= self.settings.send_max_attempts:
-                log.warning("page %s failed after %d rounds: %s", page["idempotency_key"], page["attempts"], error)
-                if await repo.update_page(
-                    page_id, mine, state=PageState.FAILED.value, last_error=error, lease_until=None
-                ):
-                    await self._unreachable(uow, repo, page, done)
-            else:
-                await repo.update_page(
-                    page_id,
-                    mine,
-                    state=PageState.PENDING.value,
-                    last_error=error,
-                    lease_until=None,
-                    due_at=done + backoff(self.settings.send_retry_s, page["attempts"]),
-                )
-            await uow.commit()
-        return 1 if kind is not None else 0
-
-    async def _notified(self, uow: Any, repo: Repository, page: dict[str, Any], kind: str, now: datetime) -> None:
-        if page["purpose"] != Purpose.PAGE.value or not page["assignment_id"]:
-            return
-        a = await repo.assignment(page["assignment_id"])
-        if a is not None:
-            await record_status(
-                uow,
-                repo,
-                a,
-                OutreachStatus.NOTIFIED,
-                now,
-                assignment_id=a["assignment_id"],
-                supporter_ref=page["recipient_ref"],
-                channel=kind,
-            )
-
-    async def _unreachable(self, uow: Any, repo: Repository, page: dict[str, Any], now: datetime) -> None:
-        if page["purpose"] != Purpose.PAGE.value or not page["assignment_id"]:
-            return
-        await repo.update_page(page["id"], response=Response.EXPIRED.value, responded_at=now)
-        a = await repo.assignment(page["assignment_id"])
-        if a is not None and a["state"] == AssignmentState.PAGING.value:
-            await advance(uow, repo, a, now, "an unreachable supporter")
+    async def _claim(self, page_id: int, now: datetime, owner: str) -> Claimed | None:
+        """Lease one page for ``owner`` (None when it is not claimable)."""
+        got = await self.delivery.claim([page_id], now, owner)
+        return got[0] if got else None

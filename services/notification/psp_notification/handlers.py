@@ -158,7 +158,8 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, now: 
     else:
         await repo.update_case(str(event.case_id), **values)
     ctx = {"case_id": str(event.case_id), "correlation_id": str(event.correlation_id), **values}
-    await record_status(uow, repo, ctx, OutreachStatus.REQUESTED, now, set_case=case is None)
+    # A new case was inserted with this status; a known one keeps the later status it already has.
+    await record_status(uow, repo, ctx, OutreachStatus.REQUESTED, now, set_case=False)
 
 
 async def on_supporter_matched(

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import aware
+from psp_common.db import KEY, aware, defer_insert, flush_deferred, get_by, insert_or_skip, update_by
 from psp_notification.adapters.orm import assignments, cases, contacts, feeds_published, pages, status_log
 from psp_notification.domain.model import PageState, Purpose
 
@@ -33,6 +32,21 @@ TIME_COLUMNS = (
 )
 
 
+UPDATE_LEASED = update(pages).where(
+    pages.c.id == bindparam(KEY),
+    pages.c.state == PageState.SENDING.value,
+    pages.c.lease_owner == bindparam("_owner"),
+)
+
+
+def claimable(now: datetime) -> Any:
+    """Pages that may be claimed now: pending and due, or leased by someone whose lease ran out."""
+    return or_(
+        and_(pages.c.state == PageState.PENDING.value, pages.c.due_at <= now),
+        and_(pages.c.state == PageState.SENDING.value, pages.c.lease_until <= now),
+    )
+
+
 def as_dict(row: Row[Any] | None) -> dict[str, Any] | None:
     """A row as a dict with timezone-aware datetimes (SQLite returns naive UTC)."""
     if row is None:
@@ -50,14 +64,6 @@ class Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def _insert_once(self, stmt: Any) -> bool:
-        try:
-            async with self.session.begin_nested():
-                await self.session.execute(stmt)
-        except IntegrityError:
-            return False
-        return True
-
     # contacts
     async def save_contact(self, ref: str, key_id: str, channels: list[dict[str, str]], now: datetime) -> None:
         """Insert or replace a person's channels."""
@@ -68,20 +74,20 @@ class Repository:
 
     async def contact(self, ref: str) -> dict[str, Any] | None:
         """Stored channels of a person."""
-        return as_dict((await self.session.execute(select(contacts).where(contacts.c.staff_ref == ref))).first())
+        return as_dict(await get_by(self.session, contacts, "staff_ref", ref))
 
     # cases
     async def case(self, case_id: str) -> dict[str, Any] | None:
         """One case."""
-        return as_dict((await self.session.execute(select(cases).where(cases.c.case_id == case_id))).first())
+        return as_dict(await get_by(self.session, cases, "case_id", case_id))
 
     async def insert_case(self, **values: Any) -> bool:
         """Insert a case unless it exists."""
-        return await self._insert_once(insert(cases).values(**values))
+        return await insert_or_skip(self.session, cases, values)
 
     async def update_case(self, case_id: str, **values: Any) -> None:
         """Change a case."""
-        await self.session.execute(update(cases).where(cases.c.case_id == case_id).values(**values))
+        await update_by(self.session, cases, "case_id", case_id, values)
 
     async def feed_cases(self, facility: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Flagged cases of a facility whose event happened in [start, end)."""
@@ -104,19 +110,18 @@ class Repository:
     # assignments
     async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
         """One assignment, locked for update where the database supports it."""
-        query = select(assignments).where(assignments.c.assignment_id == assignment_id).with_for_update()
-        return as_dict((await self.session.execute(query)).first())
+        return as_dict(await get_by(self.session, assignments, "assignment_id", assignment_id, lock=True))
 
     async def insert_assignment(self, **values: Any) -> bool:
         """Insert an assignment unless it exists (the assignment id is the idempotency key)."""
-        return await self._insert_once(insert(assignments).values(**values))
+        return await insert_or_skip(self.session, assignments, values)
 
     async def update_assignment(self, assignment_id: str, expect_state: str | None = None, **values: Any) -> bool:
         """Change an assignment, optionally only if it is still in ``expect_state``."""
+        if expect_state is None:
+            return bool(await update_by(self.session, assignments, "assignment_id", assignment_id, values))
         query = update(assignments).where(assignments.c.assignment_id == assignment_id)
-        if expect_state is not None:
-            query = query.where(assignments.c.state == expect_state)
-        done = await self.session.execute(query.values(**values))
+        done = await self.session.execute(query.where(assignments.c.state == expect_state).values(**values))
         return bool(done.rowcount)  # type: ignore[attr-defined]
 
     async def overdue_assignments(self, now: datetime, states: list[str]) -> list[str]:
@@ -131,15 +136,51 @@ class Repository:
     # pages
     async def insert_page(self, **values: Any) -> bool:
         """Insert a page unless its idempotency key exists: nobody is paged twice for the same purpose."""
-        return await self._insert_once(insert(pages).values(**values))
+        return await insert_or_skip(self.session, pages, values)
 
     async def page(self, key: str) -> dict[str, Any] | None:
         """A page by idempotency key."""
-        return as_dict((await self.session.execute(select(pages).where(pages.c.idempotency_key == key))).first())
+        return as_dict(await get_by(self.session, pages, "idempotency_key", key))
+
+    async def contacts_of(self, refs: list[str]) -> dict[str, dict[str, Any]]:
+        """Stored channels of several people (one query)."""
+        if not refs:
+            return {}
+        rows = (await self.session.execute(select(contacts).where(contacts.c.staff_ref.in_(refs)))).all()
+        return {d["staff_ref"]: d for r in rows if (d := as_dict(r))}
+
+    async def pages_by_ids(self, ids: list[int]) -> list[dict[str, Any]]:
+        """Pages by row id, in id order (one query)."""
+        query = select(pages).where(pages.c.id.in_(ids)).order_by(pages.c.id)
+        return [d for r in (await self.session.execute(query)).all() if (d := as_dict(r))]
+
+    async def assignments_of(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Several assignments, locked for update in id order where the database supports it (one query)."""
+        if not ids:
+            return {}
+        query = (
+            select(assignments)
+            .where(assignments.c.assignment_id.in_(sorted(set(ids))))
+            .order_by(assignments.c.assignment_id)
+            .with_for_update()
+        )
+        return {d["assignment_id"]: d for r in (await self.session.execute(query)).all() if (d := as_dict(r))}
+
+    async def lease_pages(self, ids: list[int], where: Any, **values: Any) -> set[int]:
+        """Claim pages that still meet ``where`` (one statement, attempts + 1); return the ids claimed."""
+        if not ids:
+            return set()
+        query = (
+            update(pages)
+            .where(pages.c.id.in_(ids), where)
+            .values(attempts=pages.c.attempts + 1, **values)
+            .returning(pages.c.id)
+        )
+        return set((await self.session.execute(query)).scalars())
 
     async def page_by_id(self, page_id: int) -> dict[str, Any] | None:
         """A page by row id."""
-        return as_dict((await self.session.execute(select(pages).where(pages.c.id == page_id))).first())
+        return as_dict(await get_by(self.session, pages, "id", page_id))
 
     async def update_page(self, page_id: int, where: Any = None, **values: Any) -> bool:
         """Change a page, optionally under an extra condition; whether a row changed."""
@@ -148,6 +189,11 @@ class Repository:
             query = query.where(where)
         done = await self.session.execute(query.values(**values))
         return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    async def update_leased(self, page_id: int, owner: str, **values: Any) -> bool:
+        """Change a page only while it is being sent under ``owner``'s lease; whether it was."""
+        params = {KEY: page_id, "_owner": owner, **values}
+        return bool((await self.session.execute(UPDATE_LEASED, params)).rowcount)  # type: ignore[attr-defined]
 
     async def assignment_pages(self, assignment_id: str) -> list[dict[str, Any]]:
         """Every page of an assignment, oldest first."""
@@ -168,17 +214,7 @@ class Repository:
 
     async def due_pages(self, now: datetime, limit: int = 50) -> list[int]:
         """Pending pages that are due, and claimed pages whose lease ran out (crash between claim and send)."""
-        query = (
-            select(pages.c.id)
-            .where(
-                or_(
-                    and_(pages.c.state == PageState.PENDING.value, pages.c.due_at <= now),
-                    and_(pages.c.state == PageState.SENDING.value, pages.c.lease_until <= now),
-                )
-            )
-            .order_by(pages.c.due_at, pages.c.id)
-            .limit(limit)
-        )
+        query = select(pages.c.id).where(claimable(now)).order_by(pages.c.due_at, pages.c.id).limit(limit)
         return list((await self.session.execute(query)).scalars())
 
     async def unanswered_pages(self, now: datetime) -> list[int]:
@@ -206,23 +242,26 @@ class Repository:
 
     # status history and feeds
     async def log_status(self, **values: Any) -> None:
-        """Append a lifecycle change."""
-        await self.session.execute(insert(status_log).values(**values))
+        """Append a lifecycle change (written with the transaction's other changes at commit, in order)."""
+        defer_insert(self.session, status_log, values)
 
     async def history(self, case_id: str) -> list[dict[str, Any]]:
         """Lifecycle changes of a case, in order."""
+        await flush_deferred(self.session)
         query = select(status_log).where(status_log.c.case_id == case_id).order_by(status_log.c.id)
         return [d for r in (await self.session.execute(query)).all() if (d := as_dict(r))]
 
     async def mark_feed(self, facility: str, call: str, day: str, event_id: str, entries: int, now: datetime) -> bool:
         """Record a published feed; False if this facility/call/date was published before."""
-        return await self._insert_once(
-            insert(feeds_published).values(
-                facility=facility,
-                call=call,
-                call_date=day,
-                event_id=event_id,
-                entries=entries,
-                published_at=now,
-            )
+        return await insert_or_skip(
+            self.session,
+            feeds_published,
+            {
+                "facility": facility,
+                "call": call,
+                "call_date": day,
+                "event_id": event_id,
+                "entries": entries,
+                "published_at": now,
+            },
         )

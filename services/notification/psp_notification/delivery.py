@@ -1,0 +1,190 @@
+"""Page delivery in chunks: one transaction claims the chunk, the channels run in parallel, one marks the results.
+
+Crash safety is the dispatcher's (see its module docstring): a page is leased in a committed transaction
+before any channel is called and marked afterwards only while the lease is still this chunk's; a crash in
+between leaves a lease that runs out, and the page is delivered again with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psp_common.db import UnitOfWork, UowFactory
+from psp_common.events.status import OutreachStatus
+from psp_notification.adapters.channels import ChannelError, ChannelRouter, PageMessage
+from psp_notification.adapters.repository import Repository, claimable
+from psp_notification.domain import tokens
+from psp_notification.domain.model import (
+    COORDINATOR,
+    AssignmentState,
+    Clock,
+    PageState,
+    Purpose,
+    Response,
+    backoff,
+    page_text,
+)
+from psp_notification.handlers import advance, record_status
+from psp_notification.settings import ChannelConfig, NotificationSettings
+
+log = logging.getLogger("psp.notification.delivery")
+Claimed = tuple[dict[str, Any], list[ChannelConfig]]
+
+
+@dataclass
+class Outcome:
+    """What the channels did with one claimed page."""
+
+    page: dict[str, Any]
+    kind: str | None  # the channel that took it, None when every channel failed
+    error: str | None
+    done: datetime
+
+
+class Delivery:
+    """Claims, hands to channels and marks one chunk of due pages."""
+
+    def __init__(self, uow: UowFactory, settings: NotificationSettings, clock: Clock, router: ChannelRouter) -> None:
+        self.uow, self.settings, self.clock, self.router = uow, settings, clock, router
+        self._key = settings.signing_key.get_secret_value().encode()
+
+    async def deliver(self, ids: list[int], now: datetime) -> int:
+        """Claim the chunk (commit), hand every page to its channels at once, mark them (commit); pages sent."""
+        owner = str(uuid.uuid4())
+        claimed = await self.claim(ids, now, owner)
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(page, prefs, now) for page, prefs in claimed))
+        await self.mark(outcomes, owner)
+        return sum(1 for o in outcomes if o.kind is not None)
+
+    async def claim(self, ids: list[int], now: datetime, owner: str) -> list[Claimed]:
+        """Lease the claimable pages among ``ids`` in one transaction; pages of a settled assignment are cancelled."""
+        async with self.uow() as uow:
+            repo = Repository(uow.session)
+            rows = await repo.pages_by_ids(ids)
+            paging = [p["assignment_id"] for p in rows if p["purpose"] == Purpose.PAGE.value and p["assignment_id"]]
+            states = {aid: a["state"] for aid, a in (await repo.assignments_of(paging)).items()}
+            live = []
+            for page in rows:
+                settled = states.get(page["assignment_id"]) != AssignmentState.PAGING.value
+                if page["purpose"] == Purpose.PAGE.value and page["assignment_id"] and settled:
+                    await repo.update_page(page["id"], claimable(now), state=PageState.CANCELLED.value)
+                    continue
+                live.append(page)
+            lease = now + timedelta(seconds=self.settings.send_lease_s)
+            leased = await repo.lease_pages(
+                [p["id"] for p in live],
+                claimable(now),
+                state=PageState.SENDING.value,
+                lease_until=lease,
+                lease_owner=owner,
+            )
+            got = [p for p in live if p["id"] in leased]
+            stored = await repo.contacts_of(sorted({p["recipient_ref"] for p in got} - {COORDINATOR}))
+            await uow.commit()
+        out = []
+        for page in got:
+            page["attempts"] += 1
+            out.append((page, self._preferences(page["recipient_ref"], stored.get(page["recipient_ref"]))))
+        return out
+
+    def _preferences(self, recipient: str, contact: dict[str, Any] | None) -> list[ChannelConfig]:
+        if recipient == COORDINATOR:
+            return list(self.settings.coordinator_channels)
+        if contact is None or not contact["channels"]:
+            return [ChannelConfig(kind=self.settings.default_channel, address="")]
+        return [ChannelConfig.model_validate(c) for c in contact["channels"]]
+
+    def message(self, page: dict[str, Any], now: datetime) -> PageMessage:
+        """The page's text and signed, expiring links."""
+        base = self.settings.public_base_url.rstrip("/")
+        expires = now + timedelta(minutes=self.settings.token_ttl_minutes)
+        token = tokens.sign(self._key, page["idempotency_key"], expires)
+        links = {"case": f"{base}/v1/cases/{page['case_id']}/status"}
+        if page["purpose"] == Purpose.PAGE.value:
+            links = {"ack": f"{base}/v1/pages/{token}/ack", "decline": f"{base}/v1/pages/{token}/decline"}
+        return PageMessage(
+            idempotency_key=page["idempotency_key"],
+            recipient_ref=page["recipient_ref"],
+            purpose=page["purpose"],
+            urgency=page["urgency"],
+            text=page_text(Purpose(page["purpose"]), page["urgency"], links),
+            links=links,
+        )
+
+    async def _send(self, page: dict[str, Any], prefs: list[ChannelConfig], now: datetime) -> Outcome:
+        try:
+            kind: str | None = await self.router.deliver(self.message(page, now), prefs)
+            error = None
+        except ChannelError as exc:
+            kind, error = None, str(exc)[:300]
+        except Exception as exc:  # a fault in one page must not leave the chunk's other pages unmarked
+            # Type only: a traceback or message could carry an address, and contact details stay out of logs.
+            log.error("page %s: channel call failed (%s)", page["idempotency_key"], type(exc).__name__)
+            kind, error = None, f"channel call failed: {type(exc).__name__}"
+        return Outcome(page, kind, error, self.clock.now())
+
+    async def mark(self, outcomes: list[Outcome], owner: str) -> None:
+        """Record every outcome in one transaction, only where the lease is still ``owner``'s."""
+        async with self.uow() as uow:
+            repo = Repository(uow.session)
+            sent: list[Outcome] = []
+            failed: list[Outcome] = []
+            for o in outcomes:
+                page = o.page
+                if o.kind is not None:
+                    ack_deadline = None
+                    if page["purpose"] == Purpose.PAGE.value:
+                        ack_deadline = o.done + timedelta(minutes=self.settings.ack_window_minutes)
+                    values = dict(state=PageState.SENT.value, channel=o.kind, sent_at=o.done, ack_deadline=ack_deadline)
+                    if await repo.update_leased(page["id"], owner, lease_until=None, last_error=None, **values):
+                        sent.append(o)
+                elif page["attempts"] >= self.settings.send_max_attempts:
+                    log.warning(
+                        "page %s failed after %d rounds: %s", page["idempotency_key"], page["attempts"], o.error
+                    )
+                    if await repo.update_leased(
+                        page["id"], owner, state=PageState.FAILED.value, last_error=o.error, lease_until=None
+                    ):
+                        failed.append(o)
+                else:
+                    await repo.update_leased(
+                        page["id"],
+                        owner,
+                        state=PageState.PENDING.value,
+                        last_error=o.error,
+                        lease_until=None,
+                        due_at=o.done + backoff(self.settings.send_retry_s, page["attempts"]),
+                    )
+            await self._statuses(uow, repo, sent, failed)
+            await uow.commit()
+
+    async def _statuses(self, uow: UnitOfWork, repo: Repository, sent: list[Outcome], failed: list[Outcome]) -> None:
+        def paged(o: Outcome) -> bool:
+            return o.page["purpose"] == Purpose.PAGE.value and bool(o.page["assignment_id"])
+
+        held = await repo.assignments_of([o.page["assignment_id"] for o in (*sent, *failed) if paged(o)])
+        for o in filter(paged, sent):
+            a = held.get(o.page["assignment_id"])
+            if a is not None:
+                await record_status(
+                    uow,
+                    repo,
+                    a,
+                    OutreachStatus.NOTIFIED,
+                    o.done,
+                    assignment_id=a["assignment_id"],
+                    supporter_ref=o.page["recipient_ref"],
+                    channel=o.kind,
+                )
+        for o in filter(paged, failed):
+            await repo.update_page(o.page["id"], response=Response.EXPIRED.value, responded_at=o.done)
+            a = await repo.assignment(o.page["assignment_id"])  # re-read: an earlier advance may have moved it
+            if a is not None and a["state"] == AssignmentState.PAGING.value:
+                await advance(uow, repo, a, o.done, "an unreachable supporter")
