@@ -212,6 +212,20 @@ class PipelineSystem(System):
         t = self.topics
         return {t[0]: intake, t[1]: by_corr, t[2]: by_corr, t[3]: matched}
 
+    async def cpu_groups(self) -> dict[str, list[int]]:
+        """The four services and the PostgreSQL backends serving their databases."""
+        import asyncpg
+
+        groups = await super().cpu_groups()
+        names = [dsn.rsplit("/", 1)[1] for dsn, _ in self.dbs.values()]
+        conn = await asyncpg.connect(self.pg_admin_dsn)
+        try:
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])", names)
+        finally:
+            await conn.close()
+        groups["postgres"] = [r["pid"] for r in rows]
+        return groups
+
     async def stop(self) -> None:
         """Stop the services, the receiver, and drop the databases."""
         from tests.support import drop_database

@@ -18,6 +18,7 @@ from typing import Any
 async def raw_relay(bootstrap: str, source: str, target: str, group: str, fetch_wait_ms: int = 500) -> None:
     """Consume ``source`` in batches, produce each record to ``target``, commit once the batch is acked."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka.errors import KafkaError
 
     consumer = AIOKafkaConsumer(
         source,
@@ -27,7 +28,10 @@ async def raw_relay(bootstrap: str, source: str, target: str, group: str, fetch_
         auto_offset_reset="earliest",
         fetch_max_wait_ms=fetch_wait_ms,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    # A long request timeout rides out the drain scenario's paused broker (as the bench's own producer does).
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, request_timeout_ms=180_000
+    )
     await producer.start()
     await consumer.start()
     stop = asyncio.Event()
@@ -36,13 +40,16 @@ async def raw_relay(bootstrap: str, source: str, target: str, group: str, fetch_
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=200, max_records=500)
-            futures = []
-            for records in batch.values():
-                for r in records:
-                    futures.append(await producer.send(target, r.value, key=r.key))
-            if futures:
+            if not batch:
+                continue
+            try:
+                futures = [await producer.send(target, r.value, key=r.key) for rs in batch.values() for r in rs]
                 await asyncio.gather(*futures)
                 await consumer.commit()
+            except KafkaError:  # broker gone for a while: read the batch again from the last commit
+                await asyncio.sleep(0.5)
+                with contextlib.suppress(KafkaError):
+                    await consumer.seek_to_committed()
     finally:
         await consumer.stop()
         await producer.stop()

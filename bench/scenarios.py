@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 
+from bench import cpu
 from bench.report import Row
 from bench.schedule import count_for, open_loop
 from bench.stats import Summary, latencies
@@ -158,10 +159,27 @@ async def settle(system: System, quiet_s: float = 1.0, max_s: float = 120.0) -> 
     return len(everything) - system.arrived(everything)
 
 
+def cpu_rows(system: str, used: dict[str, float], reports: int) -> list[Row]:
+    """CPU milliseconds per report of each process group during the replay, and their total."""
+    if not reports or not used:
+        return []
+    per = {name: 1000 * s / reports for name, s in used.items()}
+    note = "CPU time (user+system) during the replay / reports; the bench's own process is not included"
+    rows = [
+        Row(system, "replay_cpu", stage=f"cpu:{name}", value=round(v, 2), unit="cpu ms/report")
+        for name, v in per.items()
+    ]
+    rows.append(
+        Row(system, "replay_cpu", stage="cpu:total", value=round(sum(per.values()), 2), unit="cpu ms/report", note=note)
+    )
+    return rows
+
+
 async def replay(system: System, count: int, timeout_s: float, target: int) -> list[Row]:
     """Push ``count`` reports as fast as possible and time until the last one comes out, with a progress bar."""
     seqs = system.take(count)
     start_offsets = await system.offsets()
+    cpu_before = cpu.snapshot(await system.cpu_groups())
     t0 = time.time()
     scheduled = {}
     for s in seqs:
@@ -172,6 +190,7 @@ async def replay(system: System, count: int, timeout_s: float, target: int) -> l
     await system.flush()
     intake_s = time.time() - t0
     await wait_arrivals(system, seqs, timeout_s, progress=f"  {system.name} replay")
+    cpu_used = cpu.spent(cpu_before, cpu.snapshot(await system.cpu_groups()))
     m = await measure(system, seqs, scheduled, start_offsets)
     arrivals = await system.arrivals(seqs)
     done = len(arrivals)
@@ -193,6 +212,7 @@ async def replay(system: System, count: int, timeout_s: float, target: int) -> l
         ),
         Row(system.name, "replay_throughput", value=round(rate, 1), unit="reports/s", count=done),
     ]
+    rows += cpu_rows(system.name, cpu_used, done)
     if count != target and rate > 0:
         rows.append(
             Row(

@@ -34,6 +34,14 @@ class System:
         self.producer: AIOKafkaProducer | None = None
         self.next_seq = 0
         self.pids: dict[str, int] = {}
+        self.broker_pid: int | None = None  # the embedded broker, when the bench started one
+
+    async def cpu_groups(self) -> dict[str, list[int]]:
+        """Processes whose CPU time the replay reports, by name (the system's own processes and the broker)."""
+        groups = {name: [pid] for name, pid in self.pids.items()}
+        if self.broker_pid is not None:
+            groups["broker"] = [self.broker_pid]
+        return groups
 
     @property
     def topics(self) -> tuple[str, ...]:

@@ -148,3 +148,20 @@ def test_profile_shares_attribute_time_to_our_code_and_the_db() -> None:
     assert s["samples"] == 10 and s["db_pct"] == 60.0 and s["kafka_pct"] == 40.0
     assert s["app"] == [("handle (psp_x/h.py:5)", 60.0)]
     assert s["self"] == [("write", 60.0), ("send", 40.0)]
+
+
+def test_cpu_accounting_per_process_and_per_report() -> None:
+    import os
+
+    from bench import cpu
+    from bench.scenarios import cpu_rows
+
+    me = os.getpid()
+    before = cpu.snapshot({"me": [me], "gone": [2**22 + 7]})
+    sum(i * i for i in range(300_000))  # burn some CPU
+    used = cpu.spent(before, cpu.snapshot({"me": [me], "gone": [2**22 + 7]}))
+    assert used["me"] > 0 and used["gone"] == 0
+    rows = cpu_rows("pipeline", {"rules": 0.5, "matching": 1.5}, 1000)
+    assert {r.stage: r.value for r in rows} == {"cpu:rules": 0.5, "cpu:matching": 1.5, "cpu:total": 2.0}
+    assert all(r.unit == "cpu ms/report" for r in rows)
+    assert cpu_rows("pipeline", {"rules": 1.0}, 0) == []
