@@ -183,7 +183,31 @@ async def test_batch_dead_letters_poison_and_falls_back_one_at_a_time() -> None:
     assert batches[0] == [1, 2, 3]  # the poison never reaches a handler
     assert singles[-2:] == [2, 3]  # last round: 2 dead-lettered, then 3 handled
     reasons = sorted((d["offset"], d["attempts"]) for d in dlq.sent)
-    assert (3, SETTINGS.max_attempts) in reasons and (2, 1) in reasons
+    assert reasons == [(2, 1), (3, SETTINGS.max_attempts)]  # the unparsable one once, not once per retry
+
+
+async def test_batch_poison_is_dead_lettered_once_when_an_outage_re_seeks_the_batch() -> None:
+    """A transient failure re-seeks to the batch start: its poison must not be dead-lettered (quarantined) twice."""
+    from psp_common.kafka import deliver_batch
+
+    dlq, calls = FakeDeadLetters(), []
+
+    async def handle_batch(items: list[Body]) -> None:
+        calls.append([b.n for b in items])
+        if len(calls) == 1:
+            raise OperationalError("COMMIT", {}, ConnectionResetError())
+
+    async def handle(b: Body) -> None:
+        raise AssertionError("no per-message fallback")
+
+    msg = Msg((Raw(b'{"n": 1}', offset=1), Raw(b"not json", offset=2)))  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = dict(parse=Body.model_validate_json, handle_batch=handle_batch, handle=handle)
+    with pytest.raises(OperationalError):
+        await deliver_batch(msg, dead_letters=dlq, tracker=RetryTracker(), settings=SETTINGS, **kwargs)  # type: ignore[arg-type]
+    assert dlq.sent == []  # not yet: the batch will be read again
+    await deliver_batch(msg, dead_letters=dlq, tracker=RetryTracker(), settings=SETTINGS, **kwargs)  # type: ignore[arg-type]
+    assert calls == [[1], [1]]
+    assert [(d["offset"], d["attempts"]) for d in dlq.sent] == [(2, 1)]
 
 
 async def test_batch_outage_is_retried_whole() -> None:

@@ -173,9 +173,11 @@ async def deliver(
     """Parse, handle and classify failures: poison -> dead letter and move on; outage -> raise to re-seek."""
     raw_message: Any = msg.raw_message
     raw = raw_message[0] if isinstance(raw_message, list | tuple) else raw_message
-    model = await _parse_or_dead_letter(raw, parse, dead_letters)
-    if model is not None:
-        await _handle_parsed(raw, model, handle, dead_letters, tracker, settings)
+    model = _parse(raw, parse)
+    if isinstance(model, Exception):
+        await _dead_letter_unparsable(raw, model, dead_letters)
+        return
+    await _handle_parsed(raw, model, handle, dead_letters, tracker, settings)
 
 
 async def deliver_batch(
@@ -188,32 +190,47 @@ async def deliver_batch(
     tracker: RetryTracker,
     settings: ServiceSettings,
 ) -> None:
-    """A batch in one transaction; on a failure that is not an outage, fall back to one message at a time."""
+    """A batch in one transaction; on a failure that is not an outage, fall back to one message at a time.
+
+    Unparsable records are dead-lettered only once the rest of the batch is through: a raise re-seeks to the
+    batch start and would otherwise dead-letter (and quarantine) the same record again on every retry.
+    """
     raw_message: Any = msg.raw_message
     records = tuple(raw_message) if isinstance(raw_message, list | tuple) else (raw_message,)
     parsed: list[tuple[Any, M]] = []
+    unparsable: list[tuple[Any, Exception]] = []
     for raw in records:
-        model = await _parse_or_dead_letter(raw, parse, dead_letters)
-        if model is not None:
+        model = _parse(raw, parse)
+        if isinstance(model, Exception):
+            unparsable.append((raw, model))
+        else:
             parsed.append((raw, model))
-    if not parsed:
-        return
+    if parsed:
+        await _handle_batch_or_each(records[0].topic, parsed, handle_batch, handle, dead_letters, tracker, settings)
+    for raw, exc in unparsable:
+        await _dead_letter_unparsable(raw, exc, dead_letters)
+
+
+async def _handle_batch_or_each(
+    topic: str,
+    parsed: list[tuple[Any, M]],
+    handle_batch: Callable[[list[M]], Awaitable[None]],
+    handle: Callable[[M], Awaitable[None]],
+    dead_letters: DeadLetters,
+    tracker: RetryTracker,
+    settings: ServiceSettings,
+) -> None:
     try:
         await handle_batch([model for _, model in parsed])
         return
     except Exception as exc:
         if is_transient(exc):
             log.warning(
-                "transient failure on a batch of %d from %s (%s); retrying",
-                len(parsed),
-                records[0].topic,
-                type(exc).__name__,
+                "transient failure on a batch of %d from %s (%s); retrying", len(parsed), topic, type(exc).__name__
             )
             await _outage_pause(settings)
             raise
-        log.warning(
-            "batch of %d from %s failed (%s); handling one at a time", len(parsed), records[0].topic, type(exc).__name__
-        )
+        log.warning("batch of %d from %s failed (%s); handling one at a time", len(parsed), topic, type(exc).__name__)
     for raw, model in parsed:  # raising here re-seeks to the batch start; the inbox skips what is done
         await _handle_parsed(raw, model, handle, dead_letters, tracker, settings)
 
@@ -223,21 +240,24 @@ async def _outage_pause(settings: ServiceSettings) -> None:
     await asyncio.sleep(min(settings.retry_backoff_s * 8, 5.0))
 
 
-async def _parse_or_dead_letter(raw: Any, parse: Callable[[bytes], M], dead_letters: DeadLetters) -> M | None:
-    body: bytes = raw.value or b""
+def _parse(raw: Any, parse: Callable[[bytes], M]) -> M | Exception:
+    """The parsed model, or the validation error that makes the record poison."""
     try:
-        return parse(body)
+        return parse(raw.value or b"")
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
-        await dead_letters.send(
-            body,
-            source_topic=raw.topic,
-            reason=safe_reason(exc),
-            attempts=1,
-            key=raw.key,
-            partition=raw.partition,
-            offset=raw.offset,
-        )
-        return None
+        return exc
+
+
+async def _dead_letter_unparsable(raw: Any, exc: Exception, dead_letters: DeadLetters) -> None:
+    await dead_letters.send(
+        raw.value or b"",
+        source_topic=raw.topic,
+        reason=safe_reason(exc),
+        attempts=1,
+        key=raw.key,
+        partition=raw.partition,
+        offset=raw.offset,
+    )
 
 
 async def _handle_parsed(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from psp_common.db import insert_or_skip
 from psp_common.events.envelope import utcnow
+
+# Namespace of quarantine ids derived from a record's position (topic, partition, offset).
+QUARANTINE_NS = uuid.UUID("5b0e3f4c-2a7d-4c1e-9f0a-6d3b8e2a1c47")
 
 
 def quarantine_table(metadata: MetaData) -> Table:
@@ -34,21 +38,28 @@ class DbQuarantine:
         self.table = table
 
     async def __call__(self, body: bytes, headers: dict[str, str]) -> str:
-        """Insert the body with the dead-letter facts; return its id."""
-        qid = str(uuid.uuid4())
+        """Insert the body with the dead-letter facts once per source record; return its id."""
         partition = headers.get("x-dlq-source-partition") or None
         offset = headers.get("x-dlq-source-offset") or None
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                insert(self.table).values(
-                    id=qid,
-                    received_at=utcnow(),
-                    source_topic=headers.get("x-dlq-source-topic", "?"),
-                    source_partition=int(partition) if partition else None,
-                    source_offset=int(offset) if offset else None,
-                    reason=headers.get("x-dlq-reason", "")[:1000],
-                    attempts=int(headers.get("x-dlq-attempts", "1")),
-                    body=body,
-                )
-            )
+        topic = headers.get("x-dlq-source-topic", "?")
+        qid = quarantine_id(topic, partition, offset)
+        row = {
+            "id": qid,
+            "received_at": utcnow(),
+            "source_topic": topic,
+            "source_partition": int(partition) if partition else None,
+            "source_offset": int(offset) if offset else None,
+            "reason": headers.get("x-dlq-reason", "")[:1000],
+            "attempts": int(headers.get("x-dlq-attempts", "1")),
+            "body": body,
+        }
+        async with AsyncSession(self.engine) as session, session.begin():
+            await insert_or_skip(session, self.table, row)
         return qid
+
+
+def quarantine_id(topic: str, partition: str | None, offset: str | None) -> str:
+    """Same record, same id (a redelivered record is held once); a body without a position gets a fresh id."""
+    if partition is None or offset is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(QUARANTINE_NS, f"{topic}/{partition}/{offset}"))
