@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator
 from email import message_from_bytes
@@ -173,3 +174,27 @@ async def test_console_page_logs_pseudonym_and_links_only(caplog: pytest.LogCapt
     caplog.set_level("INFO", logger="psp")
     await ConsoleChannel().send(MESSAGE, "dana@hospital.example")
     assert "ps_abc" in caplog.text and "http://x/ack" in caplog.text and "dana@" not in caplog.text
+
+
+async def test_webhook_requests_do_not_search_for_a_missing_module() -> None:
+    """httpcore imports sniffio on every request; if it is missing, each request repeats a failed sys.path search."""
+    rec = Recorder(fail_first=0)
+    app = Starlette(routes=[Route("/hook", rec.handle, methods=["POST"])])
+    finds: list[str] = []
+
+    class Spy:
+        @staticmethod
+        def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+            finds.append(name)
+
+    async with serve(app) as base, httpx.AsyncClient() as client:
+        channel = WebhookChannel(client, SECRET, retries=0, backoff_s=0.0)
+        await channel.send(MESSAGE, f"{base}/hook")  # warm: anything imported lazily is imported now
+        sys.meta_path.insert(0, Spy)  # type: ignore[arg-type]
+        try:
+            for _ in range(3):
+                await channel.send(MESSAGE, f"{base}/hook")
+        finally:
+            sys.meta_path.remove(Spy)  # type: ignore[arg-type]
+    assert len(rec.requests) == 4
+    assert finds == [], f"modules searched for on every request: {sorted(set(finds))}"
