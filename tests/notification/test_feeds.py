@@ -6,13 +6,16 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from psp_common import topics
 from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.vocab import StaffRef
 from psp_notification import handlers
 from psp_notification.dispatcher import Dispatcher
+from psp_notification.adapters.repository import Repository
 from psp_notification.domain.feeds import call_window, due_calls
-from tests.notification.support import Env, matched
+from tests.notification.support import Env, app_env, matched
 
 TORONTO = ZoneInfo("America/Toronto")
 
@@ -110,3 +113,32 @@ def test_unknown_time_zone_is_rejected_at_start() -> None:
 
     with pytest.raises(ValidationError, match="unknown IANA time zone"):
         NotificationSettings(facility_timezones={"GEN": "Mars/Olympus"})
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def any_db(request: pytest.FixtureRequest) -> str:
+    """PostgreSQL (production) and SQLite (embedded default): the upsert differs by dialect."""
+    return str(request.getfixturevalue("pg_url" if request.param == "postgres" else "sqlite_url"))
+
+
+async def test_request_arriving_after_its_match_flags_the_case_and_keeps_its_status(any_db: str) -> None:
+    """Topics are not ordered with each other: the match may be stored first; the request then adds its facts."""
+    async with app_env(any_db) as env:
+        req = requested(datetime(2026, 11, 23, 3, 0, tzinfo=UTC))
+        m = matched(case_id=req.case_id, correlation_id=req.correlation_id, urgency="within_hours")
+        await env.handle(handlers.on_supporter_matched, m, env.c.settings, env.clock.now())
+        created = env.clock.now()
+        env.clock.advance(seconds=30)
+        await env.handle(handlers.on_outreach_requested, req, env.clock.now())
+        await env.handle(
+            handlers.on_outreach_requested, req.model_copy(update={"event_id": uuid.uuid4()}), env.clock.now()
+        )
+        feed = (await env.client.get("/v1/safety-calls/GEN/2026-11-23/morning")).json()
+        async with env.c.runtime.uow() as uow:
+            case = await Repository(uow.session).case(str(req.case_id))
+    assert case is not None
+    assert case["status"] == "assigned" and case["flagged"] is True and case["urgency"] == "immediate"
+    assert case["created_at"] == created and case["correlation_id"] == str(req.correlation_id)
+    assert [(e["status"], e["triggers"]) for e in feed["entries"]] == [
+        ("assigned", [{"rule_id": "harm.death", "text": "Patient death"}])
+    ]

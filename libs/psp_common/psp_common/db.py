@@ -150,6 +150,26 @@ async def insert_or_skip(session: AsyncSession, table: Table, values: dict[str, 
     return True
 
 
+@functools.cache
+def _upsert(dialect: str, table: Table, key: str, columns: tuple[str, ...]) -> Any:
+    mod = postgresql if dialect == "postgresql" else sqlite
+    stmt = mod.insert(table)
+    return stmt.on_conflict_do_update(index_elements=[key], set_={c: stmt.excluded[c] for c in columns})
+
+
+async def upsert(session: AsyncSession, table: Table, key: str, values: dict[str, Any], on_update: list[str]) -> None:
+    """Insert ``values``, or where a row with the same ``key`` exists set only the ``on_update`` columns.
+
+    PostgreSQL and SQLite: one ``INSERT ... ON CONFLICT DO UPDATE``; other databases: update, then insert.
+    """
+    dialect = dialect_of(session)
+    if dialect in ("postgresql", "sqlite"):
+        await session.execute(_upsert(dialect, table, key, tuple(on_update)), values)
+        return
+    if not await update_by(session, table, key, values[key], {c: values[c] for c in on_update}):
+        await session.execute(insert(table), values)
+
+
 DEFERRED = "psp.deferred_inserts"
 
 

@@ -146,19 +146,19 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, now: 
         "occurred_at": event.occurred_at.astimezone(UTC),
         "updated_at": now,
     }
-    case = await repo.case(str(event.case_id))
-    if case is None:
-        await repo.insert_case(
-            case_id=str(event.case_id),
-            correlation_id=str(event.correlation_id),
-            status=OutreachStatus.REQUESTED.value,
-            created_at=now,
+    # New: inserted with status 'requested'. Known (its match arrived first): the request's facts are set and
+    # the case keeps its correlation id, creation time and the later status it already has.
+    await repo.upsert_case(
+        {
+            "case_id": str(event.case_id),
+            "correlation_id": str(event.correlation_id),
+            "status": OutreachStatus.REQUESTED.value,
+            "created_at": now,
             **values,
-        )
-    else:
-        await repo.update_case(str(event.case_id), **values)
+        },
+        on_update=list(values),
+    )
     ctx = {"case_id": str(event.case_id), "correlation_id": str(event.correlation_id), **values}
-    # A new case was inserted with this status; a known one keeps the later status it already has.
     await record_status(uow, repo, ctx, OutreachStatus.REQUESTED, now, set_case=False)
 
 

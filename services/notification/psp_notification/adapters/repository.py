@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import KEY, aware, defer_insert, flush_deferred, get_by, insert_or_skip, update_by
+from psp_common.db import KEY, aware, defer_insert, flush_deferred, get_by, insert_or_skip, update_by, upsert
 from psp_notification.adapters.orm import assignments, cases, contacts, feeds_published, pages, status_log
 from psp_notification.domain.model import PageState, Purpose
 
@@ -84,6 +84,10 @@ class Repository:
     async def insert_case(self, **values: Any) -> bool:
         """Insert a case unless it exists."""
         return await insert_or_skip(self.session, cases, values)
+
+    async def upsert_case(self, values: dict[str, Any], on_update: list[str]) -> None:
+        """Insert a case, or set only the ``on_update`` columns of the stored one (one statement)."""
+        await upsert(self.session, cases, "case_id", values, on_update)
 
     async def update_case(self, case_id: str, **values: Any) -> None:
         """Change a case."""
