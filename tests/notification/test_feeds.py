@@ -12,8 +12,8 @@ from psp_common import topics
 from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.vocab import StaffRef
 from psp_notification import handlers
-from psp_notification.dispatcher import Dispatcher
 from psp_notification.adapters.repository import Repository
+from psp_notification.dispatcher import Dispatcher
 from psp_notification.domain.feeds import call_window, due_calls
 from tests.notification.support import Env, app_env, matched
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     event,
+    func,
     insert,
     select,
     update,
@@ -108,6 +109,22 @@ def dialect_of(session: AsyncSession) -> str:
 def _insert_skip(dialect: str, table: Table) -> Any:
     mod = postgresql if dialect == "postgresql" else sqlite
     return mod.insert(table).on_conflict_do_nothing()
+
+
+@functools.cache
+def _claim_unnest(inbox: Table) -> Any:
+    """PostgreSQL: claim an array of event ids; returns the ids that were not there yet."""
+    rows = select(
+        func.unnest(bindparam("ids", type_=postgresql.ARRAY(String))),
+        bindparam("topic", type_=String),
+        bindparam("now", type_=DateTime(timezone=True)),
+    )
+    return (
+        postgresql.insert(inbox)
+        .from_select(["event_id", "topic", "received_at"], rows)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(inbox.c.event_id)
+    )
 
 
 @functools.cache
@@ -259,9 +276,11 @@ class UnitOfWork:
                 fresh.add(event_id)
             return fresh
         now = utcnow()
-        mod = postgresql if dialect == "postgresql" else sqlite
+        if dialect == "postgresql":  # one statement built once, whatever the batch size
+            params = {"ids": unique, "topic": topic, "now": now}
+            return set((await self.session.execute(_claim_unnest(self._inbox), params)).scalars())
         stmt = (
-            mod.insert(self._inbox)
+            sqlite.insert(self._inbox)
             .values([{"event_id": e, "topic": topic, "received_at": now} for e in unique])
             .on_conflict_do_nothing(index_elements=["event_id"])
             .returning(self._inbox.c.event_id)

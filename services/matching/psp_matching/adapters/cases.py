@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, get_by, update_by
@@ -22,6 +22,20 @@ def _row(row: Any) -> dict[str, Any]:
         if key in out:
             out[key] = aware(out[key])
     return out
+
+
+# Built once: constructing a statement per call costs about as much as running it.
+SUPPORTING = (
+    select(members.c.supporter_ref)
+    .distinct()
+    .join(assignments, assignments.c.assignment_id == supported.c.assignment_id)
+    .join(members, members.c.assignment_id == supported.c.assignment_id)
+    .where(
+        supported.c.person_ref.in_(bindparam("people", expanding=True)),
+        supported.c.created_at >= bindparam("since"),
+        assignments.c.status == ACTIVE,
+    )
+)
 
 
 class CaseRepository:
@@ -55,18 +69,8 @@ class CaseRepository:
         """Supporters with an active assignment since ``since`` for any of these people."""
         if not people:
             return frozenset()
-        query = (
-            select(members.c.supporter_ref)
-            .distinct()
-            .join(assignments, assignments.c.assignment_id == supported.c.assignment_id)
-            .join(members, members.c.assignment_id == supported.c.assignment_id)
-            .where(
-                supported.c.person_ref.in_(sorted(people)),
-                supported.c.created_at >= since.astimezone(UTC),
-                assignments.c.status == ACTIVE,
-            )
-        )
-        return frozenset(r[0] for r in await self.session.execute(query))
+        params = {"people": sorted(people), "since": since.astimezone(UTC)}
+        return frozenset(r[0] for r in await self.session.execute(SUPPORTING, params))
 
     async def close(self, case_id: str, now: datetime) -> bool:
         """Record that the outreach closed (starts the retention clock); False when unknown or already closed."""

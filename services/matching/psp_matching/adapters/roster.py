@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_matching.adapters.orm import members, shifts, staff, supporters
@@ -42,6 +42,7 @@ def to_supporter(row: Mapping[str, Any]) -> Supporter:
 ROSTER_MEMO = "psp.matching.roster"
 TX_NOW = "psp.matching.now"
 SHIFTS_MEMO = "psp.matching.on_shift"
+STAFF_IN = select(staff).where(staff.c.staff_ref.in_(bindparam("refs", expanding=True)))
 WORKLOAD_MEMO = "psp.matching.workload"
 
 
@@ -122,7 +123,7 @@ class RosterRepository:
     async def people(self, refs: Iterable[str], roles: Mapping[str, str | None]) -> tuple[Person, ...]:
         """Profiles of the people to support: staff directory first, then the roster, then the event role."""
         wanted = list(dict.fromkeys(refs))
-        known = {r.staff_ref: r for r in await self.session.execute(select(staff).where(staff.c.staff_ref.in_(wanted)))}
+        known = {r.staff_ref: r for r in await self.session.execute(STAFF_IN, {"refs": wanted})}
         wanted_set = set(wanted)
         peers = {s.ref: s for s in await self.roster() if s.ref in wanted_set}  # the transaction's roster copy
         out = []
