@@ -146,3 +146,32 @@ async def eventually(predicate: Any, timeout: float = 30.0, interval: float = 0.
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+async def scans_of(url: str, statement: Any, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(node type, table) of every scan in PostgreSQL's plan for ``statement`` with ``params`` (after ANALYZE)."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    sql = statement.params(**params).compile(
+        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True, "render_postcompile": True}
+    )
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+            plan = (await conn.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"))).scalar_one()
+    finally:
+        await engine.dispose()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    found: list[tuple[str, str]] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if "Relation Name" in node:
+            found.append((node["Node Type"], node["Relation Name"]))
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    return found

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, insert_or_skip
@@ -53,15 +53,13 @@ HISTORY = (
     .group_by(decisions.c.unit)
 )
 
-_HOLDING = select(case_members.c.case_id).where(
-    or_(
-        case_members.c.pseudonym.in_(bindparam("names", expanding=True)),
-        case_members.c.incident_ref == bindparam("ref"),
-    )
+# Each branch an index lookup (an OR across them made PostgreSQL scan every member and every open case).
+_HOLDING = union(
+    select(case_members.c.case_id).where(case_members.c.pseudonym.in_(bindparam("names", expanding=True))),
+    select(case_members.c.case_id).where(case_members.c.incident_ref == bindparam("ref")),
+    select(cases.c.case_id).where(cases.c.incident_ref == bindparam("ref")),
 )
-OPEN_CASES = select(cases).where(
-    cases.c.status == "open", or_(cases.c.case_id.in_(_HOLDING), cases.c.incident_ref == bindparam("ref"))
-)
+OPEN_CASES = select(cases).where(cases.c.case_id.in_(_HOLDING), cases.c.status == "open")
 
 
 class RuleSetRepository:
