@@ -148,8 +148,11 @@ async def eventually(predicate: Any, timeout: float = 30.0, interval: float = 0.
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
-async def scans_of(url: str, statement: Any, params: dict[str, Any]) -> list[tuple[str, str]]:
-    """(node type, table) of every scan in PostgreSQL's plan for ``statement`` with ``params`` (after ANALYZE)."""
+async def scans_of(url: str, statement: Any, params: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(node type, table, rows read) of every scan when PostgreSQL runs ``statement`` (after ANALYZE).
+
+    Rows read = rows the scan returned + rows its filter threw away: what grows if a lookup is not indexed.
+    """
     from sqlalchemy import text
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -161,15 +164,17 @@ async def scans_of(url: str, statement: Any, params: dict[str, Any]) -> list[tup
     try:
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE"))
-            plan = (await conn.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"))).scalar_one()
+            plan = (await conn.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"))).scalar_one()
     finally:
         await engine.dispose()
     plan = json.loads(plan) if isinstance(plan, str) else plan
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str, int]] = []
 
     def walk(node: dict[str, Any]) -> None:
         if "Relation Name" in node:
-            found.append((node["Node Type"], node["Relation Name"]))
+            loops = node.get("Actual Loops", 1)
+            read = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * loops
+            found.append((node["Node Type"], node["Relation Name"], int(read)))
         for child in node.get("Plans", []):
             walk(child)
 

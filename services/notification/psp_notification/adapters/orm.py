@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, UniqueConstraint, text
 
 from psp_common.audit import audit_table
 from psp_common.db import BigId, messaging_tables, new_metadata
@@ -90,6 +90,14 @@ pages = Table(
 )
 Index("ix_pages_state_due", pages.c.state, pages.c.due_at)
 Index("ix_pages_assignment", pages.c.assignment_id)
+# The unanswered-page scan reads only pages still awaiting an answer, not every page ever sent.
+UNANSWERED_SQL = "purpose = 'page' AND state = 'sent' AND response IS NULL"
+Index(
+    "ix_pages_unanswered",
+    pages.c.ack_deadline,
+    postgresql_where=text(UNANSWERED_SQL),
+    sqlite_where=text(UNANSWERED_SQL),
+)
 
 status_log = Table(
     "status_log",

@@ -47,6 +47,34 @@ def claimable(now: datetime) -> Any:
     )
 
 
+def due_query(now: datetime, limit: int) -> Any:
+    """Ids of claimable pages, earliest due first (the dispatcher's scan)."""
+    return select(pages.c.id).where(claimable(now)).order_by(pages.c.due_at, pages.c.id).limit(limit)
+
+
+def unanswered_query(now: datetime) -> Any:
+    """Ids of supporter pages sent and unanswered past their ack window (the dispatcher's scan)."""
+    return (
+        select(pages.c.id)
+        .where(
+            pages.c.purpose == Purpose.PAGE.value,
+            pages.c.state == PageState.SENT.value,
+            pages.c.response.is_(None),
+            pages.c.ack_deadline <= now,
+        )
+        .order_by(pages.c.id)
+    )
+
+
+def overdue_query(now: datetime, states: list[str]) -> Any:
+    """Ids of assignments not contacted by their deadline and not yet escalated for it (the dispatcher's scan)."""
+    return select(assignments.c.assignment_id).where(
+        assignments.c.state.in_(states),
+        assignments.c.contact_deadline <= now,
+        assignments.c.overdue_escalated.is_(False),
+    )
+
+
 def as_dict(row: Row[Any] | None) -> dict[str, Any] | None:
     """A row as a dict with timezone-aware datetimes (SQLite returns naive UTC)."""
     if row is None:
@@ -130,12 +158,7 @@ class Repository:
 
     async def overdue_assignments(self, now: datetime, states: list[str]) -> list[str]:
         """Assignments not contacted by their deadline and not yet escalated for it."""
-        query = select(assignments.c.assignment_id).where(
-            assignments.c.state.in_(states),
-            assignments.c.contact_deadline <= now,
-            assignments.c.overdue_escalated.is_(False),
-        )
-        return list((await self.session.execute(query)).scalars())
+        return list((await self.session.execute(overdue_query(now, states))).scalars())
 
     # pages
     async def insert_page(self, **values: Any) -> bool:
@@ -218,22 +241,11 @@ class Repository:
 
     async def due_pages(self, now: datetime, limit: int = 50) -> list[int]:
         """Pending pages that are due, and claimed pages whose lease ran out (crash between claim and send)."""
-        query = select(pages.c.id).where(claimable(now)).order_by(pages.c.due_at, pages.c.id).limit(limit)
-        return list((await self.session.execute(query)).scalars())
+        return list((await self.session.execute(due_query(now, limit))).scalars())
 
     async def unanswered_pages(self, now: datetime) -> list[int]:
         """Supporter pages sent, unanswered past their ack window."""
-        query = (
-            select(pages.c.id)
-            .where(
-                pages.c.purpose == Purpose.PAGE.value,
-                pages.c.state == PageState.SENT.value,
-                pages.c.response.is_(None),
-                pages.c.ack_deadline <= now,
-            )
-            .order_by(pages.c.id)
-        )
-        return list((await self.session.execute(query)).scalars())
+        return list((await self.session.execute(unanswered_query(now))).scalars())
 
     async def deliveries(self, assignment_id: str | None, state: str | None, limit: int) -> list[dict[str, Any]]:
         """Pages for the coordinator view, newest first."""

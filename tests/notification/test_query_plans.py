@@ -1,0 +1,75 @@
+"""The dispatcher's timer scans stay index lookups as sent pages and settled assignments pile up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from psp_common.migrations import upgrade_async
+from psp_notification.adapters.orm import assignments, pages
+from psp_notification.adapters.repository import due_query, overdue_query, unanswered_query
+from psp_notification.bootstrap import MIGRATIONS
+from psp_notification.domain.model import OPEN_STATES
+from tests.support import scans_of
+
+N = 5000
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+async def test_timer_scans_do_not_read_every_settled_page_or_assignment(pg_url: str) -> None:
+    """A year of history: answered pages and contacted assignments. Each tick must not read them all."""
+    await upgrade_async(MIGRATIONS, pg_url)
+    past = NOW - timedelta(days=30)
+    engine = create_async_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(assignments),
+                [
+                    {
+                        "assignment_id": f"a-{i}",
+                        "case_id": f"c-{i}",
+                        "correlation_id": f"k-{i}",
+                        "facility": "GEN",
+                        "unit": "ICU",
+                        "candidates": ["ps_1"],
+                        "next_index": 1,
+                        "state": "contacted" if i % 50 else "acknowledged",
+                        "matched_at": past,
+                        "contact_deadline": past + timedelta(hours=24) if i % 50 else NOW + timedelta(hours=1),
+                        "overdue_escalated": False,
+                    }
+                    for i in range(N)
+                ],
+            )
+            await conn.execute(
+                insert(pages),
+                [
+                    {
+                        "idempotency_key": f"p-{i}",
+                        "assignment_id": f"a-{i}",
+                        "case_id": f"c-{i}",
+                        "recipient_ref": "ps_1",
+                        "purpose": "page",
+                        "state": "sent",
+                        "response": "accepted" if i % 50 else None,
+                        "attempts": 1,
+                        "due_at": past,
+                        "sent_at": past,
+                        "ack_deadline": past + timedelta(minutes=15) if i % 50 else NOW + timedelta(minutes=5),
+                        "created_at": past,
+                    }
+                    for i in range(N)
+                ],
+            )
+    finally:
+        await engine.dispose()
+    for name, stmt in (
+        ("due", due_query(NOW, 50)),
+        ("unanswered", unanswered_query(NOW)),
+        ("overdue", overdue_query(NOW, sorted(OPEN_STATES))),
+    ):
+        scans = await scans_of(pg_url, stmt, {})
+        assert scans and sum(read for _, _, read in scans) < N // 10, (name, scans)
