@@ -110,7 +110,19 @@ async def test_a_chunk_is_claimed_and_marked_in_one_transaction_each(pg_url: str
 
         env.console.failing = set()
         env.clock.advance(minutes=30)
-        assert await env.c.dispatcher.deliver_due(env.clock.now()) == 6
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+            statements.append(" ".join(sql.split()[:2]))
+
+        sa_event.listen(engine, "before_cursor_execute", seen)
+        try:
+            assert await env.c.dispatcher.deliver_due(env.clock.now()) == 6
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", seen)
+        # Six sent pages: leased in one statement and marked in one; their cases moved in one.
+        assert statements.count("UPDATE pages") == 2, statements
+        assert statements.count("UPDATE cases") == 1, statements
         assert [p["state"] for p in await env.pages()] == ["sent"] * 6
         notified = [s for s, _ in await env.statuses() if s == "notified"]
         assert len(notified) == 6

@@ -134,18 +134,13 @@ class Delivery:
         """Record every outcome in one transaction, only where the lease is still ``owner``'s."""
         async with self.uow() as uow:
             repo = Repository(uow.session)
-            sent: list[Outcome] = []
+            sent = await self._mark_sent(repo, [o for o in outcomes if o.kind is not None], owner)
             failed: list[Outcome] = []
             for o in outcomes:
                 page = o.page
                 if o.kind is not None:
-                    ack_deadline = None
-                    if page["purpose"] == Purpose.PAGE.value:
-                        ack_deadline = o.done + timedelta(minutes=self.settings.ack_window_minutes)
-                    values = dict(state=PageState.SENT.value, channel=o.kind, sent_at=o.done, ack_deadline=ack_deadline)
-                    if await repo.update_leased(page["id"], owner, lease_until=None, last_error=None, **values):
-                        sent.append(o)
-                elif page["attempts"] >= self.settings.send_max_attempts:
+                    continue
+                if page["attempts"] >= self.settings.send_max_attempts:
                     log.warning(
                         "page %s failed after %d rounds: %s", page["idempotency_key"], page["attempts"], o.error
                     )
@@ -165,11 +160,34 @@ class Delivery:
             await self._statuses(uow, repo, sent, failed)
             await uow.commit()
 
+    async def _mark_sent(self, repo: Repository, accepted: list[Outcome], owner: str) -> list[Outcome]:
+        """Mark accepted pages sent: one statement per (channel, purpose) group; the outcomes still leased."""
+        groups: dict[tuple[str, bool], list[Outcome]] = {}
+        for o in accepted:
+            assert o.kind is not None
+            groups.setdefault((o.kind, o.page["purpose"] == Purpose.PAGE.value), []).append(o)
+        marked: set[int] = set()
+        for (kind, awaits_answer), group in groups.items():
+            sent_at = max(o.done for o in group)  # a chunk's pages go out together; never an earlier deadline
+            ack_deadline = sent_at + timedelta(minutes=self.settings.ack_window_minutes) if awaits_answer else None
+            marked |= await repo.mark_leased(
+                [o.page["id"] for o in group],
+                owner,
+                state=PageState.SENT.value,
+                channel=kind,
+                sent_at=sent_at,
+                ack_deadline=ack_deadline,
+                lease_until=None,
+                last_error=None,
+            )
+        return [o for o in accepted if o.page["id"] in marked]
+
     async def _statuses(self, uow: UnitOfWork, repo: Repository, sent: list[Outcome], failed: list[Outcome]) -> None:
         def paged(o: Outcome) -> bool:
             return o.page["purpose"] == Purpose.PAGE.value and bool(o.page["assignment_id"])
 
         held = await repo.assignments_of([o.page["assignment_id"] for o in (*sent, *failed) if paged(o)])
+        notified: list[str] = []
         for o in filter(paged, sent):
             a = held.get(o.page["assignment_id"])
             if a is not None:
@@ -182,7 +200,11 @@ class Delivery:
                     assignment_id=a["assignment_id"],
                     supporter_ref=o.page["recipient_ref"],
                     channel=o.kind,
+                    set_case=False,
                 )
+                notified.append(a["case_id"])
+        if notified:  # the cases' status in one statement
+            await repo.set_case_status(notified, OutreachStatus.NOTIFIED.value, max(o.done for o in sent))
         for o in filter(paged, failed):
             await repo.update_page(o.page["id"], response=Response.EXPIRED.value, responded_at=o.done)
             a = await repo.assignment(o.page["assignment_id"])  # re-read: an earlier advance may have moved it

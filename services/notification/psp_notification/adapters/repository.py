@@ -217,6 +217,24 @@ class Repository:
         done = await self.session.execute(query.values(**values))
         return bool(done.rowcount)  # type: ignore[attr-defined]
 
+    async def mark_leased(self, ids: list[int], owner: str, **values: Any) -> set[int]:
+        """Change the pages among ``ids`` still being sent under ``owner``'s lease (one statement); the ids changed."""
+        if not ids:
+            return set()
+        query = (
+            update(pages)
+            .where(pages.c.id.in_(ids), pages.c.state == PageState.SENDING.value, pages.c.lease_owner == owner)
+            .values(**values)
+            .returning(pages.c.id)
+        )
+        return set((await self.session.execute(query)).scalars())
+
+    async def set_case_status(self, case_ids: list[str], status: str, at: datetime) -> None:
+        """Move several cases to ``status`` in one statement."""
+        if case_ids:
+            query = update(cases).where(cases.c.case_id.in_(sorted(set(case_ids))))
+            await self.session.execute(query.values(status=status, updated_at=at))
+
     async def update_leased(self, page_id: int, owner: str, **values: Any) -> bool:
         """Change a page only while it is being sent under ``owner``'s lease; whether it was."""
         params = {KEY: page_id, "_owner": owner, **values}
