@@ -51,11 +51,12 @@ async def test_report_reaches_a_peer_supporter(stack: Stack) -> None:
         deliveries = await eventually(delivered, timeout=90)
     assert len(deliveries) == 1
     supporter_refs = {d["supporter_ref"] for d in deliveries}
-    statuses = await read_topic(
+    case_id = deliveries[0]["case_id"]
+    statuses = await read_topic(  # this case's: other tests on the shared broker publish 'notified' too
         stack.bootstrap or "",
         topics.OUTREACH_STATUS,
         count=1,
-        match=lambda m: m["value"].get("status") == "notified",
+        match=lambda m: m["value"].get("status") == "notified" and m["value"].get("case_id") == case_id,
         timeout=30,
     )
     assert statuses and statuses[0]["value"]["supporter_ref"] in supporter_refs
