@@ -144,7 +144,7 @@ async def test_batch_skips_duplicates_and_irrelevant_events_without_inbox_rows(e
 async def test_deferred_rows_go_in_one_insert_at_commit_and_vanish_on_rollback(env: Env) -> None:
     from sqlalchemy import Column, Integer, String, Table, func
 
-    from psp_common.db import defer_insert, flush_deferred
+    from psp_common.deferred import defer_insert, flush_deferred
 
     log = Table("log", env.metadata, Column("id", Integer, primary_key=True), Column("what", String(20)))
     async with env.engine.begin() as conn:

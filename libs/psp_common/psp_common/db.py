@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from psp_common.deferred import DEFERRED, flush_deferred
 from psp_common.events.envelope import Envelope, utcnow
 
 NAMING = {
@@ -185,21 +186,6 @@ async def upsert(session: AsyncSession, table: Table, key: str, values: dict[str
         return
     if not await update_by(session, table, key, values[key], {c: values[c] for c in on_update}):
         await session.execute(insert(table), values)
-
-
-DEFERRED = "psp.deferred_inserts"
-
-
-def defer_insert(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
-    """Queue an append-only row; queued rows go in one multi-row insert per table at flush or commit."""
-    session.info.setdefault(DEFERRED, {}).setdefault(table, []).append(row)
-
-
-async def flush_deferred(session: AsyncSession) -> None:
-    """Insert the queued rows now (before reading the tables they belong to in the same transaction)."""
-    queued: dict[Table, list[dict[str, Any]]] = session.info.pop(DEFERRED, {})
-    for table, rows in queued.items():
-        await session.execute(insert(table), rows)
 
 
 class OutboxSignal:

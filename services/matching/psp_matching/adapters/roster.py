@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from psp_common.deferred import flush_deferred
 from psp_matching.adapters.orm import members, shifts, staff, supporters
 from psp_matching.domain.model import ContactHours, Person, Supporter
 
@@ -175,6 +176,7 @@ class RosterRepository:
 
     async def case_counts(self, since: datetime, exclude_case: str | None = None) -> dict[str, int]:
         """Distinct cases per supporter (primary or co-facilitator) since ``since``."""
+        await flush_deferred(self.session)
         query = select(members.c.supporter_ref, func.count(func.distinct(members.c.case_id))).where(
             members.c.created_at >= since.astimezone(UTC)
         )
@@ -198,6 +200,7 @@ class RosterRepository:
                 month, recent = await self._workload(month_since, recent_since, None)
                 memo = self.session.info[WORKLOAD_MEMO] = ((month_since, recent_since), month, recent)
             return dict(memo[1]), dict(memo[2])
+        await flush_deferred(self.session)  # assignments queued in this transaction count too
         return await self._workload(month_since, recent_since, exclude_case)
 
     async def _workload(

@@ -9,7 +9,8 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import KEY, aware, defer_insert, flush_deferred, get_by, insert_or_skip, update_by, upsert
+from psp_common.db import KEY, aware, get_by, insert_or_skip, update_by, upsert
+from psp_common.deferred import defer_insert, flush_deferred
 from psp_notification.adapters.orm import assignments, cases, contacts, feeds_published, pages, status_log
 from psp_notification.domain.model import PageState, Purpose
 
