@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, get_by, update_by
@@ -50,6 +50,10 @@ class CaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    def _queue(self, table: Table, row: dict[str, Any], case_id: str) -> None:
+        defer_insert(self.session, table, row)
+        self.session.info.setdefault(QUEUED_CASES, set()).add(case_id)
+
     async def _flush_if_queued(self, case_id: str) -> None:
         if case_id in self.session.info.get(QUEUED_CASES, ()):
             await flush_deferred(self.session)
@@ -67,8 +71,7 @@ class CaseRepository:
             await self._flush_if_queued(values["case_id"])
             await update_by(self.session, cases, "case_id", values["case_id"], values)
         else:
-            defer_insert(self.session, cases, values)
-            self.session.info.setdefault(QUEUED_CASES, set()).add(values["case_id"])
+            self._queue(cases, values, values["case_id"])
 
     async def team_on_case(self, case_id: str) -> frozenset[str]:
         """Supporters on the case's active assignment."""
@@ -117,14 +120,13 @@ class CaseRepository:
     ) -> None:
         """Store an assignment and its team members (primary, co-facilitators)."""
         count_new_assignment(self.session, [ref for ref, _ in roles], new_case)
-        aid, at = values["assignment_id"], values["created_at"]
-        defer_insert(self.session, assignments, values)
+        aid, at, case_id = values["assignment_id"], values["created_at"], values["case_id"]
+        self._queue(assignments, values, case_id)
         for p in sorted(set(values["supported"])):
-            defer_insert(self.session, supported, {"assignment_id": aid, "person_ref": p, "created_at": at})
+            self._queue(supported, {"assignment_id": aid, "person_ref": p, "created_at": at}, case_id)
         for ref, role in roles:
-            row = {"assignment_id": aid, "supporter_ref": ref, "case_id": values["case_id"], "role": role}
-            defer_insert(self.session, members, {**row, "created_at": at})
-        self.session.info.setdefault(QUEUED_CASES, set()).add(values["case_id"])
+            row = {"assignment_id": aid, "supporter_ref": ref, "case_id": case_id, "role": role, "created_at": at}
+            self._queue(members, row, case_id)
 
     async def assignments(
         self, limit: int, case_id: str | None = None, status: str | None = None

@@ -163,16 +163,14 @@ class RosterRepository:
     async def on_shift(self, now: datetime, refs: Iterable[str] | None = None) -> frozenset[str]:
         """Pseudonyms with a shift covering ``now`` (the whole roster's answer is kept per transaction and instant)."""
         now = now.astimezone(UTC)
-        if refs is None:
-            memo: dict[datetime, frozenset[str]] = self.session.info.setdefault(SHIFTS_MEMO, {})
-            if now not in memo:
-                query = select(shifts.c.staff_ref).where(and_(shifts.c.starts_at <= now, shifts.c.ends_at > now))
-                memo[now] = frozenset(r[0] for r in await self.session.execute(query))
-            return memo[now]
         query = select(shifts.c.staff_ref).where(and_(shifts.c.starts_at <= now, shifts.c.ends_at > now))
         if refs is not None:
             query = query.where(shifts.c.staff_ref.in_(list(refs)))
-        return frozenset(r[0] for r in await self.session.execute(query))
+            return frozenset(r[0] for r in await self.session.execute(query))
+        memo: dict[datetime, frozenset[str]] = self.session.info.setdefault(SHIFTS_MEMO, {})
+        if now not in memo:
+            memo[now] = frozenset(r[0] for r in await self.session.execute(query))
+        return memo[now]
 
     async def case_counts(self, since: datetime, exclude_case: str | None = None) -> dict[str, int]:
         """Distinct cases per supporter (primary or co-facilitator) since ``since``."""
