@@ -17,7 +17,13 @@ from psp_common.events.intake import IncidentObserved
 from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.events.vocab import StaffRef
-from psp_rules.adapters.repository import CaseRepository, Member, OptOutRepository, RuleSetRepository
+from psp_rules.adapters.repository import (
+    CaseRepository,
+    Member,
+    OptOutRepository,
+    RuleSetRepository,
+    distinct_members,
+)
 from psp_rules.adapters.ruleset_schema import RuleSetDoc
 from psp_rules.domain.engine import Action, ActionKind, Decision, decide, evaluate, overlay
 from psp_rules.domain.model import Context, GroupPolicy, Incident, Person, RuleSet
@@ -180,13 +186,6 @@ def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: 
     ]
 
 
-def _distinct_members(rows: list[dict[str, Any]]) -> list[Member]:
-    seen: dict[str, Member] = {}
-    for r in rows:
-        seen.setdefault(r["pseudonym"], Member(r["pseudonym"], r["key_id"], r["role"], r["involvement"]))
-    return list(seen.values())
-
-
 async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig, now: datetime | None = None) -> Plan:
     """Decide on one incident version; persist cases, merges and the decision; queue the outreach events."""
     now = now or utcnow()
@@ -219,7 +218,7 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
             await cases.raise_case(action.case_id, action.urgency.value, action.tier, now)
         if action.publish:
             if action.kind is ActionKind.OPEN:  # a new case holds exactly the rows just added
-                members = _distinct_members(opened)
+                members = distinct_members(opened)
             else:
                 members = await cases.members(action.case_id)
             uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,14 @@ class Member:
     key_id: str
     role: str | None
     involvement: str
+
+
+def distinct_members(rows: Iterable[Mapping[Any, Any]]) -> list[Member]:
+    """One Member per pseudonym, in the order the member rows come (first row wins)."""
+    seen: dict[str, Member] = {}
+    for r in rows:
+        seen.setdefault(r["pseudonym"], Member(r["pseudonym"], r["key_id"], r["role"], r["involvement"]))
+    return list(seen.values())
 
 
 # Hot statements, built once (building one per call costs about as much as executing it).
@@ -191,10 +200,7 @@ class CaseRepository:
     async def members(self, case_id: str) -> list[Member]:
         """Distinct people of a case, in joining order."""
         q = select(case_members).where(case_members.c.case_id == case_id).order_by(case_members.c.joined_at)
-        seen: dict[str, Member] = {}
-        for r in (await self.session.execute(q)).all():
-            seen.setdefault(r.pseudonym, Member(r.pseudonym, r.key_id, r.role, r.involvement))
-        return list(seen.values())
+        return distinct_members(r._mapping for r in (await self.session.execute(q)).all())
 
     async def open_case(self, values: dict[str, Any]) -> None:
         """Insert a new case."""
