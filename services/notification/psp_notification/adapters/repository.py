@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import KEY, aware, get_by, insert_or_skip, update_by, upsert
+from psp_common.db import aware, get_by, insert_or_skip, update_by, upsert
 from psp_common.deferred import defer_insert, flush_deferred
 from psp_notification.adapters.orm import assignments, cases, contacts, feeds_published, pages, status_log
 from psp_notification.domain.model import PageState, Purpose
@@ -33,11 +33,9 @@ TIME_COLUMNS = (
 )
 
 
-UPDATE_LEASED = update(pages).where(
-    pages.c.id == bindparam(KEY),
-    pages.c.state == PageState.SENDING.value,
-    pages.c.lease_owner == bindparam("_owner"),
-)
+def leased_by(owner: str) -> Any:
+    """Pages being handed to a channel under ``owner``'s lease."""
+    return and_(pages.c.state == PageState.SENDING.value, pages.c.lease_owner == owner)
 
 
 def claimable(now: datetime) -> Any:
@@ -194,17 +192,16 @@ class Repository:
         )
         return {d["assignment_id"]: d for r in (await self.session.execute(query)).all() if (d := as_dict(r))}
 
-    async def lease_pages(self, ids: list[int], where: Any, **values: Any) -> set[int]:
-        """Claim pages that still meet ``where`` (one statement, attempts + 1); return the ids claimed."""
+    async def update_pages(self, ids: list[int], where: Any, **values: Any) -> set[int]:
+        """Change the pages among ``ids`` that still meet ``where`` (one statement); return the ids changed."""
         if not ids:
             return set()
-        query = (
-            update(pages)
-            .where(pages.c.id.in_(ids), where)
-            .values(attempts=pages.c.attempts + 1, **values)
-            .returning(pages.c.id)
-        )
+        query = update(pages).where(pages.c.id.in_(ids), where).values(**values).returning(pages.c.id)
         return set((await self.session.execute(query)).scalars())
+
+    async def lease_pages(self, ids: list[int], where: Any, **values: Any) -> set[int]:
+        """Claim pages that still meet ``where`` (one statement, attempts + 1); return the ids claimed."""
+        return await self.update_pages(ids, where, attempts=pages.c.attempts + 1, **values)
 
     async def page_by_id(self, page_id: int) -> dict[str, Any] | None:
         """A page by row id."""
@@ -220,15 +217,7 @@ class Repository:
 
     async def mark_leased(self, ids: list[int], owner: str, **values: Any) -> set[int]:
         """Change the pages among ``ids`` still being sent under ``owner``'s lease (one statement); the ids changed."""
-        if not ids:
-            return set()
-        query = (
-            update(pages)
-            .where(pages.c.id.in_(ids), pages.c.state == PageState.SENDING.value, pages.c.lease_owner == owner)
-            .values(**values)
-            .returning(pages.c.id)
-        )
-        return set((await self.session.execute(query)).scalars())
+        return await self.update_pages(ids, leased_by(owner), **values)
 
     async def set_case_status(self, case_ids: list[str], status: str, at: datetime) -> None:
         """Move several cases to ``status`` in one statement."""
@@ -238,8 +227,7 @@ class Repository:
 
     async def update_leased(self, page_id: int, owner: str, **values: Any) -> bool:
         """Change a page only while it is being sent under ``owner``'s lease; whether it was."""
-        params = {KEY: page_id, "_owner": owner, **values}
-        return bool((await self.session.execute(UPDATE_LEASED, params)).rowcount)  # type: ignore[attr-defined]
+        return page_id in await self.mark_leased([page_id], owner, **values)
 
     async def assignment_pages(self, assignment_id: str) -> list[dict[str, Any]]:
         """Every page of an assignment, oldest first."""
