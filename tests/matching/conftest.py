@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,16 +34,23 @@ class Service:
         return pseudo.pseudonym(staff_id)
 
 
-@pytest.fixture
-async def svc(sqlite_url: str) -> AsyncIterator[Service]:
-    """Matching on SQLite; the clock is fixed at NOW (10:00 in Toronto)."""
-    settings = MatchingSettings(database_url=sqlite_url, kafka_create_topics=False)
-    await upgrade_async(MIGRATIONS, sqlite_url)
+@asynccontextmanager
+async def service_on(url: str) -> AsyncIterator[Service]:
+    """Matching on a migrated database at ``url``; the clock is fixed at NOW (10:00 in Toronto)."""
+    settings = MatchingSettings(database_url=url, kafka_create_topics=False)
+    await upgrade_async(MIGRATIONS, url)
     deps = Deps(settings, Pseudonymizer.from_settings(settings), clock=lambda: NOW)
     app = build(settings, deps)
     async with client_for(app) as client:
         yield Service(app, client, app.state.container)
     await app.state.runtime.engine.dispose()
+
+
+@pytest.fixture
+async def svc(sqlite_url: str) -> AsyncIterator[Service]:
+    """Matching on SQLite; the clock is fixed at NOW (10:00 in Toronto)."""
+    async with service_on(sqlite_url) as service:
+        yield service
 
 
 def body(staff_id: str, **over: Any) -> dict[str, Any]:

@@ -11,17 +11,12 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
-from psp_common.migrations import upgrade_async
-from psp_common.pseudonym import Pseudonymizer
 from psp_matching.adapters.cases import CaseRepository
 from psp_matching.adapters.orm import assignments, cases, members, supported
-from psp_matching.bootstrap import MIGRATIONS, build
-from psp_matching.handlers import Deps, on_outreach_requested
-from psp_matching.settings import MatchingSettings
-from tests.matching.conftest import Service
+from psp_matching.handlers import on_outreach_requested
+from tests.matching.conftest import Service, service_on
 from tests.matching.factories import NOW
 from tests.matching.test_handlers import published, register, request
-from tests.support import client_for
 
 TABLES = ("cases", "assignments", "supported_people", "assignment_members")
 
@@ -35,13 +30,8 @@ def url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def svc_on(url: str) -> AsyncIterator[Service]:
     """Matching on ``url``, the clock fixed at NOW."""
-    settings = MatchingSettings(database_url=url, kafka_create_topics=False)
-    await upgrade_async(MIGRATIONS, url)
-    deps = Deps(settings, Pseudonymizer.from_settings(settings), clock=lambda: NOW)
-    app = build(settings, deps)
-    async with client_for(app) as client:
-        yield Service(app, client, app.state.container)
-    await app.state.runtime.engine.dispose()
+    async with service_on(url) as service:
+        yield service
 
 
 def inserts_into(statements: list[str]) -> list[str]:
