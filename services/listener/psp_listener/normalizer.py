@@ -80,7 +80,7 @@ class Normalizer:
     def fhir(self, body: bytes, hint: FhirVersion | None = None) -> IncidentObserved:
         """Validate a FHIR AdverseEvent (R4 or R5) and map it."""
         try:
-            resource, version = parse_resource(body, hint)
+            resource, version = parse_resource(body, hint, self.settings.fhir_max_participants)
             return to_incident(resource, version, self._fhir)
         except (TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
             log.warning("unreadable AdverseEvent: %s", type(exc).__name__)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from psp_common.events.intake import MAX_STAFF
 from psp_common.events.vocab import HarmLevel, Involvement
 from psp_common.settings import ServiceSettings
 from psp_listener.adapters.phrases import DEFAULT_RULES, PhraseRule
@@ -81,4 +82,10 @@ class ListenerSettings(ServiceSettings):
     )
     fhir_contributor_involvement: Involvement = Field(
         Involvement.PRIMARY, description="Involvement of R4 contributor Practitioners."
+    )
+    fhir_max_participants: int = Field(
+        50,
+        ge=1,
+        le=MAX_STAFF - 1,
+        description="Most entries in an AdverseEvent's participant (R5) or contributor (R4) list; more is refused.",
     )

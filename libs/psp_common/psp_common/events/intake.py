@@ -10,6 +10,9 @@ from pydantic import Field
 from psp_common.events.envelope import AwareDatetime, Envelope
 from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel, StaffRef
 
+# Most staff one incident may name (the native and huddle intake contracts share the cap).
+MAX_STAFF = 200
+
 
 class SourceKind(StrEnum):
     """Which intake produced the incident."""
@@ -35,7 +38,7 @@ class IncidentObserved(Envelope):
     patient_age_group: Literal["neonate", "child", "adult", "unknown"] | None = Field(
         None, description="Age group of the patient, never an identifier."
     )
-    staff: tuple[StaffRef, ...] = Field(description="Involved staff, pseudonymized.")
+    staff: tuple[StaffRef, ...] = Field(max_length=MAX_STAFF, description="Involved staff, pseudonymized.")
     cis_flags: tuple[CisTrigger, ...] = Field((), description="Critical Incident Stress triggers flagged.")
     huddle_call: Literal["morning", "evening", "ad_hoc"] | None = Field(
         None, description="Which safety huddle reported it, for huddle entries."

@@ -53,6 +53,8 @@ R4_ONLY = frozenset(
         "referenceDocument",
     }
 )
+# The elements listing involved staff (R5, R4).
+PEOPLE = ("participant", "contributor")
 _PROFILE = re.compile(r"(?:/|\|)(?P<major>[45])\.\d")
 
 
@@ -96,13 +98,28 @@ def _required(resource: dict[str, Any], version: FhirVersion) -> list[tuple[tupl
     return [((name,), "Field required") for name in needed if name not in resource]
 
 
-def parse_resource(body: bytes, hint: FhirVersion | None = None) -> tuple[dict[str, Any], FhirVersion]:
-    """Decode and validate an AdverseEvent; raise ValidationError naming the element and the reason."""
+def _too_many_people(resource: dict[str, Any], cap: int) -> list[tuple[tuple[str | int, ...], str]]:
+    return [
+        ((name,), f"at most {cap} entries")
+        for name in PEOPLE
+        if isinstance(resource.get(name), list) and len(resource[name]) > cap
+    ]
+
+
+def parse_resource(
+    body: bytes, hint: FhirVersion | None = None, max_people: int = 50
+) -> tuple[dict[str, Any], FhirVersion]:
+    """Decode and validate an AdverseEvent; raise ValidationError naming the element and the reason.
+
+    A participant / contributor list longer than ``max_people`` is refused before the (costly) model validation.
+    """
     resource = decode_json(body, TITLE)
     if not isinstance(resource, dict):
         raise invalid(TITLE, [((), "body must be a JSON object (a FHIR resource)")])
     if resource.get("resourceType") != "AdverseEvent":
         raise invalid(TITLE, [(("resourceType",), "resourceType must be 'AdverseEvent'")])
+    if too_many := _too_many_people(resource, max_people):
+        raise invalid(TITLE, too_many)
     version = detect_version(resource, hint)
     model = AdverseEventR5 if version is FhirVersion.R5 else AdverseEventR4
     issues = _required(resource, version)

@@ -18,7 +18,6 @@ from psp_listener.adapters.phrases import PhraseMatcher
 from psp_listener.settings import ListenerSettings
 
 SEVERITY = (HarmLevel.DEATH, HarmLevel.SEVERE, HarmLevel.MODERATE, HarmLevel.MILD, HarmLevel.NO_HARM, HarmLevel.UNKNOWN)
-_TAGS = re.compile(r"<[^>]*>")
 _FRACTION = re.compile(r"\.\d{7,}")
 _PRACTITIONER = re.compile(r"(?:^|/)Practitioner/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 Issues = list[tuple[tuple[str | int, ...], str]]
@@ -149,8 +148,26 @@ def _people(resource: dict[str, Any], version: FhirVersion, s: ListenerSettings)
     return people
 
 
+def strip_tags(markup: str) -> str:
+    """Each ``<...>`` replaced by a space, in one pass: linear however many unclosed ``<`` it holds.
+
+    Same result as ``re.sub(r"<[^>]*>", " ", markup)``, whose search restarts at every ``<`` and rescans to
+    the end when no ``>`` follows (quadratic: 20,000 ``<`` took ~1 s).
+    """
+    out: list[str] = []
+    pos = 0
+    while (start := markup.find("<", pos)) != -1:
+        end = markup.find(">", start)
+        if end == -1:  # no '>' anywhere after: the rest is text
+            break
+        out += (markup[pos:start], " ")
+        pos = end + 1
+    out.append(markup[pos:])
+    return "".join(out)
+
+
 def _narrative(resource: dict[str, Any]) -> list[str]:
-    texts = [html.unescape(_TAGS.sub(" ", str(_dict(resource.get("text")).get("div") or "")))]
+    texts = [html.unescape(strip_tags(str(_dict(resource.get("text")).get("div") or "")))]
     texts += [str(_dict(n).get("text") or "") for n in _list(resource.get("note"))]
     texts += [str(_dict(resource.get(k)).get("text") or "") for k in ("event", "code")]
     return texts

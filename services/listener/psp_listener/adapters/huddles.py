@@ -7,6 +7,7 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from psp_common.events.envelope import AwareDatetime
+from psp_common.events.intake import MAX_STAFF
 from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel
 from psp_listener.adapters.schemas import InvolvedStaff, Strict, known_zone
 
@@ -37,7 +38,7 @@ class HuddleEntryV1(Strict):
         True, description="Flagged as out of the ordinary; becomes category 'out_of_the_ordinary' if none given."
     )
     flags: list[CisTrigger] = Field(default_factory=list, max_length=32, description="CIS triggers raised.")
-    staff: list[InvolvedStaff] = Field(default_factory=list, max_length=200, description="Named staff involved.")
+    staff: list[InvolvedStaff] = Field(default_factory=list, max_length=MAX_STAFF, description="Named staff involved.")
     team_size: int | None = Field(
         None, ge=1, le=10_000, description="Head count of the affected team or unit, instead of or besides staff."
     )

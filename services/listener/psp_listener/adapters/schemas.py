@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from psp_common.events.envelope import AwareDatetime
+from psp_common.events.intake import MAX_STAFF
 from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel, Involvement
 
 
@@ -61,7 +62,7 @@ class OccurrenceReportV1(Strict):
     harm_level: HarmLevel | None = Field(None, description="AHRQ harm level.")
     patient: PatientBlock | None = Field(None, description="Patient block; identifiers are dropped.")
     involved_staff: list[InvolvedStaff] = Field(
-        min_length=1, max_length=200, description="Staff involved; at least one."
+        min_length=1, max_length=MAX_STAFF, description="Staff involved; at least one."
     )
     cis_flags: list[CisTrigger] = Field(default_factory=list, max_length=32, description="CIS triggers.")
     narrative: str | None = Field(None, max_length=20_000, description="Free text; never leaves the listener.")
