@@ -105,6 +105,21 @@ def test_key_rotation_events_carry_the_new_key_id() -> None:
     assert new.native(report("x")).incident_ref == old.native(report("x")).incident_ref
 
 
+def test_key_rotation_events_carry_the_old_key_pseudonyms_as_aliases() -> None:
+    old = make_normalizer(pseudonym_key=SecretStr("first-key-0123456789abcdef"), pseudonym_key_id="k1")
+    new = make_normalizer(
+        pseudonym_key=SecretStr("second-key-0123456789abcdef"),
+        pseudonym_key_id="k2",
+        pseudonym_old_keys={"k1": SecretStr("first-key-0123456789abcdef")},
+    )
+    before = old.native(report("x")).staff[0]
+    assert before.aliases == ()  # no previous key active: nothing extra on the bus
+    for event in (new.native(report("x")), new.fhir(fixture_bytes())):
+        after = event.staff[0]
+        assert after.key_id == "k2" and after.aliases == (before.pseudonym,)
+        assert "E100" not in event.model_dump_json()
+
+
 def fixture_bytes() -> bytes:
     import json
 

@@ -38,6 +38,23 @@ class Pseudonymizer:
         digest = hmac.new(self._keys[kid], staff_id.strip().casefold().encode(), hashlib.sha256)
         return "ps_" + digest.hexdigest()[:32]
 
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """Every active key id: the current one first, then the previous keys still accepted."""
+        return (self.key_id, *(k for k in self._keys if k != self.key_id))
+
+    def pseudonyms_of(self, staff_id: str) -> tuple[str, ...]:
+        """``staff_id``'s pseudonym under every active key, the current key's first.
+
+        Lookups of state stored under a previous key (opt-outs, evaluator lists, contacts) compare against all
+        of these, so a key rotation changes no decision while the previous key stays in ``old_keys``.
+        """
+        return tuple(dict.fromkeys(self.pseudonym(staff_id, k) for k in self.key_ids))
+
+    def aliases_of(self, staff_id: str) -> tuple[str, ...]:
+        """``staff_id``'s pseudonyms under the previous keys still active (what events carry as ``aliases``)."""
+        return self.pseudonyms_of(staff_id)[1:]
+
     def reference(self, namespace: str, value: str) -> str:
         """Return a stable opaque reference for a non-staff identifier (e.g. a source report id)."""
         digest = hmac.new(self._ref_key, f"{namespace}\x1f{value}".encode(), hashlib.sha256)

@@ -17,6 +17,7 @@ from psp_common.events.intake import IncidentObserved
 from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.events.vocab import StaffRef
+from psp_rules import rotation
 from psp_rules.adapters.repository import (
     CaseRepository,
     Member,
@@ -65,7 +66,7 @@ class Plan:
 
 def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset()) -> Incident:
     """Map the bus event to the domain's view."""
-    staff = tuple(Person(s.pseudonym, s.key_id, s.role, s.involvement.value) for s in event.staff)
+    staff = tuple(Person(s.pseudonym, s.key_id, s.role, s.involvement.value, s.aliases) for s in event.staff)
     return Incident(
         incident_ref=event.incident_ref,
         report_version=event.report_version,
@@ -133,12 +134,13 @@ async def plan(
     ruleset = await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed)
     last_version, units = await cases.history(event.incident_ref)
     incident = to_incident(event, units)
-    names = [p.pseudonym for p in incident.people()]
+    people = incident.people()
+    names = rotation.lookup_names(people)  # current pseudonyms and aliases under previous keys
     ctx = Context(
         now=now or utcnow(),
         merge_window_hours=ruleset.merge_window_hours or cfg.merge_window_hours,
-        opted_out=await OptOutRepository(uow_session).opted_out(names, event.facility),
-        open_cases=await cases.open_cases(names, event.incident_ref),
+        opted_out=rotation.opted_out_now(await OptOutRepository(uow_session).opted_out(names, event.facility), people),
+        open_cases=rotation.as_current(await cases.open_cases(names, event.incident_ref), people),
         last_version=last_version,
     )
     evaluation = evaluate(incident, ruleset, cfg.group)
@@ -148,7 +150,8 @@ async def plan(
 def outreach_event(event: IncidentObserved, p: Plan, action: Action, members: list[Member]) -> OutreachRequested:
     """The OutreachRequested an action publishes."""
     people = tuple(
-        StaffRef(pseudonym=m.pseudonym, key_id=m.key_id, role=m.role, involvement=m.involvement) for m in members
+        StaffRef(pseudonym=m.pseudonym, key_id=m.key_id, role=m.role, involvement=m.involvement, aliases=m.aliases)
+        for m in members
     )  # type: ignore[arg-type]
     hits = tuple(RuleHit(rule_id=h.rule_id, text=h.explanation()) for h in p.decision.evaluation.hits)
     return OutreachRequested(
@@ -179,6 +182,7 @@ def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: 
             "key_id": by_name[n].key_id,
             "role": by_name[n].role,
             "involvement": by_name[n].involvement,
+            "aliases": list(by_name[n].aliases) or None,
             "how": how,
             "joined_at": now,
         }
@@ -190,6 +194,7 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
     """Decide on one incident version; persist cases, merges and the decision; queue the outreach events."""
     now = now or utcnow()
     p = await plan(event, uow.session, cfg, seed=True, now=now)
+    await rotation.relink(uow.session, p.incident.people(), now)
     cases = CaseRepository(uow.session)
     published = 0
     for action in p.decision.actions:

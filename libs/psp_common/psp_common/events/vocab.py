@@ -98,3 +98,15 @@ class StaffRef(Frozen):
     key_id: str = Field(description="Id of the HMAC key that produced the pseudonym.")
     role: str | None = Field(None, description="Profession or role, e.g. 'rn', 'physician', 'rt'.")
     involvement: Involvement = Field(Involvement.PRIMARY, description="How the person was involved.")
+    aliases: tuple[str, ...] = Field(
+        (),
+        max_length=8,
+        description="The same person's pseudonyms under the previous keys still active during a key rotation "
+        "(PSP_PSEUDONYM_OLD_KEYS). Consumers match stored state (opt-outs, open cases, evaluator and supervisor "
+        "lists, the roster) on the pseudonym or any alias. Empty when no previous key is active; optional, so "
+        "producers and consumers that predate it keep working.",
+    )
+
+    def names(self) -> tuple[str, ...]:
+        """The pseudonym and its aliases (every name this person may be stored under)."""
+        return (self.pseudonym, *self.aliases)

@@ -56,11 +56,21 @@ def _depth(value: Any) -> int:
 
 
 def staff_refs(people: Iterable[Person], pseudo: Pseudonymizer) -> tuple[StaffRef, ...]:
-    """Pseudonymize staff under the current key; the first mention of a person wins."""
+    """Pseudonymize staff under the current key, with aliases under the previous keys still active.
+
+    The first mention of a person wins.
+    """
     out: dict[str, StaffRef] = {}
     for person in people:
-        p = pseudo.pseudonym(person.staff_id)
-        out.setdefault(p, StaffRef(pseudonym=p, key_id=pseudo.key_id, role=person.role, involvement=person.involvement))
+        p, *aliases = pseudo.pseudonyms_of(person.staff_id)
+        if p not in out:
+            out[p] = StaffRef(
+                pseudonym=p,
+                key_id=pseudo.key_id,
+                role=person.role,
+                involvement=person.involvement,
+                aliases=tuple(aliases),
+            )
     return tuple(out.values())
 
 

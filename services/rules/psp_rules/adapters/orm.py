@@ -59,6 +59,7 @@ case_members = Table(
     Column("involvement", String(16), nullable=False),
     Column("how", String(16), nullable=False),
     Column("joined_at", DateTime(timezone=True), nullable=False),
+    Column("aliases", JSON, nullable=True),  # pseudonyms under previous keys still active (key rotation)
 )
 Index("ix_case_members_pseudonym", case_members.c.pseudonym)
 Index("ix_case_members_incident", case_members.c.incident_ref)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,13 +41,15 @@ class Member:
     key_id: str
     role: str | None
     involvement: str
+    aliases: tuple[str, ...] = ()
 
 
 def distinct_members(rows: Iterable[Mapping[Any, Any]]) -> list[Member]:
     """One Member per pseudonym, in the order the member rows come (first row wins)."""
     seen: dict[str, Member] = {}
     for r in rows:
-        seen.setdefault(r["pseudonym"], Member(r["pseudonym"], r["key_id"], r["role"], r["involvement"]))
+        aliases = tuple(r.get("aliases") or ())
+        seen.setdefault(r["pseudonym"], Member(r["pseudonym"], r["key_id"], r["role"], r["involvement"], aliases))
     return list(seen.values())
 
 
@@ -140,18 +142,32 @@ class OptOutRepository:
         """Record an opt-out; False when it was already there."""
         return await insert_or_skip(self.session, opt_outs, {"pseudonym": pseudonym, "scope": scope, "created_at": now})
 
-    async def remove(self, pseudonym: str, scope: str | None) -> int:
-        """Opt back in (one scope, or every scope when None); returns rows removed."""
-        q = delete(opt_outs).where(opt_outs.c.pseudonym == pseudonym)
+    async def remove(self, pseudonyms: Sequence[str], scope: str | None) -> int:
+        """Opt back in under every one of a person's pseudonyms (one scope, or all when None); rows removed."""
+        q = delete(opt_outs).where(opt_outs.c.pseudonym.in_(list(pseudonyms)))
         if scope is not None:
             q = q.where(opt_outs.c.scope == scope)
         result = await self.session.execute(q)
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def scopes(self, pseudonym: str) -> list[str]:
-        """Scopes ``pseudonym`` opted out of."""
-        q = select(opt_outs.c.scope).where(opt_outs.c.pseudonym == pseudonym).order_by(opt_outs.c.scope)
-        return list((await self.session.execute(q)).scalars())
+    async def scopes(self, pseudonyms: Sequence[str]) -> list[str]:
+        """Scopes a person (any of their ``pseudonyms``) opted out of."""
+        q = select(opt_outs.c.scope).where(opt_outs.c.pseudonym.in_(list(pseudonyms))).distinct()
+        return sorted((await self.session.execute(q)).scalars())
+
+    async def link(self, renames: Mapping[str, str], now: datetime) -> int:
+        """Copy the opt-outs stored under an old pseudonym to the current one (``renames``: old -> current).
+
+        The old rows stay, so an event still carrying only the old pseudonym is suppressed too.
+        """
+        if not renames:
+            return 0
+        q = select(opt_outs.c.pseudonym, opt_outs.c.scope).where(opt_outs.c.pseudonym.in_(list(renames)))
+        added = 0
+        for old, scope in (await self.session.execute(q)).all():
+            row = {"pseudonym": renames[old], "scope": scope, "created_at": now}
+            added += await insert_or_skip(self.session, opt_outs, row)
+        return added
 
     async def opted_out(self, pseudonyms: list[str], facility: str) -> frozenset[str]:
         """Which of ``pseudonyms`` must not be contacted at ``facility``."""
@@ -201,6 +217,29 @@ class CaseRepository:
         """Distinct people of a case, in joining order."""
         q = select(case_members).where(case_members.c.case_id == case_id).order_by(case_members.c.joined_at)
         return distinct_members(r._mapping for r in (await self.session.execute(q)).all())
+
+    async def relink(self, renames: Mapping[str, tuple[str, str, tuple[str, ...]]]) -> int:
+        """Re-key case members stored under an old pseudonym (``renames``: old -> (current, key id, aliases)).
+
+        Each row moves to the current pseudonym (dropped when that row already exists), so a case never holds
+        one person twice after a key rotation. Returns the rows moved.
+        """
+        if not renames:
+            return 0
+        q = select(case_members).where(case_members.c.pseudonym.in_(list(renames)))
+        rows = [dict(r._mapping) for r in (await self.session.execute(q)).all()]
+        for row in rows:
+            current, key_id, aliases = renames[row["pseudonym"]]
+            moved = {**row, "pseudonym": current, "key_id": key_id, "aliases": list(aliases)}
+            await insert_or_skip(self.session, case_members, moved)
+            await self.session.execute(
+                delete(case_members).where(
+                    case_members.c.case_id == row["case_id"],
+                    case_members.c.pseudonym == row["pseudonym"],
+                    case_members.c.incident_ref == row["incident_ref"],
+                )
+            )
+        return len(rows)
 
     async def open_case(self, values: dict[str, Any]) -> None:
         """Insert a new case."""

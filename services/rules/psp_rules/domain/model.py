@@ -43,6 +43,12 @@ class Person:
     key_id: str
     role: str | None = None
     involvement: str = "primary"
+    aliases: tuple[str, ...] = ()  # the same person under previous keys still active (key rotation)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every pseudonym this person may be stored under: the current one, then the aliases."""
+        return (self.pseudonym, *self.aliases)
 
 
 @dataclass(frozen=True)

@@ -233,13 +233,15 @@ class OptOutState(BaseModel):
     summary="Opt a person out of proactive outreach.",
 )
 async def opt_out(body: OptOutIn, request: Request) -> OptOutState:
-    """Store the pseudonym (never the staff id) with its scope."""
+    """Store the pseudonyms (never the staff id) under every active key, with the scope."""
     container = request.app.state.container
-    pseudonym = container.pseudo.pseudonym(body.staff_id)
+    names = container.pseudo.pseudonyms_of(body.staff_id)
+    pseudonym = names[0]
     async with container.runtime.uow() as uow:
         repo = OptOutRepository(uow.session)
-        await repo.add(pseudonym, body.scope, utcnow())
-        scopes = await repo.scopes(pseudonym)
+        for name in names:  # during a key rotation an event may still name the person under the old key
+            await repo.add(name, body.scope, utcnow())
+        scopes = await repo.scopes(names)
         await uow.commit()
     return OptOutState(pseudonym=pseudonym, opted_out=True, scopes=scopes)
 
@@ -251,11 +253,12 @@ async def opt_out(body: OptOutIn, request: Request) -> OptOutState:
     summary="Check whether a person opted out.",
 )
 async def get_opt_out(staff_id: str, request: Request) -> OptOutState:
-    """Look the pseudonym up."""
+    """Look the pseudonyms up under every active key."""
     container = request.app.state.container
-    pseudonym = container.pseudo.pseudonym(staff_id)
+    names = container.pseudo.pseudonyms_of(staff_id)
+    pseudonym = names[0]
     async with container.runtime.session() as session:
-        scopes = await OptOutRepository(session).scopes(pseudonym)
+        scopes = await OptOutRepository(session).scopes(names)
     return OptOutState(pseudonym=pseudonym, opted_out=bool(scopes), scopes=scopes)
 
 
@@ -270,13 +273,14 @@ async def delete_opt_out(
     request: Request,
     scope: str | None = Query(None, pattern=SCOPE_PATTERN, description="Scope to remove; all when omitted."),
 ) -> OptOutState:
-    """Remove the opt-out."""
+    """Remove the opt-out under every active key."""
     container = request.app.state.container
-    pseudonym = container.pseudo.pseudonym(staff_id)
+    names = container.pseudo.pseudonyms_of(staff_id)
+    pseudonym = names[0]
     async with container.runtime.uow() as uow:
         repo = OptOutRepository(uow.session)
-        await repo.remove(pseudonym, scope)
-        scopes = await repo.scopes(pseudonym)
+        await repo.remove(names, scope)
+        scopes = await repo.scopes(names)
         await uow.commit()
     return OptOutState(pseudonym=pseudonym, opted_out=bool(scopes), scopes=scopes)
 
