@@ -4,6 +4,9 @@ Broker: ``PSP_TEST_KAFKA_BOOTSTRAP`` if set, else testcontainers Kafka when a Do
 else a Tansu process started here. PostgreSQL: ``PSP_TEST_POSTGRES_DSN`` (default the local server on
 127.0.0.1:5432, database ``test``), else testcontainers when Docker answers. When ``PSP_REQUIRE_POSTGRES=1``
 (set by CI) a missing PostgreSQL fails the run instead of skipping.
+
+``PSP_ENV=dev`` for the whole run (settings built here and service processes started here): the tests use the
+packaged dev secrets, which production refuses.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import pytest
 
 from psp_common.embedded import EmbeddedBroker
 from tests.support import create_database, drop_database, pg_dsn
+
+os.environ["PSP_ENV"] = "dev"
 
 
 def _docker_answers() -> bool:

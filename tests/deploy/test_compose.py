@@ -10,8 +10,21 @@ import yaml
 from psp_common import topics
 from psp_common.settings import ServiceSettings
 from psp_common.stack import SERVICES
+from psp_common.startup import env_var, secret_fields, weak_secrets
+from psp_listener.settings import ListenerSettings
+from psp_matching.settings import MatchingSettings
+from psp_notification.settings import NotificationSettings
+from psp_rules.settings import RulesSettings
 
 ROOT = Path(__file__).resolve().parents[2]
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "listener": ListenerSettings,
+    "rules": RulesSettings,
+    "matching": MatchingSettings,
+    "notification": NotificationSettings,
+}
+REQUIRED = re.compile(r"\$\{(\w+):\?[^}]+\}")
+STRONG = "K7vQ2mXp9LrT4wZs8bNc1yHd6fGj3aUe5kPo0iRt"
 
 
 def compose() -> dict:
@@ -28,7 +41,7 @@ def test_every_service_is_wired_to_kafka_and_its_own_database() -> None:
         assert svc["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert "/readyz" in " ".join(svc["healthcheck"]["test"])
         env = {k: str(v) for k, v in svc["environment"].items()}
-        env = {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", v) for k, v in env.items()}
+        env = {k: REQUIRED.sub(STRONG, re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", v)) for k, v in env.items()}
         settings = ServiceSettings(**{k.removeprefix("PSP_").lower(): v for k, v in env.items()})
         assert settings.kafka_idempotence is True  # Apache Kafka supports the idempotent producer
         assert settings.kafka_bootstrap == "kafka:9092"
@@ -53,3 +66,37 @@ def test_dockerfile_installs_from_the_lock_file() -> None:
     text = (ROOT / "deploy/Dockerfile").read_text()
     assert "uv sync --frozen --no-dev" in text and "COPY pyproject.toml uv.lock" in text
     assert "USER psp" in text
+
+
+def test_every_secret_is_required_from_env_without_a_default() -> None:
+    doc = compose()["services"]
+    for name in SERVICES:
+        env = {k: str(v) for k, v in doc[name]["environment"].items()}
+        assert env["PSP_ENV"] == "production"
+        for field in secret_fields(SETTINGS[name]):
+            var = env_var(SETTINGS[name], field)
+            assert REQUIRED.fullmatch(env.get(var, "")), f"{name}: {var} must be ${{{var}:?...}}"
+            assert REQUIRED.fullmatch(env[var]).group(1) == var  # type: ignore[union-attr]
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "POSTGRES_PASSWORD:-" not in text and "${POSTGRES_PASSWORD:?" in text
+    defaulted = [v for v in re.findall(r"\$\{(\w+(?:KEY|SECRET|PASSWORD)):-", text) if "PUBLIC" not in v]
+    assert defaulted == [], f"secrets with a default: {defaulted}"
+
+
+def test_compose_settings_pass_the_production_check_once_filled_in() -> None:
+    doc = compose()["services"]
+    for name in SERVICES:
+        env = {k: str(v) for k, v in doc[name]["environment"].items()}
+        filled = {k: REQUIRED.sub(f"{STRONG}-{k}", re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", v)) for k, v in env.items()}
+        settings = SETTINGS[name](**{k.removeprefix("PSP_").lower(): v for k, v in filled.items()})
+        assert settings.env == "production" and weak_secrets(settings) == []
+
+
+def test_env_example_lists_every_required_variable_empty() -> None:
+    text = (ROOT / ".env.example").read_text()
+    example = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    required = set(REQUIRED.findall((ROOT / "docker-compose.yml").read_text()))
+    assert required <= set(example), f"missing from .env.example: {required - set(example)}"
+    assert all(example[var] == "" for var in required)
+    assert "openssl rand -base64 48" in text
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()

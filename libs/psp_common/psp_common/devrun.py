@@ -71,7 +71,10 @@ async def wait_deliveries(stack: Stack, expected: int, timeout: float = 60.0) ->
 
 def banner(stack: Stack, deliveries: list[dict[str, Any]]) -> None:
     """Print what happened and where to look."""
-    print("\nPSP Outreach is running on the embedded default (Tansu broker + SQLite).")
+    broker = (
+        "the embedded default (Tansu broker" if stack.broker is not None else "an external broker (PSP_KAFKA_BOOTSTRAP"
+    )
+    print(f"\nPSP Outreach is running on {broker} + SQLite).")
     print(f"  broker            {stack.bootstrap}")
     for name in SERVICES:
         print(f"  {name:<17} {stack.url(name)}/docs   (AsyncAPI: {stack.url(name)}/asyncapi.json)")
@@ -118,7 +121,10 @@ def main() -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
-    stack = Stack(workdir=workdir, database_urls=urls, ports=ports)
+    os.environ.setdefault("PSP_ENV", "dev")  # every other PSP_* variable reaches the services (Stack.env_for)
+    external = os.environ.get("PSP_KAFKA_BOOTSTRAP")
+    idempotence = os.environ.get("PSP_KAFKA_IDEMPOTENCE", "false").lower() in ("1", "true", "yes")
+    stack = Stack(workdir=workdir, database_urls=urls, ports=ports, bootstrap=external, idempotence=idempotence)
     stopping = False
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -128,7 +134,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        print("Starting the embedded broker and the four services ...")
+        print(
+            f"Starting {'the broker at ' + external if external else 'the embedded broker'} and the four services ..."
+        )
         stack.start()
         asyncio.run(stack.wait_ready())
         print("Loading the demo roster and sending demo reports:")

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
@@ -18,7 +18,7 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from psp_common import topics
+from psp_common import logs, startup, topics
 from psp_common.db import OutboxSignal, UnitOfWork, make_engine, messaging_tables
 from psp_common.kafka import DeadLetters, ensure_topics, make_broker
 from psp_common.migrations import upgrade_async
@@ -26,6 +26,8 @@ from psp_common.outbox import OutboxRelay
 from psp_common.settings import ServiceSettings
 
 log = logging.getLogger("psp.runtime")
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 class Runtime:
@@ -150,3 +152,10 @@ def create_app(runtime: Runtime, title: str, description: str) -> FastAPI:
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run the app with uvicorn; SIGTERM/SIGINT stop it gracefully."""
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="on")
+
+
+def run(settings_cls: type[S], build: Callable[[S], FastAPI]) -> None:
+    """A service's console entry point: settings and start-up checks (exit 2 on a problem), logs, then serve."""
+    settings = startup.load(settings_cls)
+    logs.configure(settings.log_level, settings.service_name)
+    serve(build(settings), settings)

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_MARK = "psp_secret"  # noqa: S105 - a marker name, not a secret
+"""Key in a field's ``json_schema_extra`` marking a secret that production refuses at its packaged default."""
+
+
+def secret(dev_value: str, description: str, *, waived_by: tuple[str, ...] = ()) -> Any:
+    """A secret setting: ``dev_value`` serves make run and tests only; production refuses it, empty or short values.
+
+    ``waived_by`` names settings that, when set, make this secret unused (it is then not checked).
+    """
+    return Field(
+        SecretStr(dev_value),
+        description=description,
+        json_schema_extra={SECRET_MARK: True, "waived_by": list(waived_by)},
+    )
 
 
 class ServiceSettings(BaseSettings):
@@ -11,6 +28,10 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PSP_", env_file=None, extra="ignore")
 
+    env: Literal["production", "dev"] = Field(
+        "production",
+        description="production refuses packaged dev secrets at start; make run and the tests set dev.",
+    )
     service_name: str = Field("psp", description="Name used for the Kafka client id and logs.")
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
     kafka_idempotence: bool = Field(
@@ -32,14 +53,14 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = Field("127.0.0.1", description="Bind address of the HTTP API.")
     http_port: int = Field(8000, description="Port of the HTTP API.")
-    pseudonym_key: SecretStr = Field(
-        SecretStr("dev-only-pseudonym-key-change-me"),
-        description="HMAC key turning staff ids into pseudonyms; the same key in every service.",
+    pseudonym_key: SecretStr = secret(
+        "dev-only-pseudonym-key-change-me",
+        "HMAC key turning staff ids into pseudonyms; the same key in every service.",
     )
     pseudonym_key_id: str = Field("k1", description="Id of the current pseudonym key, carried on events.")
-    reference_key: SecretStr = Field(
-        SecretStr("dev-only-reference-key-change-me"),
-        description="HMAC key for opaque source-report references; not rotated with the staff key.",
+    reference_key: SecretStr = secret(
+        "dev-only-reference-key-change-me",
+        "HMAC key for opaque source-report references; not rotated with the staff key.",
     )
     pseudonym_old_keys: dict[str, SecretStr] = Field(
         default_factory=dict, description="Previous keys by key id, still accepted while rotating."
@@ -54,9 +75,10 @@ class ServiceSettings(BaseSettings):
     )
     retention_poll_s: float = Field(3600, gt=0, description="How often the retention purge looks for due cases.")
     retention_batch: int = Field(500, ge=1, description="Cases purged per transaction.")
-    auth_jwt_secret: SecretStr = Field(
-        SecretStr("dev-only-jwt-secret-change-me-0123456789"),
-        description="HS256 secret for bearer tokens (dev and tests); production sets auth_jwt_public_key.",
+    auth_jwt_secret: SecretStr = secret(
+        "dev-only-jwt-secret-change-me-0123456789",
+        "HS256 secret for bearer tokens; unused (and HS256 refused) once a public key is set.",
+        waived_by=("auth_jwt_public_key",),
     )
     auth_jwt_public_key: str | None = Field(None, description="PEM public key of the identity provider (RS256/ES256).")
     auth_issuer: str = Field("psp-dev", description="Expected token issuer (iss).")

@@ -20,6 +20,12 @@ from psp_common.embedded import EmbeddedBroker, free_port
 from psp_common.kafka import ensure_topics
 
 SERVICES: tuple[str, ...] = ("listener", "rules", "matching", "notification")
+DEV_DEFAULTS: dict[str, str] = {
+    "PSP_ENV": "dev",  # the packaged dev secrets are fine here; production refuses them
+    "PSP_KAFKA_FETCH_MAX_WAIT_MS": "20",
+    "PSP_HTTP_HOST": "127.0.0.1",
+}
+"""Settings a dev stack uses unless the environment sets them."""
 
 
 def _run_blocking(fn: Callable[[], object]) -> None:
@@ -71,18 +77,22 @@ class Stack:
         return self.bootstrap
 
     def env_for(self, name: str) -> dict[str, str]:
-        """Environment of one service process."""
+        """Environment of one service process.
+
+        Every ``PSP_*`` variable of this process passes through; the dev defaults (``DEV_DEFAULTS``) apply only
+        where unset. What the stack itself decides (its broker, each service's database, port and the other
+        services' URLs) always wins, and ``extra_env`` over everything.
+        """
         svc = self.services[name]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PSP_")}
+        env = {**DEV_DEFAULTS, **os.environ}
+        env.pop("PSP_SERVICE_NAME", None)  # each service names itself
         env.update(
             {
                 "PSP_KAFKA_BOOTSTRAP": self.bootstrap or "",
                 "PSP_KAFKA_IDEMPOTENCE": "true" if self.idempotence else "false",
                 "PSP_KAFKA_PARTITIONS": str(self.partitions),
-                "PSP_KAFKA_FETCH_MAX_WAIT_MS": "20",
                 "PSP_DATABASE_URL": svc.database_url,
                 "PSP_HTTP_PORT": str(svc.port),
-                "PSP_HTTP_HOST": "127.0.0.1",
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from psp_common import logs, topics
+from psp_common import topics
 from psp_common.audit import install_audit
 from psp_common.events.intake import IncidentObserved
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.quarantine import DbQuarantine
-from psp_common.runtime import Runtime, create_app, serve
+from psp_common.runtime import Runtime, create_app, run
 from psp_listener.adapters.orm import audit_log, metadata, quarantine
 from psp_listener.entrypoints import api, consumers, fhir_api
 from psp_listener.normalizer import Normalizer
@@ -58,7 +58,5 @@ def build(settings: ListenerSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    """Console entry point."""
-    settings = ListenerSettings()
-    logs.configure(settings.log_level, settings.service_name)
-    serve(build(settings), settings)
+    """Console entry point: refuses to start on bad settings or, in production, a known secret."""
+    run(ListenerSettings, build)

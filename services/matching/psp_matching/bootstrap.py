@@ -7,14 +7,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from psp_common import logs, topics
+from psp_common import topics
 from psp_common.audit import install_audit
 from psp_common.events.matching import SupporterMatched, SupporterUnmatched
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.retention import Retention
-from psp_common.runtime import Runtime, create_app, serve
+from psp_common.runtime import Runtime, create_app, run
 from psp_matching.adapters.orm import audit_log, metadata
 from psp_matching.entrypoints import api_cases, api_roster, consumers
 from psp_matching.handlers import Deps
@@ -75,7 +75,5 @@ def build(settings: MatchingSettings | None = None, deps: Deps | None = None) ->
 
 
 def main() -> None:
-    """Console entry point."""
-    settings = MatchingSettings()
-    logs.configure(settings.log_level, settings.service_name)
-    serve(build(settings), settings)
+    """Console entry point: refuses to start on bad settings or, in production, a known secret."""
+    run(MatchingSettings, build)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from psp_common import logs, topics
+from psp_common import topics
 from psp_common.audit import install_audit
 from psp_common.events.feed import SafetyCallFeedPublished
 from psp_common.events.status import OutreachStatusChanged
@@ -17,7 +17,7 @@ from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.retention import Retention
-from psp_common.runtime import Runtime, create_app, serve
+from psp_common.runtime import Runtime, create_app, run
 from psp_notification.adapters.channels import (
     Channel,
     ChannelRouter,
@@ -125,7 +125,5 @@ def build(
 
 
 def main() -> None:
-    """Console entry point."""
-    settings = NotificationSettings()
-    logs.configure(settings.log_level, settings.service_name)
-    serve(build(settings), settings)
+    """Console entry point: refuses to start on bad settings or, in production, a known secret."""
+    run(NotificationSettings, build)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from psp_common import logs, topics
+from psp_common import topics
 from psp_common.audit import install_audit
 from psp_common.events.outreach import OutreachRequested
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.retention import Retention
-from psp_common.runtime import Runtime, create_app, serve
+from psp_common.runtime import Runtime, create_app, run
 from psp_rules.adapters.orm import audit_log, metadata
 from psp_rules.adapters.ruleset_schema import load_file
 from psp_rules.entrypoints import api, api_stats, consumers
@@ -64,7 +64,5 @@ def build(settings: RulesSettings | None = None) -> FastAPI:
 
 
 def main() -> None:
-    """Console entry point."""
-    settings = RulesSettings()
-    logs.configure(settings.log_level, settings.service_name)
-    serve(build(settings), settings)
+    """Console entry point: refuses to start on bad settings or, in production, a known secret."""
+    run(RulesSettings, build)

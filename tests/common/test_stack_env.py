@@ -1,0 +1,84 @@
+"""make run / the dev stack pass every PSP_* setting to the services; dev defaults apply only where unset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from psp_common.stack import SERVICES, ServiceProcess, Stack
+from psp_notification.settings import NotificationSettings
+
+
+def stack(tmp_path: Path, **kw: object) -> Stack:
+    s = Stack(
+        workdir=tmp_path,
+        database_urls={n: f"sqlite+aiosqlite:///{tmp_path}/{n}.db" for n in SERVICES},
+        bootstrap="127.0.0.1:9",
+        **kw,  # type: ignore[arg-type]
+    )
+    for i, name in enumerate(SERVICES):
+        s.services[name] = ServiceProcess(name, 18100 + i, s.database_urls[name], tmp_path / f"{name}.log")
+    return s
+
+
+def settings_from(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> NotificationSettings:
+    for key in [k for k in os.environ if k.startswith("PSP_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith("PSP_"):
+            monkeypatch.setenv(key, value)
+    return NotificationSettings()
+
+
+def test_a_psp_setting_of_the_caller_reaches_the_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSP_ACK_WINDOW_MINUTES", "1")
+    env = stack(tmp_path).env_for("notification")
+    assert env["PSP_ACK_WINDOW_MINUTES"] == "1"
+    assert settings_from(env, monkeypatch).ack_window_minutes == 1
+
+
+def test_dev_defaults_apply_only_where_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PSP_ENV")
+    monkeypatch.delenv("PSP_KAFKA_FETCH_MAX_WAIT_MS", raising=False)
+    env = stack(tmp_path).env_for("rules")
+    assert env["PSP_ENV"] == "dev" and env["PSP_KAFKA_FETCH_MAX_WAIT_MS"] == "20"
+    monkeypatch.setenv("PSP_ENV", "production")
+    monkeypatch.setenv("PSP_KAFKA_FETCH_MAX_WAIT_MS", "250")
+    env = stack(tmp_path).env_for("rules")
+    assert env["PSP_ENV"] == "production" and env["PSP_KAFKA_FETCH_MAX_WAIT_MS"] == "250"
+
+
+def test_what_the_stack_decides_per_service_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSP_DATABASE_URL", "postgresql+asyncpg://elsewhere/db")
+    monkeypatch.setenv("PSP_HTTP_PORT", "9999")
+    monkeypatch.setenv("PSP_SERVICE_NAME", "one-name-for-all")
+    s = stack(tmp_path, extra_env={"PSP_ACK_WINDOW_MINUTES": "7"})
+    monkeypatch.setenv("PSP_ACK_WINDOW_MINUTES", "1")
+    env = s.env_for("matching")
+    assert env["PSP_DATABASE_URL"] == s.database_urls["matching"]
+    assert env["PSP_HTTP_PORT"] == str(s.services["matching"].port)
+    assert env["PSP_KAFKA_BOOTSTRAP"] == "127.0.0.1:9"
+    assert "PSP_SERVICE_NAME" not in env
+    assert env["PSP_ACK_WINDOW_MINUTES"] == "7"  # extra_env (a test's explicit choice) over the caller's
+
+
+async def test_a_started_service_reads_the_callers_setting(
+    kafka_bootstrap: str, kafka_idempotence: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real start: the caller's out-of-range PSP_ACK_WINDOW_MINUTES reaches the process, which refuses it."""
+    monkeypatch.setenv("PSP_ACK_WINDOW_MINUTES", "0")
+    s = Stack(
+        workdir=tmp_path,
+        database_urls={n: f"sqlite+aiosqlite:///{tmp_path}/{n}.db" for n in SERVICES},
+        bootstrap=kafka_bootstrap,
+        idempotence=kafka_idempotence,
+    )
+    s.start(names=("notification",))
+    try:
+        assert s.wait_exit("notification", timeout=60) == 2
+    finally:
+        s.stop()
+    log = (tmp_path / "notification.log").read_text()
+    assert "refusing to start: PSP_ACK_WINDOW_MINUTES: Input should be greater than 0" in log
