@@ -57,6 +57,7 @@ async def test_supporter_sees_and_acts_only_on_their_own(env: Env) -> None:
 
 
 async def test_stats_are_counts_only_for_analysts(env: Env) -> None:
+    env.c.settings.stats_min_cell = 1  # every count shown here; suppression: test_stats_suppress_small_cells
     _, asg = await open_case(env, "S-ANN")
     await open_case(env, "S-BOB", ack=False)
     env.clock.advance(minutes=45)
@@ -69,10 +70,25 @@ async def test_stats_are_counts_only_for_analysts(env: Env) -> None:
     assert body["cases"] == 2 and body["by_trigger"] == {"harm.death": 2}
     assert body["by_urgency"] == {"immediate": 2} and body["by_mode"] == {"individual": 2}
     assert body["by_status"] == {"assigned": 1, "contacted": 1}
+    assert body["min_cell"] == 1
     assert body["time_to_contact_minutes"] == {"count": 1, "percentiles": {"p50": 45.0, "p90": 45.0, "p95": 45.0}}
     assert "ps_" not in r.text and "-" not in "".join(body["by_status"])  # no pseudonyms, no ids
     assert (await env.client.get("/v1/stats", headers=hdr(env, "supporter", staff_id="S-ANN"))).status_code == 403
     assert (await env.client.get("/v1/deliveries", headers=analyst)).status_code == 403
+
+
+async def test_stats_suppress_small_cells(env: Env) -> None:
+    assignment_ids = [(await open_case(env, f"S-{i}"))[1] for i in range(6)]
+    env.clock.advance(minutes=45)
+    coord = hdr(env, "coordinator")
+    assert (await env.client.post(f"/v1/assignments/{assignment_ids[0]}/contacted", headers=coord)).status_code == 200
+    body = (await env.client.get("/v1/stats", headers=hdr(env, "analyst"))).json()
+    assert body["min_cell"] == 5 and body["cases"] == 6 and body["purged"] == 0
+    # one contacted case: hidden, and the 5 assigned too (else contacted = cases - assigned)
+    assert body["by_status"] == {"assigned": None, "contacted": None}
+    assert body["by_urgency"] == {"immediate": 6} and body["by_trigger"] == {"harm.death": 6}
+    # one time to contact is that one supporter's: no count, no percentile
+    assert body["time_to_contact_minutes"] == {"count": None, "percentiles": {"p50": None, "p90": None, "p95": None}}
 
 
 async def rows(env: Env, table: Any, case_id: str) -> list[dict[str, Any]]:
@@ -102,6 +118,7 @@ async def test_retention_purges_identifying_data_of_old_closed_cases_only(env: E
         assert (await rows(env, cases, kept))[0]["purged_at"] is None
     ann = hdr(env, "supporter", staff_id="S-ANN")
     assert (await env.client.get("/v1/me/assignments", headers=ann)).json()["assignments"] == []
+    env.c.settings.stats_min_cell = 1
     stats = (await env.client.get("/v1/stats", headers=hdr(env, "analyst"))).json()
     assert stats["cases"] == 3 and stats["purged"] == 1 and stats["by_status"]["closed"] == 2
 

@@ -104,6 +104,7 @@ async def test_stats_count_decisions_for_analysts_and_survive_retention(app: Any
     await decide(app, "ref_b", "E-B", harm_level="no_harm", event_class="near_miss")
     await close(app, case_id)
     settings = app.state.container.settings
+    settings.stats_min_cell = 1  # every count shown here; small-cell suppression: tests/rules/test_stats.py
     async with client_for(app, ["analyst"], base_url="http://t") as client:
         before = (await client.get("/v1/stats")).json()
         assert before["decisions"] == 2 and before["no_trigger"] == 1

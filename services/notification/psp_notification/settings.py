@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from psp_common.settings import ServiceSettings, secret
+from psp_common.stats import MIN_CELL_FIELD
 
 ChannelKind = Literal["webhook", "email", "sms", "console"]
 
@@ -97,6 +98,7 @@ class NotificationSettings(ServiceSettings):
     stats_percentiles: list[float] = Field(
         default_factory=lambda: [50.0, 90.0, 95.0], description="Percentiles of time to contact in /v1/stats."
     )
+    stats_min_cell: int = MIN_CELL_FIELD
 
     @field_validator("facility_timezones")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from psp_common.settings import ServiceSettings
+from psp_common.stats import MIN_CELL_FIELD
 
 
 class RulesSettings(ServiceSettings):
@@ -25,3 +26,4 @@ class RulesSettings(ServiceSettings):
         None, description="YAML file seeding the default rule set; None uses the packaged rulesets/default.yaml."
     )
     max_body_bytes: int = Field(256 * 1024, description="Largest request body accepted (HTTP 413 above).")
+    stats_min_cell: int = MIN_CELL_FIELD

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from psp_common.stats import NULL_MEANS
 from psp_notification.settings import ChannelKind
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,}$")
@@ -150,17 +151,20 @@ class MyWork(BaseModel):
 class TimeToContact(BaseModel):
     """Minutes from match to first recorded contact."""
 
-    count: int = Field(description="Cases with a recorded contact.")
-    percentiles: dict[str, float | None] = Field(description="Nearest-rank percentiles, e.g. p50, p90.")
+    count: int | None = Field(description="Cases with a recorded contact (null: suppressed).")
+    percentiles: dict[str, float | None] = Field(
+        description="Nearest-rank percentiles, e.g. p50, p90; null when the count is null or 0."
+    )
 
 
 class Stats(BaseModel):
-    """Aggregates for evaluation: counts only, no identifiers."""
+    """Aggregates for evaluation: counts only, no identifiers; small cells suppressed."""
 
-    cases: int = Field(description="Cases created in the period.")
-    purged: int = Field(description="Of which identifying data was purged by retention.")
-    by_urgency: dict[str, int] = Field(description="Cases per urgency.")
-    by_trigger: dict[str, int] = Field(description="Cases per trigger (a case may have several).")
-    by_status: dict[str, int] = Field(description="Cases per current outreach status.")
-    by_mode: dict[str, int] = Field(description="Cases per mode (individual or group).")
+    min_cell: int = Field(description=f"PSP_STATS_MIN_CELL in force. {NULL_MEANS}")
+    cases: int | None = Field(description="Cases created in the period (null: suppressed).")
+    purged: int | None = Field(description="Of which identifying data was purged by retention (null: suppressed).")
+    by_urgency: dict[str, int | None] = Field(description=f"Cases per urgency. {NULL_MEANS}")
+    by_trigger: dict[str, int | None] = Field(description=f"Cases per trigger (a case may have several). {NULL_MEANS}")
+    by_status: dict[str, int | None] = Field(description=f"Cases per current outreach status. {NULL_MEANS}")
+    by_mode: dict[str, int | None] = Field(description=f"Cases per mode (individual or group). {NULL_MEANS}")
     time_to_contact_minutes: TimeToContact = Field(description="Time to contact.")

@@ -1,4 +1,8 @@
-"""Aggregates for evaluation (analysts): counts and time-to-contact percentiles, never identifiers."""
+"""Aggregates for evaluation (analysts): counts and time-to-contact percentiles, never identifiers.
+
+Small cells are suppressed (``psp_common.stats``): a count below ``min_cell``, and any count that would let one be
+recomputed, is None; percentiles over fewer than ``min_cell`` contacted cases are None.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware
+from psp_common.stats import CellTable
 from psp_notification.adapters.orm import assignments, cases
 
 
@@ -29,8 +34,39 @@ def _trigger_ids(triggers: object) -> set[str]:
     return {str(t.get("rule_id")) if isinstance(t, dict) else str(t) for t in triggers}
 
 
+BREAKDOWNS = ("by_urgency", "by_trigger", "by_status", "by_mode")
+
+
+def _suppressed(
+    counts: dict[str, Counter[str]],
+    cases_n: int,
+    purged: int,
+    minutes: list[float],
+    percentiles: list[float],
+    min_cell: int,
+) -> dict[str, Any]:
+    """The response body: every count that could single someone out is None."""
+    table = CellTable(min_cell)
+    table.cell("cases", cases_n)
+    table.group(table.cell("purged", purged), table.cell("kept", cases_n - purged))
+    table.group(table.cell("contacted", len(minutes)), table.cell("not_contacted", cases_n - len(minutes)))
+    for name in BREAKDOWNS:  # urgency, status and mode each partition the cases; triggers overlap
+        table.breakdown(name, counts[name])
+    contacted = table.value("contacted")
+    return {
+        "min_cell": table.min_cell,
+        "cases": table.value("cases"),
+        "purged": table.value("purged"),
+        **{name: table.values(name, sorted(counts[name])) for name in BREAKDOWNS},
+        "time_to_contact_minutes": {
+            "count": contacted,
+            "percentiles": {f"p{p:g}": percentile(minutes, p) if contacted else None for p in percentiles},
+        },
+    }
+
+
 async def case_stats(
-    session: AsyncSession, since: datetime | None, until: datetime | None, percentiles: list[float]
+    session: AsyncSession, since: datetime | None, until: datetime | None, percentiles: list[float], min_cell: int
 ) -> dict[str, Any]:
     """Cases created in [since, until) by urgency, trigger, status and mode; time from match to contact."""
     query = select(cases.c.case_id, cases.c.urgency, cases.c.triggers, cases.c.status, cases.c.mode, cases.c.purged_at)
@@ -60,15 +96,6 @@ async def case_stats(
             delta = aware(contacted_at) - aware(matched_at)  # type: ignore[operator]
             minutes.append(max(delta.total_seconds(), 0.0) / 60)
     minutes.sort()
-    return {
-        "cases": len(rows),
-        "purged": sum(1 for r in rows if r.purged_at is not None),
-        "by_urgency": dict(sorted(urgency.items())),
-        "by_trigger": dict(sorted(triggers.items())),
-        "by_status": dict(sorted(status.items())),
-        "by_mode": dict(sorted(mode.items())),
-        "time_to_contact_minutes": {
-            "count": len(minutes),
-            "percentiles": {f"p{p:g}": percentile(minutes, p) for p in percentiles},
-        },
-    }
+    counts = {"by_urgency": urgency, "by_trigger": triggers, "by_status": status, "by_mode": mode}
+    purged = sum(1 for r in rows if r.purged_at is not None)
+    return _suppressed(counts, len(rows), purged, minutes, percentiles, min_cell)

@@ -91,7 +91,8 @@ async def my_work(
     response_model=Stats,
     tags=["evaluation"],
     dependencies=[Depends(require(Scope.ANALYST, Scope.COORDINATOR))],
-    summary="Aggregates for evaluation: counts by urgency, trigger, status; time-to-contact percentiles.",
+    summary="Aggregates for evaluation: counts by urgency, trigger, status; time-to-contact percentiles "
+    "(counts below PSP_STATS_MIN_CELL, and their complements, are null).",
 )
 async def stats(
     request: Request,
@@ -101,5 +102,7 @@ async def stats(
     """Counts only: no case id, pseudonym or free text."""
     c = request.app.state.container
     async with c.runtime.session() as session:
-        body = await case_stats(session, as_utc(since), as_utc(until), c.settings.stats_percentiles)
+        body = await case_stats(
+            session, as_utc(since), as_utc(until), c.settings.stats_percentiles, c.settings.stats_min_cell
+        )
     return Stats.model_validate(body)
