@@ -1,4 +1,9 @@
-"""Outbox relay: publishes committed outbox rows in order, then deletes them (at least once)."""
+"""Outbox relay: publishes committed outbox rows in order, then deletes them (at least once).
+
+Several instances of a service share its database, each with a relay. Only one relay at a time reads and
+publishes (a PostgreSQL advisory lock held for the round's transaction); the others stand by and poll. Two
+relays publishing neighbouring rows at once would let a later event of a case overtake an earlier one.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from psp_common.db import OutboxSignal
+from psp_common.locks import try_lock
 
 log = logging.getLogger("psp.outbox")
 
@@ -27,6 +33,7 @@ class OutboxRelay:
         *,
         batch: int = 200,
         idle_poll_s: float = 0.5,
+        standby_poll_s: float = 0.05,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
@@ -34,6 +41,9 @@ class OutboxRelay:
         self._signal = signal
         self._batch = batch
         self._idle = idle_poll_s
+        self._standby_poll = standby_poll_s
+        self._lock_name = f"psp.outbox:{outbox.name}"
+        self.standby = False  # the last round found another relay publishing
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.published = 0
@@ -42,10 +52,11 @@ class OutboxRelay:
         """Publish one batch of pending rows; return how many were published."""
         t = self._outbox
         async with self._engine.begin() as conn:
+            self.standby = not await try_lock(conn, self._lock_name)  # one relay per database at a time
+            if self.standby:
+                return 0
             query = select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers).order_by(t.c.id)
             query = query.limit(self._batch)
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
             rows = (await conn.execute(query)).all()
             if not rows:
                 return 0
@@ -71,8 +82,8 @@ class OutboxRelay:
             try:
                 n = await self.relay_once()
                 backoff = 0.2
-                if n == 0:
-                    await self._signal.wait(self._idle)
+                if n == 0:  # standing by: the other relay may stop any moment, look again soon
+                    await self._signal.wait(self._standby_poll if self.standby else self._idle)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
