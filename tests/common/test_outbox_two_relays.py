@@ -15,7 +15,6 @@ from sqlalchemy import func, insert, select
 from psp_common.db import OutboxSignal, make_engine, messaging_tables, new_metadata
 from psp_common.events.envelope import utcnow
 from psp_common.kafka import ensure_topics, make_broker
-from psp_common.locks import lock_key
 from psp_common.outbox import OutboxRelay
 from psp_common.settings import ServiceSettings
 from tests.support import read_topic
@@ -34,12 +33,6 @@ class SlowBroker:
     async def publish(self, *args: Any, **kwargs: Any) -> Any:
         await asyncio.sleep(self._delay)
         return await self._inner.publish(*args, **kwargs)
-
-
-def test_lock_keys_are_stable_signed_64_bit_and_distinct() -> None:
-    assert lock_key("psp.outbox:outbox") == lock_key("psp.outbox:outbox")
-    assert lock_key("rules.person:a") != lock_key("rules.person:b")
-    assert all(-(2**63) <= lock_key(n) < 2**63 for n in ("a", "b", "psp.outbox:outbox"))
 
 
 async def test_two_relays_keep_each_keys_order_lose_nothing_and_publish_nothing_twice(

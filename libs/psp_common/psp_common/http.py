@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from psp_common.locks import lost_race
+
 
 class FieldError(BaseModel):
     """One problem with the request."""
@@ -49,7 +51,8 @@ def validation_response(exc: ValidationError | RequestValidationError) -> JSONRe
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer validation failures with field + reason, and a database outage with 503 + Retry-After."""
+    """Answer validation failures with field + reason, and a database outage (or a transaction PostgreSQL aborted
+    for a deadlock) with 503 + Retry-After."""
 
     async def on_request_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError | ValidationError)
@@ -57,7 +60,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_database_error(_: Request, exc: Exception) -> JSONResponse:
         outage = isinstance(exc, OperationalError | InterfaceError) or (
-            isinstance(exc, DBAPIError) and exc.connection_invalidated
+            isinstance(exc, DBAPIError) and (exc.connection_invalidated or lost_race(exc))
         )
         if not outage:
             raise exc

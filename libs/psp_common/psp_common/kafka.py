@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from psp_common import topics
 from psp_common.db import DuplicateEvent, UnitOfWork
 from psp_common.events.envelope import Envelope
+from psp_common.locks import lost_race
 from psp_common.settings import ServiceSettings
 
 log = logging.getLogger("psp.kafka")
@@ -38,8 +39,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Whether ``exc`` is an infrastructure outage (retry forever) rather than a poison message."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    """Whether ``exc`` is an outage or a lost race (retry until it passes) rather than a poison message."""
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or lost_race(exc)):
         return True
     return isinstance(exc, TRANSIENT)
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import BigInteger, bindparam, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 # Keys are taken in ascending order in one statement, so two transactions locking overlapping sets wait for
@@ -18,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 _LOCK_ALL = text(
     "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT unnest(:keys) AS k ORDER BY k) AS wanted"
 ).bindparams(bindparam("keys", type_=postgresql.ARRAY(BigInteger)))
+# PostgreSQL aborted a transaction because it raced another one: serialization failure, deadlock detected (e.g.
+# two instances' batches locking the same supporters in opposite orders). Nothing was stored; a retry passes.
+LOST_RACE_SQLSTATES = frozenset({"40001", "40P01"})
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(bindparam("key", type_=BigInteger))
 
 
@@ -46,3 +50,8 @@ async def try_lock(db: AsyncConnection | AsyncSession, name: str) -> bool:
     if not _postgres(db):
         return True
     return bool((await db.execute(_TRY_LOCK, {"key": lock_key(name)})).scalar_one())
+
+
+def lost_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL aborting the transaction for a deadlock or serialization failure."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in LOST_RACE_SQLSTATES
