@@ -180,3 +180,23 @@ async def scans_of(url: str, statement: Any, params: dict[str, Any]) -> list[tup
 
     walk(plan[0]["Plan"])
     return found
+
+
+class Rendezvous:
+    """Concurrent transactions meet here so their reads truly overlap before any of them commits.
+
+    Waits until ``parties`` arrived or ``timeout`` passed (a party blocked on a lock never arrives; the others
+    then go on alone instead of waiting forever).
+    """
+
+    def __init__(self, parties: int, timeout: float = 5.0) -> None:
+        self.parties, self.timeout, self.arrived = parties, timeout, 0
+        self._all = asyncio.Event()
+
+    async def wait(self) -> None:
+        """Arrive and wait for the others (or the timeout)."""
+        self.arrived += 1
+        if self.arrived >= self.parties:
+            self._all.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._all.wait(), self.timeout)

@@ -19,7 +19,7 @@ from psp_common.pseudonym import Pseudonymizer
 from psp_matching.adapters.cases import ACTIVE, CaseRepository
 from psp_matching.adapters.roster import RosterRepository, transaction_time
 from psp_matching.domain.cases import Action, PriorCase, decide
-from psp_matching.domain.matcher import match, unmatched_reasons
+from psp_matching.domain.matcher import unmatched_reasons
 from psp_matching.domain.model import (
     GROUP,
     URGENCY_RANK,
@@ -31,6 +31,7 @@ from psp_matching.domain.model import (
     Weights,
     zone,
 )
+from psp_matching.monthly_cap import match_within_cap
 from psp_matching.settings import MatchingSettings
 
 log = logging.getLogger("psp.matching")
@@ -175,7 +176,8 @@ async def run_match(
     persons = await roster.people(row["people"], row["roles"])
     case = Case(case_id, row["facility"], persons, row["urgency"], row["mode"], row["tier"], row["discipline"])
     facts = await gather_facts(roster, repo, case_id, people, deps, new_case)
-    result = match(case, await roster.roster(), facts, policy_from(deps.settings))
+    month = month_start(facts.now, deps.settings.cap_time_zone)
+    result = await match_within_cap(roster, case, facts, policy_from(deps.settings), month, new_case)
     now = facts.now
     if result.primary is None:
         reasons = list(unmatched_reasons(result))

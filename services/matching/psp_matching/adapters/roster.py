@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.deferred import flush_deferred
+from psp_common.db import aware
+from psp_common.deferred import deferred_rows, flush_deferred
+from psp_common.locks import lock_all
 from psp_matching.adapters.orm import members, shifts, staff, supporters
 from psp_matching.domain.model import ContactHours, Person, Supporter
 
@@ -45,6 +47,20 @@ TX_NOW = "psp.matching.now"
 SHIFTS_MEMO = "psp.matching.on_shift"
 STAFF_IN = select(staff).where(staff.c.staff_ref.in_(bindparam("refs", expanding=True)))
 WORKLOAD_MEMO = "psp.matching.workload"
+MONTH_CASES = (
+    select(members.c.supporter_ref, members.c.case_id)
+    .distinct()
+    .where(
+        members.c.supporter_ref.in_(bindparam("refs", expanding=True)),
+        members.c.created_at >= bindparam("since"),
+        members.c.case_id != bindparam("case_id"),
+    )
+)
+
+
+def supporter_lock(ref: str) -> str:
+    """Advisory lock name of one supporter's workload: held from counting their cases to the commit."""
+    return f"psp.matching.supporter:{ref}"
 
 
 def transaction_time(session: AsyncSession, clock: Callable[[], datetime]) -> datetime:
@@ -200,6 +216,32 @@ class RosterRepository:
             return dict(memo[1]), dict(memo[2])
         await flush_deferred(self.session)  # assignments queued in this transaction count too
         return await self._workload(month_since, recent_since, exclude_case)
+
+    async def lock_month_counts(
+        self, refs: Iterable[str], month_since: datetime, case_id: str, new_case: bool
+    ) -> dict[str, int]:
+        """Lock these supporters' workload until commit, then count their cases this month (without ``case_id``).
+
+        Counted from what is committed now (another instance may have assigned them since this transaction read
+        its workload) and what this transaction queued. Every writer of team rows takes the same locks.
+        """
+        wanted = sorted(set(refs))
+        await lock_all(self.session, [supporter_lock(r) for r in wanted])
+        since = month_since.astimezone(UTC)
+        seen: dict[str, set[str]] = {r: set() for r in wanted}
+        params = {"refs": wanted, "since": since, "case_id": case_id}
+        for ref, case_ in await self.session.execute(MONTH_CASES, params):
+            seen[ref].add(case_)
+        for m in deferred_rows(self.session, members):
+            if m["supporter_ref"] in seen and m["case_id"] != case_id and (aware(m["created_at"]) or since) >= since:
+                seen[m["supporter_ref"]].add(m["case_id"])
+        counts = {ref: len(cases_) for ref, cases_ in seen.items()}
+        memo = self.session.info.get(WORKLOAD_MEMO)
+        if memo is not None and new_case and memo[0][0] == since:  # keep the batch's copy true
+            memo[1].update(counts)
+        elif memo is not None:
+            self.session.info.pop(WORKLOAD_MEMO, None)
+        return counts
 
     async def _workload(
         self, month_since: datetime, recent_since: datetime, exclude_case: str | None
