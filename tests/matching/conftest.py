@@ -35,9 +35,9 @@ class Service:
 
 
 @asynccontextmanager
-async def service_on(url: str) -> AsyncIterator[Service]:
-    """Matching on a migrated database at ``url``; the clock is fixed at NOW (10:00 in Toronto)."""
-    settings = MatchingSettings(database_url=url, kafka_create_topics=False)
+async def service_on(url: str, **over: Any) -> AsyncIterator[Service]:
+    """Matching on a migrated database at ``url`` (settings ``over``); the clock is fixed at NOW (10:00 in Toronto)."""
+    settings = MatchingSettings(database_url=url, kafka_create_topics=False, **over)
     await upgrade_async(MIGRATIONS, url)
     deps = Deps(settings, Pseudonymizer.from_settings(settings), clock=lambda: NOW)
     app = build(settings, deps)

@@ -139,16 +139,27 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
         )
     merged = people | frozenset(stored["people"]) if stored else people
     roles = {**(stored["roles"] if stored else {}), **{p.pseudonym: p.role for p in event.people}}
+    aliases = merged_aliases((stored or {}).get("aliases"), event)
     urgency, tier, mode = event.urgency.value, event.tier, event.mode.value
     if stored is not None:  # a case never de-escalates: keep the highest urgency and tier, group stays group
         urgency = max(urgency, stored["urgency"], key=URGENCY_RANK.__getitem__)
         tier, mode = max(tier, stored["tier"]), GROUP if GROUP in (mode, stored["mode"]) else mode
     values.update(people=sorted(merged), roles=roles, urgency=urgency, tier=tier, mode=mode)
+    values["aliases"] = aliases or None
     if stored is not None:  # a new case is inserted once, with its outcome, by run_match
         await repo.save(values, exists=True)
     row = {**stored, **values} if stored is not None else values
     retry = action is Action.RETRY
     await run_match(uow, case_id, deps, why, publish_unmatched=not retry, row=row, new_case=stored is None)
+
+
+def merged_aliases(stored: dict[str, list[str]] | None, event: OutreachRequested) -> dict[str, list[str]]:
+    """Each person's pseudonyms under previous keys: what the case had plus what the event names (key rotation)."""
+    out = {k: list(v) for k, v in (stored or {}).items()}
+    for p in event.people:
+        if p.aliases:
+            out[p.pseudonym] = list(dict.fromkeys([*out.get(p.pseudonym, ()), *p.aliases]))
+    return out
 
 
 async def _store(repo: CaseRepository, row: dict[str, Any], changes: dict[str, Any], new_case: bool) -> None:
@@ -173,9 +184,10 @@ async def run_match(
     row = row if row is not None else await repo.get(case_id)
     assert row is not None
     people = frozenset(row["people"])
-    persons = await roster.people(row["people"], row["roles"])
+    persons = await roster.people(row["people"], row["roles"], row.get("aliases"))
     case = Case(case_id, row["facility"], persons, row["urgency"], row["mode"], row["tier"], row["discipline"])
-    facts = await gather_facts(roster, repo, case_id, people, deps, new_case)
+    names = frozenset(n for p in persons for n in (p.ref, *p.aliases))  # continuity under any key still active
+    facts = await gather_facts(roster, repo, case_id, names, deps, new_case)
     month = month_start(facts.now, deps.settings.cap_time_zone)
     result = await match_within_cap(roster, case, facts, policy_from(deps.settings), month, new_case)
     now = facts.now

@@ -33,7 +33,9 @@ async def purge_closed(uow: UnitOfWork, now: datetime, cutoff: datetime, batch: 
     await s.execute(delete(supported).where(supported.c.assignment_id.in_(of_cases)))
     await s.execute(update(assignments).where(assignments.c.case_id.in_(ids)).values(supported=[], candidates=[]))
     await s.execute(
-        update(cases).where(cases.c.case_id.in_(ids)).values(people=[], roles={}, reasons=[], purged_at=now)
+        update(cases)
+        .where(cases.c.case_id.in_(ids))
+        .values(people=[], roles={}, aliases=None, reasons=[], purged_at=now)
     )
     await uow.commit()
     return ids

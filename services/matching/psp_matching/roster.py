@@ -24,7 +24,10 @@ class AlreadyRegistered(Exception):
 
 
 def supporter_values(body: SupporterFields, pseudo: Pseudonymizer, now: datetime) -> dict[str, Any]:
-    """Row values of a supporter body; evaluates/supervises are stored as pseudonyms only."""
+    """Row values of a supporter body; evaluates/supervises are stored as pseudonyms only, under every active key.
+
+    During a key rotation an event may name a supported person under the current key or a previous one.
+    """
     hours = body.contact_hours
     return {
         "display_name": body.display_name,
@@ -40,18 +43,25 @@ def supporter_values(body: SupporterFields, pseudo: Pseudonymizer, now: datetime
         "contact_tz": hours.time_zone if hours else None,
         "accepts_immediate_outside_hours": body.accepts_immediate_outside_hours,
         "paused": body.paused,
-        "evaluates": sorted({pseudo.pseudonym(s) for s in body.evaluates}),
-        "supervises": sorted({pseudo.pseudonym(s) for s in body.supervises}),
+        "evaluates": sorted({n for s in body.evaluates for n in pseudo.pseudonyms_of(s)}),
+        "supervises": sorted({n for s in body.supervises for n in pseudo.pseudonyms_of(s)}),
         "monthly_cap": body.max_assignments_per_month,
         "updated_at": now,
     }
+
+
+async def stored_ref(repo: RosterRepository, staff_id: str, pseudo: Pseudonymizer) -> str | None:
+    """The supporter_ref ``staff_id`` is on the roster under (registered under the current or a previous key)."""
+    names = pseudo.pseudonyms_of(staff_id)
+    found = await repo.supporter_refs(names)
+    return next((n for n in names if n in found), None)
 
 
 async def register(uow: UnitOfWork, body: SupporterIn, pseudo: Pseudonymizer, now: datetime) -> str:
     """Add a supporter to the roster; return the supporter_ref (pseudonym)."""
     repo = RosterRepository(uow.session)
     ref = pseudo.pseudonym(body.staff_id)
-    if await repo.get(ref) is not None:
+    if await stored_ref(repo, body.staff_id, pseudo) is not None:
         raise AlreadyRegistered(body.staff_id)
     values = supporter_values(body, pseudo, now)
     await repo.insert({**values, "supporter_ref": ref, "staff_id": body.staff_id, "active": True, "created_at": now})
@@ -63,8 +73,8 @@ async def replace(
 ) -> str | None:
     """Replace a supporter's fields (an inactive supporter stays inactive); None when unknown."""
     repo = RosterRepository(uow.session)
-    ref = pseudo.pseudonym(staff_id)
-    if await repo.get(ref) is None:
+    ref = await stored_ref(repo, staff_id, pseudo)
+    if ref is None:
         return None
     await repo.update(ref, supporter_values(body, pseudo, now))
     return ref
@@ -73,8 +83,8 @@ async def replace(
 async def set_flags(uow: UnitOfWork, staff_id: str, pseudo: Pseudonymizer, **flags: Any) -> dict[str, Any] | None:
     """Pause, resume or deactivate; return the updated row, None when unknown."""
     repo = RosterRepository(uow.session)
-    ref = pseudo.pseudonym(staff_id)
-    if await repo.get(ref) is None:
+    ref = await stored_ref(repo, staff_id, pseudo)
+    if ref is None:
         return None
     await repo.update(ref, flags)
     return await repo.get(ref)
@@ -87,7 +97,7 @@ async def upsert_many(
     repo = RosterRepository(uow.session)
     created = updated = 0
     for body in bodies:
-        ref = pseudo.pseudonym(body.staff_id)
+        ref = await stored_ref(repo, body.staff_id, pseudo) or pseudo.pseudonym(body.staff_id)
         values = supporter_values(body, pseudo, now)
         if await repo.get(ref) is None:
             await repo.insert(
@@ -116,9 +126,12 @@ async def upsert_staff(uow: UnitOfWork, bodies: list[StaffIn], pseudo: Pseudonym
 
 
 async def add_shifts(uow: UnitOfWork, items: list[ShiftIn], pseudo: Pseudonymizer, source: str) -> int:
-    """Store shifts under staff pseudonyms; return how many were new."""
+    """Store shifts under staff pseudonyms (a supporter's under their roster ref); return how many were new."""
     repo = RosterRepository(uow.session)
-    return await repo.add_shifts([(pseudo.pseudonym(s.staff_id), s.start, s.end) for s in items], source)
+    names = {s.staff_id: pseudo.pseudonyms_of(s.staff_id) for s in items}
+    on_roster = await repo.supporter_refs(n for ns in names.values() for n in ns)
+    ref = {i: next((n for n in ns if n in on_roster), ns[0]) for i, ns in names.items()}
+    return await repo.add_shifts([(ref[s.staff_id], s.start, s.end) for s in items], source)
 
 
 def view(row: dict[str, Any], on_shift: bool = False, this_month: int = 0) -> SupporterView:

@@ -73,6 +73,7 @@ cases = Table(
     Column("discipline", String(8), nullable=False),
     Column("people", JSON, nullable=False),
     Column("roles", JSON, nullable=False),
+    Column("aliases", JSON, nullable=True),  # {pseudonym: [pseudonyms under previous keys still active]}
     Column("correlation_id", String(36), nullable=False),
     Column("status", String(16), nullable=False),
     Column("assignment_id", String(36), nullable=True),

@@ -137,22 +137,40 @@ class RosterRepository:
         query = select(staff).order_by(staff.c.staff_ref).limit(limit)
         return [dict(r._mapping) for r in await self.session.execute(query)]
 
-    async def people(self, refs: Iterable[str], roles: Mapping[str, str | None]) -> tuple[Person, ...]:
-        """Profiles of the people to support: staff directory first, then the roster, then the event role."""
+    async def people(
+        self,
+        refs: Iterable[str],
+        roles: Mapping[str, str | None],
+        aliases: Mapping[str, Iterable[str]] | None = None,
+    ) -> tuple[Person, ...]:
+        """Profiles of the people to support: staff directory first, then the roster, then the event role.
+
+        ``aliases``: each person's pseudonyms under previous keys still active; entries stored under the current
+        pseudonym win over those stored under an alias.
+        """
         wanted = list(dict.fromkeys(refs))
-        known = {r.staff_ref: r for r in await self.session.execute(STAFF_IN, {"refs": wanted})}
-        wanted_set = set(wanted)
-        peers = {s.ref: s for s in await self.roster() if s.ref in wanted_set}  # the transaction's roster copy
+        names = {ref: (ref, *((aliases or {}).get(ref) or ())) for ref in wanted}
+        every = [n for ns in names.values() for n in ns]
+        known = {r.staff_ref: r for r in await self.session.execute(STAFF_IN, {"refs": every})}
+        every_set = set(every)
+        peers = {s.ref: s for s in await self.roster() if s.ref in every_set}  # the transaction's roster copy
         out = []
         for ref in wanted:
-            d, s = known.get(ref), peers.get(ref)
+            d = next((known[n] for n in names[ref] if n in known), None)
+            s = next((peers[n] for n in names[ref] if n in peers), None)
             profession = (d.profession if d else None) or (s.profession if s else None) or roles.get(ref)
             seniority = d.seniority_level if d and d.seniority_level is not None else None
             if seniority is None and s is not None:
                 seniority = s.seniority_level
             langs = frozenset((d.languages if d else None) or (s.languages if s else None) or ())
-            out.append(Person(ref, profession.lower() if profession else None, seniority, langs))
+            lower = profession.lower() if profession else None
+            out.append(Person(ref, lower, seniority, langs, frozenset(names[ref][1:])))
         return tuple(out)
+
+    async def supporter_refs(self, names: Iterable[str]) -> frozenset[str]:
+        """Which of ``names`` are stored supporter refs (a person's pseudonyms under every active key)."""
+        q = select(supporters.c.supporter_ref).where(supporters.c.supporter_ref.in_(list(names)))
+        return frozenset((await self.session.execute(q)).scalars())
 
     async def add_shifts(self, items: list[tuple[str, datetime, datetime]], source: str) -> int:
         """Store shifts not stored yet; return how many were new."""

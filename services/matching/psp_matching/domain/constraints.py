@@ -16,7 +16,7 @@ class Prepared:
     case: Case
     facts: Facts
     policy: Policy
-    people: frozenset[str]
+    people: frozenset[str]  # pseudonyms of the supported people under every key still active
     most_senior: int | None
     professions: frozenset[str]
     languages: frozenset[str]
@@ -39,7 +39,7 @@ def prepare(case: Case, facts: Facts, policy: Policy) -> Prepared:
         case=case,
         facts=facts,
         policy=policy,
-        people=frozenset(p.ref for p in case.people),
+        people=frozenset(n for p in case.people for n in (p.ref, *p.aliases)),  # any key still active
         most_senior=max(seniorities) if seniorities else None,
         professions=frozenset(p.profession for p in case.people if p.profession),
         languages=frozenset(lang for p in case.people for lang in p.languages),

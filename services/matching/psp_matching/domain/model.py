@@ -74,6 +74,7 @@ class Person:
     profession: str | None = None
     seniority_level: int | None = None
     languages: frozenset[str] = frozenset()
+    aliases: frozenset[str] = frozenset()  # the same person under previous keys still active (key rotation)
 
 
 @dataclass(frozen=True, slots=True)

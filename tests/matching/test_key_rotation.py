@@ -1,0 +1,87 @@
+"""Matching after a pseudonym key rotation: a roster stored under k1, events naming people under k2 (+ k1 aliases)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from psp_common import topics
+from psp_common.events.vocab import StaffRef
+from psp_matching.adapters.orm import shifts, supporters
+from psp_matching.domain.constraints import failed, prepare
+from tests.matching.conftest import Service, service_on
+from tests.matching.factories import POLICY, case, facts, person, supporter
+from tests.matching.test_handlers import handle, published, register, request
+from tests.rotation import AFTER, BEFORE, rotated, staff_after
+
+
+def after_event(svc: Service, people: tuple[StaffRef, ...], **over: Any) -> Any:
+    """An OutreachRequested from a rotated rules service (people under k2, with their k1 aliases)."""
+    return request(svc, ["placeholder"], **over).model_copy(update={"people": people})
+
+
+async def test_evaluator_and_supervisor_stay_excluded_after_key_rotation(sqlite_url: str) -> None:
+    async with service_on(sqlite_url) as before:  # roster entered under k1
+        await register(before, "S-EVAL", evaluates=["E-1"], years_experience=30)
+        await register(before, "S-SUP", supervises=["E-1"], years_experience=20)
+        await register(before, "S-OK", site="NORTH")  # ranks last unless the other two are excluded
+    async with service_on(sqlite_url, **rotated()) as after:
+        case_id = uuid.uuid4()
+        await handle(after, after_event(after, staff_after("E-1"), case_id=case_id))
+        # An amendment whose people carry no aliases: the case keeps the aliases it was given.
+        people = (StaffRef(pseudonym=AFTER.pseudonym("E-1"), key_id="k2", role="rn"),)
+        await handle(after, after_event(after, people, case_id=case_id, urgency="immediate"))
+        msgs = [m for t, m in await published(after) if t == topics.SUPPORTER_MATCHED]
+    assert len(msgs) == 2
+    for msg in msgs:
+        chosen = [msg["primary"], *msg["backups"], *msg["co_facilitators"]]
+        assert [c["supporter_ref"] for c in chosen] == [BEFORE.pseudonym("S-OK")]
+
+
+async def test_involved_supporter_stays_excluded_after_key_rotation(sqlite_url: str) -> None:
+    async with service_on(sqlite_url) as before:
+        await register(before, "S-INV", years_experience=30)  # a supporter who was in the incident
+        await register(before, "S-OK", site="NORTH")
+    async with service_on(sqlite_url, **rotated()) as after:
+        await handle(after, after_event(after, staff_after("E-1", "S-INV")))
+        [(topic, msg)] = await published(after)
+    assert topic == topics.SUPPORTER_MATCHED
+    assert [msg["primary"]["supporter_ref"], *(b["supporter_ref"] for b in msg["backups"])] == [
+        BEFORE.pseudonym("S-OK")
+    ]
+
+
+async def test_roster_api_finds_supporters_registered_before_rotation(sqlite_url: str) -> None:
+    async with service_on(sqlite_url) as before:
+        await register(before, "S-1")
+    async with service_on(sqlite_url, **rotated()) as after:
+        assert (await after.client.post("/v1/supporters/S-1/pause")).status_code == 200
+        r = await after.client.post(
+            "/v1/supporters",
+            json={"staff_id": "S-1", "display_name": "x", "profession": "rn", "seniority_level": 4, "site": "GEN"},
+        )
+        assert r.status_code == 409, "the same person under the new key is not a second supporter"
+        put = await after.client.put(
+            "/v1/supporters/S-1",
+            json={"display_name": "P", "profession": "rn", "seniority_level": 4, "site": "GEN", "evaluates": ["E-5"]},
+        )
+        assert put.status_code == 200, put.text
+        shift = {"staff_id": "S-1", "start": "2026-11-23T14:00:00Z", "end": "2026-11-23T22:00:00Z"}
+        assert (await after.client.post("/v1/shifts", json=[shift])).status_code in (200, 201)
+        async with after.container.runtime.session() as s:
+            row = (await s.execute(select(supporters))).one()._mapping
+            shift_refs = set((await s.execute(select(shifts.c.staff_ref))).scalars())
+    assert row["supporter_ref"] == BEFORE.pseudonym("S-1") and row["paused"] is False
+    assert set(row["evaluates"]) == {AFTER.pseudonym("E-5"), BEFORE.pseudonym("E-5")}
+    assert shift_refs == {BEFORE.pseudonym("S-1")}, "a supporter's shifts stay under their roster ref"
+
+
+def test_constraints_compare_every_alias_of_a_supported_person() -> None:
+    rotated_case = case(people=(person("ps_new", aliases=frozenset({"ps_old"})),))
+    p = prepare(rotated_case, facts(), POLICY)
+    assert "not_evaluator_or_supervisor" in failed(supporter("ps_a", evaluates=frozenset({"ps_old"})), p)
+    assert "not_evaluator_or_supervisor" in failed(supporter("ps_b", supervises=frozenset({"ps_old"})), p)
+    assert "not_involved" in failed(supporter("ps_old"), p)
+    assert failed(supporter("ps_c"), p) == []
