@@ -1,4 +1,5 @@
-"""Rules and matching act only on 'closed' statuses; every other status is acknowledged without a transaction."""
+"""Rules acts only on 'closed' statuses, matching also on a named supporter's 'acknowledged'; every other status is
+acknowledged without a transaction."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from psp_rules import handlers as rules
 
 
 @pytest.mark.parametrize("status", list(OutreachStatus))
-def test_only_closed_is_relevant_to_rules_and_matching(status: OutreachStatus) -> None:
+def test_only_closed_and_matchings_acknowledged_are_relevant(status: OutreachStatus) -> None:
     event = OutreachStatusChanged(
         occurred_at=utcnow(),
         correlation_id=uuid.uuid4(),
@@ -22,9 +23,11 @@ def test_only_closed_is_relevant_to_rules_and_matching(status: OutreachStatus) -
         facility="GEN",
         unit="ICU",
     )
-    expected = status is OutreachStatus.CLOSED
-    assert rules.status_is_relevant(event) is expected
-    assert matching.status_is_relevant(event) is expected
+    assert rules.status_is_relevant(event) is (status is OutreachStatus.CLOSED)
+    assert matching.status_is_relevant(event) is (status is OutreachStatus.CLOSED)  # no supporter named
+    named = event.model_copy(update={"supporter_ref": "ps_x", "assignment_id": uuid.uuid4()})
+    # Matching also counts a backup's acknowledgement toward their monthly cap.
+    assert matching.status_is_relevant(named) is (status in (OutreachStatus.CLOSED, OutreachStatus.ACKNOWLEDGED))
 
 
 def test_the_status_subscriptions_use_the_filter() -> None:

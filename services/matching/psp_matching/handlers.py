@@ -298,11 +298,24 @@ def _candidate_json(r: Ranked, role: str) -> dict[str, object]:
 
 
 def status_is_relevant(event: OutreachStatusChanged) -> bool:
-    """Only 'closed' changes anything here; other statuses are acknowledged without a transaction."""
-    return event.status is OutreachStatus.CLOSED
+    """'closed' and a supporter's 'acknowledged' change something here; other statuses need no transaction."""
+    acknowledged = event.status is OutreachStatus.ACKNOWLEDGED and event.supporter_ref and event.assignment_id
+    return event.status is OutreachStatus.CLOSED or bool(acknowledged)
 
 
 async def on_status(event: OutreachStatusChanged, uow: UnitOfWork, deps: Deps) -> None:
-    """A closed outreach starts the case's retention clock; later requests for it are not re-matched."""
+    """A closed outreach starts the case's retention clock; later requests for it are not re-matched.
+
+    A backup who acknowledged (notification paged them when the primary did not answer) took a case: they
+    join the team, so the monthly cap and fairness count it from the time they acknowledged.
+    """
+    repo = CaseRepository(uow.session)
     if event.status is OutreachStatus.CLOSED:
-        await CaseRepository(uow.session).close(str(event.case_id), deps.clock())
+        await repo.close(str(event.case_id), deps.clock())
+    elif status_is_relevant(event):
+        assert event.supporter_ref is not None and event.assignment_id is not None
+        await RosterRepository(uow.session).lock_workload([event.supporter_ref])  # as a match would
+        if await repo.add_acknowledging_backup(
+            str(event.assignment_id), str(event.case_id), event.supporter_ref, event.occurred_at
+        ):
+            log.info("case %s: a backup acknowledged; counted toward their monthly cap", event.case_id)

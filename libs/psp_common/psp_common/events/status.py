@@ -34,7 +34,11 @@ class OutreachStatusChanged(Envelope):
     facility: str = Field(description="Facility code.")
     unit: str = Field(description="Unit code.")
     urgency: Urgency | None = Field(None, description="Urgency of the case.")
-    supporter_ref: str | None = Field(None, description="Pseudonym of the supporter concerned, if any.")
+    supporter_ref: str | None = Field(
+        None,
+        description="Pseudonym of the supporter concerned, if any; on 'acknowledged' the one who took the case "
+        "(a backup included: matching counts it toward their monthly cap).",
+    )
     channel: str | None = Field(None, description="Channel used, e.g. 'webhook', 'console'.")
     detail: str | None = Field(None, description="Short non-identifying explanation.")
 

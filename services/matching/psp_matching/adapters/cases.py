@@ -8,13 +8,14 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import aware, get_by, update_by
+from psp_common.db import aware, get_by, insert_or_skip, update_by
 from psp_common.deferred import defer_insert, deferred_rows, flush_deferred
 from psp_matching.adapters.orm import assignments, cases, members, supported
 from psp_matching.adapters.roster import count_new_assignment
 
 ACTIVE = "active"
 SUPERSEDED = "superseded"
+BACKUP = "backup"  # team role of a backup who acknowledged the page
 # A new case and its assignment are queued (``defer_insert``) and written in one insert per table when the
 # transaction commits, so a batch of new cases costs four inserts, not four per case. Reads in the same
 # transaction see them: ``get`` and the writes to an existing case flush first when the case is queued;
@@ -127,6 +128,26 @@ class CaseRepository:
         for ref, role in roles:
             row = {"assignment_id": aid, "supporter_ref": ref, "case_id": case_id, "role": role, "created_at": at}
             self._queue(members, row, case_id)
+
+    async def add_acknowledging_backup(
+        self, assignment_id: str, case_id: str, supporter_ref: str, at: datetime
+    ) -> bool:
+        """A backup who acknowledged joins the assignment's team: the monthly cap and fairness count them.
+
+        False when the assignment is not this case's or they were on its team already (the primary).
+        """
+        await self._flush_if_queued(case_id)
+        query = select(assignments.c.case_id).where(assignments.c.assignment_id == assignment_id)
+        if (await self.session.execute(query)).scalar_one_or_none() != case_id:
+            return False
+        row = {
+            "assignment_id": assignment_id,
+            "supporter_ref": supporter_ref,
+            "case_id": case_id,
+            "role": BACKUP,
+            "created_at": at,
+        }
+        return await insert_or_skip(self.session, members, row)
 
     async def assignments(
         self, limit: int, case_id: str | None = None, status: str | None = None

@@ -235,6 +235,10 @@ class RosterRepository:
         await flush_deferred(self.session)  # assignments queued in this transaction count too
         return await self._workload(month_since, recent_since, exclude_case)
 
+    async def lock_workload(self, refs: Iterable[str]) -> None:
+        """Hold these supporters' workload locks until commit (taken before adding them to any team)."""
+        await lock_all(self.session, [supporter_lock(r) for r in refs])
+
     async def lock_month_counts(
         self, refs: Iterable[str], month_since: datetime, case_id: str, new_case: bool
     ) -> dict[str, int]:
@@ -244,7 +248,7 @@ class RosterRepository:
         its workload) and what this transaction queued. Every writer of team rows takes the same locks.
         """
         wanted = sorted(set(refs))
-        await lock_all(self.session, [supporter_lock(r) for r in wanted])
+        await self.lock_workload(wanted)
         since = month_since.astimezone(UTC)
         seen: dict[str, set[str]] = {r: set() for r in wanted}
         params = {"refs": wanted, "since": since, "case_id": case_id}

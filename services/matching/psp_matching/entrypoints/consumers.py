@@ -1,4 +1,4 @@
-"""Matching subscribers (thin): outreach requests in, case closures from the outreach status feed."""
+"""Matching subscribers (thin): outreach requests in; closures and acknowledgements from the status feed."""
 
 from __future__ import annotations
 
@@ -49,6 +49,9 @@ def register(container: Container) -> None:
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
-        description="Outreach lifecycle; 'closed' starts the retention clock of matching's case.",
+        description=(
+            "Outreach lifecycle; 'closed' starts the retention clock of matching's case; a backup's "
+            "'acknowledged' counts toward their monthly cap."
+        ),
         relevant=handlers.status_is_relevant,
     )
