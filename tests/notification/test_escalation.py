@@ -60,8 +60,8 @@ async def test_acknowledge_stops_paging_and_second_ack_is_refused(env: Env) -> N
     first, backup = env.console.sent[0][0], env.console.sent[1][0]
     r = await env.client.post(path_of(backup.links["ack"]))
     assert r.status_code == 200 and r.json()["result"] == "acknowledged"
-    r = await env.client.post(path_of(backup.links["ack"]))
-    assert r.json()["result"] == "already acknowledged"
+    r = await env.client.post(path_of(backup.links["ack"]))  # the link is single-use
+    assert r.status_code == 410 and r.json()["errors"][0] == {"field": "token", "reason": "link already used"}
     r = await env.client.post(path_of(first.links["ack"]))
     assert r.status_code == 409 and r.json()["errors"][0]["field"] == "token"
     await env.tick(hours=2)

@@ -21,6 +21,7 @@ from psp_common.pseudonym import Pseudonymizer
 log = logging.getLogger("psp.audit")
 
 OPS_PATHS = frozenset({"/healthz", "/readyz", "/asyncapi.json", "/openapi.json", "/docs", "/redoc"})
+SECRET_PARAMS = frozenset({"token"})  # path parameters that are credentials (page links): never stored
 
 # PostgreSQL refuses UPDATE and DELETE on the audit table (append-only), whoever asks.
 APPEND_ONLY_SQL = (
@@ -91,6 +92,8 @@ class AuditMiddleware:
         for name, value in params.items():
             if "staff_id" in name:  # the audit log names people only by pseudonym
                 params[name] = self._pseudonym(scope, str(value))
+            elif name in SECRET_PARAMS:
+                params[name] = "[redacted]"
         if params:
             resource += " " + ",".join(f"{k}={v}" for k, v in sorted(params.items()))
         row = {

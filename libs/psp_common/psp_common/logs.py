@@ -7,11 +7,17 @@ import re
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"(?<![\w.:-])(?:\+\d{8,15}|\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4})(?![\w.:-])")
+_PAGE_LINK = re.compile(r"(/v1/pages/)[^/\s?#\"']+")
+
+
+def redact_links(text: str) -> str:
+    """Mask the token of page links (``/v1/pages/<token>/...``): a link is a credential."""
+    return _PAGE_LINK.sub(r"\1[token]", text)
 
 
 def redact(text: str) -> str:
-    """Mask e-mail addresses and phone numbers."""
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    """Mask e-mail addresses, phone numbers and page-link tokens."""
+    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", redact_links(text)))
 
 
 class RedactingFilter(logging.Filter):

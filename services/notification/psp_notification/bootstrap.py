@@ -29,7 +29,7 @@ from psp_notification.adapters.channels import (
 from psp_notification.adapters.orm import audit_log, metadata
 from psp_notification.dispatcher import Dispatcher
 from psp_notification.domain.model import Clock, SystemClock
-from psp_notification.entrypoints import api, api_self, consumers
+from psp_notification.entrypoints import api, api_self, consumers, pages
 from psp_notification.retention import purge_closed
 from psp_notification.settings import NotificationSettings
 
@@ -117,9 +117,11 @@ def build(
     )
     app.state.container = container
     app.include_router(api.router)
+    app.include_router(pages.router)
     app.include_router(api_self.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(pages.PrivateLinkHeaders)
     install_audit(app, runtime.engine, audit_log)  # outermost: 413s are audited too
     return app
 

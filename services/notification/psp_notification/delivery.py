@@ -17,6 +17,7 @@ from typing import Any
 from psp_common.db import UnitOfWork, UowFactory
 from psp_common.events.status import OutreachStatus
 from psp_notification.adapters.channels import ChannelError, ChannelRouter, PageMessage
+from psp_notification.adapters.links import LinkRepository
 from psp_notification.adapters.repository import Repository, claimable
 from psp_notification.domain import tokens
 from psp_notification.domain.model import (
@@ -33,7 +34,7 @@ from psp_notification.handlers import advance, record_status
 from psp_notification.settings import ChannelConfig, NotificationSettings
 
 log = logging.getLogger("psp.notification.delivery")
-Claimed = tuple[dict[str, Any], list[ChannelConfig]]
+Claimed = tuple[dict[str, Any], list[ChannelConfig], dict[str, str]]  # page, channels, link tokens by action
 
 
 @dataclass
@@ -51,7 +52,6 @@ class Delivery:
 
     def __init__(self, uow: UowFactory, settings: NotificationSettings, clock: Clock, router: ChannelRouter) -> None:
         self.uow, self.settings, self.clock, self.router = uow, settings, clock, router
-        self._key = settings.signing_key.get_secret_value().encode()
 
     async def deliver(self, ids: list[int], now: datetime) -> int:
         """Claim the chunk (commit), hand every page to its channels at once, mark them (commit); pages sent."""
@@ -59,7 +59,7 @@ class Delivery:
         claimed = await self.claim(ids, now, owner)
         if not claimed:
             return 0
-        outcomes = await asyncio.gather(*(self._send(page, prefs, now) for page, prefs in claimed))
+        outcomes = await asyncio.gather(*(self._send(page, prefs, links) for page, prefs, links in claimed))
         await self.mark(outcomes, owner)
         return sum(1 for o in outcomes if o.kind is not None)
 
@@ -87,11 +87,27 @@ class Delivery:
             )
             got = [p for p in live if p["id"] in leased]
             stored = await repo.contacts_of(sorted({p["recipient_ref"] for p in got} - {COORDINATOR}))
+            links = await self._issue_links(LinkRepository(uow.session), got, now)
             await uow.commit()
         out = []
         for page in got:
             page["attempts"] += 1
-            out.append((page, self._preferences(page["recipient_ref"], stored.get(page["recipient_ref"]))))
+            prefs = self._preferences(page["recipient_ref"], stored.get(page["recipient_ref"]))
+            out.append((page, prefs, links.get(page["id"], {})))
+        return out
+
+    async def _issue_links(
+        self, repo: LinkRepository, got: list[dict[str, Any]], now: datetime
+    ) -> dict[int, dict[str, str]]:
+        """Fresh ack/decline tokens for each supporter page being sent (every round); only hashes are stored."""
+        ttl = timedelta(minutes=self.settings.token_ttl_minutes)
+        out: dict[int, dict[str, str]] = {}
+        stored: list[tokens.StoredLink] = []
+        for page in got:
+            if page["purpose"] == Purpose.PAGE.value and page["assignment_id"]:
+                out[page["id"]], rows = tokens.issue(page["id"], page["recipient_ref"], now, ttl)
+                stored += rows
+        await repo.add(stored)
         return out
 
     def _preferences(self, recipient: str, contact: dict[str, Any] | None) -> list[ChannelConfig]:
@@ -101,14 +117,12 @@ class Delivery:
             return [ChannelConfig(kind=self.settings.default_channel, address="")]
         return [ChannelConfig.model_validate(c) for c in contact["channels"]]
 
-    def message(self, page: dict[str, Any], now: datetime) -> PageMessage:
-        """The page's text and signed, expiring links."""
+    def message(self, page: dict[str, Any], tokens_by_action: dict[str, str]) -> PageMessage:
+        """The page's text and links (a supporter page: its own ack and decline tokens, built only here)."""
         base = self.settings.public_base_url.rstrip("/")
-        expires = now + timedelta(minutes=self.settings.token_ttl_minutes)
-        token = tokens.sign(self._key, page["idempotency_key"], expires)
         links = {"case": f"{base}/v1/cases/{page['case_id']}/status"}
-        if page["purpose"] == Purpose.PAGE.value:
-            links = {"ack": f"{base}/v1/pages/{token}/ack", "decline": f"{base}/v1/pages/{token}/decline"}
+        if tokens_by_action:
+            links = {action: f"{base}/v1/pages/{token}/{action}" for action, token in tokens_by_action.items()}
         return PageMessage(
             idempotency_key=page["idempotency_key"],
             recipient_ref=page["recipient_ref"],
@@ -118,9 +132,9 @@ class Delivery:
             links=links,
         )
 
-    async def _send(self, page: dict[str, Any], prefs: list[ChannelConfig], now: datetime) -> Outcome:
+    async def _send(self, page: dict[str, Any], prefs: list[ChannelConfig], links: dict[str, str]) -> Outcome:
         try:
-            kind: str | None = await self.router.deliver(self.message(page, now), prefs)
+            kind: str | None = await self.router.deliver(self.message(page, links), prefs)
             error = None
         except ChannelError as exc:
             kind, error = None, str(exc)[:300]

@@ -22,7 +22,6 @@ from psp_notification.domain.model import (
     AssignmentState,
     PageState,
     Purpose,
-    Response,
     page_key,
     unique_candidates,
 )
@@ -289,82 +288,6 @@ async def advance(uow: UnitOfWork, repo: Repository, a: Row, now: datetime, reas
         assignment_id=aid,
         detail=f"all supporters exhausted ({reason}); coordinator paged",
     )
-
-
-async def _supporter_page(repo: Repository, key: str) -> tuple[Row, Row]:
-    page = await repo.page(key)
-    if page is None:
-        raise ActionError(404, "token", "no such page")
-    if page["purpose"] != Purpose.PAGE.value or not page["assignment_id"]:
-        raise ActionError(409, "token", "this page asks for no answer")
-    a = await repo.assignment(page["assignment_id"])
-    assert a is not None
-    return page, a
-
-
-async def acknowledge(uow: UnitOfWork, key: str, now: datetime) -> str:
-    """A supporter takes the case; answers 'acknowledged' or 'already acknowledged'."""
-    repo = Repository(uow.session)
-    page, a = await _supporter_page(repo, key)
-    ref = page["recipient_ref"]
-    if a["acknowledged_by"] == ref:
-        return "already acknowledged"
-    if page["response"] == Response.DECLINED.value:
-        raise ActionError(409, "token", "this page was declined")
-    if a["state"] not in (AssignmentState.PAGING.value, AssignmentState.ESCALATED.value):
-        raise ActionError(409, "token", f"the case is already {a['state']}")
-    await repo.update_page(page["id"], response=Response.ACKNOWLEDGED.value, responded_at=now)
-    await repo.update_assignment(
-        a["assignment_id"], state=AssignmentState.ACKNOWLEDGED.value, acknowledged_by=ref, acknowledged_at=now
-    )
-    await repo.cancel_pending(a["assignment_id"], [Purpose.PAGE.value])
-    await record_status(
-        uow,
-        repo,
-        a,
-        OutreachStatus.ACKNOWLEDGED,
-        now,
-        assignment_id=a["assignment_id"],
-        supporter_ref=ref,
-        channel=page["channel"],
-    )
-    await uow.commit()
-    return "acknowledged"
-
-
-async def decline(uow: UnitOfWork, key: str, now: datetime) -> str:
-    """A supporter declines (self-determination): page the next backup if they were the one being asked."""
-    repo = Repository(uow.session)
-    page, a = await _supporter_page(repo, key)
-    ref = page["recipient_ref"]
-    if page["response"] == Response.DECLINED.value:
-        return "already declined"
-    if a["state"] in (AssignmentState.CONTACTED.value, AssignmentState.CLOSED.value):
-        raise ActionError(409, "token", f"the case is already {a['state']}")
-    await repo.update_page(page["id"], response=Response.DECLINED.value, responded_at=now)
-    await record_status(
-        uow,
-        repo,
-        a,
-        OutreachStatus.DECLINED,
-        now,
-        assignment_id=a["assignment_id"],
-        supporter_ref=ref,
-        channel=page["channel"],
-    )
-    outstanding = [
-        p
-        for p in await repo.assignment_pages(a["assignment_id"])
-        if p["purpose"] == Purpose.PAGE.value
-        and p["id"] != page["id"]
-        and p["response"] is None
-        and p["state"] in (PageState.PENDING.value, PageState.SENDING.value, PageState.SENT.value)
-    ]
-    if a["acknowledged_by"] == ref or (a["state"] == AssignmentState.PAGING.value and not outstanding):
-        await repo.update_assignment(a["assignment_id"], acknowledged_by=None, acknowledged_at=None)
-        await advance(uow, repo, a, now, "a decline")
-    await uow.commit()
-    return "declined"
 
 
 async def _open_assignment(repo: Repository, assignment_id: str) -> Row:

@@ -1,8 +1,8 @@
 """Notification's retention purge (run by ``psp_common.retention.Retention``).
 
-Purged: supporter pseudonyms (assignment candidates, who acknowledged, page recipients, status history) and
-free-text details. Kept: the case row (facility, unit, urgency, triggers, status, times) and assignment
-times, so ``/v1/stats`` still counts the case and its time to contact.
+Purged: supporter pseudonyms (assignment candidates, who acknowledged, page recipients, status history),
+free-text details and the pages' link tokens (hashes). Kept: the case row (facility, unit, urgency, triggers,
+status, times) and assignment times, so ``/v1/stats`` still counts the case and its time to contact.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from psp_common.db import UnitOfWork
 from psp_common.retention import PURGED
+from psp_notification.adapters.links import LinkRepository
 from psp_notification.adapters.orm import assignments, cases, pages, status_log
 
 CLOSED = "closed"
@@ -30,6 +31,7 @@ async def purge_closed(uow: UnitOfWork, now: datetime, cutoff: datetime, batch: 
     if not ids:
         return []
     s = uow.session
+    await LinkRepository(s).delete_for_cases(ids)
     await s.execute(
         update(assignments).where(assignments.c.case_id.in_(ids)).values(candidates=[], acknowledged_by=None)
     )

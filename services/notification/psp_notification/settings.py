@@ -47,12 +47,13 @@ class NotificationSettings(ServiceSettings):
     http_port: int = 8004
     max_body_bytes: int = Field(64 * 1024, description="Largest request body accepted (HTTP 413 above).")
     public_base_url: str = Field("http://127.0.0.1:8004", description="Base URL used in acknowledge/decline links.")
-    signing_key: SecretStr = secret("dev-only-page-signing-key-change-me", "HMAC key of page links and webhooks.")
     webhook_secret: SecretStr = secret(
         "dev-only-webhook-secret-change-me",
         "HMAC key of webhook signatures (X-PSP-Signature), shared with the receivers.",
     )
-    token_ttl_minutes: float = Field(12 * 60, gt=0, description="How long an acknowledge/decline link stays valid.")
+    token_ttl_minutes: float = Field(
+        12 * 60, gt=0, description="How long an acknowledge/decline link stays valid after the page is sent."
+    )
     ack_window_minutes: float = Field(30, gt=0, description="No acknowledgement within this -> page the next backup.")
     contact_deadline_hours: float = Field(12, gt=0, description="Contact expected within this after the match.")
     checkin_hours: list[float] = Field(

@@ -21,6 +21,7 @@ from typing import Protocol
 import aiosmtplib
 import httpx
 
+from psp_common.logs import redact_links
 from psp_notification.settings import ChannelConfig, NotificationSettings
 
 log = logging.getLogger("psp.notification.channels")
@@ -177,7 +178,8 @@ class SmsChannel:
 
 
 class ConsoleChannel:
-    """Logs the page (make run's default): the recipient's pseudonym and the links, never an address."""
+    """Logs the page (make run's default): the recipient's pseudonym and the text, never an address nor a link's
+    token (a log reader must not be able to answer someone else's page)."""
 
     kind = "console"
 
@@ -187,7 +189,11 @@ class ConsoleChannel:
     async def send(self, message: PageMessage, address: str) -> None:
         """Write one log line."""
         self._log.warning(
-            "PAGE %s to %s [%s]: %s", message.purpose, message.recipient_ref, message.idempotency_key, message.text
+            "PAGE %s to %s [%s]: %s",
+            message.purpose,
+            message.recipient_ref,
+            message.idempotency_key,
+            redact_links(message.text),
         )
 
 

@@ -1,4 +1,5 @@
-"""Notification tables: contacts, cases, assignments, pages (idempotency key), status log, feeds published."""
+"""Notification tables: contacts, cases, assignments, pages (idempotency key), page-link tokens (hashed), status log,
+feeds published."""
 
 from __future__ import annotations
 
@@ -97,6 +98,19 @@ Index(
     pages.c.ack_deadline,
     postgresql_where=text(UNANSWERED_SQL),
     sqlite_where=text(UNANSWERED_SQL),
+)
+
+# Page links: only the SHA-256 of each random token is stored, with the page, recipient and action it may do.
+page_tokens = Table(
+    "page_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("page_id", BigId, nullable=False, index=True),
+    Column("recipient_ref", String(64), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("issued_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS),
 )
 
 status_log = Table(

@@ -1,51 +1,80 @@
-"""Signed, expiring page links: ``<page_key>.<expiry epoch>.<HMAC-SHA256>`` (pure Python)."""
+"""Page-link tokens: random, stored only as a hash, bound to one page, recipient and action (pure Python).
+
+A link carries 256 random bits and nothing else; it cannot be computed from anything the service publishes.
+The database keeps the SHA-256 of the token, so a database read does not yield a usable link either.
+"""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
+import re
+import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+TOKEN_BYTES = 32  # 256 bits
+_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # token_urlsafe(32): 43 base64url characters
+
+
+class Action(StrEnum):
+    """What a page link does (one token per action)."""
+
+    ACK = "ack"
+    DECLINE = "decline"
 
 
 class TokenError(Exception):
-    """A page link that is malformed, tampered with or expired."""
+    """A page link that cannot be used: HTTP status and the reason (never the token)."""
 
-    def __init__(self, reason: str, expired: bool = False) -> None:
+    def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
-        self.reason = reason
-        self.expired = expired
+        self.status, self.reason = status, reason
 
 
 @dataclass(frozen=True)
-class PageToken:
-    """The verified content of a link."""
+class StoredLink:
+    """A token's stored row: its hash, page, recipient, action, expiry and first use."""
 
-    page_key: str
+    token_hash: str
+    page_id: int
+    recipient_ref: str
+    action: str
+    issued_at: datetime
     expires_at: datetime
+    used_at: datetime | None
 
 
-def _mac(key: bytes, page_key: str, expires: int) -> str:
-    digest = hmac.new(key, f"psp-page-link:{page_key}:{expires}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+def new_token() -> str:
+    """A fresh link token (256 random bits, URL-safe)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def sign(key: bytes, page_key: str, expires_at: datetime) -> str:
-    """A link token for ``page_key`` valid until ``expires_at``."""
-    expires = int(expires_at.timestamp())
-    return f"{page_key}.{expires}.{_mac(key, page_key, expires)}"
+def digest(token: str) -> str:
+    """What is stored and looked up: the token's SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def verify(key: bytes, token: str, now: datetime) -> PageToken:
-    """Check signature then expiry; raise TokenError with the reason."""
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit() or not parts[0] or len(token) > 200:
-        raise TokenError("malformed link")
-    page_key, expires_s, mac = parts
-    if not hmac.compare_digest(_mac(key, page_key, int(expires_s)), mac):
-        raise TokenError("signature does not match: link altered or not issued by this service")
-    expires_at = datetime.fromtimestamp(int(expires_s), UTC)
-    if now >= expires_at:
-        raise TokenError("link expired", expired=True)
-    return PageToken(page_key, expires_at)
+def well_formed(token: str) -> bool:
+    """Whether ``token`` has the shape of an issued token (anything else is refused before a lookup)."""
+    return bool(_SHAPE.match(token))
+
+
+def issue(page_id: int, recipient_ref: str, now: datetime, ttl: timedelta) -> tuple[dict[str, str], list[StoredLink]]:
+    """Fresh tokens for a page's actions (for the message only) and the rows to store (hashes, never tokens)."""
+    raw = {action.value: new_token() for action in Action}
+    rows = [StoredLink(digest(t), page_id, recipient_ref, action, now, now + ttl, None) for action, t in raw.items()]
+    return raw, rows
+
+
+def check(link: StoredLink | None, action: Action, now: datetime) -> StoredLink:
+    """The link if it may do ``action`` now; TokenError (403 unknown/other action, 410 expired/used) otherwise."""
+    if link is None:
+        raise TokenError(403, "unknown link: altered, withdrawn or not issued by this service")
+    if link.action != action.value:
+        raise TokenError(403, f"this link is for another action, not {action.value}")
+    if now >= link.expires_at:
+        raise TokenError(410, "link expired")
+    if link.used_at is not None:
+        raise TokenError(410, "link already used")
+    return link

@@ -23,23 +23,19 @@ from psp_notification.adapters.schemas import (
     Delivery,
     StatusChange,
 )
-from psp_notification.domain import tokens
 from psp_notification.entrypoints.api_self import owns_assignment, owns_case
 from psp_notification.feeds import build_feed, render_print
 
-# Page links (/v1/pages/{token}/...) are authorized by their signed token; every other route needs a bearer.
+# Page links (/v1/pages/{token}/..., entrypoints/pages.py) are authorized by their token; these need a bearer.
 router = APIRouter()
 COORDINATOR = [Depends(require(Scope.COORDINATOR))]
 OwnerOrCoordinator = Annotated[Principal, Depends(require(Scope.COORDINATOR, Scope.SUPPORTER))]
 StaffId = Annotated[str, Path(min_length=1, max_length=128, description="Staff id (stored as its pseudonym).")]
-Token = Annotated[str, Path(min_length=1, max_length=200, description="Signed page link token.")]
 Uuid = Annotated[str, Path(pattern=r"^[0-9a-fA-F-]{36}$", description="UUID.")]
 RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
-    403: {"model": ErrorResponse, "description": "Link altered or not issued here."},
     404: {"model": ErrorResponse, "description": "Unknown item."},
     409: {"model": ErrorResponse, "description": "Not possible in the current state."},
-    410: {"model": ErrorResponse, "description": "Link expired."},
 }
 BEARER_RESPONSES = {**RESPONSES, **AUTH_RESPONSES}
 
@@ -96,81 +92,6 @@ async def get_contact(staff_id: StaffId, request: Request) -> Any:
     if row is None:
         return error(404, "staff_id", "no contact stored for this person")
     return ContactOut(staff_ref=row["staff_ref"], channels=row["channels"], updated_at=row["updated_at"])
-
-
-def _verify(request: Request, token: str) -> tokens.PageToken | JSONResponse:
-    c = request.app.state.container
-    try:
-        return tokens.verify(c.settings.signing_key.get_secret_value().encode(), token, c.clock.now())
-    except tokens.TokenError as exc:
-        return error(410 if exc.expired else 403, "token", exc.reason)
-
-
-async def _answer(request: Request, token: str, ack: bool) -> JSONResponse:
-    verified = _verify(request, token)
-    if isinstance(verified, JSONResponse):
-        return verified
-    fn = handlers.acknowledge if ack else handlers.decline
-    return await _act(request, lambda uow, now: fn(uow, verified.page_key, now))
-
-
-CONFIRM = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>PSP page</title></head>
-<body><p>{question}</p><form method="post"><button type="submit">{label}</button></form></body></html>"""
-
-
-def _confirm(request: Request, token: str, question: str, label: str) -> Any:
-    verified = _verify(request, token)
-    if isinstance(verified, JSONResponse):
-        return verified
-    return HTMLResponse(CONFIRM.format(question=question, label=label))
-
-
-@router.get(
-    "/v1/pages/{token}/ack",
-    response_class=HTMLResponse,
-    responses=RESPONSES,
-    tags=["pages"],
-    summary="Confirmation form for acknowledging (a GET never changes state: link scanners prefetch).",
-)
-async def ack_form(token: Token, request: Request) -> Any:
-    """Check the link, then ask for a POST."""
-    return _confirm(request, token, "A colleague may need peer support. Will you take this?", "Acknowledge")
-
-
-@router.post(
-    "/v1/pages/{token}/ack",
-    response_model=ActionResult,
-    responses=RESPONSES,
-    tags=["pages"],
-    summary="Acknowledge a page (take the case).",
-)
-async def ack_page(token: Token, request: Request) -> JSONResponse:
-    """Verify the signed link and acknowledge."""
-    return await _answer(request, token, True)
-
-
-@router.get(
-    "/v1/pages/{token}/decline",
-    response_class=HTMLResponse,
-    responses=RESPONSES,
-    tags=["pages"],
-    summary="Confirmation form for declining (a GET never changes state).",
-)
-async def decline_form(token: Token, request: Request) -> Any:
-    """Check the link, then ask for a POST."""
-    return _confirm(request, token, "Decline this page? The next supporter will be asked.", "Decline")
-
-
-@router.post(
-    "/v1/pages/{token}/decline",
-    response_model=ActionResult,
-    responses=RESPONSES,
-    tags=["pages"],
-    summary="Decline a page (the next backup is paged).",
-)
-async def decline_page(token: Token, request: Request) -> JSONResponse:
-    """Verify the signed link and decline."""
-    return await _answer(request, token, False)
 
 
 @router.post(
