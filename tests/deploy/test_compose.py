@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from psp_common import topics
+from psp_common.auth_keys import config_problems
 from psp_common.settings import ServiceSettings
 from psp_common.stack import SERVICES
 from psp_common.startup import env_var, secret_fields, weak_secrets
@@ -89,7 +90,7 @@ def test_compose_settings_pass_the_production_check_once_filled_in() -> None:
         env = {k: str(v) for k, v in doc[name]["environment"].items()}
         filled = {k: REQUIRED.sub(f"{STRONG}-{k}", re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", v)) for k, v in env.items()}
         settings = SETTINGS[name](**{k.removeprefix("PSP_").lower(): v for k, v in filled.items()})
-        assert settings.env == "production" and weak_secrets(settings) == []
+        assert settings.env == "production" and weak_secrets(settings) == [] and config_problems(settings) == []
 
 
 def test_env_example_lists_every_required_variable_empty() -> None:

@@ -19,6 +19,8 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from psp_common import logs, startup, topics
+from psp_common.auth import TokenVerifier
+from psp_common.auth_keys import config_problems
 from psp_common.db import OutboxSignal, UnitOfWork, make_engine, messaging_tables
 from psp_common.kafka import DeadLetters, ensure_topics, make_broker
 from psp_common.migrations import upgrade_async
@@ -54,6 +56,7 @@ class Runtime:
             batch=settings.outbox_batch,
             idle_poll_s=settings.outbox_poll_s,
         )
+        self.tokens = TokenVerifier(settings)
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
@@ -77,6 +80,7 @@ class Runtime:
                 self.settings.kafka_replication,
             )
         await self.broker.start()
+        await asyncio.to_thread(self.tokens.keys.warm)
         self.relay.start()
         for loop in self.background:
             self._tasks.append(asyncio.create_task(loop()))
@@ -156,6 +160,6 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
 
 def run(settings_cls: type[S], build: Callable[[S], FastAPI]) -> None:
     """A service's console entry point: settings and start-up checks (exit 2 on a problem), logs, then serve."""
-    settings = startup.load(settings_cls)
+    settings = startup.load(settings_cls, config_problems)
     logs.configure(settings.log_level, settings.service_name)
     serve(build(settings), settings)

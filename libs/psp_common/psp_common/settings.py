@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+"""What PSP_AUTH_ALGORITHMS may name: never HS* (the key is public) nor none."""
 SECRET_MARK = "psp_secret"  # noqa: S105 - a marker name, not a secret
 """Key in a field's ``json_schema_extra`` marking a secret that production refuses at its packaged default."""
 
@@ -77,9 +79,41 @@ class ServiceSettings(BaseSettings):
     retention_batch: int = Field(500, ge=1, description="Cases purged per transaction.")
     auth_jwt_secret: SecretStr = secret(
         "dev-only-jwt-secret-change-me-0123456789",
-        "HS256 secret for bearer tokens; unused (and HS256 refused) once a public key is set.",
-        waived_by=("auth_jwt_public_key",),
+        "HS256 secret for bearer tokens; unused (and HS256 refused) once a public key, OIDC issuer or JWKS is set.",
+        waived_by=("auth_jwt_public_key", "auth_oidc_issuer", "auth_jwks_url"),
     )
-    auth_jwt_public_key: str | None = Field(None, description="PEM public key of the identity provider (RS256/ES256).")
-    auth_issuer: str = Field("psp-dev", description="Expected token issuer (iss).")
+    auth_jwt_public_key: str | None = Field(
+        None, description="PEM public key of the identity provider (RSA >= 2048 bits, EC or Ed25519; '\\n' accepted)."
+    )
+    auth_oidc_issuer: str | None = Field(
+        None,
+        description="OIDC issuer URL: keys from its discovery document's jwks_uri, and tokens' iss must equal it.",
+    )
+    auth_jwks_url: str | None = Field(None, description="JWKS URL of the identity provider (instead of discovery).")
+    auth_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"],
+        description="Algorithms accepted from the identity provider (asymmetric only).",
+    )
+    auth_issuer: str = Field("psp-dev", description="Expected token issuer (iss) unless auth_oidc_issuer is set.")
     auth_audience: str = Field("psp-outreach", description="Expected token audience (aud).")
+    auth_leeway_s: float = Field(30, ge=0, le=300, description="Clock skew allowed on exp, nbf and iat.")
+    auth_max_token_lifetime_s: float = Field(
+        12 * 3600, gt=0, description="Tokens valid longer than this (exp - iat) are refused; iat is required."
+    )
+    auth_jwks_cache_s: float = Field(300, gt=0, description="How long a fetched JWKS is used before refetching.")
+    auth_jwks_refresh_cooldown_s: float = Field(
+        30, ge=0, description="Least time between refetches for an unknown kid (or a failed discovery)."
+    )
+    auth_jwks_timeout_s: float = Field(5, gt=0, description="Timeout of one discovery or JWKS request.")
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        if not value or any(a not in ASYMMETRIC_ALGORITHMS for a in value):
+            raise ValueError(f"only asymmetric algorithms: {', '.join(ASYMMETRIC_ALGORITHMS)}")
+        return value
+
+    @property
+    def expected_issuer(self) -> str:
+        """The iss a token must carry: the OIDC issuer when one is configured."""
+        return self.auth_oidc_issuer or self.auth_issuer
