@@ -85,3 +85,17 @@ def test_constraints_compare_every_alias_of_a_supported_person() -> None:
     assert "not_evaluator_or_supervisor" in failed(supporter("ps_b", supervises=frozenset({"ps_old"})), p)
     assert "not_involved" in failed(supporter("ps_old"), p)
     assert failed(supporter("ps_c"), p) == []
+
+
+async def test_matched_supporters_carry_their_other_key_pseudonyms_for_notification(sqlite_url: str) -> None:
+    async with service_on(sqlite_url) as before:
+        await register(before, "S-OLD")  # on the roster under k1
+    async with service_on(sqlite_url, **rotated()) as after:
+        await register(after, "S-NEW", site="NORTH")  # joined after the rotation: roster ref under k2
+        await handle(after, after_event(after, staff_after("E-1")))
+        [(_, msg)] = await published(after)
+    named = {c["supporter_ref"]: c["aliases"] for c in [msg["primary"], *msg["backups"]]}
+    assert named == {
+        BEFORE.pseudonym("S-OLD"): [AFTER.pseudonym("S-OLD")],
+        AFTER.pseudonym("S-NEW"): [BEFORE.pseudonym("S-NEW")],
+    }

@@ -32,6 +32,7 @@ from psp_matching.domain.model import (
     zone,
 )
 from psp_matching.monthly_cap import match_within_cap
+from psp_matching.roster import supporter_aliases
 from psp_matching.settings import MatchingSettings
 
 log = logging.getLogger("psp.matching")
@@ -257,6 +258,7 @@ async def run_match(
         },
         new_case,
     )
+    aliases = await supporter_aliases(roster, [r.ref for r in (*team, *result.backups)], deps.pseudo)
     uow.publish(
         topics.SUPPORTER_MATCHED,
         SupporterMatched(
@@ -267,9 +269,9 @@ async def run_match(
             facility=row["facility"],
             unit=row["unit"],
             supported=tuple(sorted(people)),
-            primary=_candidate(result.primary, result.notes),
-            backups=tuple(_candidate(r) for r in result.backups),
-            co_facilitators=tuple(_candidate(r) for r in result.co_facilitators),
+            primary=_candidate(result.primary, aliases, result.notes),
+            backups=tuple(_candidate(r, aliases) for r in result.backups),
+            co_facilitators=tuple(_candidate(r, aliases) for r in result.co_facilitators),
             urgency=row["urgency"],
             mode=row["mode"],
             tier=row["tier"],
@@ -289,8 +291,9 @@ def _roles(result: MatchResult) -> list[tuple[Ranked, str]]:
     ]
 
 
-def _candidate(r: Ranked, notes: tuple[str, ...] = ()) -> Candidate:
-    return Candidate(supporter_ref=r.ref, score=round(r.score, 4), reasons=(*r.reasons, *notes))
+def _candidate(r: Ranked, aliases: dict[str, tuple[str, ...]], notes: tuple[str, ...] = ()) -> Candidate:
+    reasons = (*r.reasons, *notes)
+    return Candidate(supporter_ref=r.ref, score=round(r.score, 4), reasons=reasons, aliases=aliases.get(r.ref, ()))
 
 
 def _candidate_json(r: Ranked, role: str) -> dict[str, object]:

@@ -17,6 +17,13 @@ class Candidate(Frozen):
     supporter_ref: str = Field(description="Pseudonym of the supporter.")
     score: float = Field(description="Preference score; higher is better.")
     reasons: tuple[str, ...] = Field((), description="Why this supporter ranks where it does.")
+    aliases: tuple[str, ...] = Field(
+        (),
+        max_length=8,
+        description="The supporter's pseudonyms under the other keys still active during a key rotation "
+        "(PSP_PSEUDONYM_OLD_KEYS), so contacts stored under any of them are found. Empty when no previous key "
+        "is active; optional.",
+    )
 
 
 class SupporterMatched(Envelope):

@@ -167,6 +167,11 @@ class RosterRepository:
             out.append(Person(ref, lower, seniority, langs, frozenset(names[ref][1:])))
         return tuple(out)
 
+    async def staff_ids(self, refs: Iterable[str]) -> dict[str, str]:
+        """Staff ids of supporters by supporter_ref (only matching's roster holds them)."""
+        q = select(supporters.c.supporter_ref, supporters.c.staff_id).where(supporters.c.supporter_ref.in_(list(refs)))
+        return {ref: sid for ref, sid in (await self.session.execute(q)).all()}
+
     async def supporter_refs(self, names: Iterable[str]) -> frozenset[str]:
         """Which of ``names`` are stored supporter refs (a person's pseudonyms under every active key)."""
         q = select(supporters.c.supporter_ref).where(supporters.c.supporter_ref.in_(list(names)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -102,6 +103,26 @@ class Repository:
     async def contact(self, ref: str) -> dict[str, Any] | None:
         """Stored channels of a person."""
         return as_dict(await get_by(self.session, contacts, "staff_ref", ref))
+
+    async def link_contacts(self, aliases: Mapping[str, Sequence[str]], now: datetime) -> int:
+        """Key rotation: copy channels stored under an alias to a ref that has none (``aliases``: ref -> aliases).
+
+        A supporter put on the roster after a rotation is paged under the new pseudonym while their channels
+        may still be stored under the old one only. Returns how many contacts were copied.
+        """
+        wanted = {ref: list(a) for ref, a in aliases.items() if a}
+        if not wanted:
+            return 0
+        names = sorted({*wanted, *(n for a in wanted.values() for n in a)})
+        stored = await self.contacts_of(names)
+        copied = 0
+        for ref, names_of in wanted.items():
+            source = next((stored[n] for n in names_of if n in stored), None)
+            if ref in stored or source is None:
+                continue
+            await self.save_contact(ref, source["key_id"], source["channels"], now)
+            copied += 1
+        return copied
 
     # cases
     async def case(self, case_id: str) -> dict[str, Any] | None:

@@ -66,12 +66,18 @@ async def _act(request: Request, action: Callable[[Any, Any], Awaitable[str]]) -
     summary="Register or replace a person's channels (preference order).",
 )
 async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> ContactOut:
-    """Store channels under the staff id's pseudonym, so SupporterMatched's supporter_ref finds them."""
+    """Store channels under the staff id's pseudonym under every active key.
+
+    SupporterMatched's supporter_ref finds them whether the supporter joined the roster before or after a key
+    rotation.
+    """
     c = request.app.state.container
     ref = c.pseudo.pseudonym(staff_id)
     channels = [ch.model_dump() for ch in body.channels]
     async with c.runtime.uow() as uow:
-        await Repository(uow.session).save_contact(ref, c.pseudo.key_id, channels, c.clock.now())
+        repo = Repository(uow.session)
+        for key_id in c.pseudo.key_ids:
+            await repo.save_contact(c.pseudo.pseudonym(staff_id, key_id), key_id, channels, c.clock.now())
         await uow.commit()
     return ContactOut(staff_ref=ref, channels=[{"kind": ch["kind"]} for ch in channels])
 
@@ -85,10 +91,12 @@ async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> C
     summary="A person's stored channels (coordinators).",
 )
 async def get_contact(staff_id: StaffId, request: Request) -> Any:
-    """Read a contact by staff id."""
+    """Read a contact by staff id (stored under the current key or a previous one still active)."""
     c = request.app.state.container
+    names = c.pseudo.pseudonyms_of(staff_id)
     async with c.runtime.session() as session:
-        row = await Repository(session).contact(c.pseudo.pseudonym(staff_id))
+        stored = await Repository(session).contacts_of(list(names))
+    row = next((stored[n] for n in names if n in stored), None)
     if row is None:
         return error(404, "staff_id", "no contact stored for this person")
     return ContactOut(staff_ref=row["staff_ref"], channels=row["channels"], updated_at=row["updated_at"])

@@ -1,0 +1,44 @@
+"""Notification after a pseudonym key rotation: contacts stored under k1 or k2 reach the supporter matching pages."""
+
+from __future__ import annotations
+
+from psp_common.events.matching import Candidate
+from psp_notification import handlers
+from tests.notification.support import app_env, matched
+from tests.rotation import AFTER, BEFORE, rotated
+
+HOOK_OLD = "https://hooks.example/old-phone"
+HOOK_NEW = "https://hooks.example/new-phone"
+
+
+def hook(address: str) -> dict[str, list[dict[str, str]]]:
+    return {"channels": [{"kind": "webhook", "address": address}]}
+
+
+async def test_contact_changed_after_rotation_reaches_a_supporter_rostered_under_the_old_key(sqlite_url: str) -> None:
+    async with app_env(sqlite_url) as before:
+        assert (await before.client.put("/v1/contacts/S-1", json=hook(HOOK_OLD))).status_code == 200
+    async with app_env(sqlite_url, **rotated()) as after:
+        r = await after.client.put("/v1/contacts/S-1", json=hook(HOOK_NEW))  # the supporter's new number
+        assert r.status_code == 200 and r.json()["staff_ref"] == AFTER.pseudonym("S-1")
+        # matching still pages them under the roster ref they were registered with (k1)
+        event = matched(primary=BEFORE.pseudonym("S-1"), backups=())
+        await after.handle(handlers.on_supporter_matched, event, after.c.settings, after.clock.now())
+        await after.tick()
+        assert [address for _, address in after.webhook.sent] == [HOOK_NEW]
+        assert after.console.sent == []
+
+
+async def test_contact_stored_before_rotation_reaches_a_supporter_rostered_after_it(sqlite_url: str) -> None:
+    async with app_env(sqlite_url) as before:
+        assert (await before.client.put("/v1/contacts/S-2", json=hook(HOOK_OLD))).status_code == 200
+    async with app_env(sqlite_url, **rotated()) as after:
+        got = await after.client.get("/v1/contacts/S-2")
+        assert got.status_code == 200 and got.json()["channels"] == hook(HOOK_OLD)["channels"]
+        # a supporter put on the roster after the rotation: ref under k2, alias under k1 (from matching)
+        primary = Candidate(supporter_ref=AFTER.pseudonym("S-2"), score=1.0, aliases=(BEFORE.pseudonym("S-2"),))
+        event = matched(backups=()).model_copy(update={"primary": primary})
+        await after.handle(handlers.on_supporter_matched, event, after.c.settings, after.clock.now())
+        await after.tick()
+        assert [address for _, address in after.webhook.sent] == [HOOK_OLD]
+        assert after.console.sent == [], "never the default channel for someone with a stored contact"
