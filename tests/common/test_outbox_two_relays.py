@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
@@ -13,7 +14,6 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import func, insert, select
 
 from psp_common.db import OutboxSignal, make_engine, messaging_tables, new_metadata
-from psp_common.events.envelope import utcnow
 from psp_common.kafka import ensure_topics, make_broker
 from psp_common.outbox import OutboxRelay
 from psp_common.settings import ServiceSettings
@@ -22,6 +22,7 @@ from tests.support import read_topic
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 KEYS, PER_KEY = 8, 25
+CREATED = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 class SlowBroker:
@@ -52,7 +53,7 @@ async def test_two_relays_keep_each_keys_order_lose_nothing_and_publish_nothing_
                 "key": f"case-{k}",
                 "payload": json.dumps({"case": k, "seq": i}).encode(),
                 "headers": {},
-                "created_at": utcnow(),
+                "created_at": CREATED,
                 "attempts": 0,
             }
             for i in range(PER_KEY)

@@ -193,6 +193,8 @@ def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: 
 async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig, now: datetime | None = None) -> Plan:
     """Decide on one incident version; persist cases, merges and the decision; queue the outreach events."""
     now = now or utcnow()
+    names = [n for s in event.staff for n in s.names()]  # current pseudonyms and aliases: every stored name
+    await CaseRepository(uow.session).lock_people(names, event.incident_ref)  # before reading open cases
     p = await plan(event, uow.session, cfg, seed=True, now=now)
     await rotation.relink(uow.session, p.incident.people(), now)
     cases = CaseRepository(uow.session)

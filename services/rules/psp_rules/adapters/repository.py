@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, insert_or_skip
+from psp_common.locks import lock_all
 from psp_rules.adapters.orm import case_members, cases, decisions, opt_outs, rulesets
 from psp_rules.domain.model import Mode, OpenCase, Urgency
 
@@ -182,6 +183,15 @@ class CaseRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def lock_people(self, pseudonyms: Iterable[str], incident_ref: str) -> None:
+        """Hold the case locks of these people and this incident until commit (PostgreSQL advisory locks).
+
+        Another instance deciding on any of them waits, then reads the case this transaction opens: one person
+        never gets two cases in one merge window because two events were decided at the same time.
+        """
+        names = [f"psp.rules.person:{p}" for p in pseudonyms]
+        await lock_all(self.session, [*names, f"psp.rules.incident:{incident_ref}"])
 
     async def open_cases(self, pseudonyms: list[str], incident_ref: str) -> tuple[OpenCase, ...]:
         """Open cases holding any of ``pseudonyms`` or covering ``incident_ref``."""
