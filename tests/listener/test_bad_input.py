@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from psp_common import topics
 from psp_common.events.intake import IncidentObserved
-from psp_common.kafka import RetryTracker, deliver
+from psp_common.kafka import DeadLetters, RetryTracker, deliver
 from psp_listener.normalizer import Normalizer
 from psp_listener.settings import ListenerSettings
 from tests.listener.conftest import fixture
@@ -51,7 +52,7 @@ CASES: list[tuple[str, str, bytes, str]] = [
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, b'{"source_system": "rl6",', ""),
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, b"\xff\xfe\x00garbage", ""),
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, version="two"), "version"),
-    ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, severity="x"), "severity"),
+    ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, severity="x"), "<extra field>"),
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, involved_staff=[]), "involved_staff"),
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, without(NATIVE, "involved_staff"), "involved_staff"),
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, facility_tz="EST5EDT/Nope"), "facility_tz"),
@@ -59,13 +60,13 @@ CASES: list[tuple[str, str, bytes, str]] = [
     ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, b"[1, 2, 3]", "body"),
     ("/v1/safety-huddles", topics.SAFETY_HUDDLES, b"{not json", ""),
     ("/v1/safety-huddles", topics.SAFETY_HUDDLES, dumps(HUDDLE, call=3), "call"),
-    ("/v1/safety-huddles", topics.SAFETY_HUDDLES, dumps(HUDDLE, mood="sad"), "mood"),
+    ("/v1/safety-huddles", topics.SAFETY_HUDDLES, dumps(HUDDLE, mood="sad"), "<extra field>"),
     ("/v1/safety-huddles", topics.SAFETY_HUDDLES, dumps(HUDDLE, staff=[]), "body"),
     ("/v1/safety-huddles", topics.SAFETY_HUDDLES, dumps(HUDDLE, facility_tz="Nowhere/Land"), "facility_tz"),
     ("/v1/safety-huddles", topics.SAFETY_HUDDLES, dumps(HUDDLE, huddle_at="yesterday"), "huddle_at"),
     ("/fhir/AdverseEvent", topics.FHIR_ADVERSE_EVENTS, b'{"resourceType":', ""),
     ("/fhir/AdverseEvent", topics.FHIR_ADVERSE_EVENTS, dumps(R4, actuality=["actual"]), "AdverseEvent.actuality"),
-    ("/fhir/AdverseEvent", topics.FHIR_ADVERSE_EVENTS, dumps(R4, secret="x"), "AdverseEvent.secret"),
+    ("/fhir/AdverseEvent", topics.FHIR_ADVERSE_EVENTS, dumps(R4, secret="x"), "AdverseEvent.<extra field>"),
     ("/fhir/AdverseEvent", topics.FHIR_ADVERSE_EVENTS, without(R4, "contributor"), "AdverseEvent.contributor"),
     ("/fhir/AdverseEvent", topics.FHIR_ADVERSE_EVENTS, dumps(R4, date="2026-11-23T03:40:00"), "AdverseEvent.date"),
     ("/fhir/AdverseEvent", topics.FHIR_ADVERSE_EVENTS, b'"AdverseEvent"', "AdverseEvent"),
@@ -161,3 +162,69 @@ async def test_kafka_input_is_dead_lettered_with_reason(
     named = field_name.removeprefix("AdverseEvent.").split(".")[0]
     assert named in sent["reason"] or field_name in ("", "body", "AdverseEvent")
     assert "NARRATIVE-SECRET" not in sent["reason"]
+
+
+SECRET_KEY = "patient_ssn_123-45-6789"
+FHIR_R5 = fixture("adverse_event_r5.json")
+# An extra key chosen by the sender, at the top and nested, in every intake format.
+KEYED: list[tuple[str, str, bytes, str]] = [
+    ("/v1/occurrence-reports", topics.OCCURRENCE_REPORTS, dumps(NATIVE, **{SECRET_KEY: 1}), "<extra field>"),
+    (
+        "/v1/occurrence-reports",
+        topics.OCCURRENCE_REPORTS,
+        dumps(NATIVE, involved_staff=[{"staff_id": "E100", SECRET_KEY: "x"}], patient={SECRET_KEY: "x"}),
+        "involved_staff.0.<extra field>",
+    ),
+    ("/v1/safety-huddles", topics.SAFETY_HUDDLES, dumps(HUDDLE, **{SECRET_KEY: True}), "<extra field>"),
+    ("/fhir/AdverseEvent", topics.FHIR_ADVERSE_EVENTS, dumps(R4, **{SECRET_KEY: 1}), "AdverseEvent.<extra field>"),
+    (
+        "/fhir/AdverseEvent",
+        topics.FHIR_ADVERSE_EVENTS,
+        dumps(FHIR_R5, participant=[{"actor": {"reference": "Practitioner/E1", SECRET_KEY: 1}}]),
+        "AdverseEvent.participant[0].actor.<extra field>",
+    ),
+]
+
+
+@dataclass
+class RecordingBroker:
+    published: list[dict[str, Any]] = field(default_factory=list)
+
+    async def publish(self, payload: bytes, topic: str, **meta: Any) -> None:
+        self.published.append({"payload": payload, "topic": topic, **meta})
+
+
+@pytest.mark.parametrize(("path", "topic", "payload", "field_name"), KEYED)
+async def test_a_key_chosen_by_the_sender_is_never_echoed(
+    client: TestClient,
+    norm: Normalizer,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    topic: str,
+    payload: bytes,
+    field_name: str,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    r = client.post(path, content=payload, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and field_name in named_fields(path, r)
+    assert SECRET_KEY not in r.text
+    broker, held = RecordingBroker(), []
+
+    async def quarantine(body: bytes, headers: dict[str, str]) -> str:
+        held.append(dict(headers))
+        return "q-1"
+
+    dead = DeadLetters(broker, "listener", quarantine=quarantine)  # type: ignore[arg-type]
+    await deliver(
+        FakeMessage(Record(payload, topic)),
+        parse=PARSERS[topic].__get__(norm),
+        handle=None,  # type: ignore[arg-type]
+        dead_letters=dead,
+        tracker=RetryTracker(),
+        settings=ListenerSettings(),  # type: ignore[arg-type]
+    )
+    [sent] = broker.published
+    reason = sent["headers"]["x-dlq-reason"]
+    assert "<extra field>" in reason and reason == held[0]["x-dlq-reason"]  # the quarantine row's reason too
+    assert SECRET_KEY not in json.dumps(sent["headers"]) and SECRET_KEY.encode() not in sent["payload"]
+    assert SECRET_KEY not in caplog.text

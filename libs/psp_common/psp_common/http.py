@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from psp_common.field_names import safe_loc
 from psp_common.locks import lost_race
 
 
@@ -30,10 +31,10 @@ class ErrorResponse(BaseModel):
 
 
 def field_errors(exc: ValidationError | RequestValidationError) -> list[FieldError]:
-    """Field paths and messages, without the offending input values."""
+    """Field paths (schema names only) and messages, without the offending input values or keys."""
     out = []
     for err in exc.errors()[:50]:
-        loc = [str(p) for p in err.get("loc", ())]
+        loc = [str(p) for p in safe_loc(err)]
         if loc and loc[0] == "body":
             loc = loc[1:]
         out.append(FieldError(field=".".join(loc) or "body", reason=str(err.get("msg", "invalid"))))

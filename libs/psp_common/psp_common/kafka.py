@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from psp_common import topics
 from psp_common.db import DuplicateEvent, UnitOfWork
 from psp_common.events.envelope import Envelope
+from psp_common.field_names import dotted
 from psp_common.locks import lost_race
 from psp_common.settings import ServiceSettings
 
@@ -80,7 +81,7 @@ def safe_reason(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors(include_input=False, include_url=False)[:10]:
-            loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+            loc = dotted(err) or "<root>"
             parts.append(f"{loc}: {err['msg']}")
         return "validation failed: " + "; ".join(parts)
     return f"handler failed: {type(exc).__name__}"

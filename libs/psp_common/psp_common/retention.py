@@ -34,8 +34,10 @@ class Retention:
         batch: int,
         poll_s: float,
         now: Callable[[], datetime] = utc_now,
+        what: str = "closed case(s)",
     ) -> None:
         self.uow, self.purge, self.days, self.batch, self.poll_s, self.now = uow, purge, days, batch, poll_s, now
+        self.what = what
 
     async def tick(self) -> int:
         """Purge every due case (in batches of ``batch``); return how many."""
@@ -49,7 +51,7 @@ class Retention:
             if len(ids) < self.batch:
                 break
         if total:
-            log.info("retention purged %d closed case(s)", total)
+            log.info("retention purged %d %s", total, self.what)
         return total
 
     async def run(self) -> None:

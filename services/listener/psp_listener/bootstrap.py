@@ -13,7 +13,8 @@ from psp_common.events.intake import IncidentObserved
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
-from psp_common.quarantine import DbQuarantine
+from psp_common.quarantine import DbQuarantine, quarantine_purge
+from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, run
 from psp_listener.adapters.orm import audit_log, metadata, quarantine
 from psp_listener.entrypoints import api, consumers, fhir_api
@@ -31,6 +32,7 @@ class Container:
     pseudo: Pseudonymizer
     settings: ListenerSettings
     normalizer: Normalizer
+    quarantine_retention: Retention
 
 
 def build(settings: ListenerSettings | None = None) -> FastAPI:
@@ -38,8 +40,17 @@ def build(settings: ListenerSettings | None = None) -> FastAPI:
     settings = settings or ListenerSettings()
     runtime = Runtime(settings, metadata, MIGRATIONS)
     runtime.dead_letters.quarantine = DbQuarantine(runtime.engine, quarantine)
+    purge = Retention(
+        runtime.uow,
+        quarantine_purge(quarantine),
+        settings.quarantine_retention_days,
+        settings.retention_batch,
+        settings.retention_poll_s,
+        what="quarantined message(s)",
+    )
+    runtime.background.append(purge.run)
     pseudo = Pseudonymizer.from_settings(settings)
-    container = Container(runtime, pseudo, settings, Normalizer(settings, pseudo))
+    container = Container(runtime, pseudo, settings, Normalizer(settings, pseudo), purge)
     consumers.register(container)
     document_publisher(
         runtime.broker,

@@ -89,3 +89,6 @@ class ListenerSettings(ServiceSettings):
         le=MAX_STAFF - 1,
         description="Most entries in an AdverseEvent's participant (R5) or contributor (R4) list; more is refused.",
     )
+    quarantine_retention_days: float = Field(
+        30, gt=0, description="Quarantined (dead-lettered) intake is deleted this many days after it arrived."
+    )

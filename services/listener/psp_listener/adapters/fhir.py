@@ -10,6 +10,7 @@ from fhir.resources.adverseevent import AdverseEvent as AdverseEventR5
 from fhir.resources.R4B.adverseevent import AdverseEvent as AdverseEventR4
 from pydantic import ValidationError
 
+from psp_common.field_names import safe_loc
 from psp_listener.adapters.common import decode_json
 from psp_listener.adapters.errors import invalid
 
@@ -55,6 +56,14 @@ R4_ONLY = frozenset(
 )
 # The elements listing involved staff (R5, R4).
 PEOPLE = ("participant", "contributor")
+# Top-level element names of either release: a misplaced one may be named in an error (any other key is not).
+ELEMENTS = frozenset(
+    name
+    for model in (AdverseEventR4, AdverseEventR5)
+    for field_name, info in model.model_fields.items()
+    for name in (field_name, info.alias)
+    if name
+)
 _PROFILE = re.compile(r"(?:/|\|)(?P<major>[45])\.\d")
 
 
@@ -126,7 +135,7 @@ def parse_resource(
     try:
         model.model_validate(resource)
     except ValidationError as exc:
-        issues += [(_loc(e["loc"]), _short(e["msg"])) for e in exc.errors(include_input=False)]
+        issues += [(_element_loc(e), _short(e["msg"])) for e in exc.errors(include_input=False)]
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
         issues.append(((), f"invalid FHIR resource: {type(exc).__name__}"))
     if issues:
@@ -134,8 +143,9 @@ def parse_resource(
     return resource, version
 
 
-def _loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
-    return tuple(p if isinstance(p, int) else str(p) for p in loc)
+def _element_loc(error: Any) -> tuple[str | int, ...]:
+    at_top = len(error["loc"]) == 1
+    return safe_loc(error, ELEMENTS if at_top else ())
 
 
 def _short(message: str) -> str:
@@ -161,7 +171,7 @@ def operation_outcome(exc: ValidationError) -> tuple[int, dict[str, Any]]:
             "code": "structure" if malformed else ("required" if err["type"] == "missing" else "invalid"),
             "diagnostics": _short(str(err["msg"])),
         }
-        issue["expression"] = [expression(err["loc"])]
+        issue["expression"] = [expression(safe_loc(err))]
         issues.append(issue)
     return (400 if malformed else 422), {"resourceType": "OperationOutcome", "issue": issues}
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from icalendar import Calendar
 from pydantic import BaseModel, ValidationError
 
+from psp_common.field_names import safe_loc
 from psp_matching.adapters.schemas import RowError, ShiftIn, StaffIn, SupporterIn
 
 M = TypeVar("M", bound=BaseModel)
@@ -121,7 +122,7 @@ def _parse_csv(
             errors.append(RowError(row=number, field=exc.column, reason=exc.reason))
         except ValidationError as exc:
             for err in exc.errors(include_input=False, include_url=False):
-                errors.append(RowError(row=number, field=_csv_field(err["loc"]), reason=err["msg"]))
+                errors.append(RowError(row=number, field=_csv_field(safe_loc(err)), reason=err["msg"]))
     if not good and not errors:
         errors.append(RowError(row=1, field="body", reason="no data rows"))
     return good, errors
@@ -197,7 +198,7 @@ def parse_ical(text: str) -> tuple[list[ShiftIn], list[RowError]]:
             errors.append(RowError(row=number, field=exc.column, reason=exc.reason))
         except ValidationError as exc:
             for err in exc.errors(include_input=False, include_url=False):
-                errors.append(RowError(row=number, field=_csv_field(err["loc"]), reason=err["msg"]))
+                errors.append(RowError(row=number, field=_csv_field(safe_loc(err)), reason=err["msg"]))
     if not shifts and not errors:
         errors.append(RowError(row=0, field="body", reason="no VEVENT shifts"))
     return shifts, errors
