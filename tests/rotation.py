@@ -30,6 +30,11 @@ def rotated(**kw: Any) -> dict[str, Any]:
     }
 
 
+def retired(**kw: Any) -> dict[str, Any]:
+    """Settings keyword arguments once k1 is retired (only k2's key left)."""
+    return {"pseudonym_key": SecretStr(K2), "pseudonym_key_id": "k2", **kw}
+
+
 def rotated_env() -> dict[str, str]:
     """The same rotation as environment variables (for service processes)."""
     return {

@@ -14,7 +14,7 @@ from psp_matching.domain.constraints import failed, prepare
 from tests.matching.conftest import Service, service_on
 from tests.matching.factories import POLICY, case, facts, person, supporter
 from tests.matching.test_handlers import handle, published, register, request
-from tests.rotation import AFTER, BEFORE, rotated, staff_after
+from tests.rotation import AFTER, BEFORE, retired, rotated, staff_after
 
 
 def after_event(svc: Service, people: tuple[StaffRef, ...], **over: Any) -> Any:
@@ -99,3 +99,17 @@ async def test_matched_supporters_carry_their_other_key_pseudonyms_for_notificat
         BEFORE.pseudonym("S-OLD"): [AFTER.pseudonym("S-OLD")],
         AFTER.pseudonym("S-NEW"): [BEFORE.pseudonym("S-NEW")],
     }
+
+
+async def test_involved_supporter_stays_excluded_once_the_old_key_is_retired(sqlite_url: str) -> None:
+    async with service_on(sqlite_url) as before:
+        await register(before, "S-INV", years_experience=30)  # roster ref under k1, kept as an opaque id
+        await register(before, "S-OK", site="NORTH")
+    async with service_on(sqlite_url, **retired()) as after:  # k1 gone: events name people under k2 only
+        people = (StaffRef(pseudonym=AFTER.pseudonym("S-INV"), key_id="k2", role="rn"),)
+        await handle(after, after_event(after, people))
+        [(_, msg)] = await published(after)
+    assert [msg["primary"]["supporter_ref"], *(b["supporter_ref"] for b in msg["backups"])] == [
+        BEFORE.pseudonym("S-OK")
+    ]
+    assert msg["primary"]["aliases"] == [AFTER.pseudonym("S-OK")], "notification finds contacts saved under k2"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from psp_common.events.matching import Candidate
 from psp_notification import handlers
 from tests.notification.support import app_env, matched
-from tests.rotation import AFTER, BEFORE, rotated
+from tests.rotation import AFTER, BEFORE, retired, rotated
 
 HOOK_OLD = "https://hooks.example/old-phone"
 HOOK_NEW = "https://hooks.example/new-phone"
@@ -42,3 +42,19 @@ async def test_contact_stored_before_rotation_reaches_a_supporter_rostered_after
         await after.tick()
         assert [address for _, address in after.webhook.sent] == [HOOK_OLD]
         assert after.console.sent == [], "never the default channel for someone with a stored contact"
+
+
+async def test_contact_changed_after_the_old_key_is_retired_reaches_a_supporter_rostered_under_it(
+    sqlite_url: str,
+) -> None:
+    async with app_env(sqlite_url) as before:
+        assert (await before.client.put("/v1/contacts/S-3", json=hook(HOOK_OLD))).status_code == 200
+    async with app_env(sqlite_url, **retired()) as after:
+        after.clock.advance(minutes=5)
+        assert (await after.client.put("/v1/contacts/S-3", json=hook(HOOK_NEW))).status_code == 200  # under k2 only
+        # matching pages the roster ref (k1) and names the supporter's current pseudonym as an alias
+        primary = Candidate(supporter_ref=BEFORE.pseudonym("S-3"), score=1.0, aliases=(AFTER.pseudonym("S-3"),))
+        event = matched(backups=()).model_copy(update={"primary": primary})
+        await after.handle(handlers.on_supporter_matched, event, after.c.settings, after.clock.now())
+        await after.tick()
+        assert [address for _, address in after.webhook.sent] == [HOOK_NEW], "the newest channels, not the stale"

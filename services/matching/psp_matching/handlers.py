@@ -32,7 +32,6 @@ from psp_matching.domain.model import (
     zone,
 )
 from psp_matching.monthly_cap import match_within_cap
-from psp_matching.roster import supporter_aliases
 from psp_matching.settings import MatchingSettings
 
 log = logging.getLogger("psp.matching")
@@ -181,7 +180,7 @@ async def run_match(
 
     ``new_case``: the case was created in this transaction, so it has no assignment to read or supersede.
     """
-    repo, roster = CaseRepository(uow.session), RosterRepository(uow.session)
+    repo, roster = CaseRepository(uow.session), RosterRepository(uow.session, deps.pseudo.pseudonyms_of)
     row = row if row is not None else await repo.get(case_id)
     assert row is not None
     people = frozenset(row["people"])
@@ -258,7 +257,7 @@ async def run_match(
         },
         new_case,
     )
-    aliases = await supporter_aliases(roster, [r.ref for r in (*team, *result.backups)], deps.pseudo)
+    aliases = {s.ref: tuple(sorted(s.aliases)) for s in await roster.roster() if s.aliases}
     uow.publish(
         topics.SUPPORTER_MATCHED,
         SupporterMatched(

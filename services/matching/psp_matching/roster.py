@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -56,16 +55,6 @@ async def stored_ref(repo: RosterRepository, staff_id: str, pseudo: Pseudonymize
     names = pseudo.pseudonyms_of(staff_id)
     found = await repo.supporter_refs(names)
     return next((n for n in names if n in found), None)
-
-
-async def supporter_aliases(
-    repo: RosterRepository, refs: Iterable[str], pseudo: Pseudonymizer
-) -> dict[str, tuple[str, ...]]:
-    """Each supporter's pseudonyms under the other active keys (none, and no query, when no old key is active)."""
-    if len(pseudo.key_ids) == 1:
-        return {}
-    ids = await repo.staff_ids(refs)
-    return {ref: tuple(n for n in pseudo.pseudonyms_of(sid) if n != ref) for ref, sid in ids.items()}
 
 
 async def register(uow: UnitOfWork, body: SupporterIn, pseudo: Pseudonymizer, now: datetime) -> str:

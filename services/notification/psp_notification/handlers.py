@@ -186,7 +186,7 @@ async def on_supporter_matched(
     if not inserted:
         return
     named = (event.primary, *event.backups, *event.co_facilitators)
-    await repo.link_contacts({c.supporter_ref: c.aliases for c in named}, now)  # channels found after a rotation
+    await repo.link_contacts({c.supporter_ref: c.aliases for c in named})  # the newest channels, after a rotation
     await new_page(
         repo,
         scope=aid,

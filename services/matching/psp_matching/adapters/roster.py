@@ -15,9 +15,11 @@ from psp_common.locks import lock_all
 from psp_matching.adapters.orm import members, shifts, staff, supporters
 from psp_matching.domain.model import ContactHours, Person, Supporter
 
+NamesOf = Callable[[str], tuple[str, ...]]
 
-def to_supporter(row: Mapping[str, Any]) -> Supporter:
-    """A roster row as the matcher's dataclass."""
+
+def to_supporter(row: Mapping[str, Any], names_of: NamesOf | None = None) -> Supporter:
+    """A roster row as the matcher's dataclass (``names_of``: a staff id's pseudonyms under every active key)."""
     hours = None
     if row["contact_tz"]:
         hours = ContactHours(
@@ -39,6 +41,7 @@ def to_supporter(row: Mapping[str, Any]) -> Supporter:
         evaluates=frozenset(row["evaluates"]),
         supervises=frozenset(row["supervises"]),
         monthly_cap=row["monthly_cap"],
+        aliases=frozenset(names_of(row["staff_id"])) - {row["supporter_ref"]} if names_of else frozenset(),
     )
 
 
@@ -86,8 +89,9 @@ def count_new_assignment(session: AsyncSession, refs: Iterable[str], new_case: b
 class RosterRepository:
     """Supporters, the staff directory and shifts."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, names_of: NamesOf | None = None) -> None:
         self.session = session
+        self.names_of = names_of  # given: supporters carry their pseudonyms under every active key
 
     async def get(self, ref: str) -> dict[str, Any] | None:
         """One supporter row by pseudonym."""
@@ -119,7 +123,8 @@ class RosterRepository:
         """
         memo: list[Supporter] | None = self.session.info.get(ROSTER_MEMO)
         if memo is None:
-            memo = [to_supporter(dict(r._mapping)) for r in await self.session.execute(select(supporters))]
+            rows = await self.session.execute(select(supporters))
+            memo = [to_supporter(dict(r._mapping), self.names_of) for r in rows]
             self.session.info[ROSTER_MEMO] = memo
         return list(memo)
 
@@ -166,11 +171,6 @@ class RosterRepository:
             lower = profession.lower() if profession else None
             out.append(Person(ref, lower, seniority, langs, frozenset(names[ref][1:])))
         return tuple(out)
-
-    async def staff_ids(self, refs: Iterable[str]) -> dict[str, str]:
-        """Staff ids of supporters by supporter_ref (only matching's roster holds them)."""
-        q = select(supporters.c.supporter_ref, supporters.c.staff_id).where(supporters.c.supporter_ref.in_(list(refs)))
-        return {ref: sid for ref, sid in (await self.session.execute(q)).all()}
 
     async def supporter_refs(self, names: Iterable[str]) -> frozenset[str]:
         """Which of ``names`` are stored supporter refs (a person's pseudonyms under every active key)."""

@@ -55,8 +55,8 @@ def available(s: Supporter, p: Prepared) -> bool:
 
 
 def not_involved(s: Supporter, p: Prepared) -> bool:
-    """Not one of the people involved in the same event."""
-    return s.ref not in p.people
+    """Not one of the people involved in the same event (under any key still active)."""
+    return s.ref not in p.people and not s.aliases & p.people
 
 
 def not_evaluator_or_supervisor(s: Supporter, p: Prepared) -> bool:

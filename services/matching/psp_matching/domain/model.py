@@ -64,6 +64,7 @@ class Supporter:
     evaluates: frozenset[str] = frozenset()
     supervises: frozenset[str] = frozenset()
     monthly_cap: int | None = None
+    aliases: frozenset[str] = frozenset()  # the supporter's pseudonyms under the other active keys (rotation)
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,23 +104,26 @@ class Repository:
         """Stored channels of a person."""
         return as_dict(await get_by(self.session, contacts, "staff_ref", ref))
 
-    async def link_contacts(self, aliases: Mapping[str, Sequence[str]], now: datetime) -> int:
-        """Key rotation: copy channels stored under an alias to a ref that has none (``aliases``: ref -> aliases).
+    async def link_contacts(self, aliases: Mapping[str, Sequence[str]]) -> int:
+        """Key rotation: give a ref the newest channels stored under it or its aliases (``aliases``: ref -> aliases).
 
-        A supporter put on the roster after a rotation is paged under the new pseudonym while their channels
-        may still be stored under the old one only. Returns how many contacts were copied.
+        A supporter may be paged under a pseudonym from one key while their channels were last saved under
+        another (registered before a rotation, or changed after an old key was retired). Returns how many refs
+        got channels copied.
         """
         wanted = {ref: list(a) for ref, a in aliases.items() if a}
         if not wanted:
             return 0
-        names = sorted({*wanted, *(n for a in wanted.values() for n in a)})
-        stored = await self.contacts_of(names)
+        stored = await self.contacts_of(sorted({*wanted, *(n for a in wanted.values() for n in a)}))
         copied = 0
-        for ref, names_of in wanted.items():
-            source = next((stored[n] for n in names_of if n in stored), None)
-            if ref in stored or source is None:
+        for ref, names in wanted.items():
+            found = [stored[n] for n in (ref, *names) if n in stored]
+            newest = max(found, key=lambda c: c["updated_at"], default=None)
+            if newest is None or newest["staff_ref"] == ref:
                 continue
-            await self.save_contact(ref, source["key_id"], source["channels"], now)
+            if ref in stored and stored[ref]["updated_at"] >= newest["updated_at"]:
+                continue
+            await self.save_contact(ref, newest["key_id"], newest["channels"], newest["updated_at"])
             copied += 1
         return copied
 
