@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from psp_common.events.intake import SourceKind
 from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel, SupportMode, Urgency
@@ -15,6 +16,18 @@ from psp_rules.domain import model as m
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "rulesets" / "default.yaml"
 SCOPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Bounds, so validating a hostile document costs little and fails naming the field.
+MAX_DOCUMENT_CHARS = 256 * 1024
+MAX_DEPTH = 16  # nesting of mappings and lists (a rule set needs 5)
+MAX_RULES = 200
+MAX_VALUES = 100  # entries in any condition list
+RULE_ID = r"^[a-z0-9][a-z0-9_.-]{1,63}$"
+RuleId = Annotated[str, StringConstraints(pattern=RULE_ID)]
+Category = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _values(description: str) -> Any:
+    return Field(default_factory=list, max_length=MAX_VALUES, description=description)
 
 
 class Strict(BaseModel):
@@ -26,19 +39,17 @@ class Strict(BaseModel):
 class WhenDoc(Strict):
     """Conditions of a rule: all given ones must hold; each list matches on any of its values."""
 
-    cis_flags_any: list[CisTrigger] = Field(default_factory=list, description="Any of these CIS flags present.")
-    harm_levels_any: list[HarmLevel] = Field(default_factory=list, description="Harm level is one of these.")
-    event_classes_any: list[EventClass] = Field(default_factory=list, description="Event class is one of these.")
-    categories_any: list[str] = Field(default_factory=list, description="Event category is one of these.")
-    patient_age_groups_any: list[Literal["neonate", "child", "adult", "unknown"]] = Field(
-        default_factory=list, description="Patient age group is one of these."
+    cis_flags_any: list[CisTrigger] = _values("Any of these CIS flags present.")
+    harm_levels_any: list[HarmLevel] = _values("Harm level is one of these.")
+    event_classes_any: list[EventClass] = _values("Event class is one of these.")
+    categories_any: list[Category] = _values("Event category is one of these.")
+    patient_age_groups_any: list[Literal["neonate", "child", "adult", "unknown"]] = _values(
+        "Patient age group is one of these."
     )
-    source_kinds_any: list[SourceKind] = Field(default_factory=list, description="Intake kind is one of these.")
-    huddle_calls_any: list[Literal["morning", "evening", "ad_hoc"]] = Field(
-        default_factory=list, description="Safety huddle is one of these."
-    )
-    staff_more_than: int | None = Field(None, ge=0, description="More than this many staff involved.")
-    units_at_least: int | None = Field(None, ge=1, description="At least this many units involved.")
+    source_kinds_any: list[SourceKind] = _values("Intake kind is one of these.")
+    huddle_calls_any: list[Literal["morning", "evening", "ad_hoc"]] = _values("Safety huddle is one of these.")
+    staff_more_than: int | None = Field(None, ge=0, le=10_000, description="More than this many staff involved.")
+    units_at_least: int | None = Field(None, ge=1, le=1_000, description="At least this many units involved.")
 
     @model_validator(mode="after")
     def _not_empty(self) -> WhenDoc:
@@ -50,7 +61,7 @@ class WhenDoc(Strict):
 class RuleDoc(Strict):
     """One rule."""
 
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{1,63}$", description="Stable rule id (lowercase, -, _, .).")
+    id: str = Field(pattern=RULE_ID, description="Stable rule id (lowercase, -, _, .).")
     text: str = Field(min_length=3, max_length=300, description="Human explanation shown when it fires.")
     when: WhenDoc = Field(description="Conditions.")
     urgency: Urgency = Field(description="immediate, within_hours or within_days.")
@@ -62,8 +73,8 @@ class RuleDoc(Strict):
 class GroupDoc(Strict):
     """Group intervention thresholds."""
 
-    staff_more_than: int = Field(ge=1, description="More than this many staff -> group intervention.")
-    units_at_least: int = Field(ge=2, description="This many units -> group intervention.")
+    staff_more_than: int = Field(ge=1, le=10_000, description="More than this many staff -> group intervention.")
+    units_at_least: int = Field(ge=2, le=1_000, description="This many units -> group intervention.")
 
 
 class RuleSetDoc(Strict):
@@ -72,18 +83,19 @@ class RuleSetDoc(Strict):
     name: str = Field(min_length=1, max_length=100, description="Name of the rule set.")
     description: str | None = Field(None, max_length=2000, description="What the rule set is for.")
     extends_default: bool = Field(False, description="Facility override: start from the default rule set.")
-    disable: list[str] = Field(default_factory=list, description="Default rule ids switched off (with extends).")
+    disable: list[RuleId] = Field(
+        default_factory=list, max_length=MAX_RULES, description="Default rule ids switched off (with extends)."
+    )
     group: GroupDoc | None = Field(None, description="Group thresholds; settings defaults when absent.")
     merge_window_hours: float | None = Field(None, gt=0, le=24 * 90, description="Merge window override.")
-    rules: list[RuleDoc] = Field(min_length=1, description="The rules.")
+    rules: list[RuleDoc] = Field(min_length=1, max_length=MAX_RULES, description="The rules.")
 
     @field_validator("rules")
     @classmethod
     def _unique_ids(cls, rules: list[RuleDoc]) -> list[RuleDoc]:
-        ids = [r.id for r in rules]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = sorted(i for i, n in Counter(r.id for r in rules).items() if n > 1)
         if dupes:
-            raise ValueError(f"duplicate rule ids: {', '.join(dupes)}")
+            raise ValueError(f"duplicate rule ids: {', '.join(dupes[:10])}")
         return rules
 
     def to_domain(self, version: str) -> m.RuleSet:
@@ -118,8 +130,11 @@ class BadDocument(ValueError):
 
 
 def parse_text(text: str) -> dict[str, Any]:
-    """Parse YAML (JSON is YAML) into a mapping."""
+    """Parse YAML (JSON is YAML) into a mapping; refuse a document too large or nested too deep."""
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise BadDocument(f"larger than {MAX_DOCUMENT_CHARS} characters")
     try:
+        _check_depth(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -128,6 +143,18 @@ def parse_text(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadDocument("a rule set must be a mapping")
     return data
+
+
+def _check_depth(text: str) -> None:
+    """Walk the YAML events (PyYAML's parser is iterative; building the nodes recurses once per level)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise BadDocument(f"nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def load_text(text: str) -> RuleSetDoc:
