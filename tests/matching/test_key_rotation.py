@@ -113,3 +113,16 @@ async def test_involved_supporter_stays_excluded_once_the_old_key_is_retired(sql
         BEFORE.pseudonym("S-OK")
     ]
     assert msg["primary"]["aliases"] == [AFTER.pseudonym("S-OK")], "notification finds contacts saved under k2"
+
+
+async def test_a_case_stored_before_rotation_keeps_one_person_when_named_under_the_new_key(sqlite_url: str) -> None:
+    case_id = uuid.uuid4()
+    async with service_on(sqlite_url) as before:
+        await register(before, "S-1")
+        await handle(before, request(before, ["E-1"], case_id))  # the case's people stored under k1
+    async with service_on(sqlite_url, **rotated()) as after:
+        await handle(after, after_event(after, staff_after("E-1"), case_id=case_id))  # same urgency: a repeat
+        assert len(await published(after)) == 1, "not mistaken for a new person joining the case"
+        await handle(after, after_event(after, staff_after("E-1"), case_id=case_id, urgency="immediate"))
+        msgs = [m for _, m in await published(after)]
+    assert len(msgs) == 2 and msgs[1]["supported"] == [AFTER.pseudonym("E-1")]

@@ -16,6 +16,7 @@ from psp_common.events.matching import Candidate, SupporterMatched, SupporterUnm
 from psp_common.events.outreach import OutreachRequested
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.pseudonym import Pseudonymizer
+from psp_matching import rotation
 from psp_matching.adapters.cases import ACTIVE, CaseRepository
 from psp_matching.adapters.roster import RosterRepository, transaction_time
 from psp_matching.domain.cases import Action, PriorCase, decide
@@ -97,7 +98,7 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
     """Match a (possibly repeated) case; see ``domain.cases.decide`` for repeats."""
     repo = CaseRepository(uow.session)
     case_id = str(event.case_id)
-    stored = await repo.get(case_id, lock=True)
+    stored = rotation.as_current(await repo.get(case_id, lock=True), event)  # stored under an older key
     people = frozenset(p.pseudonym for p in event.people)
     prior = None
     if stored is not None:
@@ -139,7 +140,7 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
         )
     merged = people | frozenset(stored["people"]) if stored else people
     roles = {**(stored["roles"] if stored else {}), **{p.pseudonym: p.role for p in event.people}}
-    aliases = merged_aliases((stored or {}).get("aliases"), event)
+    aliases = rotation.merged_aliases((stored or {}).get("aliases"), event)
     urgency, tier, mode = event.urgency.value, event.tier, event.mode.value
     if stored is not None:  # a case never de-escalates: keep the highest urgency and tier, group stays group
         urgency = max(urgency, stored["urgency"], key=URGENCY_RANK.__getitem__)
@@ -151,15 +152,6 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
     row = {**stored, **values} if stored is not None else values
     retry = action is Action.RETRY
     await run_match(uow, case_id, deps, why, publish_unmatched=not retry, row=row, new_case=stored is None)
-
-
-def merged_aliases(stored: dict[str, list[str]] | None, event: OutreachRequested) -> dict[str, list[str]]:
-    """Each person's pseudonyms under previous keys: what the case had plus what the event names (key rotation)."""
-    out = {k: list(v) for k, v in (stored or {}).items()}
-    for p in event.people:
-        if p.aliases:
-            out[p.pseudonym] = list(dict.fromkeys([*out.get(p.pseudonym, ()), *p.aliases]))
-    return out
 
 
 async def _store(repo: CaseRepository, row: dict[str, Any], changes: dict[str, Any], new_case: bool) -> None:
