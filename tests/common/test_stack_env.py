@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import jwt
 import pytest
 
+from psp_common.devrun import coordinator_token
 from psp_common.stack import SERVICES, ServiceProcess, Stack
 from psp_notification.settings import NotificationSettings
 
@@ -82,3 +84,9 @@ async def test_a_started_service_reads_the_callers_setting(
         s.stop()
     log = (tmp_path / "notification.log").read_text()
     assert "refusing to start: PSP_ACK_WINDOW_MINUTES: Input should be greater than 0" in log
+
+
+def test_make_run_token_stays_within_the_configured_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSP_AUTH_MAX_TOKEN_LIFETIME_S", "3600")
+    claims = jwt.decode(coordinator_token(), options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 3600

@@ -23,7 +23,12 @@ TOKEN_TTL_S = 12 * 3600
 
 def coordinator_token() -> str:
     """A dev coordinator token under the settings the services share in ``make run`` (ServiceSettings())."""
-    return mint(ServiceSettings(), "dev-coordinator", [Scope.COORDINATOR.value], ttl_s=TOKEN_TTL_S)
+    return mint(ServiceSettings(), "dev-coordinator", [Scope.COORDINATOR.value], ttl_s=token_ttl_s())
+
+
+def token_ttl_s() -> int:
+    """12 h, or less when PSP_AUTH_MAX_TOKEN_LIFETIME_S is lower (the services refuse longer-lived tokens)."""
+    return min(TOKEN_TTL_S, int(ServiceSettings().auth_max_token_lifetime_s))
 
 
 def _auth() -> dict[str, str]:
@@ -88,7 +93,7 @@ def banner(stack: Stack, deliveries: list[dict[str, Any]]) -> None:
     print(f"  safety calls      {stack.url('notification')}/v1/safety-calls/GEN/<date>/morning/print")
     print(f"  logs              {stack.workdir}/*.log  (pages are printed in notification.log)")
     token = coordinator_token()
-    print(f"\nEvery API route needs a bearer token. A coordinator token (valid {TOKEN_TTL_S // 3600} h):")
+    print(f"\nEvery API route needs a bearer token. A coordinator token (valid {token_ttl_s() / 3600:g} h):")
     print(f"  export PSP_TOKEN={token}")
     print(f'  curl -H "Authorization: Bearer $PSP_TOKEN" {stack.url("notification")}/v1/deliveries')
     print("  Other roles: uv run python -m psp_common.auth --scope intake|supporter|analyst [--staff-id S-1]")
