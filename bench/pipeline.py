@@ -52,6 +52,7 @@ class PipelineSystem(System):
         self.extra_env = {
             "PSP_PSEUDONYM_KEY": BENCH_PSEUDONYM_KEY,
             "PSP_MONTHLY_CAP": "100000000",  # matching: the per-supporter monthly cap must not starve the load
+            "PSP_ENV": "dev",  # notification: the webhook receiver is plain http on loopback
             **(extra_env or {}),
         }
         self.stack: Stack | None = None

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from psp_common import topics
 from psp_common.events.matching import Candidate, SupporterMatched
 from psp_common.migrations import upgrade_async
-from psp_notification.adapters.channels import ChannelError, PageMessage
+from psp_notification.adapters.channels import PageMessage, TransportError
 from psp_notification.adapters.orm import outbox, pages
 from psp_notification.bootstrap import MIGRATIONS, Container, build
 from psp_notification.domain.model import FakeClock
@@ -37,13 +37,13 @@ class FakeChannel:
     sent: list[tuple[PageMessage, str]] = field(default_factory=list)
     attempts: list[str] = field(default_factory=list)
 
-    async def send(self, message: PageMessage, address: str) -> None:
+    async def notify(self, message: PageMessage, address: str) -> None:
         self.attempts.append(message.idempotency_key)
         if self.crash is not None:
             exc, self.crash = self.crash, None
             raise exc
         if address in self.failing or "*" in self.failing:
-            raise ChannelError("refused")
+            raise TransportError("refused")
         self.sent.append((message, address))
 
     def to(self, ref: str) -> list[PageMessage]:

@@ -22,15 +22,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from psp_notification.adapters.channels import (
-    ChannelError,
     ChannelRouter,
     ConsoleChannel,
     EmailChannel,
     PageMessage,
     SmsChannel,
-    WebhookChannel,
-    verify_webhook,
+    TransportError,
 )
+from psp_notification.adapters.webhook import WebhookChannel, verify_webhook
 from psp_notification.settings import ChannelConfig, NotificationSettings
 
 SECRET = b"webhook-secret-for-tests-0123456789"
@@ -92,7 +91,7 @@ async def test_webhook_is_signed_retried_and_verifiable() -> None:
 
     async with serve(app) as base, httpx.AsyncClient() as client:
         channel = WebhookChannel(client, SECRET, retries=3, backoff_s=0.5, sleep=sleep)
-        await channel.send(MESSAGE, f"{base}/hook")
+        await channel.notify(MESSAGE, f"{base}/hook")
     assert len(rec.requests) == 3 and delays == [0.5, 1.0]  # exponential backoff
     for req in rec.requests:
         h, body = req["headers"], req["body"]
@@ -111,12 +110,12 @@ async def test_webhook_gives_up_on_4xx_and_after_retries() -> None:
     )
     async with serve(app) as base, httpx.AsyncClient() as client:
         channel = WebhookChannel(client, SECRET, retries=2, backoff_s=0.0, sleep=no_sleep)
-        with pytest.raises(ChannelError, match="HTTP 400"):
-            await channel.send(MESSAGE, f"{base}/refuse")
-        with pytest.raises(ChannelError, match="HTTP 503"):
-            await channel.send(MESSAGE, f"{base}/busy")
-        with pytest.raises(ChannelError, match="network error"):
-            await channel.send(MESSAGE, f"http://127.0.0.1:{free_port()}/gone")
+        with pytest.raises(TransportError, match="HTTP 400"):
+            await channel.notify(MESSAGE, f"{base}/refuse")
+        with pytest.raises(TransportError, match="HTTP 503"):
+            await channel.notify(MESSAGE, f"{base}/busy")
+        with pytest.raises(TransportError, match="network error"):
+            await channel.notify(MESSAGE, f"http://127.0.0.1:{free_port()}/gone")
     assert len(refused.requests) == 1 and len(busy.requests) == 3
 
 
@@ -124,12 +123,12 @@ async def test_sms_provider_receives_the_page_and_errors_fall_through() -> None:
     rec, down = Recorder(), Recorder(fail_first=99, status=500)
     app = Starlette(routes=[Route("/sms", rec.handle, methods=["POST"]), Route("/down", down.handle, methods=["POST"])])
     async with serve(app) as base, httpx.AsyncClient() as client:
-        await SmsChannel(client, f"{base}/sms", "api-key-1", "PSP").send(MESSAGE, "+14165550100")
+        await SmsChannel(client, f"{base}/sms", "api-key-1", "PSP").notify(MESSAGE, "+14165550100")
         broken = SmsChannel(client, f"{base}/down", None, "PSP")
-        with pytest.raises(ChannelError, match="HTTP 500") as err:
-            await broken.send(MESSAGE, "+14165550100")
+        with pytest.raises(TransportError, match="HTTP 500") as err:
+            await broken.notify(MESSAGE, "+14165550100")
         assert "5550100" not in str(err.value)
-        router = ChannelRouter([broken, ConsoleChannel()])
+        router = ChannelRouter([broken, ConsoleChannel()], deadline_s=5)
         kind = await router.deliver(
             MESSAGE, [ChannelConfig(kind="sms", address="+14165550100"), ChannelConfig(kind="console")]
         )
@@ -156,9 +155,9 @@ async def test_email_goes_through_a_real_smtp_server() -> None:
     controller.start()
     try:
         settings = NotificationSettings(smtp_host="127.0.0.1", smtp_port=port, smtp_sender="psp@hospital.example")
-        await EmailChannel(settings).send(MESSAGE, "dana@hospital.example")
-        with pytest.raises(ChannelError, match="smtp error") as err:
-            await EmailChannel(settings.model_copy(update={"smtp_port": free_port()})).send(MESSAGE, "x@y.example")
+        await EmailChannel(settings).notify(MESSAGE, "dana@hospital.example")
+        with pytest.raises(TransportError, match="smtp error") as err:
+            await EmailChannel(settings.model_copy(update={"smtp_port": free_port()})).notify(MESSAGE, "x@y.example")
         assert "x@y" not in str(err.value)
     finally:
         controller.stop()
@@ -172,7 +171,7 @@ async def test_email_goes_through_a_real_smtp_server() -> None:
 
 async def test_console_page_logs_pseudonym_and_links_only(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO", logger="psp")
-    await ConsoleChannel().send(MESSAGE, "dana@hospital.example")
+    await ConsoleChannel().notify(MESSAGE, "dana@hospital.example")
     assert "ps_abc" in caplog.text and "http://x/ack" in caplog.text and "dana@" not in caplog.text
 
 
@@ -189,11 +188,11 @@ async def test_webhook_requests_do_not_search_for_a_missing_module() -> None:
 
     async with serve(app) as base, httpx.AsyncClient() as client:
         channel = WebhookChannel(client, SECRET, retries=0, backoff_s=0.0)
-        await channel.send(MESSAGE, f"{base}/hook")  # warm: anything imported lazily is imported now
+        await channel.notify(MESSAGE, f"{base}/hook")  # warm: anything imported lazily is imported now
         sys.meta_path.insert(0, Spy)  # type: ignore[arg-type]
         try:
             for _ in range(3):
-                await channel.send(MESSAGE, f"{base}/hook")
+                await channel.notify(MESSAGE, f"{base}/hook")
         finally:
             sys.meta_path.remove(Spy)  # type: ignore[arg-type]
     assert len(rec.requests) == 4

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from psp_common import topics
-from psp_notification.adapters.channels import verify_webhook
+from psp_notification.adapters.webhook import verify_webhook
 from psp_notification.bootstrap import build
 from psp_notification.settings import NotificationSettings
 from tests.notification.support import matched
@@ -34,6 +34,7 @@ async def test_supporter_matched_is_paged_once_and_notified_is_published(
         kafka_idempotence=kafka_idempotence,
         dispatch_poll_s=120,  # no polling during the test: the page goes out because the commit woke the dispatcher
         webhook_backoff_s=0.0,
+        env="dev",  # the receiver is a plain-http local server
     )
     key = settings.webhook_secret.get_secret_value().encode()
     async with serve(hook) as hook_url, running(build(settings)) as client:

@@ -18,15 +18,10 @@ from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, run
-from psp_notification.adapters.channels import (
-    Channel,
-    ChannelRouter,
-    ConsoleChannel,
-    EmailChannel,
-    SmsChannel,
-    WebhookChannel,
-)
+from psp_notification.adapters.channels import Channel, ChannelRouter, ConsoleChannel, EmailChannel, SmsChannel
+from psp_notification.adapters.egress import EgressPolicy, GuardedTransport
 from psp_notification.adapters.orm import audit_log, metadata
+from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.dispatcher import Dispatcher
 from psp_notification.domain.model import Clock, SystemClock
 from psp_notification.entrypoints import api, api_self, consumers, pages
@@ -48,28 +43,46 @@ class Container:
     retention: Retention
 
 
-def default_channels(settings: NotificationSettings, client: httpx.AsyncClient) -> list[Channel]:
-    """The four production channels."""
+def webhook_client(settings: NotificationSettings) -> httpx.AsyncClient:
+    """The client of registered webhook addresses: guarded, no redirects, no proxy from the environment."""
+    transport = GuardedTransport(EgressPolicy.from_settings(settings))
+    return httpx.AsyncClient(
+        transport=transport, timeout=settings.webhook_timeout_s, follow_redirects=False, trust_env=False
+    )
+
+
+def default_channels(settings: NotificationSettings, clients: list[httpx.AsyncClient]) -> list[Channel]:
+    """The four production channels (their HTTP clients appended to ``clients`` to be closed at stop)."""
     key = settings.sms_api_key.get_secret_value() if settings.sms_api_key else None
+    hooks = webhook_client(settings)
+    provider = httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False)
+    clients.extend([hooks, provider])
     return [
         WebhookChannel(
-            client,
+            hooks,
             settings.webhook_secret.get_secret_value().encode(),
             retries=settings.webhook_retries,
             backoff_s=settings.webhook_backoff_s,
+            max_body_bytes=settings.webhook_max_response_bytes,
         ),
         EmailChannel(settings),
-        SmsChannel(client, settings.sms_api_url, key, settings.sms_sender),
+        SmsChannel(provider, settings.sms_api_url, key, settings.sms_sender),
         ConsoleChannel(),
     ]
 
 
-async def _close_on_stop(client: httpx.AsyncClient) -> None:
-    """Park until the runtime stops (cancels background loops), then close the HTTP client."""
+def channel_router(settings: NotificationSettings, channels: list[Channel]) -> ChannelRouter:
+    """Each channel within its deadline; a page's channels together within half its lease."""
+    return ChannelRouter(channels, deadline_s=settings.channel_send_deadline_s, budget_s=settings.send_lease_s / 2)
+
+
+async def _close_on_stop(clients: list[httpx.AsyncClient]) -> None:
+    """Park until the runtime stops (cancels background loops), then close the HTTP clients."""
     try:
         await asyncio.Event().wait()
     finally:
-        await client.aclose()
+        for client in clients:
+            await client.aclose()
 
 
 def build(
@@ -82,8 +95,8 @@ def build(
     settings = settings or NotificationSettings()
     clock = clock or SystemClock()
     runtime = Runtime(settings, metadata, MIGRATIONS)
-    client = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
-    router = ChannelRouter(channels if channels is not None else default_channels(settings, client))
+    clients: list[httpx.AsyncClient] = []
+    router = channel_router(settings, channels if channels is not None else default_channels(settings, clients))
     dispatcher = Dispatcher(runtime.uow, settings, clock, router)
     runtime.background.append(dispatcher.run)
     retention = Retention(
@@ -95,7 +108,7 @@ def build(
         clock.now,
     )
     runtime.background.append(retention.run)
-    runtime.background.append(lambda: _close_on_stop(client))
+    runtime.background.append(lambda: _close_on_stop(clients))
     container = Container(runtime, Pseudonymizer.from_settings(settings), settings, clock, dispatcher, retention)
     consumers.register(container)
     document_publisher(

@@ -1,8 +1,10 @@
-"""Page delivery in chunks: one transaction claims the chunk, the channels run in parallel, one marks the results.
+"""Page delivery: due pages claimed in one transaction as send slots free up, sent concurrently (each within
+its channels' deadlines), and the finished ones marked together.
 
 Crash safety is the dispatcher's (see its module docstring): a page is leased in a committed transaction
-before any channel is called and marked afterwards only while the lease is still this chunk's; a crash in
-between leaves a lease that runs out, and the page is delivered again with the same idempotency key.
+before any channel is called and marked afterwards only while the lease is still its claim's; a crash in
+between leaves a lease that runs out, and the page is delivered again with the same idempotency key. The
+router stops a page's channels at half its lease, so a slow channel cannot outlive the lease.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from psp_common.db import UnitOfWork, UowFactory
 from psp_common.events.status import OutreachStatus
-from psp_notification.adapters.channels import ChannelError, ChannelRouter, PageMessage
+from psp_notification.adapters.channels import ChannelRouter, PageMessage, TransportError
 from psp_notification.adapters.links import LinkRepository
 from psp_notification.adapters.repository import Repository, claimable
 from psp_notification.domain import tokens
@@ -28,8 +30,8 @@ from psp_notification.domain.model import (
     Purpose,
     Response,
     backoff,
-    page_text,
 )
+from psp_notification.domain.texts import page_text
 from psp_notification.handlers import advance, record_status
 from psp_notification.settings import ChannelConfig, NotificationSettings
 
@@ -42,26 +44,55 @@ class Outcome:
     """What the channels did with one claimed page."""
 
     page: dict[str, Any]
+    owner: str  # the lease it was sent under
     kind: str | None  # the channel that took it, None when every channel failed
     error: str | None
     done: datetime
+    permanent: bool = False  # every channel failed for a reason trying again cannot fix
 
 
 class Delivery:
-    """Claims, hands to channels and marks one chunk of due pages."""
+    """Claims due pages, hands them to channels concurrently and marks the outcomes."""
 
     def __init__(self, uow: UowFactory, settings: NotificationSettings, clock: Clock, router: ChannelRouter) -> None:
         self.uow, self.settings, self.clock, self.router = uow, settings, clock, router
 
-    async def deliver(self, ids: list[int], now: datetime) -> int:
-        """Claim the chunk (commit), hand every page to its channels at once, mark them (commit); pages sent."""
+    async def deliver_due(self, now: datetime, slots: int) -> int:
+        """Send every due page, at most ``slots`` at once; return how many were sent.
+
+        Pages are claimed in one transaction as slots free up; every ``dispatch_poll_s`` the sends that finished
+        are marked in one transaction. A slow send holds only its own slot (until its deadline): the other
+        pages, and pages falling due meanwhile, are sent and marked without waiting for it.
+        """
+        window = self.settings.dispatch_poll_s
+        backlog = await self._due(now)
+        running: set[asyncio.Task[Outcome]] = set()
+        sent = 0
+        while backlog or running:
+            if backlog and len(running) < slots:
+                take, backlog = backlog[: slots - len(running)], backlog[slots - len(running) :]
+                running |= await self._start(take, now)
+            if not running:
+                continue
+            done, running = await asyncio.wait(running, timeout=window)
+            outcomes = [task.result() for task in done]
+            if outcomes:
+                await self.mark(outcomes)
+                sent += sum(1 for o in outcomes if o.kind is not None)
+            if running and not backlog:  # waiting on a slow send: pick up pages that fell due meanwhile
+                now = self.clock.now()
+                backlog = await self._due(now)
+        return sent
+
+    async def _due(self, now: datetime) -> list[int]:
+        async with self.uow() as uow:
+            return await Repository(uow.session).due_pages(now)
+
+    async def _start(self, ids: list[int], now: datetime) -> set[asyncio.Task[Outcome]]:
+        """Claim ``ids`` under a new lease owner; one send task per claimed page."""
         owner = str(uuid.uuid4())
         claimed = await self.claim(ids, now, owner)
-        if not claimed:
-            return 0
-        outcomes = await asyncio.gather(*(self._send(page, prefs, links) for page, prefs, links in claimed))
-        await self.mark(outcomes, owner)
-        return sum(1 for o in outcomes if o.kind is not None)
+        return {asyncio.create_task(self._send(page, prefs, links, owner)) for page, prefs, links in claimed}
 
     async def claim(self, ids: list[int], now: datetime, owner: str) -> list[Claimed]:
         """Lease the claimable pages among ``ids`` in one transaction; pages of a settled assignment are cancelled."""
@@ -132,40 +163,43 @@ class Delivery:
             links=links,
         )
 
-    async def _send(self, page: dict[str, Any], prefs: list[ChannelConfig], links: dict[str, str]) -> Outcome:
+    async def _send(
+        self, page: dict[str, Any], prefs: list[ChannelConfig], links: dict[str, str], owner: str
+    ) -> Outcome:
+        permanent = False
         try:
             kind: str | None = await self.router.deliver(self.message(page, links), prefs)
             error = None
-        except ChannelError as exc:
-            kind, error = None, str(exc)[:300]
+        except TransportError as exc:
+            kind, error, permanent = None, str(exc)[:300], exc.permanent
         except Exception as exc:  # a fault in one page must not leave the chunk's other pages unmarked
             # Type only: a traceback or message could carry an address, and contact details stay out of logs.
             log.error("page %s: channel call failed (%s)", page["idempotency_key"], type(exc).__name__)
             kind, error = None, f"channel call failed: {type(exc).__name__}"
-        return Outcome(page, kind, error, self.clock.now())
+        return Outcome(page, owner, kind, error, self.clock.now(), permanent)
 
-    async def mark(self, outcomes: list[Outcome], owner: str) -> None:
-        """Record every outcome in one transaction, only where the lease is still ``owner``'s."""
+    async def mark(self, outcomes: list[Outcome]) -> None:
+        """Record every outcome in one transaction, each only where its lease is still held."""
         async with self.uow() as uow:
             repo = Repository(uow.session)
-            sent = await self._mark_sent(repo, [o for o in outcomes if o.kind is not None], owner)
+            sent = await self._mark_sent(repo, [o for o in outcomes if o.kind is not None])
             failed: list[Outcome] = []
             for o in outcomes:
                 page = o.page
                 if o.kind is not None:
                     continue
-                if page["attempts"] >= self.settings.send_max_attempts:
+                if o.permanent or page["attempts"] >= self.settings.send_max_attempts:
                     log.warning(
                         "page %s failed after %d rounds: %s", page["idempotency_key"], page["attempts"], o.error
                     )
                     if await repo.update_leased(
-                        page["id"], owner, state=PageState.FAILED.value, last_error=o.error, lease_until=None
+                        page["id"], o.owner, state=PageState.FAILED.value, last_error=o.error, lease_until=None
                     ):
                         failed.append(o)
                 else:
                     await repo.update_leased(
                         page["id"],
-                        owner,
+                        o.owner,
                         state=PageState.PENDING.value,
                         last_error=o.error,
                         lease_until=None,
@@ -174,15 +208,15 @@ class Delivery:
             await self._statuses(uow, repo, sent, failed)
             await uow.commit()
 
-    async def _mark_sent(self, repo: Repository, accepted: list[Outcome], owner: str) -> list[Outcome]:
-        """Mark accepted pages sent: one statement per (channel, purpose) group; the outcomes still leased."""
-        groups: dict[tuple[str, bool], list[Outcome]] = {}
+    async def _mark_sent(self, repo: Repository, accepted: list[Outcome]) -> list[Outcome]:
+        """Mark accepted pages sent: one statement per (lease, channel, purpose) group; the outcomes still leased."""
+        groups: dict[tuple[str, str, bool], list[Outcome]] = {}
         for o in accepted:
             assert o.kind is not None
-            groups.setdefault((o.kind, o.page["purpose"] == Purpose.PAGE.value), []).append(o)
+            groups.setdefault((o.owner, o.kind, o.page["purpose"] == Purpose.PAGE.value), []).append(o)
         marked: set[int] = set()
-        for (kind, awaits_answer), group in groups.items():
-            sent_at = max(o.done for o in group)  # a chunk's pages go out together; never an earlier deadline
+        for (owner, kind, awaits_answer), group in groups.items():
+            sent_at = max(o.done for o in group)  # pages marked together; never an earlier deadline
             ack_deadline = sent_at + timedelta(minutes=self.settings.ack_window_minutes) if awaits_answer else None
             marked |= await repo.mark_leased(
                 [o.page["id"] for o in group],

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_
@@ -47,32 +46,44 @@ class Dispatcher:
         self.delivery = Delivery(uow, settings, clock, router)
         self._wake = asyncio.Event()
         self._feeds_done: set[tuple[str, str, str]] = set()
-        # SQLite (the embedded default) has one writer: deliver one page at a time there.
-        sqlite = settings.database_url.startswith("sqlite")
-        self.concurrency = 1 if sqlite else settings.dispatch_concurrency
+        self.concurrency = settings.dispatch_concurrency
 
     def wake(self) -> None:
         """Look for work now (after an API action committed)."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver due pages on every wake-up or poll; run the timers every ``timer_poll_s``; retry failures."""
-        timers_due = 0.0
+        """Deliveries and timers as two independent loops: a slow send never holds up an ack or contact timer."""
+        async with asyncio.TaskGroup() as loops:
+            loops.create_task(self.run_timers())
+            loops.create_task(self.run_deliveries())
+
+    async def run_timers(self) -> None:
+        """Run the timers every ``timer_poll_s`` (they create pages: wake the deliveries); retry failures."""
         while True:
             try:
-                if time.monotonic() >= timers_due:
-                    await self.timers(self.clock.now())
-                    timers_due = time.monotonic() + self.settings.timer_poll_s
+                await self.timers(self.clock.now())
+                self.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("dispatcher timers failed; retrying")
+            await asyncio.sleep(self.settings.timer_poll_s)
+
+    async def run_deliveries(self) -> None:
+        """Deliver due pages on every wake-up or every ``dispatch_poll_s``; retry failures."""
+        while True:
+            self._wake.clear()
+            try:
                 await self.deliver_due(self.clock.now())
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("dispatcher round failed; retrying")
+                log.exception("dispatcher delivery round failed; retrying")
             try:
                 await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_poll_s)
             except TimeoutError:
                 pass
-            self._wake.clear()
 
     async def tick(self) -> int:
         """One full round: timers first (they create pages), then deliveries; return how many pages were sent."""
@@ -173,11 +184,8 @@ class Dispatcher:
                 self._feeds_done.add(done_key)
 
     async def deliver_due(self, now: datetime) -> int:
-        """Claim, send and mark every due page, ``concurrency`` pages per chunk; return how many were sent."""
-        async with self.uow() as uow:
-            ids = await Repository(uow.session).due_pages(now)
-        size = self.concurrency
-        return sum([await self.delivery.deliver(ids[i : i + size], now) for i in range(0, len(ids), size)])
+        """Send every due page, ``concurrency`` at a time; return how many were sent."""
+        return await self.delivery.deliver_due(now, self.concurrency)
 
     async def _claim(self, page_id: int, now: datetime, owner: str) -> Claimed | None:
         """Lease one page for ``owner`` (None when it is not claimable)."""

@@ -6,7 +6,7 @@ from datetime import time
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from psp_common.settings import ServiceSettings, secret
 from psp_common.stats import MIN_CELL_FIELD
@@ -74,7 +74,21 @@ class NotificationSettings(ServiceSettings):
     send_lease_s: float = Field(120, gt=0, description="A page claimed longer ago than this is retried (crash).")
     send_max_attempts: int = Field(5, ge=1, description="Delivery rounds before a page is marked failed.")
     send_retry_s: float = Field(30, ge=0, description="Delay before the second delivery round (doubles).")
-    webhook_timeout_s: float = Field(10, gt=0, description="Timeout of one webhook or SMS HTTP call.")
+    webhook_timeout_s: float = Field(10, gt=0, description="Timeout of each step (connect, read...) of an HTTP call.")
+    channel_send_deadline_s: float = Field(
+        10,
+        gt=0,
+        description="Overall deadline of one channel's delivery of a page: lookup, connect, retries, reading the "
+        "answer. At most half of send_lease_s (a page's channels together stop at half its lease).",
+    )
+    webhook_allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Webhook host names allowed to resolve to private, loopback or link-local addresses "
+        "(an internal paging gateway). Production refuses those addresses for every other host.",
+    )
+    webhook_max_response_bytes: int = Field(
+        64 * 1024, ge=0, description="At most this much of a webhook's answer is read (only its status matters)."
+    )
     webhook_retries: int = Field(3, ge=0, description="Retries of a webhook call on 5xx/429/network error.")
     webhook_backoff_s: float = Field(0.5, ge=0, description="First backoff between webhook retries (doubles).")
     smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
@@ -100,6 +114,15 @@ class NotificationSettings(ServiceSettings):
         default_factory=lambda: [50.0, 90.0, 95.0], description="Percentiles of time to contact in /v1/stats."
     )
     stats_min_cell: int = MIN_CELL_FIELD
+
+    @model_validator(mode="after")
+    def _deadline_within_lease(self) -> NotificationSettings:
+        if self.channel_send_deadline_s * 2 > self.send_lease_s:
+            raise ValueError(
+                "channel_send_deadline_s must be at most half of send_lease_s (PSP_CHANNEL_SEND_DEADLINE_S, "
+                "PSP_SEND_LEASE_S): a page must be marked before its lease runs out"
+            )
+        return self
 
     @field_validator("facility_timezones")
     @classmethod

@@ -1,4 +1,5 @@
-"""Delivery channels behind one interface: signed webhook, SMTP e-mail, SMS over HTTP, console log.
+"""Delivery channels behind one interface (``notify``): SMTP e-mail, SMS over HTTP, console log; the signed
+webhook is in ``webhook.py``. The router tries a person's channels in order, each within one overall deadline.
 
 Delivery is at-least-once: a page may be handed to a channel again after a crash, always with the same
 idempotency key (``Idempotency-Key`` header / ``X-PSP-Idempotency-Key`` mail header) for the receiver to dedupe.
@@ -8,12 +9,8 @@ Error reasons and logs never carry an address.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
@@ -22,9 +19,11 @@ import aiosmtplib
 import httpx
 
 from psp_common.logs import redact_links
+from psp_notification.domain import texts
 from psp_notification.settings import ChannelConfig, NotificationSettings
 
 log = logging.getLogger("psp.notification.channels")
+RETRYABLE_STATUS = frozenset({408, 425, 429})
 
 
 @dataclass(frozen=True)
@@ -50,8 +49,12 @@ class PageMessage:
         }
 
 
-class ChannelError(Exception):
-    """A channel could not deliver (the reason never names the address)."""
+class TransportError(Exception):
+    """A channel could not deliver; ``permanent`` when trying again cannot help (the reason never names the address)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
 
 
 class Channel(Protocol):
@@ -59,66 +62,14 @@ class Channel(Protocol):
 
     kind: str
 
-    async def send(self, message: PageMessage, address: str) -> None:
-        """Deliver or raise ChannelError."""
+    async def notify(self, message: PageMessage, address: str) -> None:
+        """Deliver or raise TransportError."""
         ...
 
 
-def webhook_signature(secret: bytes, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>`` HMAC over ``<timestamp>.<body>``."""
-    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def verify_webhook(secret: bytes, timestamp: str, body: bytes, signature: str, now: float, tolerance_s: float) -> bool:
-    """Receiver side: signature matches and the timestamp is fresh (replay protection)."""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance_s:
-        return False
-    return hmac.compare_digest(webhook_signature(secret, timestamp, body), signature)
-
-
-class WebhookChannel:
-    """POSTs the page as JSON, signed; retries 5xx/429/network errors with exponential backoff."""
-
-    kind = "webhook"
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        secret: bytes,
-        *,
-        retries: int,
-        backoff_s: float,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        wall: Callable[[], float] = time.time,
-    ) -> None:
-        self._client, self._secret, self._retries, self._backoff = client, secret, retries, backoff_s
-        self._sleep, self._wall = sleep, wall
-
-    async def send(self, message: PageMessage, address: str) -> None:
-        """Deliver with retries; a 4xx other than 429 is final."""
-        body = json.dumps(message.as_json(), separators=(",", ":")).encode()
-        last = "no attempt"
-        for attempt in range(self._retries + 1):
-            if attempt:
-                await self._sleep(self._backoff * (2 ** (attempt - 1)))
-            ts = str(int(self._wall()))
-            headers = {
-                "content-type": "application/json",
-                "X-PSP-Timestamp": ts,
-                "X-PSP-Signature": webhook_signature(self._secret, ts, body),
-                "Idempotency-Key": message.idempotency_key,
-            }
-            try:
-                resp = await self._client.post(address, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                last = f"webhook network error: {type(exc).__name__}"
-                continue
-            if resp.status_code < 300:
-                return
-            last = f"webhook answered HTTP {resp.status_code}"
-            if resp.status_code < 500 and resp.status_code != 429:
-                break
-        raise ChannelError(last)
+def http_status_error(kind: str, status: int) -> TransportError:
+    """A non-2xx answer: 5xx and 408/425/429 may pass; anything else (3xx: redirects are not followed) will not."""
+    return TransportError(f"{kind} answered HTTP {status}", permanent=status < 500 and status not in RETRYABLE_STATUS)
 
 
 class EmailChannel:
@@ -129,15 +80,16 @@ class EmailChannel:
     def __init__(self, settings: NotificationSettings) -> None:
         self._s = settings
 
-    async def send(self, message: PageMessage, address: str) -> None:
-        """Deliver one e-mail."""
+    async def notify(self, message: PageMessage, address: str) -> None:
+        """Deliver one e-mail; a refused recipient is permanent."""
         mail = EmailMessage()
         mail["From"] = self._s.smtp_sender
         mail["To"] = address
-        mail["Subject"] = "PSP: a colleague may need support" if message.purpose == "page" else "PSP notice"
+        mail["Subject"] = texts.subject(message.purpose)
         mail["X-PSP-Idempotency-Key"] = message.idempotency_key
         mail.set_content(message.text)
         password = self._s.smtp_password.get_secret_value() if self._s.smtp_password else None
+        reason: TransportError | None = None
         try:
             await aiosmtplib.send(
                 mail,
@@ -148,8 +100,12 @@ class EmailChannel:
                 start_tls=self._s.smtp_starttls,
                 timeout=self._s.webhook_timeout_s,
             )
+        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPRecipientsRefused) as exc:
+            reason = TransportError(f"smtp error: {type(exc).__name__}", permanent=True)
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise ChannelError(f"smtp error: {type(exc).__name__}") from exc
+            reason = TransportError(f"smtp error: {type(exc).__name__}")
+        if reason is not None:
+            raise reason  # not chained: SMTP error texts can name the recipient
 
 
 class SmsChannel:
@@ -160,21 +116,24 @@ class SmsChannel:
     def __init__(self, client: httpx.AsyncClient, url: str | None, api_key: str | None, sender: str) -> None:
         self._client, self._url, self._key, self._sender = client, url, api_key, sender
 
-    async def send(self, message: PageMessage, address: str) -> None:
+    async def notify(self, message: PageMessage, address: str) -> None:
         """Deliver one SMS."""
         if not self._url:
-            raise ChannelError("sms provider not configured")
+            raise TransportError("sms provider not configured", permanent=True)
         headers = {"Idempotency-Key": message.idempotency_key}
         if self._key:
             headers["Authorization"] = f"Bearer {self._key}"
+        reason: TransportError | None = None
         try:
             resp = await self._client.post(
                 self._url, json={"to": address, "from": self._sender, "text": message.text}, headers=headers
             )
         except httpx.HTTPError as exc:
-            raise ChannelError(f"sms network error: {type(exc).__name__}") from exc
+            reason = TransportError(f"sms network error: {type(exc).__name__}")
+        if reason is not None:
+            raise reason  # not chained: httpx error texts carry the URL
         if resp.status_code >= 300:
-            raise ChannelError(f"sms provider answered HTTP {resp.status_code}")
+            raise http_status_error("sms provider", resp.status_code)
 
 
 class ConsoleChannel:
@@ -186,7 +145,7 @@ class ConsoleChannel:
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self._log = logger or logging.getLogger("psp.notification.page")
 
-    async def send(self, message: PageMessage, address: str) -> None:
+    async def notify(self, message: PageMessage, address: str) -> None:
         """Write one log line."""
         self._log.warning(
             "PAGE %s to %s [%s]: %s",
@@ -198,25 +157,43 @@ class ConsoleChannel:
 
 
 class ChannelRouter:
-    """Tries a person's channels in preference order, falling through on failure."""
+    """Tries a person's channels in preference order, falling through on failure.
 
-    def __init__(self, channels: Sequence[Channel]) -> None:
+    Each channel's ``notify`` (DNS, connect, retries, reading the answer) gets at most ``deadline_s``; the
+    whole fall-through at most ``budget_s``, so a page is always marked while its lease is still held.
+    """
+
+    def __init__(self, channels: Sequence[Channel], *, deadline_s: float, budget_s: float | None = None) -> None:
         self.channels = {c.kind: c for c in channels}
+        self.deadline_s, self.budget_s = deadline_s, budget_s
 
     async def deliver(self, message: PageMessage, preferences: Sequence[ChannelConfig]) -> str:
-        """Deliver through the first channel that works; return its kind or raise ChannelError (all reasons)."""
-        reasons = []
-        for pref in preferences:
-            channel = self.channels.get(pref.kind)
-            if channel is None:
-                reasons.append(f"{pref.kind}: not available")
-                continue
-            try:
-                await channel.send(message, pref.address)
-                return pref.kind
-            except ChannelError as exc:
-                reasons.append(f"{pref.kind}: {exc}")
-            except Exception as exc:  # a broken adapter must not stop the fall-through
-                reasons.append(f"{pref.kind}: {type(exc).__name__}")
-            log.warning("page %s via %s failed; trying next channel", message.idempotency_key, pref.kind)
-        raise ChannelError("; ".join(reasons) or "no channel")
+        """Deliver through the first channel that works; return its kind or raise TransportError (all reasons)."""
+        failures: list[tuple[str, bool]] = []
+        try:
+            async with asyncio.timeout(self.budget_s):
+                for pref in preferences:
+                    failure = await self._try(self.channels.get(pref.kind), message, pref)
+                    if failure is None:
+                        return pref.kind
+                    failures.append(failure)
+                    log.warning("page %s via %s failed; trying next channel", message.idempotency_key, pref.kind)
+        except TimeoutError:
+            failures.append(("no channel answered within the page's time budget", False))
+        reasons = "; ".join(reason for reason, _ in failures) or "no channel"
+        raise TransportError(reasons, permanent=all(permanent for _, permanent in failures))
+
+    async def _try(self, channel: Channel | None, message: PageMessage, pref: ChannelConfig) -> tuple[str, bool] | None:
+        """None when ``channel`` took the page, else (reason, permanent)."""
+        if channel is None:
+            return f"{pref.kind}: not available", True
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                await channel.notify(message, pref.address)
+            return None
+        except TimeoutError:
+            return f"{pref.kind}: no answer within the {self.deadline_s:g} s deadline", False
+        except TransportError as exc:
+            return f"{pref.kind}: {exc}", exc.permanent
+        except Exception as exc:  # a broken adapter must not stop the fall-through
+            return f"{pref.kind}: {type(exc).__name__}", False

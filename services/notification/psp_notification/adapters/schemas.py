@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from psp_common.stats import NULL_MEANS
+from psp_notification.domain.addresses import url_problem
 from psp_notification.settings import ChannelKind
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,}$")
@@ -29,8 +30,10 @@ class ChannelIn(BaseModel):
             raise ValueError("address must be an e-mail address for kind 'email'")
         if self.kind == "sms" and not PHONE.match(self.address):
             raise ValueError("address must be an E.164 phone number (+ and 7-15 digits) for kind 'sms'")
-        if self.kind == "webhook" and not re.match(r"^https?://[^\s/]+", self.address):
-            raise ValueError("address must be an http(s) URL for kind 'webhook'")
+        if self.kind == "webhook":
+            reason = url_problem(self.address, https_only=False)  # production also needs https: checked by the API
+            if reason is not None:
+                raise ValueError(f"{reason} for kind 'webhook'")
         return self
 
 

@@ -97,26 +97,3 @@ def unique_candidates(primary: str, backups: list[str]) -> list[str]:
 def backoff(first_s: float, attempt: int) -> timedelta:
     """Delay before delivery round ``attempt + 1`` (``first_s`` doubling)."""
     return timedelta(seconds=first_s * (2 ** max(attempt - 1, 0)))
-
-
-URGENCY_TEXT = {
-    "immediate": "as soon as possible",
-    "within_hours": "within the next few hours",
-    "within_days": "within the next couple of days",
-}
-
-
-def page_text(purpose: Purpose, urgency: str | None, links: dict[str, str]) -> str:
-    """The page: no clinical detail, only that a colleague may need support, the urgency and links."""
-    when = URGENCY_TEXT.get(urgency or "", "when you can")
-    if purpose is Purpose.PAGE:
-        return (
-            f"PSP: a colleague may need peer support, {when}. Acknowledge: {links['ack']} - Decline: {links['decline']}"
-        )
-    if purpose is Purpose.CHECKIN:
-        return f"PSP: reminder to check in with the colleague you supported. Case: {links['case']}"
-    if purpose is Purpose.CONTACT_OVERDUE:
-        return f"PSP coordinator: a colleague has not been contacted in time ({when}). Case: {links['case']}"
-    if purpose is Purpose.UNMATCHED:
-        return f"PSP coordinator: no eligible supporter; a colleague may need support ({when}). Case: {links['case']}"
-    return f"PSP coordinator: no supporter acknowledged; a colleague may need support ({when}). Case: {links['case']}"

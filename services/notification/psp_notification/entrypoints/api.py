@@ -13,6 +13,7 @@ from psp_common.auth import AUTH_RESPONSES, Principal, Scope, require
 from psp_common.events.feed import SafetyCallFeedPublished
 from psp_common.http import ERROR_RESPONSES, ErrorResponse, FieldError
 from psp_notification import handlers
+from psp_notification.adapters.egress import EgressPolicy
 from psp_notification.adapters.repository import Repository
 from psp_notification.adapters.schemas import (
     ActionResult,
@@ -65,13 +66,18 @@ async def _act(request: Request, action: Callable[[Any, Any], Awaitable[str]]) -
     dependencies=COORDINATOR,
     summary="Register or replace a person's channels (preference order).",
 )
-async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> ContactOut:
+async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> Any:
     """Store channels under the staff id's pseudonym under every active key.
 
     SupporterMatched's supporter_ref finds them whether the supporter joined the roster before or after a key
     rotation.
     """
     c = request.app.state.container
+    policy = EgressPolicy.from_settings(c.settings)
+    for i, ch in enumerate(body.channels):
+        reason = policy.url_problem(ch.address) if ch.kind == "webhook" else None
+        if reason is not None:
+            return error(422, f"channels[{i}].address", reason)
     ref = c.pseudo.pseudonym(staff_id)
     channels = [ch.model_dump() for ch in body.channels]
     async with c.runtime.uow() as uow:
