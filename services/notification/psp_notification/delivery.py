@@ -79,7 +79,8 @@ class Delivery:
             if outcomes:
                 await self.mark(outcomes)
                 sent += sum(1 for o in outcomes if o.kind is not None)
-            if running and not backlog:  # waiting on a slow send: pick up pages that fell due meanwhile
+            failed = any(o.kind is None for o in outcomes)  # a failure may have paged the next backup
+            if not backlog and (running or failed):  # pick up pages that fell due meanwhile
                 now = self.clock.now()
                 backlog = await self._due(now)
         return sent

@@ -56,6 +56,11 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
 
 def address_problem(ip: IPAddress) -> str | None:
     """Why a send may not connect to ``ip`` (None when it may): only public unicast addresses."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        for inner in _embedded_v4(ip):  # judged by the IPv4 address it carries
+            reason = address_problem(inner)
+            if reason:
+                return reason
     if ip in METADATA:
         return "cloud metadata address"
     if ip.is_loopback:
@@ -70,9 +75,4 @@ def address_problem(ip: IPAddress) -> str | None:
         return "private address"
     if not ip.is_global:
         return "non-public address"
-    if isinstance(ip, ipaddress.IPv6Address):
-        for inner in _embedded_v4(ip):
-            reason = address_problem(inner)
-            if reason:
-                return reason
     return None
