@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"(?<![\w.:-])(?:\+\d{8,15}|\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4})(?![\w.:-])")
@@ -15,23 +16,61 @@ def redact_links(text: str) -> str:
     return _PAGE_LINK.sub(r"\1[token]", text)
 
 
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^\s'\"<>]+")
+_HOST_ARG = re.compile(r"\b(host|server_hostname|sni_hostname)=(b?'[^']*'|b?\"[^\"]*\")")
+# Loggers of the HTTP client libraries: they print request URLs (INFO) and host names (DEBUG).
+HTTP_CLIENT_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
 def redact(text: str) -> str:
     """Mask e-mail addresses, phone numbers and page-link tokens."""
     return _PHONE.sub("[phone]", _EMAIL.sub("[email]", redact_links(text)))
 
 
+def redact_addresses(text: str) -> str:
+    """Mask contact details, URLs and host arguments (tracebacks and HTTP client lines: a webhook URL is a contact)."""
+    return _HOST_ARG.sub(r"\1=[host]", _URL.sub("[url]", redact(text)))
+
+
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message with contact details masked."""
+    """Rewrites each record's message with contact details masked, and its traceback with URLs masked too."""
+
+    def __init__(self, mask: Callable[[str], str] = redact) -> None:
+        super().__init__()
+        self._mask = mask
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Render and redact the message once."""
+        """Render and redact the message (and the traceback) once."""
         try:
             message = record.getMessage()
         except Exception:
             return True
-        record.msg = redact(message)
+        record.msg = self._mask(message)
         record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_addresses(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact_addresses(record.stack_info)
         return True
+
+
+def quiet_http_clients() -> None:
+    """HTTP client libraries log at WARNING and up only, and whatever they log has URLs and hosts masked."""
+    for name in HTTP_CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter(redact_addresses))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
 def configure(level: str = "INFO", service: str = "psp") -> None:
@@ -46,3 +85,4 @@ def configure(level: str = "INFO", service: str = "psp") -> None:
     root.addHandler(handler)
     for noisy in ("aiokafka", "sqlalchemy.engine", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_http_clients()

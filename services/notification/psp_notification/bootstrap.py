@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
-from psp_common import topics
+from psp_common import logs, topics
 from psp_common.audit import install_audit
 from psp_common.events.feed import SafetyCallFeedPublished
 from psp_common.events.status import OutreachStatusChanged
@@ -44,7 +44,9 @@ class Container:
 
 
 def webhook_client(settings: NotificationSettings) -> httpx.AsyncClient:
-    """The client of registered webhook addresses: guarded, no redirects, no proxy from the environment."""
+    """The client of registered webhook addresses: guarded, no redirects, no proxy from the environment; the
+    HTTP libraries' own log lines (they print URLs) quieted and masked."""
+    logs.quiet_http_clients()
     transport = GuardedTransport(EgressPolicy.from_settings(settings))
     return httpx.AsyncClient(
         transport=transport, timeout=settings.webhook_timeout_s, follow_redirects=False, trust_env=False
