@@ -207,7 +207,7 @@ async def test_tokens_never_reach_the_audit_log_or_a_log_line(env: Env, caplog: 
     assert [e["actor"] for e in reversed(page_rows)] == ["page-link:ps_primary"] * 2 + ["anonymous"] * 2
     # The console channel (a log line) and the production log filter keep the token out too.
     message = env.console.sent[0][0]
-    await ConsoleChannel().send(message, "")
+    await ConsoleChannel().notify(message, "")
     filtered = logging.LogRecord("psp.x", logging.ERROR, __file__, 1, "failed for %s", (links["ack"],), None)
     RedactingFilter().filter(filtered)
     # The service's own log records (the test client's httpx lines are the caller's, not the service's).

@@ -9,13 +9,6 @@ from collections.abc import Callable
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"(?<![\w.:-])(?:\+\d{8,15}|\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4})(?![\w.:-])")
 _PAGE_LINK = re.compile(r"(/v1/pages/)[^/\s?#\"']+")
-
-
-def redact_links(text: str) -> str:
-    """Mask the token of page links (``/v1/pages/<token>/...``): a link is a credential."""
-    return _PAGE_LINK.sub(r"\1[token]", text)
-
-
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^\s'\"<>]+")
 _HOST_ARG = re.compile(r"\b(host|server_hostname|sni_hostname)=(b?'[^']*'|b?\"[^\"]*\")")
 # Loggers of the HTTP client libraries: they print request URLs (INFO) and host names (DEBUG).
@@ -27,6 +20,11 @@ HTTP_CLIENT_LOGGERS = (
     "httpcore.proxy",
     "httpcore.socks",
 )
+
+
+def redact_links(text: str) -> str:
+    """Mask the token of page links (``/v1/pages/<token>/...``): a link is a credential."""
+    return _PAGE_LINK.sub(r"\1[token]", text)
 
 
 def redact(text: str) -> str:

@@ -67,10 +67,12 @@ class Delivery:
         window = self.settings.dispatch_poll_s
         backlog = await self._due(now)
         running: set[asyncio.Task[Outcome]] = set()
+        tried: set[int] = set()  # one round per page and call: a failed page waits for its retry time
         sent = 0
         while backlog or running:
             if backlog and len(running) < slots:
                 take, backlog = backlog[: slots - len(running)], backlog[slots - len(running) :]
+                tried.update(take)
                 running |= await self._start(take, now)
             if not running:
                 continue
@@ -82,7 +84,7 @@ class Delivery:
             failed = any(o.kind is None for o in outcomes)  # a failure may have paged the next backup
             if not backlog and (running or failed):  # pick up pages that fell due meanwhile
                 now = self.clock.now()
-                backlog = await self._due(now)
+                backlog = [i for i in await self._due(now) if i not in tried]
         return sent
 
     async def _due(self, now: datetime) -> list[int]:
