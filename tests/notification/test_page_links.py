@@ -256,3 +256,14 @@ async def test_a_late_ack_is_taken_after_escalation_and_refused_once_closed(env:
         }
     # refused answers leave the link unused: the state, not the link, said no
     assert all(t["used_at"] is None for t in await rows(env, page_tokens) if t["recipient_ref"] == "ps_cat")
+
+
+async def test_retention_forgets_the_links_of_purged_cases(env: Env) -> None:
+    old, _ = await sent_page(env, primary="ps_ann", backups=())
+    assert (await env.client.post(f"/v1/assignments/{old.assignment_id}/close")).status_code == 200
+    env.clock.advance(days=60)
+    await sent_page(env, primary="ps_bob", backups=())  # closed later or still open: its links stay
+    env.clock.advance(days=31)
+    assert len(await rows(env, page_tokens)) == 4
+    assert await env.c.retention.tick() == 1
+    assert [t["recipient_ref"] for t in await rows(env, page_tokens)] == ["ps_bob", "ps_bob"]
