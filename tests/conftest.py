@@ -3,7 +3,8 @@
 Broker: ``PSP_TEST_KAFKA_BOOTSTRAP`` if set, else testcontainers Kafka when a Docker engine answers,
 else a Tansu process started here. PostgreSQL: ``PSP_TEST_POSTGRES_DSN`` (default the local server on
 127.0.0.1:5432, database ``test``), else testcontainers when Docker answers. When ``PSP_REQUIRE_POSTGRES=1``
-(set by CI) a missing PostgreSQL fails the run instead of skipping.
+(set by CI) a missing PostgreSQL fails the run instead of skipping. Time: every in-process ``SystemClock``
+is pinned to ``tests.clock.TEST_NOW`` (see tests/clock.py).
 
 ``PSP_ENV=dev`` for the whole run (settings built here and service processes started here): the tests use the
 packaged dev secrets, which production refuses.
@@ -19,9 +20,16 @@ import asyncpg
 import pytest
 
 from psp_common.embedded import EmbeddedBroker
+from tests.clock import PinnedClock, pin_system_clock
 from tests.support import create_database, drop_database, pg_dsn
 
 os.environ["PSP_ENV"] = "dev"
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> PinnedClock:
+    """Every in-process SystemClock starts at ``tests.clock.TEST_NOW``: no test depends on today's date."""
+    return pin_system_clock(monkeypatch)
 
 
 def _docker_answers() -> bool:

@@ -13,10 +13,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from psp_common.db import OutboxSignal, UnitOfWork, make_engine, messaging_tables, new_metadata
-from psp_common.events.envelope import Envelope, utcnow
+from psp_common.events.envelope import Envelope
 from psp_common.kafka import DeadLetters, ensure_topics, make_broker, subscribe_events
 from psp_common.outbox import OutboxRelay
 from psp_common.settings import ServiceSettings
+from tests.clock import TEST_NOW
 from tests.support import eventually, produce, read_topic
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
@@ -50,7 +51,7 @@ async def test_redelivery_dedupe_outbox_and_dead_letter(
 
     async def handler(event: Ping, uow: UnitOfWork) -> None:
         await uow.session.execute(insert(seen).values(event_id=str(event.event_id)))
-        uow.publish(out, Ping(occurred_at=utcnow(), correlation_id=event.correlation_id, n=event.n + 1))
+        uow.publish(out, Ping(occurred_at=TEST_NOW, correlation_id=event.correlation_id, n=event.n + 1))
         if failures["left"]:
             failures["left"] -= 1
             raise OperationalError("INSERT", {}, ConnectionResetError())  # rolled back, then redelivered
@@ -66,7 +67,7 @@ async def test_redelivery_dedupe_outbox_and_dead_letter(
         dead_letters=DeadLetters(broker, "test", topic=dead),
     )
     relay = OutboxRelay(engine, outbox, broker, signal, idle_poll_s=0.1)
-    event = Ping(occurred_at=utcnow(), correlation_id=uuid.uuid4(), n=1)
+    event = Ping(occurred_at=TEST_NOW, correlation_id=uuid.uuid4(), n=1)
     await broker.start()
     relay.start()
     try:

@@ -13,9 +13,10 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from psp_common.db import UnitOfWork, make_engine, messaging_tables, new_metadata
-from psp_common.events.envelope import Envelope, utcnow
+from psp_common.events.envelope import Envelope
 from psp_common.kafka import subscribe_events
 from psp_common.settings import ServiceSettings
+from tests.clock import TEST_NOW
 
 
 class Ping(Envelope):
@@ -125,7 +126,7 @@ async def test_batch_skips_duplicates_and_irrelevant_events_without_inbox_rows(e
         await uow.commit()
 
     def ping(event_id: UUID, act: bool = True) -> bytes:
-        return Ping(event_id=event_id, occurred_at=utcnow(), correlation_id=uuid4(), act=act).model_dump_json().encode()
+        return Ping(event_id=event_id, occurred_at=TEST_NOW, correlation_id=uuid4(), act=act).model_dump_json().encode()
 
     batch = [Raw(ping(fresh), 1), Raw(ping(ignored, act=False), 2), Raw(ping(fresh), 3), Raw(ping(done), 4)]
     env.inserts = 0

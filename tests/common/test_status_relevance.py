@@ -7,16 +7,16 @@ import uuid
 
 import pytest
 
-from psp_common.events.envelope import utcnow
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_matching import handlers as matching
 from psp_rules import handlers as rules
+from tests.clock import TEST_NOW
 
 
 @pytest.mark.parametrize("status", list(OutreachStatus))
 def test_only_closed_and_matchings_acknowledged_are_relevant(status: OutreachStatus) -> None:
     event = OutreachStatusChanged(
-        occurred_at=utcnow(),
+        occurred_at=TEST_NOW,
         correlation_id=uuid.uuid4(),
         case_id=uuid.uuid4(),
         status=status,

@@ -7,7 +7,7 @@ import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,7 @@ from psp_common import topics
 from psp_common.embedded import free_port
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.settings import ServiceSettings
+from tests.clock import TEST_NOW
 
 
 @dataclass
@@ -65,7 +66,7 @@ def new_run() -> str:
 
 def make_report(run: str, i: int) -> dict[str, Any]:
     """A report that calls for outreach, with its own primary clinician (so nothing merges)."""
-    at = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
+    at = (TEST_NOW - timedelta(minutes=30)).isoformat()
     return {
         "source_system": "fault",
         "report_id": f"{run}-{i}",

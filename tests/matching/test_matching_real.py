@@ -7,12 +7,12 @@ import uuid
 import pytest
 
 from psp_common import topics
-from psp_common.events.envelope import utcnow
 from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.vocab import StaffRef
 from psp_common.pseudonym import Pseudonymizer
 from psp_matching.bootstrap import build
 from psp_matching.settings import MatchingSettings
+from tests.clock import TEST_NOW
 from tests.support import produce, read_topic, running
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
 def outreach(pseudo: Pseudonymizer, case_id: uuid.UUID, staff_id: str, tier: int = 2) -> OutreachRequested:
     return OutreachRequested(
-        occurred_at=utcnow(),
+        occurred_at=TEST_NOW,
         correlation_id=uuid.uuid4(),
         case_id=case_id,
         incident_ref="ref_it",

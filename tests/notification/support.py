@@ -15,12 +15,12 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from psp_common import topics
+from psp_common.clock import ManualClock
 from psp_common.events.matching import Candidate, SupporterMatched
 from psp_common.migrations import upgrade_async
 from psp_notification.adapters.channels import PageMessage, TransportError
 from psp_notification.adapters.orm import outbox, pages
 from psp_notification.bootstrap import MIGRATIONS, Container, build
-from psp_notification.domain.model import FakeClock
 from psp_notification.settings import NotificationSettings
 from tests.support import client_for
 
@@ -54,7 +54,7 @@ class FakeChannel:
 class Env:
     app: FastAPI
     client: httpx.AsyncClient
-    clock: FakeClock
+    clock: ManualClock
     console: FakeChannel
     webhook: FakeChannel
 
@@ -91,7 +91,7 @@ class Env:
 async def app_env(sqlite_url: str, **overrides: Any) -> AsyncIterator[Env]:
     """The real app wired with a fake clock and fake channels; migrated; no broker started."""
     settings = NotificationSettings(database_url=sqlite_url, public_base_url="http://psp.test", **overrides)
-    clock = FakeClock(T0)
+    clock = ManualClock(T0)
     console, webhook = FakeChannel("console"), FakeChannel("webhook")
     app = build(settings, clock=clock, channels=[console, webhook])
     await upgrade_async(MIGRATIONS, sqlite_url)

@@ -7,7 +7,6 @@ import contextlib
 import json
 import socket
 import sys
-import time
 from collections.abc import AsyncIterator
 from email import message_from_bytes
 from typing import Any
@@ -31,6 +30,7 @@ from psp_notification.adapters.channels import (
 )
 from psp_notification.adapters.webhook import WebhookChannel, verify_webhook
 from psp_notification.settings import ChannelConfig, NotificationSettings
+from tests.clock import TEST_NOW
 
 SECRET = b"webhook-secret-for-tests-0123456789"
 MESSAGE = PageMessage(
@@ -81,6 +81,9 @@ async def no_sleep(_: float) -> None:
     return None
 
 
+SIGNED_AT = TEST_NOW.timestamp()
+
+
 async def test_webhook_is_signed_retried_and_verifiable() -> None:
     rec = Recorder(fail_first=2)
     app = Starlette(routes=[Route("/hook", rec.handle, methods=["POST"])])
@@ -90,16 +93,16 @@ async def test_webhook_is_signed_retried_and_verifiable() -> None:
         delays.append(s)
 
     async with serve(app) as base, httpx.AsyncClient() as client:
-        channel = WebhookChannel(client, SECRET, retries=3, backoff_s=0.5, sleep=sleep)
+        channel = WebhookChannel(client, SECRET, retries=3, backoff_s=0.5, sleep=sleep, wall=lambda: SIGNED_AT)
         await channel.notify(MESSAGE, f"{base}/hook")
     assert len(rec.requests) == 3 and delays == [0.5, 1.0]  # exponential backoff
     for req in rec.requests:
         h, body = req["headers"], req["body"]
         assert h["idempotency-key"] == "key-123"
-        assert verify_webhook(SECRET, h["x-psp-timestamp"], body, h["x-psp-signature"], time.time(), 300)
-        assert not verify_webhook(SECRET, h["x-psp-timestamp"], body + b" ", h["x-psp-signature"], time.time(), 300)
-        assert not verify_webhook(b"other-secret", h["x-psp-timestamp"], body, h["x-psp-signature"], time.time(), 300)
-        assert not verify_webhook(SECRET, h["x-psp-timestamp"], body, h["x-psp-signature"], time.time() + 3600, 300)
+        assert verify_webhook(SECRET, h["x-psp-timestamp"], body, h["x-psp-signature"], SIGNED_AT, 300)
+        assert not verify_webhook(SECRET, h["x-psp-timestamp"], body + b" ", h["x-psp-signature"], SIGNED_AT, 300)
+        assert not verify_webhook(b"other-secret", h["x-psp-timestamp"], body, h["x-psp-signature"], SIGNED_AT, 300)
+        assert not verify_webhook(SECRET, h["x-psp-timestamp"], body, h["x-psp-signature"], SIGNED_AT + 3600, 300)
     assert json.loads(rec.requests[0]["body"])["recipient_ref"] == "ps_abc"
 
 

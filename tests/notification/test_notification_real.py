@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
@@ -16,6 +15,7 @@ from psp_common import topics
 from psp_notification.adapters.webhook import verify_webhook
 from psp_notification.bootstrap import build
 from psp_notification.settings import NotificationSettings
+from tests.clock import wall_seconds  # the service signs with the real time
 from tests.notification.support import matched
 from tests.notification.test_channels_real import Recorder, serve
 from tests.support import eventually, produce, read_topic, running
@@ -74,7 +74,7 @@ async def test_supporter_matched_is_paged_once_and_notified_is_published(
         # The supporter follows the signed link from the page they received.
         [req] = receiver.requests
         h = req["headers"]
-        assert verify_webhook(key, h["x-psp-timestamp"], req["body"], h["x-psp-signature"], time.time(), 300)
+        assert verify_webhook(key, h["x-psp-timestamp"], req["body"], h["x-psp-signature"], wall_seconds(), 300)
         assert h["idempotency-key"] == mine[0]["idempotency_key"]
         ack = httpx.URL(json.loads(req["body"])["links"]["ack"]).path
         r = await client.post(ack)

@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from psp_common.events.envelope import utcnow
 from psp_common.events.outreach import OutreachRequested
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.migrations import upgrade_async
@@ -23,6 +22,8 @@ from psp_rules.retention import purge_closed
 from psp_rules.settings import RulesSettings
 from tests.rules.helpers import OCCURRED, observed
 from tests.support import auth_headers, client_for
+
+HANDLED = OCCURRED + timedelta(hours=1)  # when the events are handled
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ async def decide(app: Any, ref: str, *ids: str, **kw: Any) -> list[str]:
     """Decide one incident; return the case ids it published."""
     rt = app.state.container.runtime
     async with rt.uow() as uow:
-        await handlers.on_incident(observed(ref, ids=ids, **kw), uow, app.state.container.config)
+        await handlers.on_incident(observed(ref, ids=ids, **kw), uow, app.state.container.config, HANDLED)
         await uow.commit()
     async with rt.session() as s:
         payloads = (await s.execute(select(outbox.c.payload).order_by(outbox.c.id))).scalars()
@@ -54,7 +55,7 @@ async def close(app: Any, case_id: str) -> None:
         unit="ICU",
     )
     async with app.state.container.runtime.uow() as uow:
-        await handlers.on_status(event, uow)
+        await handlers.on_status(event, uow, HANDLED)
         await uow.commit()
 
 
@@ -72,10 +73,9 @@ async def test_purges_members_and_decision_pseudonyms_of_old_closed_cases_only(a
     open_case = (await decide(app, "ref_open", "E-OPEN"))[-1]
     await decide(app, "ref_nothing", "E-NONE", harm_level="no_harm", event_class="near_miss")
     await close(app, closed_case)
-    now = utcnow()
-    assert await retention(app, now + timedelta(days=89)).tick() == 0  # closed < 90 days ago: kept
-    assert await retention(app, now + timedelta(days=91)).tick() == 3  # the case, its decision, the no-op
-    assert await retention(app, now + timedelta(days=91)).tick() == 0  # idempotent
+    assert await retention(app, HANDLED + timedelta(days=89)).tick() == 0  # closed < 90 days ago: kept
+    assert await retention(app, HANDLED + timedelta(days=91)).tick() == 3  # the case, its decision, the no-op
+    assert await retention(app, HANDLED + timedelta(days=91)).tick() == 0  # idempotent
     members = await table(app, case_members)
     assert {m["case_id"] for m in members} == {open_case}  # the closed case's members are gone
     by_case = {c["case_id"]: c for c in await table(app, cases)}
@@ -91,10 +91,9 @@ async def test_purges_members_and_decision_pseudonyms_of_old_closed_cases_only(a
 async def test_decision_of_a_merged_incident_waits_for_the_case_it_joined(app: Any) -> None:
     [case_id] = await decide(app, "ref_first", "E-1")
     await decide(app, "ref_second", "E-1")  # merged into the open case: its decision names E-1 too
-    now = utcnow()
-    assert await retention(app, now + timedelta(days=400)).tick() == 0  # still open: nothing goes
+    assert await retention(app, HANDLED + timedelta(days=400)).tick() == 0  # still open: nothing goes
     await close(app, case_id)
-    assert await retention(app, utcnow() + timedelta(days=91), batch=1).tick() == 3  # batches until done
+    assert await retention(app, HANDLED + timedelta(days=91), batch=1).tick() == 3  # batches until done
     assert await table(app, case_members) == []
     assert all(d["purged_at"] is not None for d in await table(app, decisions))
 
@@ -112,10 +111,10 @@ async def test_stats_count_decisions_for_analysts_and_survive_retention(app: Any
         assert before["by_urgency"] == {"immediate": 1} and before["by_mode"] == {"individual": 1}
         assert before["cases_opened"] == 1 and before["cases_closed"] == 1 and before["cases_purged"] == 0
         assert (await client.get("/v1/decisions")).status_code == 403  # analysts see counts only
-        await retention(app, utcnow() + timedelta(days=91)).tick()
+        await retention(app, HANDLED + timedelta(days=91)).tick()
         after = (await client.get("/v1/stats")).json()
         assert {**after, "cases_purged": 0} == before and after["cases_purged"] == 1
-        r = await client.get("/v1/stats", params={"since": (utcnow() + timedelta(days=1)).isoformat()})
+        r = await client.get("/v1/stats", params={"since": (HANDLED + timedelta(days=1)).isoformat()})
         assert r.json()["decisions"] == 0 and r.json()["cases_opened"] == 0
         pseudo = app.state.container.pseudo
         assert pseudo.pseudonym("E-A") not in str(before) and "ref_a" not in str(before)

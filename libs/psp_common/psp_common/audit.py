@@ -14,8 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from psp_common.auth import AUTH_RESPONSES, require
 from psp_common.auth import Scope as Role
+from psp_common.clock import utcnow
 from psp_common.db import aware
-from psp_common.events.envelope import utcnow
 from psp_common.pseudonym import Pseudonymizer
 
 log = logging.getLogger("psp.audit")

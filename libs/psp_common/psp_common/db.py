@@ -31,8 +31,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from psp_common.clock import utcnow
 from psp_common.deferred import DEFERRED, flush_deferred
-from psp_common.events.envelope import Envelope, utcnow
+from psp_common.events.envelope import Envelope
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

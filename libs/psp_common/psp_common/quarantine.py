@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from psp_common.clock import utcnow
 from psp_common.db import UnitOfWork, insert_or_skip
-from psp_common.events.envelope import utcnow
 from psp_common.retention import Purge
 
 # Namespace of quarantine ids derived from a record's position (topic, partition, offset).

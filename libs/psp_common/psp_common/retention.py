@@ -9,18 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from psp_common.clock import utcnow
 from psp_common.db import UnitOfWork
 
 log = logging.getLogger("psp.retention")
 PURGED = "purged"
 Purge = Callable[[UnitOfWork, datetime, datetime, int], Awaitable[list[str]]]
-
-
-def utc_now() -> datetime:
-    """The real clock."""
-    return datetime.now(UTC)
 
 
 class Retention:
@@ -33,7 +29,7 @@ class Retention:
         days: float,
         batch: int,
         poll_s: float,
-        now: Callable[[], datetime] = utc_now,
+        now: Callable[[], datetime] = utcnow,
         what: str = "closed case(s)",
     ) -> None:
         self.uow, self.purge, self.days, self.batch, self.poll_s, self.now = uow, purge, days, batch, poll_s, now

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from psp_common import topics
+from psp_common.clock import utcnow
 from psp_common.db import UnitOfWork
-from psp_common.events.envelope import utcnow
 from psp_common.events.intake import IncidentObserved
 from psp_listener.adapters.repository import ReportRepository
 from psp_listener.domain.model import Disposition, Outcome, amendment_disposition

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from psp_common import topics
+from psp_common.clock import utcnow
 from psp_common.db import UnitOfWork
-from psp_common.events.envelope import utcnow
 from psp_common.events.matching import Candidate, SupporterMatched, SupporterUnmatched
 from psp_common.events.outreach import OutreachRequested
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from psp_common import logs, topics
 from psp_common.audit import install_audit
+from psp_common.clock import Clock, SystemClock
 from psp_common.events.feed import SafetyCallFeedPublished
 from psp_common.events.status import OutreachStatusChanged
 from psp_common.http import BodyLimit, install_error_handlers
@@ -23,7 +24,6 @@ from psp_notification.adapters.egress import EgressPolicy, GuardedTransport
 from psp_notification.adapters.orm import audit_log, metadata
 from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.dispatcher import Dispatcher
-from psp_notification.domain.model import Clock, SystemClock
 from psp_notification.entrypoints import api, api_self, consumers, pages
 from psp_notification.retention import purge_closed
 from psp_notification.settings import NotificationSettings

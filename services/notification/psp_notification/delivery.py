@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from psp_common.clock import Clock
 from psp_common.db import UnitOfWork, UowFactory
 from psp_common.events.status import OutreachStatus
 from psp_notification.adapters.channels import ChannelRouter, PageMessage, TransportError
@@ -25,7 +26,6 @@ from psp_notification.domain import tokens
 from psp_notification.domain.model import (
     COORDINATOR,
     AssignmentState,
-    Clock,
     PageState,
     Purpose,
     Response,

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_
 
 from psp_common import topics
+from psp_common.clock import Clock
 from psp_common.db import UowFactory
 from psp_common.events.status import OutreachStatus
 from psp_notification.adapters.channels import ChannelRouter
@@ -26,7 +27,6 @@ from psp_notification.domain.feeds import due_calls
 from psp_notification.domain.model import (
     COORDINATOR,
     AssignmentState,
-    Clock,
     PageState,
     Purpose,
     Response,

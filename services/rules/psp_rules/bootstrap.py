@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from psp_common import topics
 from psp_common.audit import install_audit
+from psp_common.clock import Clock, SystemClock
 from psp_common.events.outreach import OutreachRequested
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
@@ -34,18 +35,25 @@ class Container:
     settings: RulesSettings
     config: RulesConfig
     retention: Retention
+    clock: Clock
 
 
-def build(settings: RulesSettings | None = None) -> FastAPI:
-    """Wire the rules service and return its ASGI app."""
+def build(settings: RulesSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Wire the rules service and return its ASGI app (``clock`` injectable for tests)."""
     settings = settings or RulesSettings()
+    clock = clock or SystemClock()
     runtime = Runtime(settings, metadata, MIGRATIONS)
     config = RulesConfig.from_settings(settings, load_file(settings.default_ruleset_file))
     retention = Retention(
-        runtime.uow, purge_closed, settings.retention_days, settings.retention_batch, settings.retention_poll_s
+        runtime.uow,
+        purge_closed,
+        settings.retention_days,
+        settings.retention_batch,
+        settings.retention_poll_s,
+        clock.now,
     )
     runtime.background.append(retention.run)
-    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, config, retention)
+    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, config, retention, clock)
     consumers.register(container)
     document_publisher(
         runtime.broker,

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common import topics
 from psp_common.db import UnitOfWork
-from psp_common.events.envelope import utcnow
 from psp_common.events.intake import IncidentObserved
 from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
@@ -105,18 +104,20 @@ class RuleSetCache:
         return self._parsed[key]
 
 
-async def effective_ruleset(repo: RuleSetRepository, facility: str, cfg: RulesConfig, *, seed: bool) -> RuleSet:
+async def effective_ruleset(
+    repo: RuleSetRepository, facility: str, cfg: RulesConfig, *, seed: datetime | None
+) -> RuleSet:
     """The facility override (on top of the default when it extends it) or the default rule set.
 
-    With ``seed`` the packaged default is stored as version 1 when the database has none yet. One query per
-    call finds the newest versions; parsed versions come from ``cfg.cache``.
+    With ``seed`` (the time to store it at) the packaged default is stored as version 1 when the database has
+    none yet. One query per call finds the newest versions; parsed versions come from ``cfg.cache``.
     """
     scopes = (DEFAULT_SCOPE, facility) if facility != DEFAULT_SCOPE else (DEFAULT_SCOPE,)
     newest = await repo.newest(scopes)
     if DEFAULT_SCOPE in newest:
         default = (await cfg.cache.get(repo, DEFAULT_SCOPE, newest[DEFAULT_SCOPE]))[1]
-    elif seed:
-        stored = await repo.add(DEFAULT_SCOPE, cfg.default_doc.model_dump(mode="json"), "packaged default", utcnow())
+    elif seed is not None:
+        stored = await repo.add(DEFAULT_SCOPE, cfg.default_doc.model_dump(mode="json"), "packaged default", seed)
         default = cfg.default_doc.to_domain(stored.label)
     else:
         default = cfg.default_doc.to_domain(f"{DEFAULT_SCOPE}:packaged")
@@ -127,17 +128,18 @@ async def effective_ruleset(repo: RuleSetRepository, facility: str, cfg: RulesCo
 
 
 async def plan(
-    event: IncidentObserved, uow_session: AsyncSession, cfg: RulesConfig, *, seed: bool, now: datetime | None = None
+    event: IncidentObserved, uow_session: AsyncSession, cfg: RulesConfig, now: datetime, *, seed: bool
 ) -> Plan:
     """Evaluate the rules and decide, reading (never writing, unless ``seed``) the database."""
     cases = CaseRepository(uow_session)
-    ruleset = await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed)
+    seed_at = now if seed else None
+    ruleset = await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed_at)
     last_version, units = await cases.history(event.incident_ref)
     incident = to_incident(event, units)
     people = incident.people()
     names = rotation.lookup_names(people)  # current pseudonyms and aliases under previous keys
     ctx = Context(
-        now=now or utcnow(),
+        now=now,
         merge_window_hours=ruleset.merge_window_hours or cfg.merge_window_hours,
         opted_out=rotation.opted_out_now(await OptOutRepository(uow_session).opted_out(names, event.facility), people),
         open_cases=rotation.as_current(await cases.open_cases(names, event.incident_ref), people),
@@ -190,12 +192,12 @@ def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: 
     ]
 
 
-async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig, now: datetime | None = None) -> Plan:
-    """Decide on one incident version; persist cases, merges and the decision; queue the outreach events."""
-    now = now or utcnow()
+async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig, now: datetime) -> Plan:
+    """Decide on one incident version at handling time ``now``; persist cases, merges and the decision; queue
+    the outreach events."""
     names = [n for s in event.staff for n in s.names()]  # current pseudonyms and aliases: every stored name
     await CaseRepository(uow.session).lock_people(names, event.incident_ref)  # before reading open cases
-    p = await plan(event, uow.session, cfg, seed=True, now=now)
+    p = await plan(event, uow.session, cfg, now, seed=True)
     await rotation.relink(uow.session, p.incident.people(), now)
     cases = CaseRepository(uow.session)
     published = 0
@@ -281,7 +283,7 @@ def status_is_relevant(event: OutreachStatusChanged) -> bool:
     return event.status is OutreachStatus.CLOSED
 
 
-async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
+async def on_status(event: OutreachStatusChanged, uow: UnitOfWork, now: datetime) -> None:
     """A closed outreach closes its case, so later incidents open a new one instead of merging."""
     if event.status is OutreachStatus.CLOSED:
-        await CaseRepository(uow.session).close(str(event.case_id), utcnow())
+        await CaseRepository(uow.session).close(str(event.case_id), now)

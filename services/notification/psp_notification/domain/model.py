@@ -1,12 +1,10 @@
-"""Notification domain: page and assignment states, the clock, page keys and message texts (pure Python)."""
+"""Notification domain: page and assignment states, page keys and message texts (pure Python)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol
 
 COORDINATOR = "coordinator"
 
@@ -50,38 +48,6 @@ class AssignmentState(StrEnum):
 
 
 OPEN_STATES = frozenset({AssignmentState.PAGING, AssignmentState.ACKNOWLEDGED, AssignmentState.ESCALATED})
-
-
-class Clock(Protocol):
-    """Source of the current time (injectable so tests fast-forward)."""
-
-    def now(self) -> datetime:
-        """Current time, timezone-aware UTC."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now(self) -> datetime:
-        """Current time, timezone-aware UTC."""
-        return datetime.now(UTC)
-
-
-@dataclass
-class FakeClock:
-    """A clock tests move by hand."""
-
-    current: datetime
-
-    def now(self) -> datetime:
-        """The stored time."""
-        return self.current
-
-    def advance(self, **delta: float) -> datetime:
-        """Move forward by ``timedelta(**delta)``."""
-        self.current = self.current + timedelta(**delta)
-        return self.current
 
 
 def page_key(scope: str, recipient: str, purpose: str) -> str:

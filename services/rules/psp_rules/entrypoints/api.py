@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from psp_common.auth import AUTH_RESPONSES, Scope, require
-from psp_common.events.envelope import utcnow
 from psp_common.events.intake import IncidentObserved
 from psp_common.http import ERROR_RESPONSES, ErrorResponse, FieldError, validation_response
 from psp_rules import handlers
@@ -143,7 +142,7 @@ async def put_ruleset(request: Request, scope: str) -> Any:
         if problem:
             return _error(422, "rule set does not fit its scope", *problem)
         try:
-            stored = await repo.add(scope, doc.model_dump(mode="json"), text, utcnow())
+            stored = await repo.add(scope, doc.model_dump(mode="json"), text, container.clock.now())
             await uow.commit()
         except IntegrityError:
             return _error(409, "concurrent update", "scope", "another version was stored at the same time; retry")
@@ -176,7 +175,7 @@ async def dry_run(event: IncidentObserved, request: Request) -> dict[str, Any]:
     """Evaluate and decide on a read-only session that is rolled back: no rows, no outbox, no events."""
     container = request.app.state.container
     async with container.runtime.session() as session:
-        p = await handlers.plan(event, session, container.config, seed=False)
+        p = await handlers.plan(event, session, container.config, container.clock.now(), seed=False)
         await session.rollback()
     d = p.decision
     would = []
@@ -240,7 +239,7 @@ async def opt_out(body: OptOutIn, request: Request) -> OptOutState:
     async with container.runtime.uow() as uow:
         repo = OptOutRepository(uow.session)
         for name in names:  # during a key rotation an event may still name the person under the old key
-            await repo.add(name, body.scope, utcnow())
+            await repo.add(name, body.scope, container.clock.now())
         scopes = await repo.scopes(names)
         await uow.commit()
     return OptOutState(pseudonym=pseudonym, opted_out=True, scopes=scopes)

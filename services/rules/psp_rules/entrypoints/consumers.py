@@ -23,7 +23,10 @@ def register(container: Container) -> None:
     rt = container.runtime
 
     async def on_incident(event: IncidentObserved, uow: UnitOfWork) -> None:
-        await handlers.on_incident(event, uow, container.config)
+        await handlers.on_incident(event, uow, container.config, container.clock.now())
+
+    async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
+        await handlers.on_status(event, uow, container.clock.now())
 
     subscribe_events(
         rt.broker,
@@ -41,7 +44,7 @@ def register(container: Container) -> None:
         topic=topics.OUTREACH_STATUS,
         group_id=GROUP_STATUS,
         model=OutreachStatusChanged,
-        handler=handlers.on_status,
+        handler=on_status,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
