@@ -119,9 +119,9 @@ async def test_second_incident_within_window_merges_and_is_recorded(rt: Runtime)
 
 
 async def test_after_the_window_a_new_case_opens(rt: Runtime) -> None:
-    first = observed(ids=("E1",))
-    await handle(rt, first)
-    p = await handle(rt, observed(ids=("E1",), harm_level="severe"), now=OCCURRED + timedelta(hours=200))
+    await handle(rt, observed(ids=("E1",)))
+    later = observed(ids=("E1",), harm_level="severe", occurred_at=OCCURRED + timedelta(hours=200))
+    p = await handle(rt, later)  # handled right after the first: the incidents' times decide
     assert p.decision.outcome == "outreach requested"
     assert len(await published(rt)) == 2
 
@@ -138,7 +138,7 @@ async def test_closed_case_is_not_merged_into(rt: Runtime) -> None:
         unit="ICU",
     )
     async with rt.uow() as uow:
-        await handlers.on_status(closed, uow, HANDLED)
+        await handlers.on_status(closed, uow)
         await uow.commit()
     await handle(rt, observed(ids=("E1",), harm_level="severe"))
     assert len(await published(rt)) == 2

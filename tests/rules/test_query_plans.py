@@ -36,6 +36,7 @@ async def test_open_case_lookup_does_not_scan_every_open_case_or_member(pg_url: 
                         "status": "open",  # every case open: the bench leaves them so
                         "opened_at": now,
                         "updated_at": now,
+                        "occurred_at": now,
                     }
                     for i in range(N)
                 ],
@@ -51,6 +52,7 @@ async def test_open_case_lookup_does_not_scan_every_open_case_or_member(pg_url: 
                         "involvement": "involved",
                         "how": "named",
                         "joined_at": now,
+                        "occurred_at": now,
                     }
                     for i in range(N)
                 ],

@@ -55,7 +55,7 @@ async def close(app: Any, case_id: str) -> None:
         unit="ICU",
     )
     async with app.state.container.runtime.uow() as uow:
-        await handlers.on_status(event, uow, HANDLED)
+        await handlers.on_status(event, uow)
         await uow.commit()
 
 

@@ -3,7 +3,7 @@ per suppression/merge rule."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,6 +30,7 @@ def incident(**kw: object) -> Incident:
         "source_kind": "native",
         "event_class": "incident",
         "staff": people(1),
+        "occurred_at": NOW,
         "harm_level": None,
         "cis_flags": frozenset(),
     }
@@ -261,7 +262,7 @@ TRIGGERS = [
 
 
 def ctx(**kw: object) -> Context:
-    base: dict[str, object] = {"now": NOW, "merge_window_hours": 72.0}
+    base: dict[str, object] = {"merge_window_hours": 72.0}
     base.update(kw)
     return Context(**base)  # type: ignore[arg-type]
 
@@ -301,6 +302,8 @@ def open_case(
     tier: int = 1,
     mode: Mode = Mode.INDIVIDUAL,
 ) -> OpenCase:
+    """An open case whose incident occurred ``hours_ago`` before NOW (negative: after it)."""
+    occurred = NOW - timedelta(hours=hours_ago)
     return OpenCase(
         case_id_for(ref, mode, names[0]),
         ref,
@@ -308,7 +311,7 @@ def open_case(
         urgency,
         tier,
         names,
-        NOW - timedelta(hours=hours_ago),
+        {n: (occurred,) for n in names},
         frozenset({ref}),
     )
 
@@ -356,6 +359,21 @@ SUPPRESSION = [
         "open case older than the window -> new case",
         incident(harm_level="severe", staff=P[:1]),
         ctx(open_cases=(open_case("ref_old", (A,), hours_ago=100),)),
+        {A: ActionKind.OPEN},
+        1,
+    ),
+    Sup(
+        "open case of an incident that occurred later, within the window -> merge",
+        incident(harm_level="severe", staff=P[:1]),
+        ctx(open_cases=(open_case("ref_later", (A,), hours_ago=-48, urgency=Urgency.IMMEDIATE, tier=2),)),
+        {A: ActionKind.MERGE},
+        0,
+        "merged",
+    ),
+    Sup(
+        "open case of an incident that occurred 10 days later -> new case",
+        incident(harm_level="severe", staff=P[:1]),
+        ctx(open_cases=(open_case("ref_later", (A,), hours_ago=-240),)),
         {A: ActionKind.OPEN},
         1,
     ),
@@ -479,6 +497,24 @@ def test_suppression_and_merging(row: Sup) -> None:
     if row.urgency:
         assert all(a.urgency is row.urgency for a in pubs)
         assert all(a.case_id == row.context.open_cases[0].case_id for a in pubs)
+
+
+def test_merge_goes_to_the_open_case_nearest_in_event_time_whatever_the_order_of_cases() -> None:
+    top = {"urgency": Urgency.IMMEDIATE, "tier": 2}
+    far, near = open_case("ref_far", (A,), hours_ago=60, **top), open_case("ref_near", (A,), hours_ago=-5, **top)
+    inc = incident(harm_level="severe", staff=P[:1])
+    for cases in ((far, near), (near, far)):
+        d = decide(inc, evaluate(inc, RULES, GROUP), ctx(open_cases=cases))
+        assert [(a.kind, a.case_id) for a in d.actions] == [(ActionKind.MERGE, near.case_id)]
+
+
+def test_the_merge_window_compares_occurrence_times_never_the_wall_clock() -> None:
+    """The same incident and case decide the same whenever they are handled: the context has no 'now'."""
+    assert "now" not in {f.name for f in fields(Context)}
+    inc = incident(harm_level="severe", staff=P[:1], occurred_at=NOW + timedelta(days=400))
+    case = open_case("ref_old", (A,), hours_ago=-400 * 24 + 71, urgency=Urgency.IMMEDIATE, tier=2)  # 71 h before
+    d = decide(inc, evaluate(inc, RULES, GROUP), ctx(open_cases=(case,)))
+    assert [a.kind for a in d.actions] == [ActionKind.MERGE]
 
 
 def test_facility_ruleset_from_settings_group_policy_is_used_when_ruleset_has_none() -> None:

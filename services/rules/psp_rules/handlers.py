@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,6 +74,7 @@ def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset
         source_kind=event.source_kind.value,
         event_class=event.event_class.value,
         staff=staff,
+        occurred_at=event.occurred_at.astimezone(UTC),
         category=event.category,
         harm_level=event.harm_level.value if event.harm_level else None,
         patient_age_group=event.patient_age_group,
@@ -127,19 +128,16 @@ async def effective_ruleset(
     return overlay(default, mine, frozenset(odoc.disable)) if odoc.extends_default else mine
 
 
-async def plan(
-    event: IncidentObserved, uow_session: AsyncSession, cfg: RulesConfig, now: datetime, *, seed: bool
-) -> Plan:
-    """Evaluate the rules and decide, reading (never writing, unless ``seed``) the database."""
+async def plan(event: IncidentObserved, uow_session: AsyncSession, cfg: RulesConfig, *, seed: datetime | None) -> Plan:
+    """Evaluate the rules and decide on event time, reading (never writing, unless ``seed``: the time to store
+    the packaged default at) the database."""
     cases = CaseRepository(uow_session)
-    seed_at = now if seed else None
-    ruleset = await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed_at)
+    ruleset = await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed)
     last_version, units = await cases.history(event.incident_ref)
     incident = to_incident(event, units)
     people = incident.people()
     names = rotation.lookup_names(people)  # current pseudonyms and aliases under previous keys
     ctx = Context(
-        now=now,
         merge_window_hours=ruleset.merge_window_hours or cfg.merge_window_hours,
         opted_out=rotation.opted_out_now(await OptOutRepository(uow_session).opted_out(names, event.facility), people),
         open_cases=rotation.as_current(await cases.open_cases(names, event.incident_ref), people),
@@ -175,6 +173,7 @@ def outreach_event(event: IncidentObserved, p: Plan, action: Action, members: li
 
 
 def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: str, now: datetime) -> list[dict]:
+    """Member rows: joined (handled) at ``now``, for the incident that occurred at ``incident.occurred_at``."""
     by_name = {p.pseudonym: p for p in incident.people()}
     return [
         {
@@ -187,17 +186,18 @@ def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: 
             "aliases": list(by_name[n].aliases) or None,
             "how": how,
             "joined_at": now,
+            "occurred_at": incident.occurred_at,
         }
         for n in names
     ]
 
 
 async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig, now: datetime) -> Plan:
-    """Decide on one incident version at handling time ``now``; persist cases, merges and the decision; queue
-    the outreach events."""
+    """Decide on one incident version (on its event time); persist cases, merges and the decision stamped with
+    the handling time ``now``; queue the outreach events."""
     names = [n for s in event.staff for n in s.names()]  # current pseudonyms and aliases: every stored name
     await CaseRepository(uow.session).lock_people(names, event.incident_ref)  # before reading open cases
-    p = await plan(event, uow.session, cfg, now, seed=True)
+    p = await plan(event, uow.session, cfg, seed=now)
     await rotation.relink(uow.session, p.incident.people(), now)
     cases = CaseRepository(uow.session)
     published = 0
@@ -214,6 +214,7 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
                     "tier": action.tier,
                     "opened_at": now,
                     "updated_at": now,
+                    "occurred_at": p.incident.occurred_at,
                 }
             )
             opened = _member_rows(action.case_id, action.people, p.incident, "opened", now)
@@ -283,7 +284,11 @@ def status_is_relevant(event: OutreachStatusChanged) -> bool:
     return event.status is OutreachStatus.CLOSED
 
 
-async def on_status(event: OutreachStatusChanged, uow: UnitOfWork, now: datetime) -> None:
-    """A closed outreach closes its case, so later incidents open a new one instead of merging."""
+async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
+    """A closed outreach closes its case, so later incidents open a new one instead of merging.
+
+    The case closes when the outreach closed (the event's ``occurred_at``), not when the event arrived: the
+    retention clock starts there, so a replay or a lagging consumer purges on the same day.
+    """
     if event.status is OutreachStatus.CLOSED:
-        await CaseRepository(uow.session).close(str(event.case_id), now)
+        await CaseRepository(uow.session).close(str(event.case_id), event.occurred_at.astimezone(UTC))

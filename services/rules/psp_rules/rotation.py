@@ -37,9 +37,16 @@ def as_current(open_cases: tuple[OpenCase, ...], people: Iterable[Person]) -> tu
     current = _current_of(people)
     if not current:
         return open_cases
-    return tuple(
-        dataclasses.replace(c, people=tuple(dict.fromkeys(current.get(n, n) for n in c.people))) for c in open_cases
-    )
+    return tuple(_renamed(c, current) for c in open_cases)
+
+
+def _renamed(case: OpenCase, current: dict[str, str]) -> OpenCase:
+    occurred: dict[str, tuple[datetime, ...]] = {}
+    for name, times in case.occurred.items():  # the merge window finds their incidents under the current name
+        new = current.get(name, name)
+        occurred[new] = occurred.get(new, ()) + times
+    people = tuple(dict.fromkeys(current.get(n, n) for n in case.people))
+    return dataclasses.replace(case, people=people, occurred=occurred)
 
 
 async def relink(session: AsyncSession, people: Iterable[Person], now: datetime) -> None:

@@ -14,7 +14,10 @@ class RulesSettings(ServiceSettings):
     service_name: str = "rules"
     http_port: int = 8002
     merge_window_hours: float = Field(
-        72.0, gt=0, description="A person already in an open case opened this recently is merged, not re-contacted."
+        72.0,
+        gt=0,
+        description="A person's incident that occurred within this many hours (before or after) of an incident of"
+        " theirs with an open case is merged into that case, not re-contacted (event time, not arrival).",
     )
     group_staff_more_than: int = Field(
         5, ge=1, description="More than this many staff involved -> group intervention (when a rule set sets none)."

@@ -42,9 +42,10 @@ cases = Table(
     Column("urgency", String(16), nullable=False),
     Column("tier", Integer, nullable=False),
     Column("status", String(16), nullable=False),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),  # handled (record keeping, stats)
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("purged_at", DateTime(timezone=True), nullable=True),  # retention removed its members
+    Column("occurred_at", DateTime(timezone=True), nullable=False),  # event time of the incident it opened for
 )
 Index("ix_cases_status_updated", cases.c.status, cases.c.updated_at)
 
@@ -58,7 +59,8 @@ case_members = Table(
     Column("role", String(64), nullable=True),
     Column("involvement", String(16), nullable=False),
     Column("how", String(16), nullable=False),
-    Column("joined_at", DateTime(timezone=True), nullable=False),
+    Column("joined_at", DateTime(timezone=True), nullable=False),  # handled
+    Column("occurred_at", DateTime(timezone=True), nullable=False),  # event time of incident_ref: merge window
     Column("aliases", JSON, nullable=True),  # pseudonyms under previous keys still active (key rotation)
 )
 Index("ix_case_members_pseudonym", case_members.c.pseudonym)

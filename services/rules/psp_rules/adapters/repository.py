@@ -200,14 +200,19 @@ class CaseRepository:
             return ()
         ids = [r.case_id for r in rows]
         mq = (
-            select(case_members.c.case_id, case_members.c.pseudonym, case_members.c.incident_ref)
+            select(
+                case_members.c.case_id,
+                case_members.c.pseudonym,
+                case_members.c.incident_ref,
+                case_members.c.occurred_at,
+            )
             .where(case_members.c.case_id.in_(ids))
             .order_by(case_members.c.joined_at)
         )
-        people: dict[str, dict[str, None]] = {i: {} for i in ids}
+        people: dict[str, dict[str, list[datetime]]] = {i: {} for i in ids}
         incidents: dict[str, set[str]] = {i: set() for i in ids}
-        for cid, pseudonym, ref in (await self.session.execute(mq)).all():
-            people[cid][pseudonym] = None
+        for cid, pseudonym, ref, occurred in (await self.session.execute(mq)).all():
+            people[cid].setdefault(pseudonym, []).append(aware(occurred) or occurred)
             incidents[cid].add(ref)
         return tuple(
             OpenCase(
@@ -217,7 +222,7 @@ class CaseRepository:
                 Urgency(r.urgency),
                 r.tier,
                 tuple(people[r.case_id]),
-                aware(r.opened_at) or r.opened_at,
+                {name: tuple(times) for name, times in people[r.case_id].items()},
                 frozenset(incidents[r.case_id]),
             )
             for r in rows

@@ -190,9 +190,7 @@ def _decide_individuals(
     incident: Incident, eligible: list[Person], own: list[OpenCase], ctx: Context, urgency: Urgency, tier: int
 ) -> list[Action]:
     window = timedelta(hours=ctx.merge_window_hours)
-    others = sorted(
-        (c for c in ctx.open_cases if not c.covers(incident.incident_ref)), key=lambda c: c.opened_at, reverse=True
-    )
+    others = [c for c in ctx.open_cases if not c.covers(incident.incident_ref)]
     actions: list[Action] = []
     escalated: dict[str, Action] = {}
     for p in eligible:
@@ -213,7 +211,7 @@ def _decide_individuals(
                     )
                 )
             continue
-        recent = next((c for c in others if p.pseudonym in c.people and ctx.now - c.opened_at <= window), None)
+        recent = _merge_target(others, p.pseudonym, incident, window)
         if recent is not None:
             note = f"open case from another incident within {ctx.merge_window_hours:g} h"
             actions.append(
@@ -234,6 +232,17 @@ def _decide_individuals(
         cid = case_id_for(incident.incident_ref, Mode.INDIVIDUAL, p.pseudonym)
         actions.append(Action(ActionKind.OPEN, cid, (p.pseudonym,), Mode.INDIVIDUAL, urgency, tier, True))
     return actions + list(escalated.values())
+
+
+def _merge_target(others: list[OpenCase], pseudonym: str, incident: Incident, window: timedelta) -> OpenCase | None:
+    """The open case of another incident of ``pseudonym`` that occurred within ``window`` of this one (before or
+    after it: reports arrive in any order), nearest in time first; None when there is none."""
+    near = []
+    for case in others:
+        gap = case.nearest(pseudonym, incident.occurred_at)
+        if gap is not None and gap <= window:
+            near.append((gap, case.case_id, case))
+    return min(near, key=lambda n: (n[0], n[1]))[2] if near else None
 
 
 def _outcome(actions: list[Action]) -> str:

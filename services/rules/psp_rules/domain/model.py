@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -53,7 +54,7 @@ class Person:
 
 @dataclass(frozen=True)
 class Incident:
-    """What the rules look at: the pseudonymized facts of one report version."""
+    """What the rules look at: the pseudonymized facts of one report version (``occurred_at``: event time)."""
 
     incident_ref: str
     report_version: int
@@ -62,6 +63,7 @@ class Incident:
     source_kind: str
     event_class: str
     staff: tuple[Person, ...]
+    occurred_at: datetime
     category: str | None = None
     harm_level: str | None = None
     patient_age_group: str | None = None
@@ -192,7 +194,11 @@ class Hit:
 
 @dataclass(frozen=True)
 class OpenCase:
-    """An open outreach case as the engine needs to see it."""
+    """An open outreach case as the engine needs to see it.
+
+    ``occurred`` holds, per person, when the incidents that brought them into the case occurred (event time,
+    never when they were handled), so the merge window decides the same on a replay as it did live.
+    """
 
     case_id: str
     incident_ref: str
@@ -200,19 +206,24 @@ class OpenCase:
     urgency: Urgency
     tier: int
     people: tuple[str, ...]
-    opened_at: datetime
+    occurred: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
     incidents: frozenset[str] = frozenset()
 
     def covers(self, incident_ref: str) -> bool:
         """Whether this case already answers ``incident_ref`` (its own incident or a merged one)."""
         return incident_ref == self.incident_ref or incident_ref in self.incidents
 
+    def nearest(self, pseudonym: str, occurred_at: datetime) -> timedelta | None:
+        """Shortest time between ``occurred_at`` and an incident of ``pseudonym`` in this case, either way."""
+        gaps = [abs(occurred_at - t) for t in self.occurred.get(pseudonym, ())]
+        return min(gaps) if gaps else None
+
 
 @dataclass(frozen=True)
 class Context:
-    """What the engine knows beyond the incident: opt-outs, open cases, prior decisions."""
+    """What the engine knows beyond the incident: opt-outs, open cases, prior decisions (no wall clock: every
+    time rule compares event times)."""
 
-    now: datetime
     merge_window_hours: float
     opted_out: frozenset[str] = frozenset()
     open_cases: tuple[OpenCase, ...] = ()

@@ -175,7 +175,7 @@ async def dry_run(event: IncidentObserved, request: Request) -> dict[str, Any]:
     """Evaluate and decide on a read-only session that is rolled back: no rows, no outbox, no events."""
     container = request.app.state.container
     async with container.runtime.session() as session:
-        p = await handlers.plan(event, session, container.config, container.clock.now(), seed=False)
+        p = await handlers.plan(event, session, container.config, seed=None)
         await session.rollback()
     d = p.decision
     would = []

@@ -25,9 +25,6 @@ def register(container: Container) -> None:
     async def on_incident(event: IncidentObserved, uow: UnitOfWork) -> None:
         await handlers.on_incident(event, uow, container.config, container.clock.now())
 
-    async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
-        await handlers.on_status(event, uow, container.clock.now())
-
     subscribe_events(
         rt.broker,
         topic=topics.INCIDENT_OBSERVED,
@@ -44,7 +41,7 @@ def register(container: Container) -> None:
         topic=topics.OUTREACH_STATUS,
         group_id=GROUP_STATUS,
         model=OutreachStatusChanged,
-        handler=on_status,
+        handler=handlers.on_status,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
