@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -19,9 +19,11 @@ from tests.matching.factories import NOW
 from tests.matching.test_handlers import handle, published, register, request
 
 
-async def close(svc: Service, case_id: uuid.UUID, status: OutreachStatus = OutreachStatus.CLOSED) -> None:
+async def close(
+    svc: Service, case_id: uuid.UUID, status: OutreachStatus = OutreachStatus.CLOSED, at: datetime = NOW
+) -> None:
     event = OutreachStatusChanged(
-        occurred_at=NOW, correlation_id=uuid.uuid4(), case_id=case_id, status=status, facility="GEN", unit="ICU"
+        occurred_at=at, correlation_id=uuid.uuid4(), case_id=case_id, status=status, facility="GEN", unit="ICU"
     )
     async with svc.container.runtime.uow() as uow:
         await on_status(event, uow, svc.container.deps)
@@ -65,6 +67,15 @@ async def test_closed_case_is_purged_after_the_window_and_not_rematched(svc: Ser
     assert {m["case_id"] for m in await rows(svc, members)} == {str(old.case_id), str(kept.case_id)}
     raw = (await svc.client.get(f"/v1/cases/{old.case_id}")).text
     assert svc.ref("E-1") not in raw
+
+
+async def test_retention_starts_when_the_outreach_closed_not_when_the_status_arrived(svc: Service) -> None:
+    await register(svc, "S-1")
+    case = request(svc, ["E-1"])
+    await handle(svc, case)
+    await close(svc, case.case_id, at=NOW - timedelta(days=30))  # handled at NOW: the status arrived late
+    assert await retention(svc, 59).tick() == 0  # 89 days after the closure
+    assert await retention(svc, 61).tick() == 1  # 91 days after it (61 after the status arrived)
 
 
 async def test_continuity_index_finds_supporters_of_a_person(svc: Service) -> None:

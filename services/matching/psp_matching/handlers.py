@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psp_common import topics
@@ -301,11 +301,13 @@ async def on_status(event: OutreachStatusChanged, uow: UnitOfWork, deps: Deps) -
     """A closed outreach starts the case's retention clock; later requests for it are not re-matched.
 
     A backup who acknowledged (notification paged them when the primary did not answer) took a case: they
-    join the team, so the monthly cap and fairness count it from the time they acknowledged.
+    join the team, so the monthly cap and fairness count it from the time they acknowledged. The retention
+    clock starts when the outreach closed (the event's ``occurred_at``), not when the status arrived, so a
+    lagging consumer or a replay purges on the same day.
     """
     repo = CaseRepository(uow.session)
     if event.status is OutreachStatus.CLOSED:
-        await repo.close(str(event.case_id), deps.clock())
+        await repo.close(str(event.case_id), event.occurred_at.astimezone(UTC))
     elif status_is_relevant(event):
         assert event.supporter_ref is not None and event.assignment_id is not None
         await RosterRepository(uow.session).lock_workload([event.supporter_ref])  # as a match would
