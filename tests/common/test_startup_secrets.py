@@ -127,3 +127,14 @@ async def test_service_with_strong_secrets_starts_in_production(
     finally:
         stack.stop()
     assert "refusing to start" not in (tmp_path / "notification.log").read_text()
+
+
+def test_production_refuses_a_packaged_or_short_previous_pseudonym_key() -> None:
+    from pydantic import SecretStr
+
+    old = {"k1": SecretStr("dev-only-pseudonym-key-change-me"), "k0": SecretStr("short")}
+    problems = weak_secrets(strong(pseudonym_old_keys=old))  # type: ignore[arg-type]
+    assert named(problems) == {"PSP_PSEUDONYM_OLD_KEYS:"} and len(problems) == 2
+    assert "packaged dev value" in problems[0] and "shorter than" in problems[1]
+    assert not any("dev-only-pseudonym" in p or "k0" in p or "k1" in p for p in problems)  # no value, no key id
+    assert weak_secrets(strong(pseudonym_old_keys={"k1": SecretStr(STRONG + "-old")})) == []  # type: ignore[arg-type]

@@ -9,8 +9,11 @@ from sqlalchemy import select
 
 from psp_common import topics
 from psp_common.events.vocab import StaffRef
-from psp_matching.adapters.orm import shifts, supporters
+from psp_common.rekey import rekey
+from psp_matching.adapters.orm import shifts, staff, supporters
 from psp_matching.domain.constraints import failed, prepare
+from psp_matching.rekey import apply as rekey_matching
+from psp_matching.settings import MatchingSettings
 from tests.matching.conftest import Service, service_on
 from tests.matching.factories import POLICY, case, facts, person, supporter
 from tests.matching.test_handlers import handle, published, register, request
@@ -126,3 +129,24 @@ async def test_a_case_stored_before_rotation_keeps_one_person_when_named_under_t
         await handle(after, after_event(after, staff_after("E-1"), case_id=case_id, urgency="immediate"))
         msgs = [m for _, m in await published(after)]
     assert len(msgs) == 2 and msgs[1]["supported"] == [AFTER.pseudonym("E-1")]
+
+
+async def test_rekey_keeps_evaluator_exclusion_once_the_old_key_is_retired(sqlite_url: str) -> None:
+    async with service_on(sqlite_url) as before:
+        await register(before, "S-EVAL", evaluates=["E-1"], years_experience=30)  # stored under k1 only
+        await register(before, "S-OK", site="NORTH")
+        await before.client.post("/v1/staff", json={"staff_id": "E-1", "profession": "rn", "seniority_level": 2})
+    counts = await rekey(MatchingSettings(**rotated(database_url=sqlite_url)), ["E-1", "S-OK"], rekey_matching)
+    assert counts == {"supporters": 1, "staff": 1, "cases": 0, "supported_people": 0}
+    again = await rekey(MatchingSettings(**rotated(database_url=sqlite_url)), ["E-1"], rekey_matching)
+    assert set(again.values()) == {0}
+    async with service_on(sqlite_url, **retired()) as after:
+        people = (StaffRef(pseudonym=AFTER.pseudonym("E-1"), key_id="k2", role="rn"),)
+        await handle(after, after_event(after, people))
+        [(_, msg)] = await published(after)
+        async with after.container.runtime.session() as s:
+            directory = set((await s.execute(select(staff.c.staff_ref))).scalars())
+    assert [msg["primary"]["supporter_ref"], *(b["supporter_ref"] for b in msg["backups"])] == [
+        BEFORE.pseudonym("S-OK")
+    ]
+    assert directory == {AFTER.pseudonym("E-1")}

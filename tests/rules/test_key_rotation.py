@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +18,7 @@ from psp_rules.adapters.orm import case_members, metadata, opt_outs
 from psp_rules.adapters.repository import OptOutRepository
 from psp_rules.bootstrap import MIGRATIONS, build
 from psp_rules.settings import RulesSettings
-from tests.rotation import AFTER, BEFORE, rotated, staff_after
+from tests.rotation import AFTER, BEFORE, retired, rotated, rotated_env, staff_after
 from tests.rules.helpers import OCCURRED, observed
 from tests.rules.test_handlers import handle, outcomes, published
 from tests.support import client_for
@@ -82,3 +85,26 @@ async def test_opt_out_api_finds_and_withdraws_a_pre_rotation_opt_out(sqlite_url
         names = set((await s.execute(select(opt_outs.c.pseudonym))).scalars())
     assert names == {AFTER.pseudonym("E-10"), BEFORE.pseudonym("E-10")}, "stored under every active key"
     await app.state.container.runtime.engine.dispose()
+
+
+async def test_rekey_command_lets_the_old_key_be_retired(sqlite_url: str) -> None:
+    await upgrade_async(MIGRATIONS, sqlite_url)
+    runtime = Runtime(RulesSettings(database_url=sqlite_url), metadata, MIGRATIONS)
+    await opt_out_under_k1(runtime, "E1")
+    await handle(runtime, observed(ids=("E2",), harm_level="severe"))  # E2's open case, members under k1
+    await runtime.engine.dispose()
+    env = {**os.environ, **rotated_env(), "PSP_DATABASE_URL": sqlite_url}
+    run = [sys.executable, "-m", "psp_rules.rekey"]
+    done = subprocess.run(run, input="E1\nE2\n\nE3\n", env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["case_members: 1 re-keyed", "opt_outs: 1 re-keyed"]
+    assert "E1" not in done.stdout + done.stderr and "E2" not in done.stdout + done.stderr
+    again = subprocess.run(run, input="E1\nE2\n", env=env, capture_output=True, text=True, timeout=60)
+    assert again.stdout.splitlines() == ["case_members: 0 re-keyed", "opt_outs: 0 re-keyed"]
+    # k1 retired: events carry k2 pseudonyms only, and both safety rules still hold.
+    retired_rt = Runtime(RulesSettings(**retired(database_url=sqlite_url)), metadata, MIGRATIONS)
+    only_k2 = tuple(s.model_copy(update={"aliases": ()}) for s in staff_after("E1", "E2"))
+    await handle(retired_rt, observed(ids=(), staff=only_k2, harm_level="severe"))
+    assert await outcomes(retired_rt) == ["outreach requested", "suppressed: opted out; merged"]
+    assert len(await published(retired_rt)) == 1, "E1 suppressed, E2 merged into the case opened under k1"
+    await retired_rt.engine.dispose()

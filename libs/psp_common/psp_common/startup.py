@@ -75,7 +75,17 @@ def weak_secrets(settings: ServiceSettings) -> list[str]:
                 f"{env_var(cls, name)} {reason}; set a random value of at least {MIN_SECRET_BYTES} bytes "
                 "(openssl rand -base64 48), or PSP_ENV=dev for a local trial"
             )
-    return problems
+    return problems + _weak_old_keys(settings, packaged)
+
+
+def _weak_old_keys(settings: ServiceSettings, packaged: set[str]) -> list[str]:
+    """Previous pseudonym keys: events carry pseudonyms under them (aliases), so a known one would leak too."""
+    reasons = {_weakness(k.get_secret_value(), packaged) for k in settings.pseudonym_old_keys.values()} - {None}
+    return [
+        f"{env_var(type(settings), 'pseudonym_old_keys')}: a previous key {reason}; keep only keys that were "
+        "accepted as PSP_PSEUDONYM_KEY in production"
+        for reason in sorted(r for r in reasons if r)
+    ]
 
 
 def _invalid(settings_cls: type[ServiceSettings], exc: ValidationError) -> list[str]:

@@ -22,11 +22,18 @@ def as_current(stored: dict[str, Any] | None, event: OutreachRequested) -> dict[
     Without it a person stored before a rotation and named again after it would count twice (and look like a
     new person joining the case).
     """
-    rename = {a: p.pseudonym for p in event.people for a in p.aliases}
-    if stored is None or not rename.keys() & set(stored["people"]):
+    if stored is None:
+        return None
+    return renamed(stored, {a: p.pseudonym for p in event.people for a in p.aliases})
+
+
+def renamed(stored: dict[str, Any], rename: dict[str, str]) -> dict[str, Any]:
+    """A case row with its people renamed by ``rename`` (old -> current), the old names kept as aliases."""
+    hit = rename.keys() & set(stored["people"])
+    if not hit:
         return stored
     aliases = {rename.get(k, k): list(v) for k, v in (stored.get("aliases") or {}).items()}
-    for old in rename.keys() & set(stored["people"]):
+    for old in hit:
         aliases[rename[old]] = list(dict.fromkeys([*aliases.get(rename[old], ()), old]))
     return {
         **stored,
