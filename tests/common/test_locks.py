@@ -59,3 +59,29 @@ async def test_a_deadlock_is_a_lost_race_that_consumers_retry_not_a_poison_messa
     finally:
         await engine.dispose()
     assert not lost_race(ValueError("x")) and not is_transient(ValueError("x"))
+
+
+async def test_a_request_whose_transaction_postgresql_aborted_for_a_deadlock_answers_503_retry(pg_url: str) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from psp_common.http import install_error_handlers
+
+    engine = make_engine(pg_url)
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/rematch")
+    async def rematch() -> dict[str, str]:
+        async with engine.begin() as conn:  # PostgreSQL picks this transaction as the deadlock victim
+            await conn.execute(text("DO $$ BEGIN RAISE EXCEPTION 'victim' USING ERRCODE = '40P01'; END $$"))
+        return {}
+
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.post("/rematch")
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert "victim" not in r.text
+    finally:
+        await engine.dispose()
