@@ -20,6 +20,7 @@ from tests.support import create_database, drop_database
 FAULT_ENV = {
     "PSP_MONTHLY_CAP": "100000",
     "PSP_SEND_LEASE_S": "5",
+    "PSP_CHANNEL_SEND_DEADLINE_S": "2",  # at most half the lease (checked at start)
     "PSP_DISPATCH_POLL_S": "0.2",
     "PSP_RETRY_BACKOFF_S": "0.05",
     "PSP_SEND_RETRY_S": "1",
