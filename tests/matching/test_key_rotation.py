@@ -18,6 +18,7 @@ from tests.matching.conftest import Service, service_on
 from tests.matching.factories import POLICY, case, facts, person, supporter
 from tests.matching.test_handlers import handle, published, register, request
 from tests.rotation import AFTER, BEFORE, retired, rotated, staff_after
+from tests.support import auth_headers
 
 
 def after_event(svc: Service, people: tuple[StaffRef, ...], **over: Any) -> Any:
@@ -150,3 +151,17 @@ async def test_rekey_keeps_evaluator_exclusion_once_the_old_key_is_retired(sqlit
         BEFORE.pseudonym("S-OK")
     ]
     assert directory == {AFTER.pseudonym("E-1")}
+
+
+async def test_a_supporter_still_sees_their_assignments_after_rotation_and_retirement(sqlite_url: str) -> None:
+    case_id = uuid.uuid4()
+    async with service_on(sqlite_url) as before:
+        await register(before, "S-1")
+        await handle(before, request(before, ["E-1"], case_id))  # assigned to S-1 under k1
+    for settings in (rotated(), retired()):
+        async with service_on(sqlite_url, **settings) as after:
+            me = auth_headers(after.container.settings, ["supporter"], staff_id="S-1")
+            mine = (await after.client.get("/v1/me/assignments", headers=me)).json()
+            assert [a["case_id"] for a in mine] == [str(case_id)]
+            assert (await after.client.get(f"/v1/cases/{case_id}", headers=me)).status_code == 200
+            assert (await after.client.post("/v1/supporters/S-1/pause")).status_code == 200

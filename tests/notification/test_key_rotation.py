@@ -9,6 +9,7 @@ from psp_notification.rekey import apply as rekey_notification
 from psp_notification.settings import NotificationSettings
 from tests.notification.support import app_env, matched
 from tests.rotation import AFTER, BEFORE, retired, rotated
+from tests.support import auth_headers
 
 HOOK_OLD = "https://hooks.example/old-phone"
 HOOK_NEW = "https://hooks.example/new-phone"
@@ -77,3 +78,14 @@ async def test_rekey_finds_contacts_once_the_old_key_is_retired(sqlite_url: str)
         await after.handle(handlers.on_supporter_matched, event, after.c.settings, after.clock.now())
         await after.tick()
         assert [address for _, address in after.webhook.sent] == [HOOK_OLD]
+
+
+async def test_a_supporter_still_sees_their_pages_after_rotation(sqlite_url: str) -> None:
+    async with app_env(sqlite_url) as before:
+        event = matched(primary=BEFORE.pseudonym("S-6"), backups=())  # paged under the k1 roster ref
+        await before.handle(handlers.on_supporter_matched, event, before.c.settings, before.clock.now())
+        await before.tick()
+    async with app_env(sqlite_url, **rotated()) as after:
+        me = auth_headers(after.c.settings, ["supporter"], staff_id="S-6")
+        mine = (await after.client.get("/v1/me/assignments", headers=me)).json()
+        assert [p["case_id"] for p in mine["pages"]] == [str(event.case_id)]

@@ -150,9 +150,9 @@ def require(*scopes: Scope) -> Callable[..., Awaitable[Principal]]:
     return dependency
 
 
-def own_ref(principal: Principal, pseudo: Pseudonymizer) -> str | None:
-    """Pseudonym of the caller's ``staff_id`` claim (None when the token carries none)."""
-    return pseudo.pseudonym(principal.staff_id) if principal.staff_id else None
+def own_refs(principal: Principal, pseudo: Pseudonymizer) -> tuple[str, ...]:
+    """The caller's pseudonyms under every active key, so rows stored before a key rotation are theirs too."""
+    return pseudo.pseudonyms_of(principal.staff_id) if principal.staff_id else ()
 
 
 def mint(

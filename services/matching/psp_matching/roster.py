@@ -51,10 +51,13 @@ def supporter_values(body: SupporterFields, pseudo: Pseudonymizer, now: datetime
 
 
 async def stored_ref(repo: RosterRepository, staff_id: str, pseudo: Pseudonymizer) -> str | None:
-    """The supporter_ref ``staff_id`` is on the roster under (registered under the current or a previous key)."""
+    """The supporter_ref ``staff_id`` is on the roster under (registered under the current or a previous key).
+
+    After an old key is retired the stored staff id still finds a supporter registered under it.
+    """
     names = pseudo.pseudonyms_of(staff_id)
     found = await repo.supporter_refs(names)
-    return next((n for n in names if n in found), None)
+    return next((n for n in names if n in found), None) or await repo.ref_of_staff_id(staff_id)
 
 
 async def register(uow: UnitOfWork, body: SupporterIn, pseudo: Pseudonymizer, now: datetime) -> str:

@@ -172,6 +172,11 @@ class RosterRepository:
             out.append(Person(ref, lower, seniority, langs, frozenset(names[ref][1:])))
         return tuple(out)
 
+    async def ref_of_staff_id(self, staff_id: str) -> str | None:
+        """The supporter_ref stored with exactly this staff id (any key it was registered under)."""
+        q = select(supporters.c.supporter_ref).where(supporters.c.staff_id == staff_id.strip())
+        return (await self.session.execute(q)).scalars().first()
+
     async def supporter_refs(self, names: Iterable[str]) -> frozenset[str]:
         """Which of ``names`` are stored supporter refs (a person's pseudonyms under every active key)."""
         q = select(supporters.c.supporter_ref).where(supporters.c.supporter_ref.in_(list(names)))

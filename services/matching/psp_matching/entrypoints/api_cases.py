@@ -8,9 +8,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.auth import AUTH_RESPONSES, Principal, Scope, own_ref, require
+from psp_common.auth import AUTH_RESPONSES, Principal, Scope, require
 from psp_common.http import ERROR_RESPONSES, ErrorResponse
+from psp_common.pseudonym import Pseudonymizer
+from psp_matching import roster
 from psp_matching.adapters.cases import CaseRepository
 from psp_matching.adapters.roster import RosterRepository
 from psp_matching.entrypoints.errors import error
@@ -122,12 +125,18 @@ async def my_assignments(
 ) -> Any:
     """Only assignments whose team includes the caller; other supporters' names are not shown."""
     c = request.app.state.container
-    ref = own_ref(principal, c.pseudo)
-    if ref is None:
+    if not principal.staff_id:
         return error(403, "no staff id in token", "staff_id", "a supporter token needs a staff_id claim")
     async with c.runtime.session() as session:
+        ref = await _own_ref(session, principal, c.pseudo)
         rows = await CaseRepository(session).member_assignments(ref, min(limit, c.settings.max_list))
     return await _views(request, rows, names_shown=False)
+
+
+async def _own_ref(session: AsyncSession, principal: Principal, pseudo: Pseudonymizer) -> str:
+    """The caller's roster ref (registered under any key), else their pseudonym under the current key."""
+    staff_id = principal.staff_id or ""
+    return await roster.stored_ref(RosterRepository(session), staff_id, pseudo) or pseudo.pseudonym(staff_id)
 
 
 async def _case(request: Request, case_id: str, names_shown: bool = True) -> CaseView | None:
@@ -168,8 +177,8 @@ async def get_case(
     coordinator = principal.has(Scope.COORDINATOR)
     if not coordinator:
         c = request.app.state.container
-        ref = own_ref(principal, c.pseudo)
         async with c.runtime.session() as session:
+            ref = await _own_ref(session, principal, c.pseudo) if principal.staff_id else None
             mine = ref is not None and await CaseRepository(session).is_member(str(case_id), ref)
         if not mine:
             return error(404, "unknown case", "case_id", "not a case of yours")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from psp_common.auth import AUTH_RESPONSES, Principal, Scope, own_ref, require
+from psp_common.auth import AUTH_RESPONSES, Principal, Scope, own_refs, require
 from psp_common.http import ErrorResponse, FieldError, as_utc
 from psp_notification.adapters.orm import assignments, pages
 from psp_notification.adapters.repository import as_dict
@@ -24,11 +24,11 @@ async def owns_assignment(request: Request, principal: Principal, assignment_id:
     if principal.has(Scope.COORDINATOR):
         return True
     c = request.app.state.container
-    ref = own_ref(principal, c.pseudo)
-    if ref is None:
+    refs = own_refs(principal, c.pseudo)
+    if not refs:
         return False
     query = select(assignments.c.assignment_id).where(
-        assignments.c.assignment_id == assignment_id, assignments.c.acknowledged_by == ref
+        assignments.c.assignment_id == assignment_id, assignments.c.acknowledged_by.in_(refs)
     )
     async with c.runtime.session() as session:
         return (await session.execute(query)).first() is not None
@@ -39,12 +39,12 @@ async def owns_case(request: Request, principal: Principal, case_id: str) -> boo
     if principal.has(Scope.COORDINATOR):
         return True
     c = request.app.state.container
-    ref = own_ref(principal, c.pseudo)
-    if ref is None:
+    refs = own_refs(principal, c.pseudo)
+    if not refs:
         return False
     query = (
         select(assignments.c.assignment_id)
-        .where(assignments.c.case_id == case_id, assignments.c.acknowledged_by == ref)
+        .where(assignments.c.case_id == case_id, assignments.c.acknowledged_by.in_(refs))
         .limit(1)
     )
     async with c.runtime.session() as session:
@@ -65,18 +65,18 @@ async def my_work(
 ) -> Any:
     """Only rows of the caller: assignments they acknowledged and pages addressed to them."""
     c = request.app.state.container
-    ref = own_ref(principal, c.pseudo)
-    if ref is None:
+    refs = own_refs(principal, c.pseudo)
+    if not refs:
         reason = "a supporter token needs a staff_id claim"
         body = ErrorResponse(detail=reason, errors=[FieldError(field="staff_id", reason=reason)])
         return JSONResponse(body.model_dump(), status_code=403)
     a_query = (
         select(assignments)
-        .where(assignments.c.acknowledged_by == ref)
+        .where(assignments.c.acknowledged_by.in_(refs))
         .order_by(assignments.c.matched_at.desc())
         .limit(limit)
     )
-    p_query = select(pages).where(pages.c.recipient_ref == ref).order_by(pages.c.id.desc()).limit(limit)
+    p_query = select(pages).where(pages.c.recipient_ref.in_(refs)).order_by(pages.c.id.desc()).limit(limit)
     async with c.runtime.session() as session:
         a_rows = [as_dict(r) for r in (await session.execute(a_query)).all()]
         p_rows = [as_dict(r) for r in (await session.execute(p_query)).all()]
