@@ -160,6 +160,8 @@ async def test_a_refused_address_fails_the_page_at_once_and_pages_the_next_backu
         ("https://10.0.0.7/page", "private"),
         ("https://[::1]/page", "loopback"),
         ("https://169.254.169.254/page", "metadata"),
+        ("https://hooks.exa mple.com/page", "valid URL"),
+        ("https://hooks.example.com:99999/page", "valid URL"),
     ],
 )
 async def test_registration_refuses_what_production_would_not_call(sqlite_url: str, address: str, reason: str) -> None:

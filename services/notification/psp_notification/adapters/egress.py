@@ -13,6 +13,7 @@ import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -53,7 +54,7 @@ class EgressPolicy:
         reason = url_problem(url, https_only=self.production)
         if reason is not None:
             return reason
-        host = httpx.URL(url).host
+        host = urlsplit(url).hostname or ""
         ip = literal_ip(host)
         if ip is not None and not self.allows_private(host):
             problem = address_problem(ip)

@@ -21,6 +21,8 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 def url_problem(url: str, *, https_only: bool) -> str | None:
     """Why ``url`` cannot be a webhook address (None when it can): scheme, host, no credentials."""
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        return "address must be a valid URL"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a malformed port
