@@ -1,6 +1,6 @@
 """Time in tests: no test depends on today's date.
 
-- ``TEST_NOW``: the instant a test session "runs" at. The autouse fixture ``pinned_clock`` (tests/conftest.py)
+- ``TEST_NOW``: the instant a test session "runs" at. The session-wide autouse fixture ``pinned_clock`` (conftest)
   makes every in-process ``SystemClock`` (and so ``psp_common.clock.utcnow``) start there and run on with the
   monotonic clock: dates are pinned, while timers, leases and retries still see time pass.
 - Tests that need a specific time inject a ``psp_common.clock.ManualClock`` or pass ``now`` explicitly.

@@ -26,10 +26,15 @@ from tests.support import create_database, drop_database, pg_dsn
 os.environ["PSP_ENV"] = "dev"
 
 
-@pytest.fixture(autouse=True)
-def pinned_clock(monkeypatch: pytest.MonkeyPatch) -> PinnedClock:
-    """Every in-process SystemClock starts at ``tests.clock.TEST_NOW``: no test depends on today's date."""
-    return pin_system_clock(monkeypatch)
+@pytest.fixture(scope="session", autouse=True)
+def pinned_clock() -> Iterator[PinnedClock]:
+    """Every in-process SystemClock starts at ``tests.clock.TEST_NOW``: no test depends on today's date.
+
+    Session-wide, so module- and session-scoped apps (and their background loops) see the same clock as the
+    tests, including between tests.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        yield pin_system_clock(patch)
 
 
 def _docker_answers() -> bool:
