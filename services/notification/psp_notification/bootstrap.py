@@ -24,7 +24,7 @@ from psp_notification.adapters.egress import EgressPolicy, GuardedTransport
 from psp_notification.adapters.orm import audit_log, metadata
 from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.dispatcher import Dispatcher
-from psp_notification.entrypoints import api, api_self, consumers, pages
+from psp_notification.entrypoints import api, api_encounters, api_self, consumers, pages
 from psp_notification.retention import purge_closed
 from psp_notification.settings import NotificationSettings
 
@@ -134,6 +134,7 @@ def build(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(api_self.router)
+    app.include_router(api_encounters.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(pages.PrivateLinkHeaders)

@@ -14,7 +14,7 @@ from psp_common import topics
 from psp_common.db import UnitOfWork
 from psp_common.events.matching import SupporterMatched, SupporterUnmatched
 from psp_common.events.outreach import OutreachRequested
-from psp_common.events.status import OutreachStatus, OutreachStatusChanged
+from psp_common.events.status import EncounterCounts, OutreachStatus, OutreachStatusChanged
 from psp_notification.adapters.repository import Repository
 from psp_notification.domain.model import (
     COORDINATOR,
@@ -50,6 +50,7 @@ async def record_status(
     channel: str | None = None,
     detail: str | None = None,
     set_case: bool = True,
+    encounter: EncounterCounts | None = None,
 ) -> None:
     """Log a lifecycle change, move the case's status and queue OutreachStatusChanged (pseudonymized)."""
     event = OutreachStatusChanged(
@@ -64,6 +65,7 @@ async def record_status(
         supporter_ref=supporter_ref,
         channel=channel,
         detail=detail[:300] if detail else None,
+        encounter=encounter,
     )
     uow.publish(topics.OUTREACH_STATUS, event)
     await repo.log_status(
@@ -307,7 +309,17 @@ async def contacted(uow: UnitOfWork, assignment_id: str, settings: NotificationS
         return "already contacted"
     if a["state"] not in {s.value for s in OPEN_STATES}:
         raise ActionError(409, "assignment_id", f"the assignment is {a['state']}")
-    await repo.update_assignment(assignment_id, state=AssignmentState.CONTACTED.value, contacted_at=now)
+    await mark_contacted(uow, repo, a, settings, now, now)
+    await uow.commit()
+    return "contacted"
+
+
+async def mark_contacted(
+    uow: UnitOfWork, repo: Repository, a: Row, settings: NotificationSettings, contact_at: datetime, now: datetime
+) -> None:
+    """Contact made at ``contact_at``: stop paging, schedule the check-ins, publish 'contacted' (no commit)."""
+    assignment_id = a["assignment_id"]
+    await repo.update_assignment(assignment_id, state=AssignmentState.CONTACTED.value, contacted_at=contact_at)
     await repo.cancel_pending(assignment_id, [Purpose.PAGE.value])
     who = a["acknowledged_by"] or COORDINATOR
     for hours in settings.checkin_hours:
@@ -319,15 +331,13 @@ async def contacted(uow: UnitOfWork, assignment_id: str, settings: NotificationS
             recipient=who,
             purpose=Purpose.CHECKIN,
             urgency=a["urgency"],
-            due_at=now + timedelta(hours=hours),
+            due_at=contact_at + timedelta(hours=hours),
             now=now,
             key_suffix=f"-{hours:g}h",
         )
     await record_status(
         uow, repo, a, OutreachStatus.CONTACTED, now, assignment_id=assignment_id, supporter_ref=a["acknowledged_by"]
     )
-    await uow.commit()
-    return "contacted"
 
 
 async def close(uow: UnitOfWork, assignment_id: str, now: datetime) -> str:

@@ -114,6 +114,10 @@ class NotificationSettings(ServiceSettings):
         default_factory=lambda: [50.0, 90.0, 95.0], description="Percentiles of time to contact in /v1/stats."
     )
     stats_min_cell: int = MIN_CELL_FIELD
+    follow_up_reminder_time: time = Field(
+        time(9, 0),
+        description="Local time (the facility's zone) of the check-in reminder on an encounter's follow-up date.",
+    )
 
     @model_validator(mode="after")
     def _deadline_within_lease(self) -> NotificationSettings:

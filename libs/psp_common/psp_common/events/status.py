@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from psp_common.events.envelope import Envelope
+from psp_common.events.envelope import Envelope, Frozen
 from psp_common.events.vocab import Urgency
 
 
@@ -21,8 +21,21 @@ class OutreachStatus(StrEnum):
     DECLINED = "declined"
     ESCALATED = "escalated"
     CONTACTED = "contacted"
+    ENCOUNTER_LOGGED = "encounter_logged"  # counts only: see OutreachStatusChanged.encounter
+    HANDED_BACK = "handed_back"  # the supporter who acknowledged gave the case back (the next one is paged)
     CLOSED = "closed"
     UNMATCHED = "unmatched"
+
+
+class EncounterCounts(Frozen):
+    """What an ``encounter_logged`` status says about the encounter: counts only.
+
+    No names, no mode or outcome, and no referral kinds (a crisis referral of a named case would be clinical).
+    """
+
+    number: int = Field(ge=1, description="Encounters logged on this assignment so far, this one included.")
+    referrals: int = Field(ge=0, description="How many referrals were made in this encounter.")
+    follow_up: bool = Field(description="Whether a follow-up check-in was scheduled.")
 
 
 class OutreachStatusChanged(Envelope):
@@ -41,6 +54,9 @@ class OutreachStatusChanged(Envelope):
     )
     channel: str | None = Field(None, description="Channel used, e.g. 'webhook', 'console'.")
     detail: str | None = Field(None, description="Short non-identifying explanation.")
+    encounter: EncounterCounts | None = Field(
+        None, description="On 'encounter_logged' only: counts about the encounter (nothing else about it)."
+    )
 
     def partition_key(self) -> str:
         """Keyed by case."""

@@ -3,7 +3,20 @@ feeds published."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
 
 from psp_common.audit import audit_table
 from psp_common.db import BigId, messaging_tables, new_metadata
@@ -112,6 +125,28 @@ page_tokens = Table(
     Column("expires_at", TS, nullable=False),
     Column("used_at", TS),
 )
+
+# Encounters: choices, a date, a count and flags only (no free text, no name, no pseudonym: nothing to purge).
+encounters = Table(
+    "encounters",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("assignment_id", String(36), nullable=False),
+    Column("case_id", String(36), nullable=False, index=True),
+    Column("number", Integer, nullable=False),
+    Column("occurred_at", TS, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("duration", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("attendance", SmallInteger),
+    Column("outcome", String(24), nullable=False),
+    Column("referrals", JSON, nullable=False),
+    Column("follow_up_on", Date),
+    Column("debrief_wanted", Boolean, nullable=False),
+    Column("logged_at", TS, nullable=False),
+    UniqueConstraint("assignment_id", "number", name="uq_encounters_assignment_number"),
+)
+Index("ix_encounters_occurred", encounters.c.occurred_at)
 
 status_log = Table(
     "status_log",

@@ -35,6 +35,7 @@ class Purpose(StrEnum):
     UNMATCHED = "unmatched"  # coordinator: matching found nobody eligible
     CONTACT_OVERDUE = "contact_overdue"  # coordinator: nobody contacted the colleague in time
     CHECKIN = "checkin"  # supporter: follow-up check-in reminder
+    REFERRAL = "referral"  # coordinator: an encounter made a tier-3 (professional counselling) or crisis referral
 
 
 class AssignmentState(StrEnum):

@@ -23,6 +23,7 @@ PAGE_TEXTS: dict[Purpose, Template] = {
     Purpose.UNMATCHED: Template(
         "PSP coordinator: no eligible supporter; a colleague may need support ($when). Case: $case"
     ),
+    Purpose.REFERRAL: Template("PSP coordinator: a tier-3/crisis referral was made. Case: $case"),
     Purpose.ESCALATION: Template(
         "PSP coordinator: no supporter acknowledged; a colleague may need support ($when). Case: $case"
     ),
