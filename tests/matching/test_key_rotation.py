@@ -10,13 +10,14 @@ from sqlalchemy import select
 from psp_common import topics
 from psp_common.events.vocab import StaffRef
 from psp_common.rekey import rekey
-from psp_matching.adapters.orm import shifts, staff, supporters
+from psp_matching.adapters.orm import cases, shifts, staff, supporters
 from psp_matching.domain.constraints import failed, prepare
 from psp_matching.rekey import apply as rekey_matching
 from psp_matching.settings import MatchingSettings
 from tests.matching.conftest import Service, service_on
 from tests.matching.factories import POLICY, case, facts, person, supporter
 from tests.matching.test_handlers import handle, published, register, request
+from tests.matching.test_retention import close, retention, rows
 from tests.rotation import AFTER, BEFORE, retired, rotated, staff_after
 from tests.support import auth_headers
 
@@ -165,3 +166,14 @@ async def test_a_supporter_still_sees_their_assignments_after_rotation_and_retir
             assert [a["case_id"] for a in mine] == [str(case_id)]
             assert (await after.client.get(f"/v1/cases/{case_id}", headers=me)).status_code == 200
             assert (await after.client.post("/v1/supporters/S-1/pause")).status_code == 200
+
+
+async def test_retention_purges_the_aliases_of_a_closed_case(sqlite_url: str) -> None:
+    async with service_on(sqlite_url, **rotated()) as svc:
+        await register(svc, "S-1")
+        event = after_event(svc, staff_after("E-1"))
+        await handle(svc, event)
+        await close(svc, event.case_id)
+        assert (await rows(svc, cases))[0]["aliases"] == {AFTER.pseudonym("E-1"): [BEFORE.pseudonym("E-1")]}
+        assert await retention(svc, 91).tick() == 1
+        assert (await rows(svc, cases))[0]["aliases"] is None
