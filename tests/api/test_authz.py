@@ -29,6 +29,8 @@ def report() -> dict[str, Any]:
     return {**demo.reports()[0], "report_id": f"R-{uuid.uuid4().hex[:8]}"}
 
 
+DIRECTORY_REFUSED: dict[str | None, int] = {"supporter": 403, "analyst": 403, "intake": 403, NONE: 401}
+
 # service -> [(method, path, json body or None, {scope or NONE: expected status})]
 TABLE: dict[str, list[tuple[str, str, Any, dict[str | None, int]]]] = {
     "listener": [
@@ -84,6 +86,15 @@ TABLE: dict[str, list[tuple[str, str, Any, dict[str | None, int]]]] = {
         # page links are authorized by their own signed token, not a bearer token: a bad link is 403 either way
         ("POST", "/v1/pages/not-a-token/ack", None, {NONE: 403, "coordinator": 403}),
         ("GET", "/v1/audit", None, {"coordinator": 200, "analyst": 403, NONE: 401}),
+        *(
+            (method, path, None, {"coordinator": status, **DIRECTORY_REFUSED})
+            for method, path, status in (
+                ("POST", "/v1/directory/import.csv", 415),
+                ("POST", "/v1/directory/import.fhir", 415),
+                ("GET", "/v1/directory/S-1", 404),
+                ("DELETE", "/v1/directory/S-1", 404),
+            )
+        ),
     ],
 }
 CASES = [

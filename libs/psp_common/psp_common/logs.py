@@ -21,6 +21,9 @@ HTTP_CLIENT_LOGGERS = (
     "httpcore.socks",
 )
 
+# Libraries whose DEBUG/INFO lines carry SQL parameters or request paths (a person's data): WARNING and up only.
+QUIET_LOGGERS = ("aiokafka", "sqlalchemy.engine", "uvicorn.access", "aiosqlite")
+
 
 def redact_links(text: str) -> str:
     """Mask the token of page links (``/v1/pages/<token>/...``): a link is a credential."""
@@ -81,6 +84,6 @@ def configure(level: str = "INFO", service: str = "psp") -> None:
     handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
-    for noisy in ("aiokafka", "sqlalchemy.engine", "uvicorn.access"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     quiet_http_clients()

@@ -1,7 +1,8 @@
 """Re-key the notification database: ``python -m psp_notification.rekey < staff_ids.txt`` (psp_common.rekey).
 
 Each person's newest channels are stored under their current pseudonym too (old rows stay until the old key
-is retired: pages already queued under the old pseudonym still find them).
+is retired: pages already queued under the old pseudonym still find them). A directory entry stored under an
+old pseudonym moves to the current one.
 """
 
 from __future__ import annotations
@@ -11,16 +12,20 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common import rekey
+from psp_notification.adapters.directory import DirectoryRepository
 from psp_notification.adapters.repository import Repository
 from psp_notification.settings import NotificationSettings
 
 
 async def apply(session: AsyncSession, names: rekey.Renames, now: datetime) -> dict[str, int]:
-    """Copy contacts stored under an old pseudonym to the current one (the newest wins)."""
+    """Copy contacts stored under an old pseudonym to the current one (the newest wins); move directory entries."""
     links: dict[str, list[str]] = {}
     for old, new in names.current.items():
         links.setdefault(new, []).append(old)
-    return {"contacts": await Repository(session).link_contacts(links)}
+    contacts = await Repository(session).link_contacts(links)
+    people = DirectoryRepository(session)
+    moved = [await people.link(new, names.key_id, old) for new, old in sorted(links.items())]
+    return {"contacts": contacts, "directory": sum(moved)}
 
 
 if __name__ == "__main__":

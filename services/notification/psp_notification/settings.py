@@ -118,6 +118,15 @@ class NotificationSettings(ServiceSettings):
         time(9, 0),
         description="Local time (the facility's zone) of the check-in reminder on an encounter's follow-up date.",
     )
+    directory_staff_id_system: str | None = Field(
+        None,
+        max_length=512,
+        description="FHIR Identifier.system of the staff id in a directory Bundle's Practitioner.identifier "
+        "(e.g. the hospital's employee-number system URI); unset: each Practitioner's first identifier.",
+    )
+    directory_max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest directory upload (CSV or FHIR Bundle) accepted (HTTP 413)."
+    )
 
     @model_validator(mode="after")
     def _deadline_within_lease(self) -> NotificationSettings:

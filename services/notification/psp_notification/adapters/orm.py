@@ -172,3 +172,19 @@ feeds_published = Table(
     Column("entries", Integer, nullable=False),
     Column("published_at", TS, nullable=False),
 )
+
+# Staff directory: who a colleague is and how to reach them at work, keyed by pseudonym (never on a topic).
+directory = Table(
+    "directory",
+    metadata,
+    Column("staff_ref", String(64), primary_key=True),
+    Column("key_id", String(32), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(120)),
+    Column("unit", String(120)),
+    Column("phone", String(40)),
+    Column("pager", String(40)),
+    Column("email", String(254)),
+    Column("source", String(8), nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
