@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from psp_common.stats import NULL_MEANS
 from psp_notification.adapters.encounters import StoredEncounter
 from psp_notification.domain.encounters import (
     MAX_ATTENDANCE,
@@ -90,3 +91,33 @@ class EncounterList(BaseModel):
     """The encounters of an assignment, in the order logged."""
 
     items: list[EncounterOut] = Field(description="Encounters.")
+
+
+class TimeToFirstContact(BaseModel):
+    """Minutes from a case's first match to its first contact, for cases first contacted that month."""
+
+    count: int | None = Field(description=f"Cases first contacted that month. {NULL_MEANS}")
+    percentiles: dict[str, float | None] = Field(
+        description="Nearest-rank percentiles, e.g. p50, p90; null when the count is null or 0."
+    )
+
+
+class MonthStats(BaseModel):
+    """One UTC calendar month of the encounter log (counts only; suppressed cells are null)."""
+
+    month: str = Field(description="UTC calendar month, YYYY-MM.")
+    contacts: int | None = Field(description=f"Encounters that happened that month. {NULL_MEANS}")
+    support_given: int | None = Field(description=f"Encounters with outcome support_given. {NULL_MEANS}")
+    support_declined: int | None = Field(description=f"Encounters with outcome support_declined. {NULL_MEANS}")
+    no_answer: int | None = Field(description=f"Encounters with outcome no_answer. {NULL_MEANS}")
+    hours: float | None = Field(
+        description="Supporter hours: each encounter at its duration band's midpoint (<15m 7.5 min, 15-30m 22.5, "
+        "30-60m 45, >60m 90), a group session once; null when contacts is null."
+    )
+    people_reached: int | None = Field(
+        description=f"Distinct cases given support (a group case: its largest attendance). {NULL_MEANS}"
+    )
+    referrals: dict[str, int | None] = Field(description=f"Encounters with a referral of each kind. {NULL_MEANS}")
+    follow_ups: int | None = Field(description=f"Encounters with a follow-up date. {NULL_MEANS}")
+    debrief_wanted: int | None = Field(description=f"Encounters after which a debrief was wanted. {NULL_MEANS}")
+    time_to_first_contact_minutes: TimeToFirstContact = Field(description="Time to first contact.")

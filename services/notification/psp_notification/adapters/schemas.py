@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from psp_common.stats import NULL_MEANS
+from psp_notification.adapters.encounter_schemas import MonthStats
 from psp_notification.domain.addresses import url_problem
 from psp_notification.settings import ChannelKind
 
@@ -171,3 +172,9 @@ class Stats(BaseModel):
     by_status: dict[str, int | None] = Field(description=f"Cases per current outreach status. {NULL_MEANS}")
     by_mode: dict[str, int | None] = Field(description=f"Cases per mode (individual or group). {NULL_MEANS}")
     time_to_contact_minutes: TimeToContact = Field(description="Time to contact.")
+    monthly: list[MonthStats] = Field(
+        default_factory=list,
+        description="Per UTC calendar month, oldest first: encounters (contacts, outcomes, hours, people reached, "
+        "referrals by kind, follow-ups, debriefs) by when they happened, and first contacts by when they were made "
+        "(since/until apply to those times). Also as CSV: GET /v1/stats.csv.",
+    )

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from psp_common.auth import AUTH_RESPONSES, Principal, Scope, own_refs, require
 from psp_common.http import ErrorResponse, FieldError, as_utc
+from psp_notification.adapters.encounter_stats import monthly_stats, to_csv
 from psp_notification.adapters.orm import assignments, pages
 from psp_notification.adapters.repository import as_dict
 from psp_notification.adapters.schemas import MyAssignment, MyPage, MyWork, Stats
@@ -86,23 +87,51 @@ async def my_work(
     )
 
 
+Since = Annotated[datetime | None, Query(description="Cases created (encounters, first contacts made) at or after.")]
+Until = Annotated[datetime | None, Query(description="Cases created (encounters, first contacts made) before.")]
+ANALYST_OR_COORDINATOR = [Depends(require(Scope.ANALYST, Scope.COORDINATOR))]
+
+
 @router.get(
     "/v1/stats",
     response_model=Stats,
     tags=["evaluation"],
-    dependencies=[Depends(require(Scope.ANALYST, Scope.COORDINATOR))],
-    summary="Aggregates for evaluation: counts by urgency, trigger, status; time-to-contact percentiles "
-    "(counts below PSP_STATS_MIN_CELL, and their complements, are null).",
+    dependencies=ANALYST_OR_COORDINATOR,
+    summary="Aggregates for evaluation: counts by urgency, trigger, status; time-to-contact percentiles; monthly "
+    "encounter figures (counts below PSP_STATS_MIN_CELL, and their complements, are null).",
 )
-async def stats(
-    request: Request,
-    since: Annotated[datetime | None, Query(description="Cases created at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Cases created before (ISO 8601).")] = None,
-) -> Stats:
+async def stats(request: Request, since: Since = None, until: Until = None) -> Stats:
     """Counts only: no case id, pseudonym or free text."""
     c = request.app.state.container
+    settings = c.settings
     async with c.runtime.session() as session:
         body = await case_stats(
-            session, as_utc(since), as_utc(until), c.settings.stats_percentiles, c.settings.stats_min_cell
+            session, as_utc(since), as_utc(until), settings.stats_percentiles, settings.stats_min_cell
         )
-    return Stats.model_validate(body)
+        monthly = await monthly_stats(
+            session, as_utc(since), as_utc(until), settings.stats_percentiles, settings.stats_min_cell
+        )
+    return Stats.model_validate({**body, "monthly": monthly})
+
+
+@router.get(
+    "/v1/stats.csv",
+    response_class=Response,
+    tags=["evaluation"],
+    dependencies=ANALYST_OR_COORDINATOR,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per UTC month; suppressed cells empty."}},
+    summary="The monthly encounter figures of /v1/stats as CSV (the same suppressed cells, left empty).",
+)
+async def stats_csv(request: Request, since: Since = None, until: Until = None) -> Response:
+    """Counts only, one row per month."""
+    c = request.app.state.container
+    settings = c.settings
+    async with c.runtime.session() as session:
+        monthly = await monthly_stats(
+            session, as_utc(since), as_utc(until), settings.stats_percentiles, settings.stats_min_cell
+        )
+    return Response(
+        to_csv(monthly, settings.stats_percentiles),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="psp-stats-monthly.csv"'},
+    )
