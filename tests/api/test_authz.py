@@ -29,7 +29,8 @@ def report() -> dict[str, Any]:
     return {**demo.reports()[0], "report_id": f"R-{uuid.uuid4().hex[:8]}"}
 
 
-DIRECTORY_REFUSED: dict[str | None, int] = {"supporter": 403, "analyst": 403, "intake": 403, NONE: 401}
+DIRECTORY_REFUSED: dict[str | None, int] = {"supporter": 403, "analyst": 403, "intake": 403, "scim": 403, NONE: 401}
+SCIM_ONLY: dict[str | None, int] = {"coordinator": 403, "supporter": 403, "analyst": 403, "intake": 403, NONE: 401}
 
 # service -> [(method, path, json body or None, {scope or NONE: expected status})]
 TABLE: dict[str, list[tuple[str, str, Any, dict[str | None, int]]]] = {
@@ -95,6 +96,10 @@ TABLE: dict[str, list[tuple[str, str, Any, dict[str | None, int]]]] = {
                 ("DELETE", "/v1/directory/S-1", 404),
             )
         ),
+        ("GET", "/scim/v2/Users", None, {"scim": 200, **SCIM_ONLY}),
+        ("POST", "/scim/v2/Users", None, {"scim": 400, **SCIM_ONLY}),
+        ("GET", f"/scim/v2/Users/{uuid.UUID(int=4)}", None, {"scim": 404, **SCIM_ONLY}),
+        ("DELETE", f"/scim/v2/Users/{uuid.UUID(int=4)}", None, {"scim": 404, **SCIM_ONLY}),
     ],
 }
 CASES = [

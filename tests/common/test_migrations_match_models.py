@@ -68,3 +68,28 @@ async def _run(fn: Any, *args: Any) -> None:
     import asyncio
 
     await asyncio.to_thread(fn, *args)
+
+
+async def test_notification_0007_gives_people_loaded_before_scim_an_id(pg_url: str) -> None:
+    from psp_notification.bootstrap import MIGRATIONS
+
+    cfg = alembic_config(MIGRATIONS, pg_url)
+    await _run(command.upgrade, cfg, "0006")
+    engine = create_async_engine(pg_url)
+    try:
+        async with engine.begin() as conn:
+            for ref in ("ps_a", "ps_b"):
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO directory (staff_ref, key_id, display_name, email, source, updated_at)"
+                        " VALUES (:r, 'k1', 'Someone', 'a@b.example', 'csv', :t)"
+                    ),
+                    {"r": ref, "t": datetime(2026, 11, 29, tzinfo=UTC)},
+                )
+        await _run(command.upgrade, cfg, "head")
+        async with engine.connect() as conn:
+            ids = (await conn.execute(sa.text("SELECT scim_id FROM directory"))).scalars().all()
+        assert len(set(ids)) == 2 and all(ids), "every person has a distinct SCIM id"
+        await _run(command.downgrade, cfg, "0006")
+    finally:
+        await engine.dispose()

@@ -28,6 +28,7 @@ class Scope(StrEnum):
     COORDINATOR = "coordinator"  # PSP coordinators: case data, roster, rules, contacts
     SUPPORTER = "supporter"  # peer supporters: only their own assignments
     ANALYST = "analyst"  # evaluation: aggregates only
+    SCIM = "scim"  # the identity provider's provisioning client (Entra ID, Okta): notification's /scim/v2 only
 
 
 @dataclass(frozen=True)

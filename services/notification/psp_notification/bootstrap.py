@@ -24,7 +24,7 @@ from psp_notification.adapters.egress import EgressPolicy, GuardedTransport
 from psp_notification.adapters.orm import audit_log, metadata
 from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.dispatcher import Dispatcher
-from psp_notification.entrypoints import api, api_directory, api_encounters, api_self, consumers, pages
+from psp_notification.entrypoints import api, api_directory, api_encounters, api_self, consumers, pages, scim
 from psp_notification.retention import purge_closed
 from psp_notification.settings import NotificationSettings
 
@@ -136,6 +136,7 @@ def build(
     app.include_router(api_self.router)
     app.include_router(api_encounters.router)
     app.include_router(api_directory.router)
+    scim.install(app)
     install_error_handlers(app)
     uploads = {"/v1/directory/import": settings.directory_max_body_bytes}
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, larger=uploads)

@@ -45,7 +45,8 @@ async def apply_import(
             counts.removed += await repo.remove(refs)
             continue
         keep.update(refs)
-        if await repo.save(refs, pseudo.key_id, person.entry, source, now):
+        _, created = await repo.save(refs, pseudo.key_id, person.entry, source, now)
+        if created:
             counts.created += 1
         else:
             counts.updated += 1

@@ -124,6 +124,10 @@ class NotificationSettings(ServiceSettings):
         description="FHIR Identifier.system of the staff id in a directory Bundle's Practitioner.identifier "
         "(e.g. the hospital's employee-number system URI); unset: each Practitioner's first identifier.",
     )
+    scim_staff_id_attribute: Literal["userName", "externalId"] = Field(
+        "userName",
+        description="SCIM User attribute that carries the staff id (map the hospital's immutable employee id to it).",
+    )
     directory_max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest directory upload (CSV or FHIR Bundle) accepted (HTTP 413)."
     )

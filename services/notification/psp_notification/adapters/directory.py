@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware
@@ -25,6 +27,7 @@ class StoredEntry:
     entry: DirectoryEntry
     source: str
     updated_at: datetime
+    scim_id: str | None = None
 
 
 def _chunks(refs: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -38,12 +41,13 @@ class DirectoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def save(self, refs: Sequence[str], key_id: str, entry: DirectoryEntry, source: str, now: datetime) -> bool:
-        """Store ``entry`` under ``refs[0]`` (the current key's pseudonym), dropping copies under ``refs[1:]``
-        (the same person under previous keys). True when the person was not in the directory before."""
-        known = await self.refs_among(refs)
-        if refs[1:]:
-            await self.session.execute(delete(directory).where(directory.c.staff_ref.in_(refs[1:])))
+    async def save(
+        self, refs: Sequence[str], key_id: str, entry: DirectoryEntry, source: str, now: datetime
+    ) -> tuple[str, bool]:
+        """Store ``entry`` under ``refs[0]`` (the current key's pseudonym); a row under ``refs[1:]`` (the same
+        person under previous keys) moves there, keeping its SCIM id. Returns the SCIM id and whether the person
+        was new."""
+        rows = await self._rows(refs)
         values = {
             "key_id": key_id,
             "display_name": entry.display_name,
@@ -55,11 +59,24 @@ class DirectoryRepository:
             "source": source,
             "updated_at": now,
         }
-        if refs[0] in known:
-            await self.session.execute(update(directory).where(directory.c.staff_ref == refs[0]).values(**values))
-        else:
-            await self.session.execute(insert(directory).values(staff_ref=refs[0], **values))
-        return not known
+        keep = next((r for r in refs if r in rows), None)
+        if keep is None:
+            scim_id = str(uuid.uuid4())
+            await self.session.execute(insert(directory).values(staff_ref=refs[0], scim_id=scim_id, **values))
+            return scim_id, True
+        others = [r for r in rows if r != keep]
+        if others:
+            await self.session.execute(delete(directory).where(directory.c.staff_ref.in_(others)))
+        scim_id = rows[keep] or str(uuid.uuid4())
+        await self.session.execute(
+            update(directory).where(directory.c.staff_ref == keep).values(staff_ref=refs[0], scim_id=scim_id, **values)
+        )
+        return scim_id, False
+
+    async def _rows(self, refs: Sequence[str]) -> dict[str, str | None]:
+        """The SCIM id of each of ``refs`` that has an entry."""
+        query = select(directory.c.staff_ref, directory.c.scim_id).where(directory.c.staff_ref.in_(refs))
+        return {r.staff_ref: r.scim_id for r in await self.session.execute(query)}
 
     async def refs_among(self, refs: Sequence[str]) -> set[str]:
         """Which of ``refs`` have an entry."""
@@ -71,7 +88,15 @@ class DirectoryRepository:
 
     async def find(self, refs: Sequence[str]) -> StoredEntry | None:
         """The entry stored under the first of ``refs`` that has one (current key's pseudonym first)."""
-        rows = (await self.session.execute(select(directory).where(directory.c.staff_ref.in_(refs)))).all()
+        return await self._find(refs, directory.c.staff_ref.in_(refs))
+
+    async def find_scim(self, scim_id: str) -> StoredEntry | None:
+        """The entry with SCIM id ``scim_id``."""
+        return await self._find([], directory.c.scim_id == scim_id)
+
+    async def _find(self, refs: Sequence[str], where: Any) -> StoredEntry | None:
+        rows = (await self.session.execute(select(directory).where(where))).all()
+        refs = refs or [r.staff_ref for r in rows]
         by_ref = {r.staff_ref: r for r in rows}
         row = next((by_ref[r] for r in refs if r in by_ref), None)
         if row is None:
@@ -84,7 +109,17 @@ class DirectoryRepository:
             pager=row.pager,
             email=row.email,
         )
-        return StoredEntry(row.staff_ref, row.key_id, entry, row.source, aware(row.updated_at))
+        return StoredEntry(row.staff_ref, row.key_id, entry, row.source, aware(row.updated_at), row.scim_id)
+
+    async def count(self) -> int:
+        """How many people the directory holds."""
+        return int((await self.session.execute(select(func.count()).select_from(directory))).scalar_one())
+
+    async def page(self, offset: int, limit: int) -> list[StoredEntry]:
+        """Entries in SCIM id order, ``limit`` from ``offset``."""
+        query = select(directory.c.staff_ref).order_by(directory.c.scim_id).offset(offset).limit(limit)
+        refs = [r[0] for r in await self.session.execute(query)]
+        return [e for r in refs if (e := await self.find([r])) is not None]
 
     async def remove(self, refs: Sequence[str]) -> bool:
         """Remove the person stored under any of ``refs``; True when there was someone to remove."""

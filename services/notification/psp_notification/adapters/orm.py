@@ -187,4 +187,6 @@ directory = Table(
     Column("email", String(254)),
     Column("source", String(8), nullable=False),
     Column("updated_at", TS, nullable=False),
+    Column("scim_id", String(36)),  # SCIM resource id: random, stable across key rotations
+    UniqueConstraint("scim_id", name="uq_directory_scim_id"),
 )
