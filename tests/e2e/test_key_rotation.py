@@ -111,18 +111,22 @@ async def test_every_safety_rule_survives_a_key_rotation(k1_stack: Stack) -> Non
         r = await client.post(f"{s.url('listener')}/v1/occurrence-reports", json=report, headers=intake)
         assert r.status_code == 202, r.text
 
-        async def decided() -> list[str]:
-            body = (await client.get(f"{s.url('rules')}/v1/decisions", headers=coordinator)).json()
-            return [d["outcome"] for d in (body if isinstance(body, list) else body["items"])]
+        async def decided() -> list[dict[str, Any]]:  # this report's (the shared broker holds other tests')
+            params = {"incident_ref": BEFORE.reference("report", "kr-e2e:KR-1")}
+            body = (await client.get(f"{s.url('rules')}/v1/decisions", params=params, headers=coordinator)).json()
+            items: list[dict[str, Any]] = body["items"]
+            return items
 
         async def settled() -> list[dict[str, Any]]:
             resp = await client.get(f"{s.url('notification')}/v1/deliveries", headers=coordinator)
             body = resp.json()
             items: list[dict[str, Any]] = body if isinstance(body, list) else body.get("items", [])
-            return [d for d in items if d.get("state") in ("sent", "failed")]
+            return [d for d in items if d.get("state") in ("sent", "failed") and d["case_id"] in cases]
 
-        outcomes = await eventually(decided, timeout=60)
+        decisions = await eventually(decided, timeout=60)
+        outcomes = [d["outcome"] for d in decisions]
         assert outcomes == ["suppressed: opted out; outreach requested"], "the opted-out clinician stays opted out"
+        cases = {a["case_id"] for d in decisions for a in d["detail"] if a["case_id"]}
         deliveries = await eventually(settled, timeout=90)
     assert [(d["supporter_ref"], d["state"], d["channel"]) for d in deliveries] == [
         (BEFORE.pseudonym("S-KR-OK"), "sent", "console")
