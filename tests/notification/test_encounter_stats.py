@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.notification.support import T0, Env
+from tests.notification.support import T0, Env, app_env
 from tests.notification.test_access_and_retention import hdr, open_case
 
 PCT = {"p50": None, "p90": None, "p95": None}
@@ -116,3 +116,18 @@ async def test_stats_csv_export_has_the_same_suppressed_cells_empty(env: Env) ->
     assert (await env.client.get("/v1/stats.csv", headers=hdr(env, "coordinator"))).status_code == 200
     supporter = hdr(env, "supporter", staff_id="S-0")
     assert (await env.client.get("/v1/stats.csv", headers=supporter)).status_code == 403
+
+
+async def test_encounters_and_monthly_stats_on_postgresql(pg_url: str) -> None:
+    async with app_env(pg_url, stats_min_cell=1) as env:
+        await two_months(env)
+        nov, dec = (await env.client.get("/v1/stats", headers=hdr(env, "analyst"))).json()["monthly"]
+        assert (nov["contacts"], nov["hours"], nov["people_reached"], nov["follow_ups"]) == (3, 3.0, 4, 1)
+        assert nov["referrals"]["crisis"] == 1 and dec["no_answer"] == 1
+        assert nov["time_to_first_contact_minutes"]["percentiles"]["p50"] == 30.0
+        referral = [p for p in await env.pages() if p["purpose"] == "referral"]
+        assert [p["recipient_ref"] for p in referral] == ["coordinator"]
+        follow_up = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # 09:00 Toronto
+        assert follow_up in [p["due_at"] for p in await env.pages() if p["purpose"] == "checkin"]
+        rows = list(csv.DictReader(io.StringIO((await env.client.get("/v1/stats.csv")).text)))
+        assert [(r["month"], r["contacts"]) for r in rows] == [("2026-11", "3"), ("2026-12", "1")]

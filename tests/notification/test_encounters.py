@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from psp_common.docs import documents
 from psp_notification.adapters.orm import assignments, encounters
 from psp_notification.domain.encounters import (
     Actor,
@@ -208,3 +209,13 @@ def test_the_logging_rule_lives_in_the_domain() -> None:
         Encounter(T0, Mode.VIDEO, DurationBand.OVER_60M, Kind.ONE_TO_ONE, Outcome.SUPPORT_GIVEN,
                   follow_up_on=date(2028, 1, 1)).validate(T0, T0)  # fmt: skip
     assert err.value.field == "follow_up_on"
+
+
+def test_status_stream_documents_encounter_logged_with_counts_only() -> None:
+    schemas = documents("notification")["notification.asyncapi.json"]["components"]["schemas"]
+    statuses = schemas["OutreachStatus"]["enum"]
+    assert {"contacted", "encounter_logged", "handed_back", "closed"} <= set(statuses)
+    counts = schemas["EncounterCounts"]
+    assert set(counts["properties"]) == {"number", "referrals", "follow_up"}
+    assert counts["properties"]["referrals"]["type"] == "integer"
+    assert "encounter" in schemas["OutreachStatusChanged"]["properties"]
