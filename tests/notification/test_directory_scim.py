@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from psp_notification.adapters.scim import ENTERPRISE, ERROR, PATCH_OP, USER
-from tests.notification.support import Env
+from tests.notification.support import Env, app_env
+from tests.rotation import AFTER, rotated
 from tests.support import auth_headers
 
 SCIM = {"content-type": "application/scim+json"}
@@ -145,3 +146,16 @@ async def test_scim_needs_the_scim_scope_and_answers_refusals_as_scim_errors(env
     # the provisioning client cannot read what it wrote, nor anything else
     other = await env.client.get("/v1/directory/E-1", headers=scim_headers(env))
     assert other.status_code == 403
+
+
+async def test_a_scim_id_survives_a_key_rotation(sqlite_url: str) -> None:
+    async with app_env(sqlite_url) as before:
+        uid = (await send(before, "POST", "/Users", user())).json()["id"]
+    async with app_env(sqlite_url, **rotated()) as after:
+        found = (await send(after, "GET", "/Users", params={"filter": 'userName eq "E-10442"'})).json()
+        assert [r["id"] for r in found["Resources"]] == [uid], "found under the previous key's pseudonym"
+        assert (await send(after, "POST", "/Users", user())).status_code == 409
+        r = await send(after, "PUT", f"/Users/{uid}", user(title="Charge nurse"))  # moves to the current key
+        assert r.status_code == 200 and r.json()["id"] == uid
+        got = (await after.client.get("/v1/directory/E-10442")).json()
+        assert got["staff_ref"] == AFTER.pseudonym("E-10442") and got["role"] == "Charge nurse"

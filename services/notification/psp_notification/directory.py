@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from psp_common.db import UnitOfWork
 from psp_common.pseudonym import Pseudonymizer
-from psp_notification.adapters.directory import DirectoryRepository
+from psp_notification.adapters.directory import DirectoryRepository, StoredEntry
 from psp_notification.adapters.directory_import import Parsed, Problem
+from psp_notification.domain.directory import DirectoryEntry
 
 
 class ImportMode(StrEnum):
@@ -65,3 +67,19 @@ async def remove(uow: UnitOfWork, staff_id: str, pseudo: Pseudonymizer) -> bool:
     removed = await DirectoryRepository(uow.session).remove(pseudo.pseudonyms_of(staff_id))
     await uow.commit()
     return removed
+
+
+async def provision(
+    uow: UnitOfWork, refs: Sequence[str], key_id: str, entry: DirectoryEntry | None, now: datetime
+) -> StoredEntry | None:
+    """SCIM: store one person under ``refs[0]`` (their rows under ``refs[1:]`` move there), or remove them when
+    ``entry`` is None (deactivated). The stored entry (None when removed)."""
+    repo = DirectoryRepository(uow.session)
+    if entry is None:
+        await repo.remove(refs)
+        await uow.commit()
+        return None
+    await repo.save(refs, key_id, entry, "scim", now)
+    stored = await repo.find(refs[:1])
+    await uow.commit()
+    return stored

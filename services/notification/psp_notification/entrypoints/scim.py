@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from psp_common.auth import Principal, Scope, bearer, require
+from psp_notification import directory
 from psp_notification.adapters.directory import DirectoryRepository, StoredEntry
 from psp_notification.adapters.scim import LIST, ScimError, apply_patch, entry_of, resource_of, staff_id_of
 
@@ -61,21 +62,12 @@ def _resource(request: Request, stored: StoredEntry, user_name: str | None = Non
     return resource_of(stored, user_name or stored.staff_ref, _ctx(request).settings.public_base_url)
 
 
-async def _store(request: Request, staff_id: str, body: Any) -> tuple[StoredEntry | None, bool]:
-    """Store the person ``body`` describes (removed when inactive); the stored entry and whether it is new."""
+async def _store(request: Request, staff_id: str, body: dict[str, Any]) -> StoredEntry | None:
+    """Store the person ``body`` describes under the staff id's pseudonym (removed when inactive)."""
     c = _ctx(request)
     entry = entry_of(body)
-    refs = c.pseudo.pseudonyms_of(staff_id)
     async with c.runtime.uow() as uow:
-        repo = DirectoryRepository(uow.session)
-        if entry is None:
-            await repo.remove(refs)
-            await uow.commit()
-            return None, False
-        _, created = await repo.save(refs, c.pseudo.key_id, entry, "scim", c.clock.now())
-        stored = await repo.find(refs)
-        await uow.commit()
-    return stored, created
+        return await directory.provision(uow, c.pseudo.pseudonyms_of(staff_id), c.pseudo.key_id, entry, c.clock.now())
 
 
 async def _by_id(request: Request, scim_id: str) -> StoredEntry:
@@ -95,7 +87,7 @@ async def create_user(request: Request) -> JSONResponse:
     async with c.runtime.session() as session:
         if await DirectoryRepository(session).find(c.pseudo.pseudonyms_of(staff_id)) is not None:
             raise ScimError(409, "a User with this staff id exists", "uniqueness")
-    stored, _ = await _store(request, staff_id, body)
+    stored = await _store(request, staff_id, body)
     if stored is None:
         raise ScimError(400, "active: an inactive User is not provisioned", "invalidValue")
     return answer(_resource(request, stored, staff_id), 201)
@@ -144,7 +136,7 @@ async def replace_user(scim_id: ScimId, request: Request) -> Response:
     staff_id = staff_id_of(body, c.settings.scim_staff_id_attribute)
     if stored.staff_ref not in c.pseudo.pseudonyms_of(staff_id):
         raise ScimError(400, f"{c.settings.scim_staff_id_attribute} is immutable", "mutability")
-    updated, _ = await _store(request, staff_id, body)
+    updated = await _store(request, staff_id, body)
     if updated is None:
         return Response(status_code=204)
     return answer(_resource(request, updated, staff_id))
@@ -164,15 +156,9 @@ async def patch_user(scim_id: ScimId, request: Request) -> Response:
         raise ScimError(400, f"{attribute} is immutable", "mutability")
     entry = entry_of(patched)
     async with c.runtime.uow() as uow:
-        repo = DirectoryRepository(uow.session)
-        if entry is None:
-            await repo.remove([stored.staff_ref])
-            await uow.commit()
-            return Response(status_code=204)
-        await repo.save([stored.staff_ref], stored.key_id, entry, "scim", c.clock.now())
-        updated = await repo.find([stored.staff_ref])
-        await uow.commit()
-    assert updated is not None
+        updated = await directory.provision(uow, [stored.staff_ref], stored.key_id, entry, c.clock.now())
+    if updated is None:
+        return Response(status_code=204)
     return answer(_resource(request, updated, new_id or None))
 
 
@@ -181,8 +167,7 @@ async def delete_user(scim_id: ScimId, request: Request) -> Response:
     """204, or 404 when unknown."""
     stored = await _by_id(request, scim_id)
     async with _ctx(request).runtime.uow() as uow:
-        await DirectoryRepository(uow.session).remove([stored.staff_ref])
-        await uow.commit()
+        await directory.provision(uow, [stored.staff_ref], stored.key_id, None, _ctx(request).clock.now())
     return Response(status_code=204)
 
 
