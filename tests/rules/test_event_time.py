@@ -158,3 +158,15 @@ async def test_a_case_closes_when_the_outreach_closed_not_when_the_status_arrive
 
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=OCCURRED.tzinfo)
+
+
+async def test_outreach_is_requested_at_the_decision_time_not_when_the_incident_occurred(sqlite_url: str) -> None:
+    # A report filed 3 days late: matching must judge shifts and workload when outreach is requested (now).
+    decided_at = OCCURRED + timedelta(days=3)
+    app = await submit(sqlite_url, ManualClock(decided_at), observed(ids=("E1",), harm_level="severe"))
+    try:
+        [requested] = await opened_cases(app)
+        assert requested.occurred_at == OCCURRED
+        assert requested.requested_at == decided_at
+    finally:
+        await app.state.container.runtime.engine.dispose()

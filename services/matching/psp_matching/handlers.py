@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from psp_common import topics
@@ -19,19 +19,19 @@ from psp_common.pseudonym import Pseudonymizer
 from psp_matching import rotation
 from psp_matching.adapters.cases import ACTIVE, CaseRepository
 from psp_matching.adapters.roster import RosterRepository, transaction_time
+from psp_matching.adapters.workload import WorkloadRepository, month_of
 from psp_matching.domain.cases import Action, PriorCase, decide
 from psp_matching.domain.matcher import unmatched_reasons
 from psp_matching.domain.model import (
     GROUP,
     URGENCY_RANK,
     Case,
-    Facts,
     MatchResult,
     Policy,
     Ranked,
     Weights,
-    zone,
 )
+from psp_matching.facts import gather_facts, requested_at
 from psp_matching.monthly_cap import match_within_cap
 from psp_matching.settings import MatchingSettings
 
@@ -62,35 +62,6 @@ def policy_from(settings: MatchingSettings) -> Policy:
             fairness=settings.weight_fairness,
             continuity=settings.weight_continuity,
         ),
-    )
-
-
-def month_start(now: datetime, tz: str) -> datetime:
-    """Start of the calendar month of ``now`` in zone ``tz``."""
-    local = now.astimezone(zone(tz))
-    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-async def gather_facts(
-    roster: RosterRepository,
-    repo: CaseRepository,
-    case_id: str,
-    people: frozenset[str],
-    deps: Deps,
-    new_case: bool = False,
-) -> Facts:
-    """Shifts, workload and history around a case, read in the handler's transaction (a new case has no team)."""
-    now, s = transaction_time(roster.session, deps.clock), deps.settings
-    month, recent = await roster.workload(
-        month_start(now, s.cap_time_zone), now - timedelta(days=s.fairness_window_days), case_id, new_case
-    )
-    return Facts(
-        now=now,
-        on_shift=await roster.on_shift(now),
-        month_counts=month,
-        recent_counts=recent,
-        on_case=frozenset() if new_case else await repo.team_on_case(case_id),
-        supporting_person=await repo.supporting(people, now - timedelta(days=s.continuity_window_days)),
     )
 
 
@@ -151,7 +122,9 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps:
         await repo.save(values, exists=True)
     row = {**stored, **values} if stored is not None else values
     retry = action is Action.RETRY
-    await run_match(uow, case_id, deps, why, publish_unmatched=not retry, row=row, new_case=stored is None)
+    await run_match(
+        uow, case_id, deps, why, publish_unmatched=not retry, row=row, new_case=stored is None, at=requested_at(event)
+    )
 
 
 async def _store(repo: CaseRepository, row: dict[str, Any], changes: dict[str, Any], new_case: bool) -> None:
@@ -167,10 +140,14 @@ async def run_match(
     publish_unmatched: bool = True,
     row: dict[str, Any] | None = None,
     new_case: bool = False,
+    at: datetime | None = None,
 ) -> bool:
-    """Match the case now (``row``: the case as just saved, else read); store and publish the outcome.
+    """Match the case (``row``: the case as just saved, else read); store and publish the outcome.
 
     ``new_case``: the case was created in this transaction, so it has no assignment to read or supersede.
+    ``at``: the instant the match is judged at (shifts, the cap's month, fairness, continuity; the new team's
+    rows are dated then), for a requested case when rules requested it (``facts.requested_at``). None: now, on
+    the clock; right for a coordinator re-match, which is live and replays nothing.
     """
     repo, roster = CaseRepository(uow.session), RosterRepository(uow.session, deps.pseudo.pseudonyms_of)
     row = row if row is not None else await repo.get(case_id)
@@ -179,10 +156,11 @@ async def run_match(
     persons = await roster.people(row["people"], row["roles"], row.get("aliases"))
     case = Case(case_id, row["facility"], persons, row["urgency"], row["mode"], row["tier"], row["discipline"])
     names = frozenset(n for p in persons for n in (p.ref, *p.aliases))  # continuity under any key still active
-    facts = await gather_facts(roster, repo, case_id, names, deps, new_case)
-    month = month_start(facts.now, deps.settings.cap_time_zone)
-    result = await match_within_cap(roster, case, facts, policy_from(deps.settings), month, new_case)
-    now = facts.now
+    now = transaction_time(uow.session, deps.clock)  # handling time: bookkeeping only
+    at = at or now
+    facts = await gather_facts(roster, repo, case_id, names, deps, at, new_case)
+    month = month_of(at, deps.settings.cap_time_zone)
+    result = await match_within_cap(roster, case, facts, policy_from(deps.settings), month)
     if result.primary is None:
         reasons = list(unmatched_reasons(result))
         if row["assignment_id"]:
@@ -231,10 +209,9 @@ async def run_match(
             "team": [r.ref for r in team],
             "supported": sorted(people),
             "candidates": [_candidate_json(r, role) for r, role in _roles(result)],
-            "created_at": now,
+            "created_at": at,  # judged then: the cap and fairness count it in that month and window
         },
         [(result.primary.ref, "primary"), *((r.ref, "co_facilitator") for r in result.co_facilitators)],
-        new_case,
     )
     await _store(
         repo,
@@ -310,7 +287,7 @@ async def on_status(event: OutreachStatusChanged, uow: UnitOfWork, deps: Deps) -
         await repo.close(str(event.case_id), event.occurred_at.astimezone(UTC))
     elif status_is_relevant(event):
         assert event.supporter_ref is not None and event.assignment_id is not None
-        await RosterRepository(uow.session).lock_workload([event.supporter_ref])  # as a match would
+        await WorkloadRepository(uow.session).lock([event.supporter_ref])  # as a match would
         if await repo.add_acknowledging_backup(
             str(event.assignment_id), str(event.case_id), event.supporter_ref, event.occurred_at
         ):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime
 
 from psp_matching.adapters.roster import RosterRepository
+from psp_matching.adapters.workload import Month, WorkloadRepository
 from psp_matching.domain.matcher import match
 from psp_matching.domain.model import Case, Facts, MatchResult, Policy
 
@@ -20,7 +20,7 @@ log = logging.getLogger("psp.matching")
 
 
 async def match_within_cap(
-    roster: RosterRepository, case: Case, facts: Facts, policy: Policy, month_since: datetime, new_case: bool
+    roster: RosterRepository, case: Case, facts: Facts, policy: Policy, month: Month
 ) -> MatchResult:
     """Match ``case``; a team member another transaction brought to the cap meanwhile is replaced.
 
@@ -33,7 +33,7 @@ async def match_within_cap(
         if result.primary is None:
             return result
         team = [result.primary.ref, *(r.ref for r in result.co_facilitators)]
-        counts = await roster.lock_month_counts(team, month_since, case.case_id, new_case)
+        counts = await WorkloadRepository(roster.session).lock_month_counts(team, month, case.case_id)
         stale = {ref: n for ref, n in counts.items() if facts.month_counts.get(ref, 0) != n}
         if not stale:
             return result

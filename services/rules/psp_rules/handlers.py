@@ -147,8 +147,11 @@ async def plan(event: IncidentObserved, uow_session: AsyncSession, cfg: RulesCon
     return Plan(incident, ruleset, decide(incident, evaluation, ctx))
 
 
-def outreach_event(event: IncidentObserved, p: Plan, action: Action, members: list[Member]) -> OutreachRequested:
-    """The OutreachRequested an action publishes."""
+def outreach_event(
+    event: IncidentObserved, p: Plan, action: Action, members: list[Member], now: datetime
+) -> OutreachRequested:
+    """The OutreachRequested an action publishes, requested at the decision time ``now`` (matching judges shifts
+    and workload then, not when the incident occurred: a report filed late goes to whoever is on shift now)."""
     people = tuple(
         StaffRef(pseudonym=m.pseudonym, key_id=m.key_id, role=m.role, involvement=m.involvement, aliases=m.aliases)
         for m in members
@@ -169,6 +172,7 @@ def outreach_event(event: IncidentObserved, p: Plan, action: Action, members: li
         tier=action.tier,  # type: ignore[arg-type]
         ruleset_version=p.ruleset.version,
         change=CHANGE[action.kind],
+        requested_at=now,
     )
 
 
@@ -231,7 +235,7 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
                 members = distinct_members(opened)
             else:
                 members = await cases.members(action.case_id)
-            uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members))
+            uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members, now))
             published += 1
     await cases.record(decision_row(event, p, now))
     log.info(

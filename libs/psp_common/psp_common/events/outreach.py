@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from psp_common.events.envelope import Envelope, Frozen
+from psp_common.events.envelope import AwareDatetime, Envelope, Frozen
 from psp_common.events.vocab import StaffRef, SupportMode, Urgency
 
 
@@ -36,6 +36,12 @@ class OutreachRequested(Envelope):
         "opened",
         description="opened: a new case; escalated: the same case again with higher urgency or tier (e.g. an "
         "amended report); updated: a group case gained people. Consumers keep one case per case_id.",
+    )
+    requested_at: AwareDatetime | None = Field(
+        None,
+        description="When rules decided that outreach is needed; matching judges shifts, the monthly cap, fairness "
+        "and continuity at this instant, so a replay decides what live processing did. Absent on events from "
+        "before this field: the envelope's produced_at is used.",
     )
 
     def partition_key(self) -> str:

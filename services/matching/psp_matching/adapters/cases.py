@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from psp_common.db import aware, get_by, insert_or_skip, update_by
 from psp_common.deferred import defer_insert, deferred_rows, flush_deferred
 from psp_matching.adapters.orm import assignments, cases, members, supported
-from psp_matching.adapters.roster import count_new_assignment
+from psp_matching.adapters.workload import note_team
 
 ACTIVE = "active"
 SUPERSEDED = "superseded"
@@ -116,12 +116,10 @@ class CaseRepository:
             .values(status=SUPERSEDED)
         )
 
-    async def add_assignment(
-        self, values: dict[str, Any], roles: list[tuple[str, str]], new_case: bool = False
-    ) -> None:
+    async def add_assignment(self, values: dict[str, Any], roles: list[tuple[str, str]]) -> None:
         """Store an assignment and its team members (primary, co-facilitators)."""
-        count_new_assignment(self.session, [ref for ref, _ in roles], new_case)
         aid, at, case_id = values["assignment_id"], values["created_at"], values["case_id"]
+        note_team(self.session, [ref for ref, _ in roles], case_id, at)
         self._queue(assignments, values, case_id)
         for p in sorted(set(values["supported"])):
             self._queue(supported, {"assignment_id": aid, "person_ref": p, "created_at": at}, case_id)
@@ -147,7 +145,10 @@ class CaseRepository:
             "role": BACKUP,
             "created_at": at,
         }
-        return await insert_or_skip(self.session, members, row)
+        added = await insert_or_skip(self.session, members, row)
+        if added:
+            note_team(self.session, [supporter_ref], case_id, at)
+        return added
 
     async def assignments(
         self, limit: int, case_id: str | None = None, status: str | None = None

@@ -6,12 +6,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import aware
-from psp_common.deferred import deferred_rows, flush_deferred
-from psp_common.locks import lock_all
+from psp_common.deferred import flush_deferred
 from psp_matching.adapters.orm import members, shifts, staff, supporters
 from psp_matching.domain.model import ContactHours, Person, Supporter
 
@@ -49,41 +47,12 @@ ROSTER_MEMO = "psp.matching.roster"
 TX_NOW = "psp.matching.now"
 SHIFTS_MEMO = "psp.matching.on_shift"
 STAFF_IN = select(staff).where(staff.c.staff_ref.in_(bindparam("refs", expanding=True)))
-WORKLOAD_MEMO = "psp.matching.workload"
-MONTH_CASES = (
-    select(members.c.supporter_ref, members.c.case_id)
-    .distinct()
-    .where(
-        members.c.supporter_ref.in_(bindparam("refs", expanding=True)),
-        members.c.created_at >= bindparam("since"),
-        members.c.case_id != bindparam("case_id"),
-    )
-)
-
-
-def supporter_lock(ref: str) -> str:
-    """Advisory lock name of one supporter's workload: held from counting their cases to the commit."""
-    return f"psp.matching.supporter:{ref}"
 
 
 def transaction_time(session: AsyncSession, clock: Callable[[], datetime]) -> datetime:
     """One 'now' per transaction (as PostgreSQL's now()): a consumed batch is matched at one instant."""
     now: datetime = session.info.setdefault(TX_NOW, clock())
     return now
-
-
-def count_new_assignment(session: AsyncSession, refs: Iterable[str], new_case: bool) -> None:
-    """Keep the transaction's workload copy true after an assignment: +1 case each for a new case, else forget it."""
-    memo = session.info.get(WORKLOAD_MEMO)
-    if memo is None:
-        return
-    if not new_case:  # the team may already count this case: read again next time
-        session.info.pop(WORKLOAD_MEMO, None)
-        return
-    _key, month, recent = memo
-    for ref in set(refs):  # created now: inside both windows
-        month[ref] = month.get(ref, 0) + 1
-        recent[ref] = recent.get(ref, 0) + 1
 
 
 class RosterRepository:
@@ -226,72 +195,3 @@ class RosterRepository:
             query = query.where(members.c.case_id != exclude_case)
         query = query.group_by(members.c.supporter_ref)
         return {ref: int(n) for ref, n in await self.session.execute(query)}
-
-    async def workload(
-        self, month_since: datetime, recent_since: datetime, exclude_case: str, new_case: bool = False
-    ) -> tuple[dict[str, int], dict[str, int]]:
-        """Distinct cases per supporter this month (without ``exclude_case``) and recently, in one query.
-
-        For a new case (nothing to exclude) the answer is kept for the transaction and kept true by
-        ``count_new_assignment``, so a batch of new cases reads it once.
-        """
-        month_since, recent_since = month_since.astimezone(UTC), recent_since.astimezone(UTC)
-        if new_case:
-            memo = self.session.info.get(WORKLOAD_MEMO)
-            if memo is None or memo[0] != (month_since, recent_since):
-                month, recent = await self._workload(month_since, recent_since, None)
-                memo = self.session.info[WORKLOAD_MEMO] = ((month_since, recent_since), month, recent)
-            return dict(memo[1]), dict(memo[2])
-        await flush_deferred(self.session)  # assignments queued in this transaction count too
-        return await self._workload(month_since, recent_since, exclude_case)
-
-    async def lock_workload(self, refs: Iterable[str]) -> None:
-        """Hold these supporters' workload locks until commit (taken before adding them to any team)."""
-        await lock_all(self.session, [supporter_lock(r) for r in refs])
-
-    async def lock_month_counts(
-        self, refs: Iterable[str], month_since: datetime, case_id: str, new_case: bool
-    ) -> dict[str, int]:
-        """Lock these supporters' workload until commit, then count their cases this month (without ``case_id``).
-
-        Counted from what is committed now (another instance may have assigned them since this transaction read
-        its workload) and what this transaction queued. Every writer of team rows takes the same locks.
-        """
-        wanted = sorted(set(refs))
-        await self.lock_workload(wanted)
-        since = month_since.astimezone(UTC)
-        seen: dict[str, set[str]] = {r: set() for r in wanted}
-        params = {"refs": wanted, "since": since, "case_id": case_id}
-        for ref, case_ in await self.session.execute(MONTH_CASES, params):
-            seen[ref].add(case_)
-        for m in deferred_rows(self.session, members):
-            if m["supporter_ref"] in seen and m["case_id"] != case_id and (aware(m["created_at"]) or since) >= since:
-                seen[m["supporter_ref"]].add(m["case_id"])
-        counts = {ref: len(cases_) for ref, cases_ in seen.items()}
-        memo = self.session.info.get(WORKLOAD_MEMO)
-        if memo is not None and new_case and memo[0][0] == since:  # keep the batch's copy true
-            memo[1].update(counts)
-        elif memo is not None:
-            self.session.info.pop(WORKLOAD_MEMO, None)
-        return counts
-
-    async def _workload(
-        self, month_since: datetime, recent_since: datetime, exclude_case: str | None
-    ) -> tuple[dict[str, int], dict[str, int]]:
-        at, case_id = members.c.created_at, members.c.case_id
-        in_month_if = and_(at >= month_since, case_id != exclude_case) if exclude_case else at >= month_since
-        in_month = func.count(func.distinct(case((in_month_if, case_id))))
-        recent = func.count(func.distinct(case((at >= recent_since, case_id))))
-        query = (
-            select(members.c.supporter_ref, in_month, recent)
-            .where(at >= min(month_since, recent_since))
-            .group_by(members.c.supporter_ref)
-        )
-        month: dict[str, int] = {}
-        recents: dict[str, int] = {}
-        for ref, m, r in await self.session.execute(query):
-            if m:
-                month[ref] = int(m)
-            if r:
-                recents[ref] = int(r)
-        return month, recents

@@ -198,7 +198,11 @@ async def get_case(
     summary="Re-match a case now (e.g. prefer another discipline); publishes the new outcome.",
 )
 async def rematch(case_id: UUID, body: RematchIn, request: Request) -> Any:
-    """A new assignment superseding the current one, or SupporterUnmatched."""
+    """A new assignment superseding the current one, or SupporterUnmatched.
+
+    Judged now, on the clock (shifts, the cap's month, fairness, continuity): a coordinator re-match is a live
+    decision made when asked, not a replayable event, unlike a requested case judged at its ``requested_at``.
+    """
     c = request.app.state.container
     async with c.runtime.uow() as uow:
         repo = CaseRepository(uow.session)

@@ -23,8 +23,8 @@ from psp_matching.adapters.schemas import (
     SupporterIn,
     SupporterView,
 )
+from psp_matching.adapters.workload import month_start
 from psp_matching.entrypoints.errors import CSV_TYPES, ICAL_TYPES, error, raw_body_doc, text_body
-from psp_matching.handlers import month_start
 
 router = APIRouter(tags=["roster"], dependencies=[Depends(require(Scope.COORDINATOR))], responses=AUTH_RESPONSES)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Unknown staff id."}}
