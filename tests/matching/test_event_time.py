@@ -121,3 +121,32 @@ async def test_a_batch_spanning_two_months_counts_each_month_separately(url: str
     # October: S-1 then (at the cap) S-2; November: S-1 again. Judged on the handling month: S-1, S-2, none.
     assert primaries(out) == [svc.ref("S-1"), svc.ref("S-1"), svc.ref("S-2")]
     assert len(reads) == 1  # both months answered from one read of the batch's workload
+
+
+async def test_a_batch_requested_moments_apart_reads_shifts_once_and_judges_each_at_its_instant(
+    sqlite_url: str,
+) -> None:
+    async with on_clock(sqlite_url, ManualClock(NOW + timedelta(hours=2))) as svc:
+        await register(svc, "S-A")
+        await register(svc, "S-B")
+        await shift(svc, "S-A", NOW - timedelta(hours=8), hours=8)  # ends at NOW
+        await shift(svc, "S-B", NOW + timedelta(minutes=20))
+        reads: list[str] = []
+
+        def count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+            if statement.lstrip().startswith("SELECT shifts.staff_ref"):
+                reads.append(statement)
+
+        engine = svc.container.runtime.engine.sync_engine
+        sa_event.listen(engine, "before_cursor_execute", count)
+        try:
+            async with svc.container.runtime.uow() as uow:  # one consumed batch
+                for person, at in (("E-1", NOW - timedelta(minutes=5)), ("E-2", NOW + timedelta(minutes=40))):
+                    await on_outreach_requested(request(svc, [person], requested_at=at), uow, svc.container.deps)
+                await uow.commit()
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", count)
+        out = await published(svc)
+    assert primaries(out) == [svc.ref("S-A"), svc.ref("S-B")]
+    assert all("on shift now" in m["primary"]["reasons"] for _, m in out)
+    assert len(reads) == 1

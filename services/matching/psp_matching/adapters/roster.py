@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, time
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from psp_common.db import aware
 from psp_common.deferred import flush_deferred
 from psp_matching.adapters.orm import members, shifts, staff, supporters
 from psp_matching.domain.model import ContactHours, Person, Supporter
@@ -46,7 +48,24 @@ def to_supporter(row: Mapping[str, Any], names_of: NamesOf | None = None) -> Sup
 ROSTER_MEMO = "psp.matching.roster"
 TX_NOW = "psp.matching.now"
 SHIFTS_MEMO = "psp.matching.on_shift"
+SHIFTS_SPAN = timedelta(hours=1)
+SHIFTS_OVERLAPPING = select(shifts.c.staff_ref, shifts.c.starts_at, shifts.c.ends_at).where(
+    shifts.c.starts_at <= bindparam("hi"), shifts.c.ends_at > bindparam("lo")
+)
 STAFF_IN = select(staff).where(staff.c.staff_ref.in_(bindparam("refs", expanding=True)))
+
+
+@dataclass
+class ShiftsNear:
+    """Every shift overlapping ``lo``..``hi`` (UTC): answers who is on shift at any instant in between."""
+
+    lo: datetime
+    hi: datetime
+    rows: list[tuple[str, datetime | None, datetime | None]]
+
+    def covering(self, at: datetime) -> frozenset[str]:
+        """Pseudonyms with a shift covering ``at``."""
+        return frozenset(ref for ref, start, end in self.rows if start and end and start <= at < end)
 
 
 def transaction_time(session: AsyncSession, clock: Callable[[], datetime]) -> datetime:
@@ -174,16 +193,25 @@ class RosterRepository:
         return len(fresh)
 
     async def on_shift(self, now: datetime, refs: Iterable[str] | None = None) -> frozenset[str]:
-        """Pseudonyms with a shift covering ``now`` (the whole roster's answer is kept per transaction and instant)."""
+        """Pseudonyms with a shift covering ``now``.
+
+        For the whole roster, the shifts around ``now`` (``SHIFTS_SPAN`` either side) are read once per
+        transaction and answer every instant in that span: a batch's cases, each judged at its own instant,
+        cost one read.
+        """
         now = now.astimezone(UTC)
-        query = select(shifts.c.staff_ref).where(and_(shifts.c.starts_at <= now, shifts.c.ends_at > now))
         if refs is not None:
-            query = query.where(shifts.c.staff_ref.in_(list(refs)))
+            query = select(shifts.c.staff_ref).where(
+                shifts.c.starts_at <= now, shifts.c.ends_at > now, shifts.c.staff_ref.in_(list(refs))
+            )
             return frozenset(r[0] for r in await self.session.execute(query))
-        memo: dict[datetime, frozenset[str]] = self.session.info.setdefault(SHIFTS_MEMO, {})
-        if now not in memo:
-            memo[now] = frozenset(r[0] for r in await self.session.execute(query))
-        return memo[now]
+        memo: ShiftsNear | None = self.session.info.get(SHIFTS_MEMO)
+        if memo is None or not memo.lo <= now <= memo.hi:
+            lo, hi = now - SHIFTS_SPAN, now + SHIFTS_SPAN
+            rows = await self.session.execute(SHIFTS_OVERLAPPING, {"lo": lo, "hi": hi})
+            found = [(ref, aware(start), aware(end)) for ref, start, end in rows]
+            memo = self.session.info[SHIFTS_MEMO] = ShiftsNear(lo, hi, found)
+        return memo.covering(now)
 
     async def case_counts(self, since: datetime, exclude_case: str | None = None) -> dict[str, int]:
         """Distinct cases per supporter (primary or co-facilitator) since ``since``."""
