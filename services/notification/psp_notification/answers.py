@@ -8,10 +8,10 @@ and a used link never acts twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from psp_common.db import UnitOfWork
+from psp_common.db import UnitOfWork, aware
 from psp_common.events.status import OutreachStatus
 from psp_notification.adapters.links import LinkRepository
 from psp_notification.adapters.repository import Repository
@@ -26,10 +26,12 @@ SETTLED = (AssignmentState.CONTACTED.value, AssignmentState.CLOSED.value)
 
 @dataclass(frozen=True)
 class Answered:
-    """What an answer did, and whose link it was (the audit log's actor)."""
+    """What an answer did, whose link it was (the audit log's actor) and, after an acknowledgement, the token
+    of the supporter's case page (for the redirect only: stored hashed)."""
 
     result: str
     recipient_ref: str
+    view_token: str | None = None
 
 
 async def resolve(
@@ -47,16 +49,35 @@ async def resolve(
     return link
 
 
-async def answer(uow: UnitOfWork, token: str, action: Action, now: datetime) -> Answered:
-    """Acknowledge or decline the link's page and use the link up, in one transaction."""
+async def answer(
+    uow: UnitOfWork,
+    token: str,
+    action: Action,
+    now: datetime,
+    *,
+    view_ttl: timedelta,
+    act: Action | None = None,
+) -> Answered:
+    """Acknowledge or decline the link's page and use the link up, in one transaction.
+
+    ``act`` (default: the link's own action) lets the acknowledge link's page decline too ("I can't"). An
+    acknowledgement issues a case-page token, valid until the contact deadline or ``view_ttl``, the later.
+    """
     repo, links = Repository(uow.session), LinkRepository(uow.session)
     link = await resolve(repo, links, token, action, now, lock=True)  # a second answer waits, then finds it used
     page, a = await _supporter_page(repo, link.page_id)
-    result = await (acknowledge if action is Action.ACK else decline)(uow, repo, page, a, now)
+    act = act or action
+    result = await (acknowledge if act is Action.ACK else decline)(uow, repo, page, a, now)
     if not await links.use(link.token_hash, now):  # a concurrent answer with the same link won
         raise ActionError(410, "token", "link already used")
+    view = None
+    if result == "acknowledged":
+        view, stored = tokens.issue_view(
+            link.page_id, link.recipient_ref, now, max(aware(a["contact_deadline"]) or now, now + view_ttl)
+        )
+        await links.add([stored])
     await uow.commit()
-    return Answered(result, link.recipient_ref)
+    return Answered(result, link.recipient_ref, view)
 
 
 async def _supporter_page(repo: Repository, page_id: int) -> tuple[Row, Row]:

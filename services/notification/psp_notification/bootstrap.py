@@ -24,7 +24,16 @@ from psp_notification.adapters.egress import EgressPolicy, GuardedTransport
 from psp_notification.adapters.orm import audit_log, metadata
 from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.dispatcher import Dispatcher
-from psp_notification.entrypoints import api, api_directory, api_encounters, api_self, consumers, pages, scim
+from psp_notification.entrypoints import (
+    api,
+    api_directory,
+    api_encounters,
+    api_self,
+    consumers,
+    pages,
+    pages_case,
+    scim,
+)
 from psp_notification.retention import purge_closed
 from psp_notification.settings import NotificationSettings
 
@@ -133,6 +142,7 @@ def build(
     app.state.container = container
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(pages_case.router)
     app.include_router(api_self.router)
     app.include_router(api_encounters.router)
     app.include_router(api_directory.router)

@@ -179,6 +179,7 @@ async def on_supporter_matched(
         unit=event.unit,
         urgency=event.urgency.value,
         candidates=candidates,
+        supported=list(event.supported),
         next_index=1,
         state=AssignmentState.PAGING.value,
         matched_at=now,

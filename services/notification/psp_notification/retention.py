@@ -1,7 +1,7 @@
 """Notification's retention purge (run by ``psp_common.retention.Retention``).
 
-Purged: supporter pseudonyms (assignment candidates, who acknowledged, page recipients, status history),
-free-text details and the pages' link tokens (hashes). Kept: the case row (facility, unit, urgency, triggers,
+Purged: pseudonyms (assignment candidates, who acknowledged, the supported people, page recipients, status
+history), free-text details and the pages' link tokens (hashes). Kept: the case row (facility, unit, urgency, triggers,
 status, times) and assignment times, so ``/v1/stats`` still counts the case and its time to contact.
 """
 
@@ -33,7 +33,9 @@ async def purge_closed(uow: UnitOfWork, now: datetime, cutoff: datetime, batch: 
     s = uow.session
     await LinkRepository(s).delete_for_cases(ids)
     await s.execute(
-        update(assignments).where(assignments.c.case_id.in_(ids)).values(candidates=[], acknowledged_by=None)
+        update(assignments)
+        .where(assignments.c.case_id.in_(ids))
+        .values(candidates=[], supported=[], acknowledged_by=None)
     )
     await s.execute(
         update(pages).where(pages.c.case_id.in_(ids)).values(recipient_ref=PURGED, last_error=None, lease_owner=None)

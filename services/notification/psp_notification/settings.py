@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from psp_common.settings import ServiceSettings, secret
 from psp_common.stats import MIN_CELL_FIELD
+from psp_notification.domain.guides import FacilityGuide
 
 ChannelKind = Literal["webhook", "email", "sms", "console"]
 
@@ -56,6 +57,22 @@ class NotificationSettings(ServiceSettings):
     )
     ack_window_minutes: float = Field(30, gt=0, description="No acknowledgement within this -> page the next backup.")
     contact_deadline_hours: float = Field(12, gt=0, description="Contact expected within this after the match.")
+    callback_minutes: float = Field(
+        30, gt=0, description="The supporter page asks the supporter to call the colleague back within this."
+    )
+    coordinator_phone: str | None = Field(
+        None, max_length=40, description="PSP coordinator's number, shown when a colleague is not in the directory."
+    )
+    facility_guides: dict[str, FacilityGuide] = Field(
+        default_factory=dict,
+        description="Per facility code: the supporter page's approach script and resources (EAP, spiritual care, "
+        "crisis line). Facilities not listed get the built-in default guide.",
+    )
+    supporter_page_require_sso: bool = Field(
+        False,
+        description="The supporter page reveals the colleague only to a bearer token (hospital SSO) whose "
+        "staff_id is the acknowledging supporter's; 401 otherwise.",
+    )
     checkin_hours: list[float] = Field(
         default_factory=lambda: [24.0, 72.0], description="Follow-up check-in reminders, hours after contact."
     )

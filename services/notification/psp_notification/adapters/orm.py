@@ -66,6 +66,7 @@ assignments = Table(
     Column("unit", String(64), nullable=False),
     Column("urgency", String(32)),
     Column("candidates", JSON, nullable=False),
+    Column("supported", JSON),  # pseudonyms of the people to support (null: matched before migration 0008)
     Column("next_index", Integer, nullable=False),
     Column("state", String(16), nullable=False),
     Column("acknowledged_by", String(64)),

@@ -22,6 +22,10 @@ class Action(StrEnum):
 
     ACK = "ack"
     DECLINE = "decline"
+    VIEW = "view"  # the acknowledging supporter's case page: read-only, reusable until it expires
+
+
+PAGE_ACTIONS = (Action.ACK, Action.DECLINE)  # the links a page message carries
 
 
 class TokenError(Exception):
@@ -62,9 +66,15 @@ def well_formed(token: str) -> bool:
 
 def issue(page_id: int, recipient_ref: str, now: datetime, ttl: timedelta) -> tuple[dict[str, str], list[StoredLink]]:
     """Fresh tokens for a page's actions (for the message only) and the rows to store (hashes, never tokens)."""
-    raw = {action.value: new_token() for action in Action}
+    raw = {action.value: new_token() for action in PAGE_ACTIONS}
     rows = [StoredLink(digest(t), page_id, recipient_ref, action, now, now + ttl, None) for action, t in raw.items()]
     return raw, rows
+
+
+def issue_view(page_id: int, recipient_ref: str, now: datetime, expires_at: datetime) -> tuple[str, StoredLink]:
+    """A fresh case-page token for the supporter who acknowledged (for the redirect only) and its stored row."""
+    raw = new_token()
+    return raw, StoredLink(digest(raw), page_id, recipient_ref, Action.VIEW.value, now, expires_at, None)
 
 
 def check(link: StoredLink | None, action: Action, now: datetime) -> StoredLink:

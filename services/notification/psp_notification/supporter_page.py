@@ -1,0 +1,134 @@
+"""The supporter's case page: after acknowledging, who the colleague is, the deadlines and the facility's guide.
+
+Reached with the ``view`` token issued at acknowledgement (stored hashed, bound to the page and its recipient,
+reusable until it expires). Only the supporter who holds the case sees the colleague; anyone else with a view
+token learns only that another supporter has it. Each person revealed is written to the audit log (their
+pseudonym and the viewer, never the name or the token). Nothing clinical: urgency and deadlines only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert
+
+from psp_common.db import UnitOfWork, aware, get_by
+from psp_notification.adapters.directory import DirectoryRepository
+from psp_notification.adapters.links import LinkRepository
+from psp_notification.adapters.orm import assignments, audit_log, cases
+from psp_notification.adapters.repository import Repository, as_dict
+from psp_notification.answers import resolve
+from psp_notification.domain.directory import DirectoryEntry
+from psp_notification.domain.guides import FacilityGuide, guide_for
+from psp_notification.domain.model import AssignmentState
+from psp_notification.domain.tokens import Action
+from psp_notification.handlers import ActionError
+from psp_notification.settings import NotificationSettings
+
+REVEAL = "REVEAL"  # audit action of a reveal
+RESOURCE = "/v1/pages/{token}/case staff_ref="  # the token is never written; the revealed pseudonym is
+HELD = (AssignmentState.ACKNOWLEDGED.value, AssignmentState.CONTACTED.value)
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What the acknowledging supporter sees (times UTC; the page shows them in the facility's zone)."""
+
+    facility: str
+    urgency: str | None
+    group: bool
+    people: tuple[DirectoryEntry, ...]
+    missing: int  # people to support who are not in the directory
+    acknowledged_at: datetime
+    callback_by: datetime
+    meet_by: datetime
+    expires_at: datetime
+    guide: FacilityGuide
+    coordinator_phone: str | None
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """The case is not (or no longer) this supporter's: nothing about the colleague."""
+
+    reason: str
+
+
+class NotTheRecipient(Exception):
+    """A signed-in viewer who is not the link's recipient (SSO required)."""
+
+
+async def view(
+    uow: UnitOfWork,
+    token: str,
+    settings: NotificationSettings,
+    now: datetime,
+    viewer_refs: tuple[str, ...] | None = None,
+) -> tuple[str, CaseView | Withheld]:
+    """The link's recipient (the audit actor) and their case page; ActionError (field 'token') for a bad link.
+
+    ``viewer_refs``: when SSO is required, the signed-in supporter's pseudonyms; NotTheRecipient unless the
+    link was sent to them. Commits the audit rows of the people revealed."""
+    s = uow.session
+    repo = Repository(s)
+    link = await resolve(repo, LinkRepository(s), token, Action.VIEW, now)
+    if viewer_refs is not None and link.recipient_ref not in viewer_refs:
+        raise NotTheRecipient
+    a = as_dict(await get_by(s, assignments, "assignment_id", await _assignment_id(repo, link.page_id)))
+    assert a is not None  # the page names it
+    if a["acknowledged_by"] != link.recipient_ref or a["state"] not in HELD:
+        return link.recipient_ref, Withheld(_withheld(a["state"], a["acknowledged_by"], link.recipient_ref))
+    case = as_dict(await get_by(s, cases, "case_id", a["case_id"]))
+    refs = list(a.get("supported") or [])
+    people = DirectoryRepository(s)
+    found = [(ref, e) for ref in refs if (e := await people.find([ref])) is not None]
+    await _audit(uow, link.recipient_ref, [ref for ref, _ in found], now)
+    acknowledged_at = aware(a["acknowledged_at"]) or now
+    page = CaseView(
+        facility=a["facility"],
+        urgency=a["urgency"],
+        group=bool(case and case["mode"] == "group") or len(refs) > 1,
+        people=tuple(e.entry for _, e in found),
+        missing=len(refs) - len(found),
+        acknowledged_at=acknowledged_at,
+        callback_by=acknowledged_at + timedelta(minutes=settings.callback_minutes),
+        meet_by=aware(a["contact_deadline"]) or now,
+        expires_at=link.expires_at,
+        guide=guide_for(settings.facility_guides, a["facility"]),
+        coordinator_phone=settings.coordinator_phone,
+    )
+    return link.recipient_ref, page
+
+
+async def _assignment_id(repo: Repository, page_id: int) -> str:
+    page = await repo.page_by_id(page_id)
+    if page is None or not page["assignment_id"]:
+        raise ActionError(409, "token", "this page has no case to show")
+    return str(page["assignment_id"])
+
+
+def _withheld(state: str, holder: str | None, recipient: str) -> str:
+    if holder not in (None, recipient):
+        return "Another supporter has this case. Thank you for answering."
+    if state == AssignmentState.CLOSED.value:
+        return "This case is closed."
+    return "This case is no longer yours: you handed it back, or the coordinator took it over."
+
+
+async def _audit(uow: UnitOfWork, recipient: str, refs: list[str], now: datetime) -> None:
+    """One audit row per person revealed: the viewer (page-link:<recipient>) and the pseudonym. Commits."""
+    if refs:
+        rows = [
+            {
+                "at": now,
+                "actor": f"page-link:{recipient}",
+                "scopes": "",
+                "action": REVEAL,
+                "resource": RESOURCE + ref,
+                "status": 200,
+            }
+            for ref in refs
+        ]
+        await uow.session.execute(insert(audit_log), rows)
+    await uow.commit()
