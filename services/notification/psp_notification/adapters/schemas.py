@@ -58,10 +58,15 @@ class ActionResult(BaseModel):
     """Outcome of an acknowledge/decline/contacted/close action."""
 
     result: str = Field(description="What happened, e.g. 'acknowledged', 'already acknowledged'.")
+
+
+class PageAnswer(ActionResult):
+    """Outcome of an answer through a page link."""
+
     case_page: str | None = Field(
         None,
-        description="After an acknowledgement through a page link: the path of the supporter's case page "
-        "(who the colleague is, deadlines, guide); a private link, valid until the contact deadline.",
+        description="After an acknowledgement: the path of the supporter's case page (who the colleague is, "
+        "deadlines, guide); a private link, valid until the contact deadline.",
     )
 
 

@@ -20,7 +20,7 @@ from psp_common.http import ERROR_RESPONSES, ErrorResponse
 from psp_notification import answers
 from psp_notification.adapters.links import LinkRepository
 from psp_notification.adapters.repository import Repository
-from psp_notification.adapters.schemas import ActionResult
+from psp_notification.adapters.schemas import PageAnswer
 from psp_notification.domain.tokens import Action
 from psp_notification.entrypoints import html
 from psp_notification.entrypoints.api import error
@@ -131,7 +131,7 @@ async def _answer(request: Request, token: str, action: Action) -> Response:
         if case_page:
             return RedirectResponse(case_page, status_code=303)
         return html.message("Thank you", _THANKS.get(done.result, done.result))
-    return JSONResponse(ActionResult(result=done.result, case_page=case_page).model_dump(exclude_none=True))
+    return JSONResponse(PageAnswer(result=done.result, case_page=case_page).model_dump(exclude_none=True))
 
 
 _THANKS = {
@@ -154,7 +154,7 @@ async def ack_form(token: Token, request: Request) -> Response:
 
 @router.post(
     "/v1/pages/{token}/ack",
-    response_model=ActionResult,
+    response_model=PageAnswer,
     responses=RESPONSES,
     summary="Acknowledge a page (take the case; form field choice=decline declines instead); uses the link up. "
     "Returns the case page's address (a 303 to it for browsers).",
@@ -177,7 +177,7 @@ async def decline_form(token: Token, request: Request) -> Response:
 
 @router.post(
     "/v1/pages/{token}/decline",
-    response_model=ActionResult,
+    response_model=PageAnswer,
     responses=RESPONSES,
     summary="Decline a page (the next backup is paged); uses the link up.",
 )
