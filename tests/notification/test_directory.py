@@ -177,7 +177,7 @@ async def test_lookup_finds_an_entry_stored_before_a_key_rotation(sqlite_url: st
             refs = set((await s.execute(select(directory.c.staff_ref))).scalars())
         assert refs == {AFTER.pseudonym("S-1"), BEFORE.pseudonym("S-3")}
     settings = NotificationSettings(**rotated(database_url=sqlite_url, public_base_url="http://psp.test"))
-    assert await rekey(settings, ["S-3"], rekey_notification) == {"contacts": 0, "directory": 1}
+    assert await rekey(settings, ["S-3"], rekey_notification) == {"contacts": 0, "directory": 1, "supported": 0}
     async with app_env(sqlite_url, **retired()) as retired_env:
         got = (await retired_env.client.get("/v1/directory/S-3")).json()
         assert got["staff_ref"] == AFTER.pseudonym("S-3") and got["display_name"] == "Maja Lindqvist"

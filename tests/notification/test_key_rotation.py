@@ -68,8 +68,8 @@ async def test_rekey_finds_contacts_once_the_old_key_is_retired(sqlite_url: str)
     async with app_env(sqlite_url) as before:
         assert (await before.client.put("/v1/contacts/S-4", json=hook(HOOK_OLD))).status_code == 200  # k1 only
     settings = NotificationSettings(**rotated(database_url=sqlite_url, public_base_url="http://psp.test"))
-    assert await rekey(settings, ["S-4", "S-5"], rekey_notification) == {"contacts": 1, "directory": 0}
-    assert await rekey(settings, ["S-4"], rekey_notification) == {"contacts": 0, "directory": 0}
+    assert await rekey(settings, ["S-4", "S-5"], rekey_notification) == {"contacts": 1, "directory": 0, "supported": 0}
+    assert await rekey(settings, ["S-4"], rekey_notification) == {"contacts": 0, "directory": 0, "supported": 0}
     async with app_env(sqlite_url, **retired()) as after:
         got = await after.client.get("/v1/contacts/S-4")
         assert got.status_code == 200 and got.json()["staff_ref"] == AFTER.pseudonym("S-4")

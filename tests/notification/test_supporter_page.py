@@ -11,12 +11,17 @@ import pytest
 from sqlalchemy import select
 
 from psp_common import logs
+from psp_common.rekey import rekey
 from psp_notification import handlers
 from psp_notification.adapters.directory import DirectoryRepository
 from psp_notification.adapters.orm import audit_log
 from psp_notification.domain.directory import DirectoryEntry
 from psp_notification.domain.tokens import new_token
-from tests.notification.support import Env, app_env, matched, path_of
+from psp_notification.rekey import apply as rekey_notification
+from psp_notification.settings import NotificationSettings
+from psp_notification.supporter_page import RESOURCE
+from tests.notification.support import T0, Env, app_env, matched, path_of
+from tests.rotation import AFTER, BEFORE, rotated
 from tests.support import auth_headers
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
@@ -212,3 +217,19 @@ async def test_with_sso_required_only_the_recipients_supporter_token_reveals(sql
         r = await env.client.get(case, headers=bearer("S-PRI", "supporter"))
         assert r.status_code == 200 and "Ana Ruiz" in r.text
         assert [res for _, res in await reveals(env)] == ["/v1/pages/{token}/case staff_ref=ps_colleague"]
+
+
+async def test_after_a_key_rotation_the_rekey_lets_the_case_page_find_the_colleague_again(sqlite_url: str) -> None:
+    async with app_env(sqlite_url) as before:
+        await listed(before, BEFORE.pseudonym("S-COL"), ANA)
+        case = await acknowledged(before, await paged(before, supported=(BEFORE.pseudonym("S-COL"),)))
+    async with app_env(sqlite_url, **rotated()) as after:  # the directory re-imported under the new key
+        async with after.c.runtime.uow() as uow:
+            await DirectoryRepository(uow.session).save(AFTER.pseudonyms_of("S-COL"), "k2", ANA, "csv", T0)
+            await uow.commit()
+        assert "not in the staff directory" in (await after.client.get(case, headers=HTML)).text
+    settings = NotificationSettings(**rotated(database_url=sqlite_url, public_base_url="http://psp.test"))
+    assert await rekey(settings, ["S-COL"], rekey_notification) == {"contacts": 0, "directory": 0, "supported": 1}
+    async with app_env(sqlite_url, **rotated()) as after:
+        assert "Ana Ruiz" in (await after.client.get(case, headers=HTML)).text
+        assert [res for _, res in await reveals(after)] == [RESOURCE + AFTER.pseudonym("S-COL")]
