@@ -109,12 +109,13 @@ async def test_retention_purges_identifying_data_of_old_closed_cases_only(env: E
     assert await env.c.retention.tick() == 0  # idempotent
     old = (await rows(env, assignments, old_case))[0]
     assert old["candidates"] == [] and old["acknowledged_by"] is None and old["closed_at"] is not None
+    assert old["supported"] == []  # the supported people's pseudonyms (the supporter page's lookup) go too
     assert {p["recipient_ref"] for p in await rows(env, pages, old_case)} == {"purged"}
     assert {h["supporter_ref"] for h in await rows(env, status_log, old_case)} == {None}
     assert (await rows(env, cases, old_case))[0]["purged_at"] is not None
     for kept, who in ((new_case, "S-BOB"), (open_id, "S-CAT")):
         a = (await rows(env, assignments, kept))[0]
-        assert a["acknowledged_by"] == env.c.pseudo.pseudonym(who) and a["candidates"]
+        assert a["acknowledged_by"] == env.c.pseudo.pseudonym(who) and a["candidates"] and a["supported"]
         assert (await rows(env, cases, kept))[0]["purged_at"] is None
     ann = hdr(env, "supporter", staff_id="S-ANN")
     assert (await env.client.get("/v1/me/assignments", headers=ann)).json()["assignments"] == []
