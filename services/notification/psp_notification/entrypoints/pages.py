@@ -73,7 +73,7 @@ class PrivateLinkHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def _as_actor(request: Request, recipient_ref: str) -> None:
+def as_actor(request: Request, recipient_ref: str) -> None:
     request.state.principal = Principal(subject=f"page-link:{recipient_ref}", scopes=frozenset())
 
 
@@ -93,7 +93,7 @@ async def _confirm(request: Request, token: str, action: Action) -> Response:
         except ActionError as exc:
             return refused(request, exc)
         page = await repo.page_by_id(link.page_id)
-    _as_actor(request, link.recipient_ref)
+    as_actor(request, link.recipient_ref)
     if action is Action.DECLINE:
         return html.page("decline.html", "Decline this page?")
     s = c.settings
@@ -124,7 +124,7 @@ async def _answer(request: Request, token: str, action: Action) -> Response:
             done = await answers.answer(uow, token, action, c.clock.now(), view_ttl=timedelta(minutes=ttl), act=act)
     except ActionError as exc:
         return refused(request, exc)
-    _as_actor(request, done.recipient_ref)
+    as_actor(request, done.recipient_ref)
     c.dispatcher.wake()
     case_page = f"{PREFIX}{done.view_token}/case" if done.view_token else None
     if html.wants_html(request):

@@ -16,7 +16,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from psp_common.auth import Principal, Scope, authenticate, own_refs
 from psp_notification import supporter_page
 from psp_notification.entrypoints import html
-from psp_notification.entrypoints.pages import RESPONSES, Token, _as_actor, refused
+from psp_notification.entrypoints.pages import RESPONSES, Token, as_actor, refused
 from psp_notification.handlers import ActionError
 
 router = APIRouter(tags=["pages"])
@@ -67,7 +67,7 @@ async def case_page(token: Token, request: Request) -> Response:
     except ActionError as exc:
         return refused(request, exc)
     if getattr(request.state, "principal", None) is None:  # signed in: the SSO subject is the actor
-        _as_actor(request, recipient)
+        as_actor(request, recipient)
     if isinstance(shown, supporter_page.Withheld):
         return html.message("Thank you", shown.reason)
     return html.page("case.html", "Your peer support case", v=html.case_context(shown, c.settings))
