@@ -7,6 +7,7 @@ page link, acknowledge, see the colleague's name and number; no serious or criti
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -31,7 +32,10 @@ ARGS = [
     "--disable-sync",
 ]
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Artifacts of each run (git-ignored); PSP_UPDATE_SCREENSHOTS=1 refreshes the copy in docs/screenshots.
+SCREENSHOTS = Path(__file__).resolve().parents[2] / (
+    "docs/screenshots" if os.environ.get("PSP_UPDATE_SCREENSHOTS") == "1" else "tests/artifacts"
+)
 
 
 def free_port() -> int:
