@@ -31,6 +31,7 @@ from psp_notification.entrypoints import (
     api_self,
     consumers,
     pages,
+    pages_actions,
     pages_case,
     scim,
 )
@@ -143,6 +144,7 @@ def build(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(pages_case.router)
+    app.include_router(pages_actions.router)
     app.include_router(api_self.router)
     app.include_router(api_encounters.router)
     app.include_router(api_directory.router)

@@ -19,6 +19,7 @@ from psp_notification.adapters.links import LinkRepository
 from psp_notification.adapters.orm import assignments, audit_log, cases
 from psp_notification.adapters.repository import Repository, as_dict
 from psp_notification.answers import resolve
+from psp_notification.domain import tokens
 from psp_notification.domain.directory import DirectoryEntry
 from psp_notification.domain.guides import FacilityGuide, guide_for
 from psp_notification.domain.model import AssignmentState
@@ -46,6 +47,8 @@ class CaseView:
     expires_at: datetime
     guide: FacilityGuide
     coordinator_phone: str | None
+    form_token: str  # the hidden field of the page's forms (CSRF); empty: a link that cannot act
+    contacted: bool
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ async def view(
         expires_at=link.expires_at,
         guide=guide_for(settings.facility_guides, a["facility"]),
         coordinator_phone=settings.coordinator_phone,
+        form_token=tokens.form_token(link) if link.form_secret else "",
+        contacted=a["contacted_at"] is not None,
     )
     return link.recipient_ref, page
 
@@ -113,7 +118,7 @@ def _withheld(state: str, holder: str | None, recipient: str) -> str:
         return "Another supporter has this case. Thank you for answering."
     if state == AssignmentState.CLOSED.value:
         return "This case is closed."
-    return "This case is no longer yours: you handed it back, or the coordinator took it over."
+    return "This case is no longer yours: you handed it back, so another supporter is being asked to take it."
 
 
 async def _audit(uow: UnitOfWork, recipient: str, refs: list[str], now: datetime) -> None:

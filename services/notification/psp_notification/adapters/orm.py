@@ -125,6 +125,7 @@ page_tokens = Table(
     Column("issued_at", TS, nullable=False),
     Column("expires_at", TS, nullable=False),
     Column("used_at", TS),
+    Column("form_secret", String(64)),  # view tokens: key of the case page's form tokens (CSRF)
 )
 
 # Encounters: choices, a date, a count and flags only (no free text, no name, no pseudonym: nothing to purge).

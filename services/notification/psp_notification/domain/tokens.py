@@ -7,6 +7,7 @@ The database keeps the SHA-256 of the token, so a database read does not yield a
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ class StoredLink:
     issued_at: datetime
     expires_at: datetime
     used_at: datetime | None
+    form_secret: str | None = None  # view tokens only: key of the case page's form tokens
 
 
 def new_token() -> str:
@@ -74,7 +76,22 @@ def issue(page_id: int, recipient_ref: str, now: datetime, ttl: timedelta) -> tu
 def issue_view(page_id: int, recipient_ref: str, now: datetime, expires_at: datetime) -> tuple[str, StoredLink]:
     """A fresh case-page token for the supporter who acknowledged (for the redirect only) and its stored row."""
     raw = new_token()
-    return raw, StoredLink(digest(raw), page_id, recipient_ref, Action.VIEW.value, now, expires_at, None)
+    row = StoredLink(digest(raw), page_id, recipient_ref, Action.VIEW.value, now, expires_at, None, new_token())
+    return raw, row
+
+
+def form_token(link: StoredLink) -> str:
+    """The hidden field of the case page's forms (CSRF): HMAC of the view token's hash under the row's own
+    random key, so it is neither the link nor computable from it; a POST without it changes nothing."""
+    if not link.form_secret:
+        raise TokenError(403, "this link cannot act")
+    return hmac.new(link.form_secret.encode(), link.token_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def check_form(link: StoredLink, given: str | None) -> None:
+    """TokenError (403) unless ``given`` is the link's form token."""
+    if not given or not hmac.compare_digest(form_token(link), given):
+        raise TokenError(403, "the form is missing or not from this page: reload the page and try again")
 
 
 def check(link: StoredLink | None, action: Action, now: datetime) -> StoredLink:

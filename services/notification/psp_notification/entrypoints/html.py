@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from psp_notification.domain.encounters import DurationBand, Kind, Mode, Outcome, Referral
 from psp_notification.settings import NotificationSettings
 from psp_notification.supporter_page import CaseView
 
@@ -20,6 +21,29 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 CSS = (TEMPLATES / "supporter.css").read_text(encoding="utf-8")
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 URGENCY = {"immediate": "Immediate", "within_hours": "Within hours", "within_days": "Within days"}
+
+CHOICES: dict[str, list[tuple[str, str]]] = {
+    "mode": [(Mode.PHONE, "Phone"), (Mode.IN_PERSON, "In person"), (Mode.VIDEO, "Video"), (Mode.MESSAGE, "Message")],
+    "duration": [
+        (DurationBand.UNDER_15M, "Under 15 min"),
+        (DurationBand.FROM_15_TO_30M, "15 to 30 min"),
+        (DurationBand.FROM_30_TO_60M, "30 to 60 min"),
+        (DurationBand.OVER_60M, "Over an hour"),
+    ],
+    "kind": [(Kind.ONE_TO_ONE, "One to one"), (Kind.GROUP, "Group session")],
+    "outcome": [
+        (Outcome.SUPPORT_GIVEN, "Support given"),
+        (Outcome.SUPPORT_DECLINED, "Support declined"),
+        (Outcome.NO_ANSWER, "No answer"),
+    ],
+    "referrals": [
+        (Referral.EAP, "EAP"),
+        (Referral.SPIRITUAL_CARE, "Spiritual care"),
+        (Referral.OCCUPATIONAL_HEALTH, "Occupational health"),
+        (Referral.PROFESSIONAL_COUNSELLING, "Professional counselling (tier 3: the coordinator is paged)"),
+        (Referral.CRISIS, "Crisis (the coordinator is paged)"),
+    ],
+}
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
@@ -88,4 +112,7 @@ def case_context(v: CaseView, settings: NotificationSettings) -> dict[str, Any]:
         "expires": local(v.expires_at, zone),
         "script": v.guide.approach_script,
         "resources": v.guide.resources,
+        "form_token": v.form_token,
+        "contacted": v.contacted,
+        "choices": CHOICES,
     }
