@@ -1,5 +1,5 @@
 """The supporter page in a real browser (Debian's Chromium driven by Playwright) at a phone viewport: open the
-page link, acknowledge, see the colleague's name and number; no serious or critical axe-core violation.
+page link, acknowledge, see the colleague's name and number, log an encounter, close; no serious or critical axe-core violation.
 
 `make test` installs Chromium first (apt); this test is never skipped.
 """
@@ -81,7 +81,9 @@ async def serious(page: Page) -> list[str]:
     return [f"{v['id']}: {v['help']}" for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
-async def test_phone_browser_opens_the_link_acknowledges_and_sees_the_colleague(served: tuple[Env, str]) -> None:
+async def test_phone_browser_opens_the_link_acknowledges_sees_the_colleague_logs_an_encounter_and_closes(
+    served: tuple[Env, str],
+) -> None:
     env, base = served
     ack = (await paged(env))["ack"]
     async with async_playwright() as pw:
@@ -107,6 +109,18 @@ async def test_phone_browser_opens_the_link_acknowledges_and_sees_the_colleague(
             assert await serious(page) == []
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOTS / "supporter-page.png"), full_page=True)
+            case_url = page.url
+            await page.get_by_label("How", exact=True).select_option("phone")
+            await page.get_by_label("How long").select_option("15-30m")
+            await page.get_by_label("Outcome").select_option("support_given")
+            await page.get_by_label("EAP").check()
+            await page.get_by_role("button", name="Log encounter").click()
+            await page.get_by_role("heading", name="Your peer support case").wait_for()
+            assert page.url == case_url and "Marked as reached" in await page.locator("main").inner_text()
+            await page.get_by_role("button", name="Close the case").click()
+            await page.get_by_text("This case is closed.").wait_for()
+            assert await page.locator("form").count() == 0 and "Ana Ruiz" not in await page.content()
+            await page.screenshot(path=str(SCREENSHOTS / "supporter-page-closed.png"), full_page=True)
             assert problems == [], "no console errors (CSP refusals included)"
         finally:
             await browser.close()
