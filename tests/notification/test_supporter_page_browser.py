@@ -1,5 +1,6 @@
 """The supporter page in a real browser (Debian's Chromium driven by Playwright) at a phone viewport: open the
-page link, acknowledge, see the colleague's name and number, log an encounter, close; no serious or critical axe-core violation.
+page link, acknowledge, see the colleague's name and number, log an encounter, close; no serious or critical
+axe-core violation.
 
 `make test` installs Chromium first (apt); this test is never skipped.
 """
