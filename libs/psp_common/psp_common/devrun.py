@@ -17,6 +17,7 @@ from psp_common.auth import Scope, mint
 from psp_common.settings import ServiceSettings
 from psp_common.stack import SERVICES, Stack
 
+LINKS_FILE = "supporter-links.txt"  # dev only: the console channel's full page links (never a log line)
 DEFAULT_PORTS = {"listener": 8001, "rules": 8002, "matching": 8003, "notification": 8004}
 TOKEN_TTL_S = 12 * 3600
 
@@ -92,12 +93,25 @@ def banner(stack: Stack, deliveries: list[dict[str, Any]]) -> None:
     print(f"  rule sets         {stack.url('rules')}/v1/rulesets")
     print(f"  safety calls      {stack.url('notification')}/v1/safety-calls/GEN/<date>/morning/print")
     print(f"  logs              {stack.workdir}/*.log  (pages are printed in notification.log)")
+    link = first_supporter_link(stack.workdir / LINKS_FILE)
+    if link:
+        print(f"  supporter page    {link}")
+        print(f"                    (a demo supporter's page: open it in a browser; every link: {LINKS_FILE})")
     token = coordinator_token()
     print(f"\nEvery API route needs a bearer token. A coordinator token (valid {token_ttl_s() / 3600:g} h):")
     print(f"  export PSP_TOKEN={token}")
     print(f'  curl -H "Authorization: Bearer $PSP_TOKEN" {stack.url("notification")}/v1/deliveries')
     print("  Other roles: uv run python -m psp_common.auth --scope intake|supporter|analyst [--staff-id S-1]")
     print("\nCtrl-C stops everything.")
+
+
+def first_supporter_link(path: Path) -> str | None:
+    """The first acknowledge link the console channel wrote to ``path`` (dev only), if any."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    return next((parts[2] for line in lines if len(parts := line.split()) == 3 and parts[1] == "ack"), None)
 
 
 def port_free(port: int) -> bool:
@@ -127,6 +141,9 @@ def main() -> None:
         )
         raise SystemExit(2)
     os.environ.setdefault("PSP_ENV", "dev")  # every other PSP_* variable reaches the services (Stack.env_for)
+    (workdir / LINKS_FILE).unlink(missing_ok=True)
+    if os.environ["PSP_ENV"] == "dev":  # the page links are credentials: written to a file in dev only
+        os.environ["PSP_DEV_LINKS_FILE"] = str(workdir / LINKS_FILE)
     external = os.environ.get("PSP_KAFKA_BOOTSTRAP")
     idempotence = os.environ.get("PSP_KAFKA_IDEMPOTENCE", "false").lower() in ("1", "true", "yes")
     stack = Stack(workdir=workdir, database_urls=urls, ports=ports, bootstrap=external, idempotence=idempotence)

@@ -79,7 +79,7 @@ def default_channels(settings: NotificationSettings, clients: list[httpx.AsyncCl
         ),
         EmailChannel(settings),
         SmsChannel(provider, settings.sms_api_url, key, settings.sms_sender),
-        ConsoleChannel(),
+        ConsoleChannel(links_file=settings.dev_links_file if settings.env == "dev" else None),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -148,6 +149,19 @@ class NotificationSettings(ServiceSettings):
     directory_max_body_bytes: int = Field(
         16 * 1024 * 1024, ge=1024, description="Largest directory upload (CSV or FHIR Bundle) accepted (HTTP 413)."
     )
+
+    dev_links_file: Path | None = Field(
+        None,
+        description="PSP_ENV=dev only (make run sets it): the console channel appends the full links of each page "
+        "it sends to this file (never to a log line), so a demo page can be opened in a browser. Refused in "
+        "production: the links are live credentials.",
+    )
+
+    @model_validator(mode="after")
+    def _dev_links_in_dev_only(self) -> NotificationSettings:
+        if self.dev_links_file is not None and self.env != "dev":
+            raise ValueError("dev_links_file (PSP_DEV_LINKS_FILE) is for PSP_ENV=dev only: page links are credentials")
+        return self
 
     @model_validator(mode="after")
     def _deadline_within_lease(self) -> NotificationSettings:

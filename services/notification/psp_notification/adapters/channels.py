@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
@@ -142,11 +144,12 @@ class ConsoleChannel:
 
     kind = "console"
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
+    def __init__(self, logger: logging.Logger | None = None, links_file: Path | None = None) -> None:
         self._log = logger or logging.getLogger("psp.notification.page")
+        self.links_file = links_file  # PSP_ENV=dev only (settings refuse it in production): the full links
 
     async def notify(self, message: PageMessage, address: str) -> None:
-        """Write one log line."""
+        """Write one log line (and, in dev, the page's full links to ``links_file``)."""
         self._log.warning(
             "PAGE %s to %s [%s]: %s",
             message.purpose,
@@ -154,6 +157,16 @@ class ConsoleChannel:
             message.idempotency_key,
             redact_links(message.text),
         )
+        if self.links_file is not None and message.links:
+            lines = "".join(f"{message.recipient_ref} {action} {url}\n" for action, url in message.links.items())
+            await asyncio.to_thread(_append_private, self.links_file, lines)
+
+
+def _append_private(path: Path, text: str) -> None:
+    """Append to a file only its owner may read (created 0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as f:
+        f.write(text)
 
 
 class ChannelRouter:
