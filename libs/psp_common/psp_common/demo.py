@@ -109,3 +109,19 @@ def reports(now: datetime | None = None) -> list[dict[str, Any]]:
             "involved_staff": [{"staff_id": "E-203", "role": "pharmacist"}],
         },
     ]
+
+
+# Demo staff directory (fictional people, 555 numbers, example.org addresses) for everyone the demo reports name,
+# so the supporter page of `make run` shows whom to call. Loaded through notification's CSV import.
+DIRECTORY_CSV = (
+    "staff_id,display_name,role,unit,phone,pager,email\n"
+    "E-200,Jordan Avery,Registered nurse,ICU,+1 416 555 0100,4100,jordan.avery@gen.example.org\n"
+    "E-201,Dr. Priya Natarajan,Staff physician,PICU,+1 416 555 0101,4101,priya.natarajan@gen.example.org\n"
+    "E-202,Sam Okoro,Registered nurse,PICU,+1 416 555 0102,4102,sam.okoro@gen.example.org\n"
+    "E-203,Lee Chen,Pharmacist,MED,+1 416 555 0103,,lee.chen@gen.example.org\n"
+)
+
+
+def involved_staff_ids() -> set[str]:
+    """Staff ids named by the demo reports (their times do not matter here)."""
+    return {p["staff_id"] for r in reports(datetime(2026, 1, 1, tzinfo=UTC)) for p in r["involved_staff"]}

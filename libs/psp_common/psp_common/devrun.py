@@ -37,7 +37,7 @@ def _auth() -> dict[str, str]:
 
 
 async def load_demo(stack: Stack) -> None:
-    """Register the roster and contacts, then send the demo reports."""
+    """Register the roster, contacts and the demo staff directory, then send the demo reports."""
     async with httpx.AsyncClient(timeout=10, headers=_auth()) as client:
         for s in demo.SUPPORTERS:
             r = await client.post(f"{stack.url('matching')}/v1/supporters", json=s)
@@ -47,6 +47,12 @@ async def load_demo(stack: Stack) -> None:
                 json={"channels": [{"kind": "console", "address": "console"}]},
             )
             _check(r, "register contact")
+        r = await client.post(
+            f"{stack.url('notification')}/v1/directory/import.csv",
+            content=demo.DIRECTORY_CSV.encode(),
+            headers={"content-type": "text/csv"},
+        )
+        _check(r, "load the demo staff directory")
         for rep in demo.reports():
             r = await client.post(f"{stack.url('listener')}/v1/occurrence-reports", json=rep)
             _check(r, "submit report")
