@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from psp_common.devrun import LINKS_FILE
 from psp_common.stack import SERVICES, Stack
 from tests.support import create_database, drop_database
 
@@ -15,13 +16,14 @@ from tests.support import create_database, drop_database
 async def stack(
     kafka_bootstrap: str, kafka_idempotence: bool, pg_admin_dsn: str, tmp_path: Path
 ) -> AsyncIterator[Stack]:
-    """All four services running against the session broker; logs in tmp_path."""
+    """All four services running against the session broker; logs and (dev) the page links file in tmp_path."""
     dbs = {name: await create_database(pg_admin_dsn) for name in SERVICES}
     s = Stack(
         workdir=tmp_path,
         database_urls={n: url for n, (_, url) in dbs.items()},
         bootstrap=kafka_bootstrap,
         idempotence=kafka_idempotence,
+        extra_env={"PSP_DEV_LINKS_FILE": str(tmp_path / LINKS_FILE)},  # the console channel's full links (dev)
     )
     s.start_broker()
     s.start()
