@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -12,18 +13,18 @@ from psp_common.stack import SERVICES, Stack
 from tests.support import create_database, drop_database
 
 
-@pytest.fixture
-async def stack(
-    kafka_bootstrap: str, kafka_idempotence: bool, pg_admin_dsn: str, tmp_path: Path
+@asynccontextmanager
+async def running_stack(
+    kafka_bootstrap: str, kafka_idempotence: bool, pg_admin_dsn: str, workdir: Path, extra_env: dict[str, str]
 ) -> AsyncIterator[Stack]:
-    """All four services running against the session broker; logs and (dev) the page links file in tmp_path."""
+    """The four services on the session broker, each on a fresh PostgreSQL database dropped afterwards."""
     dbs = {name: await create_database(pg_admin_dsn) for name in SERVICES}
     s = Stack(
-        workdir=tmp_path,
+        workdir=workdir,
         database_urls={n: url for n, (_, url) in dbs.items()},
         bootstrap=kafka_bootstrap,
         idempotence=kafka_idempotence,
-        extra_env={"PSP_DEV_LINKS_FILE": str(tmp_path / LINKS_FILE)},  # the console channel's full links (dev)
+        extra_env=extra_env,
     )
     s.start_broker()
     s.start()
@@ -34,3 +35,13 @@ async def stack(
         s.stop()
         for dsn, _ in dbs.values():
             await drop_database(pg_admin_dsn, dsn.rsplit("/", 1)[1])
+
+
+@pytest.fixture
+async def stack(
+    kafka_bootstrap: str, kafka_idempotence: bool, pg_admin_dsn: str, tmp_path: Path
+) -> AsyncIterator[Stack]:
+    """All four services running against the session broker; logs and (dev) the page links file in tmp_path."""
+    links = {"PSP_DEV_LINKS_FILE": str(tmp_path / LINKS_FILE)}  # the console channel's full links (dev)
+    async with running_stack(kafka_bootstrap, kafka_idempotence, pg_admin_dsn, tmp_path, links) as s:
+        yield s

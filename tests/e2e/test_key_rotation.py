@@ -19,8 +19,9 @@ import pytest
 
 from psp_common.settings import ServiceSettings
 from psp_common.stack import SERVICES, Stack
+from tests.e2e.conftest import running_stack
 from tests.rotation import BEFORE, rotated_env
-from tests.support import auth_headers, create_database, drop_database, eventually
+from tests.support import auth_headers, eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.kafka]
 
@@ -32,23 +33,9 @@ async def k1_stack(
     kafka_bootstrap: str, kafka_idempotence: bool, pg_admin_dsn: str, tmp_path: Path
 ) -> AsyncIterator[Stack]:
     """The four services under the packaged key k1; pages without a contact go to an unconfigured channel."""
-    dbs = {name: await create_database(pg_admin_dsn) for name in SERVICES}
-    s = Stack(
-        workdir=tmp_path,
-        database_urls={n: url for n, (_, url) in dbs.items()},
-        bootstrap=kafka_bootstrap,
-        idempotence=kafka_idempotence,
-        extra_env={"PSP_DEFAULT_CHANNEL": "sms"},
-    )
-    s.start_broker()
-    s.start()
-    try:
-        await s.wait_ready(timeout=120)
+    unconfigured = {"PSP_DEFAULT_CHANNEL": "sms"}
+    async with running_stack(kafka_bootstrap, kafka_idempotence, pg_admin_dsn, tmp_path, unconfigured) as s:
         yield s
-    finally:
-        s.stop()
-        for dsn, _ in dbs.values():
-            await drop_database(pg_admin_dsn, dsn.rsplit("/", 1)[1])
 
 
 def supporter(staff_id: str, **over: Any) -> dict[str, Any]:
