@@ -7,14 +7,14 @@ import hashlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, WithJsonSchema
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from psp_common import topics
@@ -362,7 +362,46 @@ def subscribe_events(
         settings=settings,
         tracker=tracker,
         description=description,
+        schema=model,
     )
+
+
+Schema = type[BaseModel] | dict[str, Any]
+
+
+def documented(body_type: Any, schema: Schema | None) -> Any:
+    """``body_type`` as FastStream validates it, shown in AsyncAPI as ``schema`` (a model or a JSON Schema).
+
+    FastStream still hands the handler the undecoded bytes (parsing stays ours, so a malformed message is
+    dead-lettered with its reason instead of failing FastStream's own validation); only the document changes.
+    """
+    if schema is None:
+        return body_type
+    json_schema = schema if isinstance(schema, dict) else schema.model_json_schema()
+    return Annotated[body_type, WithJsonSchema(inlined(json_schema))]
+
+
+def inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every ``#/$defs/...`` reference replaced by its definition (pydantic resolves a ``$ref``
+    in a ``WithJsonSchema`` against its own definitions, which do not hold the model's)."""
+    defs: dict[str, Any] = schema.get("$defs", {})
+
+    def resolve(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [resolve(v, seen) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            name = ref.removeprefix("#/$defs/")
+            if name in seen:
+                raise ValueError(f"recursive schema {name} cannot be inlined")
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {**resolve(defs[name], (*seen, name)), **resolve(rest, seen)}
+        return {k: resolve(v, seen) for k, v in node.items() if k != "$defs"}
+
+    out: dict[str, Any] = resolve(schema, ())
+    return out
 
 
 def subscribe_raw(
@@ -377,11 +416,13 @@ def subscribe_raw(
     tracker: RetryTracker | None = None,
     handle_batch: Callable[[list[M]], Awaitable[None]] | None = None,
     description: str = "",
+    schema: Schema | None = None,
 ) -> Any:
     """Subscribe with an explicit group and NACK_ON_ERROR: offsets are committed only after handling succeeded.
 
     With ``handle_batch`` and ``kafka_batch_max`` > 1, up to that many records are handled in one call (one
-    database transaction) and their offsets committed together afterwards.
+    database transaction) and their offsets committed together afterwards. ``schema``: what one record holds
+    (the model ``parse`` reads), documented as the channel's payload in AsyncAPI.
     """
     tracker = tracker or RetryTracker()
     batched = handle_batch is not None and settings.kafka_batch_max > 1
@@ -418,11 +459,13 @@ def subscribe_raw(
                 settings=settings,
             )
 
+        consume_batch.__annotations__["body"] = documented(Any, schema)
         return sub(consume_batch)
 
     async def consume(body: bytes, msg: KafkaMessage = Context("message")) -> None:
         await deliver(msg, parse=parse, handle=handle, dead_letters=dead_letters, tracker=tracker, settings=settings)
 
+    consume.__annotations__["body"] = documented(bytes, schema)
     return sub(consume)
 
 

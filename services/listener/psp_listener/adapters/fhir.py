@@ -67,6 +67,17 @@ ELEMENTS = frozenset(
 _PROFILE = re.compile(r"(?:/|\|)(?P<major>[45])\.\d")
 
 
+def json_schema() -> dict[str, Any]:
+    """What the Kafka intake accepts: an AdverseEvent of either release (documented in AsyncAPI)."""
+    return {
+        "title": "AdverseEvent (FHIR R4 or R5)",
+        "anyOf": [
+            {**AdverseEventR5.model_json_schema(), "title": "AdverseEvent R5"},
+            {**AdverseEventR4.model_json_schema(), "title": "AdverseEvent R4"},
+        ],
+    }
+
+
 def version_from_label(label: str, field: str) -> FhirVersion:
     """Map a fhirVersion label ('4.0', '4.0.1', '4.3', '5.0', '5.0.0') to a release."""
     major = label.strip().split(".")[0]

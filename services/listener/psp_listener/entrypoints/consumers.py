@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING
 
 from psp_common import topics
 from psp_common.events.intake import IncidentObserved
-from psp_common.kafka import subscribe_raw
+from psp_common.kafka import Schema, subscribe_raw
 from psp_listener import handlers
+from psp_listener.adapters import fhir
+from psp_listener.adapters.huddles import HuddleEntryV1
+from psp_listener.adapters.schemas import OccurrenceReportV1
 
 if TYPE_CHECKING:
     from psp_listener.bootstrap import Container
@@ -35,12 +38,22 @@ def register(container: Container) -> None:
         async with rt.uow() as uow:
             await handlers.accept_batch(events, uow)
 
-    intakes: list[tuple[str, Callable[[bytes], IncidentObserved], str]] = [
-        (topics.OCCURRENCE_REPORTS, norm.parse_native, "Native occurrence reports v1 (docs/schemas)."),
-        (topics.FHIR_ADVERSE_EVENTS, norm.parse_fhir, "FHIR AdverseEvent resources, R4 or R5 (JSON)."),
-        (topics.SAFETY_HUDDLES, norm.parse_huddle, "Safety-huddle entries v1 (docs/schemas)."),
+    intakes: list[tuple[str, Callable[[bytes], IncidentObserved], Schema, str]] = [
+        (
+            topics.OCCURRENCE_REPORTS,
+            norm.parse_native,
+            OccurrenceReportV1,
+            "Native occurrence reports v1 (docs/schemas).",
+        ),
+        (
+            topics.FHIR_ADVERSE_EVENTS,
+            norm.parse_fhir,
+            fhir.json_schema(),
+            "FHIR AdverseEvent resources, R4 or R5 (JSON).",
+        ),
+        (topics.SAFETY_HUDDLES, norm.parse_huddle, HuddleEntryV1, "Safety-huddle entries v1 (docs/schemas)."),
     ]
-    for topic, parse, description in intakes:
+    for topic, parse, schema, description in intakes:
         subscribe_raw(
             rt.broker,
             topic=topic,
@@ -51,4 +64,5 @@ def register(container: Container) -> None:
             dead_letters=rt.dead_letters,
             settings=rt.settings,
             description=description,
+            schema=schema,
         )
