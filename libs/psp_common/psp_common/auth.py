@@ -100,7 +100,7 @@ class TokenVerifier:
             },
         )
         self._check_times(claims, (now or self.clock()).timestamp())
-        scopes = frozenset(str(claims.get("scope", "")).split())
+        scopes = scopes_from_claims(claims, s)
         return Principal(subject=str(claims["sub"]), scopes=scopes, staff_id=claims.get("staff_id"))
 
     def _check_times(self, claims: dict[str, Any], now: float) -> None:
@@ -112,6 +112,26 @@ class TokenVerifier:
             raise jwt.ImmatureSignatureError("token not yet valid")
         if exp - iat > self.settings.auth_max_token_lifetime_s:
             raise TokenLifetimeTooLong("token lifetime exceeds the maximum")
+
+
+def roles_in(claims: dict[str, Any], settings: ServiceSettings) -> list[str]:
+    """The role names a token (or ID token) carries in the claims ``PSP_AUTH_ROLE_CLAIMS`` names, in order."""
+    found: list[str] = []
+    for name in settings.auth_role_claims:
+        value = claims.get(name)
+        items = value.split() if isinstance(value, str) else value if isinstance(value, list) else []
+        found += [r for r in items if isinstance(r, str) and r not in found]
+    return found
+
+
+def scopes_from_claims(claims: dict[str, Any], settings: ServiceSettings) -> frozenset[str]:
+    """What a verified token may do: its ``scope`` claim plus the scopes its roles map to (``PSP_AUTH_ROLE_SCOPES``).
+
+    The console grants pages from the same claims with this function, so a role means the same everywhere.
+    """
+    scopes = set(str(claims.get("scope", "")).split())
+    scopes |= {settings.auth_role_scopes[r] for r in roles_in(claims, settings) if r in settings.auth_role_scopes}
+    return frozenset(scopes)
 
 
 def verify(token: str, settings: ServiceSettings, now: datetime | None = None) -> Principal:

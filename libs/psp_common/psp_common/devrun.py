@@ -13,18 +13,26 @@ from typing import Any
 import httpx
 
 from psp_common import demo
-from psp_common.auth import Scope, mint
+from psp_common.auth import Scope
 from psp_common.settings import ServiceSettings
-from psp_common.stack import SERVICES, Stack
+from psp_common.stack import APPS, SERVICES, Stack
 
 LINKS_FILE = "supporter-links.txt"  # dev only: the console channel's full page links (never a log line)
-DEFAULT_PORTS = {"listener": 8001, "rules": 8002, "matching": 8003, "notification": 8004}
+DEFAULT_PORTS = {
+    "listener": 8001,
+    "rules": 8002,
+    "matching": 8003,
+    "notification": 8004,
+    "console": 8000,
+    "devidp": 8005,
+}
 TOKEN_TTL_S = 12 * 3600
-
-
-def coordinator_token() -> str:
-    """A dev coordinator token under the settings the services share in ``make run`` (ServiceSettings())."""
-    return mint(ServiceSettings(), "dev-coordinator", [Scope.COORDINATOR.value], ttl_s=token_ttl_s())
+DEV_TOOLS_CLIENT = "psp-dev-tools"  # the dev identity provider's client-credentials client (psp_console.devidp)
+DEMO_SIGN_INS = (
+    ("Casey Demo", "coordinator: board, cases, roster, rules, audit"),
+    ("Sam Demo", "peer supporter: their own assignments"),
+    ("Alex Demo", "analyst: aggregate figures"),
+)
 
 
 def token_ttl_s() -> int:
@@ -32,13 +40,25 @@ def token_ttl_s() -> int:
     return min(TOKEN_TTL_S, int(ServiceSettings().auth_max_token_lifetime_s))
 
 
-def _auth() -> dict[str, str]:
-    return {"Authorization": f"Bearer {coordinator_token()}"}
+def fetch_dev_token(issuer: str, scopes: list[str], subject: str = "dev-tools", staff_id: str | None = None) -> str:
+    """A token from the dev identity provider by client credentials (dev tools only; it refuses to run elsewhere)."""
+    form = {"grant_type": "client_credentials", "client_id": DEV_TOOLS_CLIENT, "scope": " ".join(scopes)}
+    form |= {"sub": subject} | ({"staff_id": staff_id} if staff_id else {})
+    response = httpx.post(issuer.rstrip("/") + "/token", data=form, timeout=10, trust_env=False)
+    if response.status_code != 200:
+        raise RuntimeError(f"the dev identity provider refused a token: HTTP {response.status_code} {response.text}")
+    return str(response.json()["access_token"])
+
+
+def coordinator_token(stack: Stack) -> str:
+    """A coordinator token from the stack's dev identity provider (what make run loads the demo with)."""
+    return fetch_dev_token(stack.url("devidp"), [Scope.COORDINATOR.value], "dev-coordinator")
 
 
 async def load_demo(stack: Stack) -> None:
     """Register the roster, contacts and the demo staff directory, then send the demo reports."""
-    async with httpx.AsyncClient(timeout=10, headers=_auth()) as client:
+    headers = {"Authorization": f"Bearer {coordinator_token(stack)}"}
+    async with httpx.AsyncClient(timeout=10, headers=headers) as client:
         for s in demo.SUPPORTERS:
             r = await client.post(f"{stack.url('matching')}/v1/supporters", json=s)
             _check(r, "register supporter")
@@ -69,7 +89,8 @@ async def wait_deliveries(stack: Stack, expected: int, timeout: float = 60.0) ->
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     items: list[dict[str, Any]] = []
-    async with httpx.AsyncClient(timeout=5, headers=_auth()) as client:
+    headers = {"Authorization": f"Bearer {coordinator_token(stack)}"}
+    async with httpx.AsyncClient(timeout=5, headers=headers) as client:
         while loop.time() < deadline:
             r = await client.get(f"{stack.url('notification')}/v1/deliveries")
             if r.status_code == 200:
@@ -82,32 +103,38 @@ async def wait_deliveries(stack: Stack, expected: int, timeout: float = 60.0) ->
 
 
 def banner(stack: Stack, deliveries: list[dict[str, Any]]) -> None:
-    """Print what happened and where to look."""
+    """Print what happened and where to look: the console first, then what else opens in a browser, then the API."""
     broker = (
         "the embedded default (Tansu broker" if stack.broker is not None else "an external broker (PSP_KAFKA_BOOTSTRAP"
     )
     print(f"\nPSP Outreach is running on {broker} + SQLite).")
-    print(f"  broker            {stack.bootstrap}")
-    for name in SERVICES:
-        print(f"  {name:<17} {stack.url(name)}/docs   (AsyncAPI: {stack.url(name)}/asyncapi.json)")
+    print(f"\n  Console           {stack.url('console')}   <- open this in a browser")
+    print("                    Sign in with a demo account (the built-in dev sign-in; production uses the")
+    print("                    hospital's identity provider):")
+    for name, what in DEMO_SIGN_INS:
+        print(f"                      {name:<11} {what}")
     print(f"\nPages delivered so far: {len(deliveries)}")
     for d in deliveries:
         print("  ", {k: d.get(k) for k in ("assignment_id", "supporter_ref", "channel", "state") if k in d})
-    print("\nWhere to look:")
-    print(f"  deliveries        {stack.url('notification')}/v1/deliveries")
-    print(f"  assignments       {stack.url('matching')}/v1/assignments")
-    print(f"  rule sets         {stack.url('rules')}/v1/rulesets")
-    print(f"  safety calls      {stack.url('notification')}/v1/safety-calls/GEN/<date>/morning/print")
-    print(f"  logs              {stack.workdir}/*.log  (pages are printed in notification.log)")
+    print("\nAlso in a browser:")
     link = first_supporter_link(stack.workdir / LINKS_FILE)
     if link:
         print(f"  supporter page    {link}")
-        print(f"                    (a demo supporter's page: open it in a browser; every link: {LINKS_FILE})")
-    token = coordinator_token()
-    print(f"\nEvery API route needs a bearer token. A coordinator token (valid {token_ttl_s() / 3600:g} h):")
+        print(f"                    (a demo supporter's page, no sign-in needed; every link: {LINKS_FILE})")
+    for name in SERVICES:
+        print(f"  {name:<17} {stack.url(name)}/docs   (API reference; AsyncAPI: {stack.url(name)}/asyncapi.json)")
+    print(f"  broker            {stack.bootstrap}  (Kafka protocol, not a web page)")
+    print(f"  logs              {stack.workdir}/*.log  (pages are printed in notification.log)")
+    token = coordinator_token(stack)
+    print(f"\nThe APIs need a bearer token. A coordinator token (valid {token_ttl_s() / 3600:g} h) and what to call:")
     print(f"  export PSP_TOKEN={token}")
     print(f'  curl -H "Authorization: Bearer $PSP_TOKEN" {stack.url("notification")}/v1/deliveries')
-    print("  Other roles: uv run python -m psp_common.auth --scope intake|supporter|analyst [--staff-id S-1]")
+    print(f"  assignments       {stack.url('matching')}/v1/assignments")
+    print(f"  rule sets         {stack.url('rules')}/v1/rulesets")
+    print(f"  safety calls      {stack.url('notification')}/v1/safety-calls/GEN/<date>/morning/print")
+    print(
+        "  Other roles: uv run python -m psp_console.devidp.token --scope intake|supporter|analyst [--staff-id S-100]"
+    )
     print("\nCtrl-C stops everything.")
 
 
@@ -136,23 +163,27 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for old in workdir.glob("*.db*"):
         old.unlink()
-    urls = {n: f"sqlite+aiosqlite:///{workdir}/{n}.db" for n in SERVICES}
+    urls = {n: f"sqlite+aiosqlite:///{workdir}/{n}.db" for n in (*SERVICES, "console")}
     ports = {n: int(os.environ.get(f"PSP_{n.upper()}_PORT", p)) for n, p in DEFAULT_PORTS.items()}
     taken = [f"{name} ({port})" for name, port in ports.items() if not port_free(port)]
     if taken:
         print(
             f"make run: ports already in use: {', '.join(taken)}. Stop what holds them, or choose others "
-            "with PSP_LISTENER_PORT / PSP_RULES_PORT / PSP_MATCHING_PORT / PSP_NOTIFICATION_PORT.",
+            "with PSP_LISTENER_PORT / PSP_RULES_PORT / PSP_MATCHING_PORT / PSP_NOTIFICATION_PORT / "
+            "PSP_CONSOLE_PORT / PSP_DEVIDP_PORT.",
             file=sys.stderr,
         )
         raise SystemExit(2)
     os.environ.setdefault("PSP_ENV", "dev")  # every other PSP_* variable reaches the services (Stack.env_for)
+    os.environ.setdefault("PSP_DEVIDP_TOKEN_TTL_S", str(token_ttl_s()))
     (workdir / LINKS_FILE).unlink(missing_ok=True)
     if os.environ["PSP_ENV"] == "dev":  # the page links are credentials: written to a file in dev only
         os.environ["PSP_DEV_LINKS_FILE"] = str(workdir / LINKS_FILE)
     external = os.environ.get("PSP_KAFKA_BOOTSTRAP")
     idempotence = os.environ.get("PSP_KAFKA_IDEMPOTENCE", "false").lower() in ("1", "true", "yes")
-    stack = Stack(workdir=workdir, database_urls=urls, ports=ports, bootstrap=external, idempotence=idempotence)
+    stack = Stack(
+        workdir=workdir, database_urls=urls, ports=ports, bootstrap=external, idempotence=idempotence, apps=APPS
+    )
     stopping = False
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -163,7 +194,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         print(
-            f"Starting {'the broker at ' + external if external else 'the embedded broker'} and the four services ..."
+            f"Starting {'the broker at ' + external if external else 'the embedded broker'}, the dev sign-in, "
+            "the four services and the console ..."
         )
         stack.start()
         asyncio.run(stack.wait_ready())

@@ -9,6 +9,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 """What PSP_AUTH_ALGORITHMS may name: never HS* (the key is public) nor none."""
+SCOPE_NAMES = ("intake", "coordinator", "supporter", "analyst", "scim")
+"""The scopes a role may map to (``psp_common.auth.Scope``; a test keeps the two equal)."""
+DEFAULT_ROLE_SCOPES = {"coordinator": "coordinator", "supporter": "supporter", "analyst": "analyst"}
+"""Roles a token may carry and the scope each grants, unless ``PSP_AUTH_ROLE_SCOPES`` says otherwise."""
 SECRET_MARK = "psp_secret"  # noqa: S105 - a marker name, not a secret
 """Key in a field's ``json_schema_extra`` marking a secret that production refuses at its packaged default."""
 
@@ -105,6 +109,22 @@ class ServiceSettings(BaseSettings):
         30, ge=0, description="Least time between refetches for an unknown kid (or a failed discovery)."
     )
     auth_jwks_timeout_s: float = Field(5, gt=0, description="Timeout of one discovery or JWKS request.")
+    auth_role_claims: list[str] = Field(
+        default_factory=lambda: ["roles", "groups"],
+        description="Token claims naming the user's roles (a list or a space-separated string), mapped to scopes.",
+    )
+    auth_role_scopes: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_SCOPES),
+        description='Role (or group) name -> scope it grants, e.g. {"PSP.Coordinators": "coordinator"}.',
+    )
+
+    @field_validator("auth_role_scopes")
+    @classmethod
+    def _known_scopes(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value.values()) - set(SCOPE_NAMES))
+        if unknown:
+            raise ValueError(f"roles may map only to the scopes {', '.join(SCOPE_NAMES)}")
+        return value
 
     @field_validator("auth_algorithms")
     @classmethod

@@ -20,6 +20,11 @@ from psp_common.embedded import EmbeddedBroker, free_port
 from psp_common.kafka import ensure_topics
 
 SERVICES: tuple[str, ...] = ("listener", "rules", "matching", "notification")
+"""The pipeline: Kafka services, each with its own database."""
+APPS: tuple[str, ...] = ("devidp", "console")
+"""Web apps a stack may add (make run, browser tests): the dev identity provider, then the console."""
+MODULES: dict[str, str] = {"devidp": "psp_console.devidp", "console": "psp_console"}
+"""The module a process runs (``python -m``), when not ``psp_<name>``."""
 DEV_DEFAULTS: dict[str, str] = {
     "PSP_ENV": "dev",  # the packaged dev secrets are fine here; production refuses them
     "PSP_KAFKA_FETCH_MAX_WAIT_MS": "20",
@@ -59,6 +64,7 @@ class Stack:
     bootstrap: str | None = None
     idempotence: bool = False
     ports: dict[str, int] = field(default_factory=dict)
+    apps: tuple[str, ...] = ()  # of APPS: with "devidp", every service trusts its tokens (PSP_AUTH_OIDC_ISSUER)
     extra_env: dict[str, str] = field(default_factory=dict)
     partitions: int = 3
     services: dict[str, ServiceProcess] = field(default_factory=dict)
@@ -98,30 +104,63 @@ class Stack:
         )
         for other in self.services.values():
             env[f"PSP_{other.name.upper()}_URL"] = other.url
+        env.update(self._sign_in_env())
         env.update(self.extra_env)
         return env
 
-    def start(self, names: tuple[str, ...] = SERVICES) -> None:
-        """Start the broker (if needed) and the named services."""
+    def _sign_in_env(self) -> dict[str, str]:
+        """With the dev identity provider: its issuer for the services' token checks and the console's sign-in."""
+        if "devidp" not in self.services:
+            return {}
+        issuer = self.services["devidp"].url
+        env = {"PSP_AUTH_OIDC_ISSUER": issuer, "PSP_DEVIDP_ISSUER": issuer, "PSP_CONSOLE_OIDC_ISSUER": issuer}
+        if "console" in self.services:
+            env["PSP_CONSOLE_PUBLIC_URL"] = self.services["console"].url
+        return env
+
+    def start(self, names: tuple[str, ...] | None = None) -> None:
+        """Start the broker (if needed) and the named processes (default: the services and the stack's apps).
+
+        The dev identity provider starts first and is waited for: the services fetch its keys as they start.
+        """
         if self.bootstrap is None or (self.broker is None and not self.services):
             self.start_broker()
-        for name in SERVICES:
+        for name in SERVICES + self.apps:
             if name not in self.services:
                 self.services[name] = ServiceProcess(
                     name,
                     self.ports.get(name) or free_port(),
-                    self.database_urls[name],
+                    self.database_urls.get(name, ""),
                     self.workdir / f"{name}.log",
                 )
+        names = SERVICES + self.apps if names is None else names
+        if "devidp" in names:
+            self.spawn("devidp")
+            self._wait_up("devidp")
         for name in names:
-            self.spawn(name)
+            if name != "devidp":
+                self.spawn(name)
+
+    def _wait_up(self, name: str, timeout: float = 30.0) -> None:
+        svc = self.services[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if svc.proc is not None and svc.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {svc.proc.returncode}; see {svc.log_path}")
+            try:
+                if httpx.get(f"{svc.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{name} not up after {timeout}s; see {svc.log_path}")
 
     def spawn(self, name: str) -> None:
         """(Re)start one service process."""
         svc = self.services[name]
         log = open(svc.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         svc.proc = subprocess.Popen(
-            [sys.executable, "-m", f"psp_{name}"],
+            [sys.executable, "-m", MODULES.get(name, f"psp_{name}")],
             env=self.env_for(name),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -146,8 +185,9 @@ class Stack:
             proc.kill()
             return proc.wait()
 
-    async def wait_ready(self, timeout: float = 90.0, names: tuple[str, ...] = SERVICES) -> None:
-        """Poll /readyz until every named service answers 200."""
+    async def wait_ready(self, timeout: float = 90.0, names: tuple[str, ...] | None = None) -> None:
+        """Poll /readyz until every named process (default: the services and the stack's apps) answers 200."""
+        names = SERVICES + self.apps if names is None else names
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=2.0) as client:
             for name in names:

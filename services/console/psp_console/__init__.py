@@ -1,0 +1,1 @@
+"""PSP Outreach console: the coordinators web application."""
