@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from psp_common.migrations import alembic_config, upgrade_async
 
-SERVICES = ["psp_listener", "psp_rules", "psp_matching", "psp_notification"]
+SERVICES = ["psp_listener", "psp_rules", "psp_matching", "psp_notification", "psp_console"]
 
 
 def _diff(connection: sa.Connection, metadata: sa.MetaData) -> list[Any]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import jwt
 import pytest
 
-from psp_common.devrun import coordinator_token
-from psp_common.stack import SERVICES, ServiceProcess, Stack
+from psp_common.devrun import dev_defaults
+from psp_common.stack import APPS, SERVICES, ServiceProcess, Stack
 from psp_notification.settings import NotificationSettings
 
 
@@ -86,7 +85,28 @@ async def test_a_started_service_reads_the_callers_setting(
     assert "refusing to start: PSP_ACK_WINDOW_MINUTES: Input should be greater than 0" in log
 
 
-def test_make_run_token_stays_within_the_configured_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_make_run_tokens_stay_within_the_configured_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PSP_AUTH_MAX_TOKEN_LIFETIME_S", "3600")
-    claims = jwt.decode(coordinator_token(), options={"verify_signature": False})
-    assert claims["exp"] - claims["iat"] == 3600
+    env: dict[str, str] = {}
+    dev_defaults(env)
+    assert env == {"PSP_ENV": "dev", "PSP_DEVIDP_TOKEN_TTL_S": "3600"}
+    env = {"PSP_ENV": "production", "PSP_DEVIDP_TOKEN_TTL_S": "60"}
+    dev_defaults(env)
+    assert env == {"PSP_ENV": "production", "PSP_DEVIDP_TOKEN_TTL_S": "60"}  # the caller's choice stands
+
+
+def test_with_the_dev_sign_in_every_process_trusts_it_and_the_console_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PSP_AUTH_OIDC_ISSUER", "https://elsewhere.example")
+    s = stack(tmp_path, apps=APPS)
+    for i, name in enumerate(APPS):
+        s.services[name] = ServiceProcess(name, 18200 + i, "", tmp_path / f"{name}.log")
+    idp, console = s.url("devidp"), s.url("console")
+    for name in (*SERVICES, "console"):
+        assert s.env_for(name)["PSP_AUTH_OIDC_ISSUER"] == idp
+    env = s.env_for("console")
+    assert env["PSP_CONSOLE_OIDC_ISSUER"] == idp and env["PSP_CONSOLE_PUBLIC_URL"] == console
+    assert env["PSP_MATCHING_URL"] == s.url("matching")
+    assert s.env_for("devidp")["PSP_DEVIDP_ISSUER"] == idp
+    assert "PSP_CONSOLE_OIDC_ISSUER" not in stack(tmp_path).env_for("rules")  # without the apps: as before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 from collections.abc import AsyncIterator
@@ -88,3 +89,40 @@ async def site(sqlite_url: str, idp_url: str) -> AsyncIterator[Site]:
     app = build_console(console_settings(sqlite_url, port, idp_url))
     async with served(app, port) as base:
         yield Site(base, idp_url, app)
+
+
+HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+
+
+@dataclass
+class Flow:
+    """One sign-in's hops: where the console sent the browser and where the provider sent it back."""
+
+    authorize_url: str
+    callback: str  # path + query on the console
+
+
+async def to_provider(client: httpx.AsyncClient, next_path: str = "/") -> str:
+    """Start signing in at the console; the provider's authorize URL it redirects to."""
+    r = await client.get("/auth/login", params={"next": next_path})
+    assert r.status_code == 303, r.text
+    return r.headers["location"]
+
+
+async def choose(authorize_url: str, account: str) -> str:
+    """At the provider: open the chooser, pick ``account``; the console callback (path and query) it returns."""
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as idp:
+        page = await idp.get(authorize_url)
+        assert page.status_code == 200, page.text
+        form = dict(HIDDEN.findall(page.text)) | {"account": account}
+        base = authorize_url.split("/authorize", 1)[0]
+        back = await idp.post(base + "/authorize", data=form)
+    assert back.status_code == 303, back.text
+    location = back.headers["location"]
+    return location[location.index("/auth/callback") :]
+
+
+async def sign_in(client: httpx.AsyncClient, account: str, next_path: str = "/") -> httpx.Response:
+    """The whole code flow as a browser does it; the console's answer to the callback."""
+    authorize = await to_provider(client, next_path)
+    return await client.get(await choose(authorize, account))

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,15 @@ DEMO_SIGN_INS = (
 def token_ttl_s() -> int:
     """12 h, or less when PSP_AUTH_MAX_TOKEN_LIFETIME_S is lower (the services refuse longer-lived tokens)."""
     return min(TOKEN_TTL_S, int(ServiceSettings().auth_max_token_lifetime_s))
+
+
+def dev_defaults(environ: MutableMapping[str, str]) -> None:
+    """make run's defaults where the caller set nothing: dev mode; tokens as long-lived as the services accept.
+
+    Every other ``PSP_*`` variable of the caller reaches the processes (``Stack.env_for``).
+    """
+    environ.setdefault("PSP_ENV", "dev")
+    environ.setdefault("PSP_DEVIDP_TOKEN_TTL_S", str(token_ttl_s()))
 
 
 def fetch_dev_token(issuer: str, scopes: list[str], subject: str = "dev-tools", staff_id: str | None = None) -> str:
@@ -132,9 +142,7 @@ def banner(stack: Stack, deliveries: list[dict[str, Any]]) -> None:
     print(f"  assignments       {stack.url('matching')}/v1/assignments")
     print(f"  rule sets         {stack.url('rules')}/v1/rulesets")
     print(f"  safety calls      {stack.url('notification')}/v1/safety-calls/GEN/<date>/morning/print")
-    print(
-        "  Other roles: uv run python -m psp_console.devidp.token --scope intake|supporter|analyst [--staff-id S-100]"
-    )
+    print("  other roles       uv run python -m psp_console.devidp.token --scope intake|supporter|analyst")
     print("\nCtrl-C stops everything.")
 
 
@@ -174,8 +182,7 @@ def main() -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
-    os.environ.setdefault("PSP_ENV", "dev")  # every other PSP_* variable reaches the services (Stack.env_for)
-    os.environ.setdefault("PSP_DEVIDP_TOKEN_TTL_S", str(token_ttl_s()))
+    dev_defaults(os.environ)
     (workdir / LINKS_FILE).unlink(missing_ok=True)
     if os.environ["PSP_ENV"] == "dev":  # the page links are credentials: written to a file in dev only
         os.environ["PSP_DEV_LINKS_FILE"] = str(workdir / LINKS_FILE)

@@ -104,6 +104,8 @@ class Stack:
         )
         for other in self.services.values():
             env[f"PSP_{other.name.upper()}_URL"] = other.url
+        if name == "notification":  # page links must reach this process, whatever port it got
+            env["PSP_PUBLIC_BASE_URL"] = svc.url
         env.update(self._sign_in_env())
         env.update(self.extra_env)
         return env

@@ -17,8 +17,7 @@ import httpx
 import jwt
 from authlib.common.errors import AuthlibBaseError
 
-with warnings.catch_warnings():  # Authlib prefers the httpx2 package; httpx (in the lock) is its supported fallback
-    warnings.simplefilter("ignore", DeprecationWarning)
+with warnings.catch_warnings(record=True):  # Authlib prefers httpx2; httpx (in the lock) is its supported fallback
     from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from psp_console.domain.session import SignInRefused
