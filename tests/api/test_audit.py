@@ -79,3 +79,48 @@ async def test_huge_ruleset_version_is_a_4xx_not_a_500(sqlite_url: str) -> None:
         assert r.status_code == 422 and "version" in r.text
         assert (await client.get("/v1/rulesets/default/versions/0")).status_code == 422
         assert (await client.get("/v1/rulesets/default/versions/7")).status_code == 404
+
+
+async def test_audit_filters_by_time_action_status_and_resource(sqlite_url: str) -> None:
+    app = offline_app("rules", sqlite_url)
+    s = app.state.runtime.settings
+    alice = auth_headers(s, ["coordinator"], subject="alice")
+    async with running(app, scopes=None) as client:
+        assert (await client.post("/v1/opt-outs", json={"staff_id": "S-7"}, headers=alice)).status_code == 201
+        assert (await client.get("/v1/opt-outs/S-7", headers=alice)).status_code == 200
+        assert (await client.get("/v1/decisions")).status_code == 401
+        assert (await client.get("/v1/rulesets/x%25_y", headers=alice)).status_code == 422  # bad name
+
+        everything = (await client.get("/v1/audit", headers=alice)).json()["items"]
+        assert len(everything) == 4
+        upto = everything[0]["id"] + 1  # the audit reads below are audited too: leave them out
+
+        async def listed(**params: Any) -> list[tuple[str, str, int]]:
+            r = await client.get("/v1/audit", headers=alice, params={"before": upto, **params})
+            assert r.status_code == 200, r.text
+            return [(e["action"], e["resource"].split(" ")[0], e["status"]) for e in r.json()["items"]]
+
+        assert await listed(action="post") == [("POST", "/v1/opt-outs", 201)]
+        assert await listed(status_min=400, status_max=499) == [
+            ("GET", "/v1/rulesets/{scope}", 422),
+            ("GET", "/v1/decisions", 401),
+        ]
+        assert await listed(status_min=200, status_max=299, action="GET") == [("GET", "/v1/opt-outs/{staff_id}", 200)]
+        assert await listed(resource_prefix="/v1/opt-outs") == [
+            ("GET", "/v1/opt-outs/{staff_id}", 200),
+            ("POST", "/v1/opt-outs", 201),
+        ]
+        assert await listed(resource_prefix="/v1/opt") == await listed(resource_prefix="/v1/opt-outs")
+        assert await listed(resource_contains="decisions") == [("GET", "/v1/decisions", 401)]
+        # LIKE wildcards are matched literally: "%" finds only the resource that contains it
+        assert await listed(resource_contains="x%_y") == [("GET", "/v1/rulesets/{scope}", 422)]
+        assert await listed(resource_contains="%") == [("GET", "/v1/rulesets/{scope}", 422)]
+        # time range: [since, until), offsets honoured
+        times = sorted(e["at"] for e in everything)
+        assert len(await listed(since=times[1])) == 3
+        assert len(await listed(until=times[1])) == 1
+        assert len(await listed(since=times[1], until=times[3])) == 2
+        assert await listed(since="2000-01-01T00:00:00+05:00", until="2000-01-02T00:00:00Z") == []
+        for bad in ({"status_min": 99}, {"status_max": 600}, {"action": "GET;"}, {"since": "yesterday"}):
+            r = await client.get("/v1/audit", headers=alice, params=bad)
+            assert r.status_code == 422 and next(iter(bad)) in r.text

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Select, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +17,7 @@ from psp_common.auth import AUTH_RESPONSES, require
 from psp_common.auth import Scope as Role
 from psp_common.clock import utcnow
 from psp_common.db import aware
+from psp_common.http import as_utc
 from psp_common.pseudonym import Pseudonymizer
 
 log = logging.getLogger("psp.audit")
@@ -130,27 +132,92 @@ class AuditPage(BaseModel):
     next_before: int | None = Field(description="Pass as ``before`` for the next (older) page; null at the end.")
 
 
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit entries to list (every field optional; all given ones must hold)."""
+
+    before: int | None = None
+    actor: str | None = None
+    action: str | None = None
+    status_min: int | None = None
+    status_max: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    resource_prefix: str | None = None
+    resource_contains: str | None = None
+
+
+def audit_query(table: Table, f: AuditFilter, limit: int) -> Select[Any]:
+    """Newest first (by id), at most ``limit`` rows matching ``f``; ``at`` bounds are [since, until)."""
+    c = table.c
+    conditions = [
+        c.id < f.before if f.before is not None else None,
+        c.actor == f.actor if f.actor is not None else None,
+        c.action == f.action.upper() if f.action else None,
+        c.status >= f.status_min if f.status_min is not None else None,
+        c.status <= f.status_max if f.status_max is not None else None,
+        c.at >= f.since if f.since is not None else None,
+        c.at < f.until if f.until is not None else None,
+        c.resource.startswith(f.resource_prefix, autoescape=True) if f.resource_prefix else None,
+        c.resource.contains(f.resource_contains, autoescape=True) if f.resource_contains else None,
+    ]
+    query = select(table).order_by(c.id.desc()).limit(limit)
+    for condition in conditions:
+        if condition is not None:
+            query = query.where(condition)
+    return query
+
+
+async def read_audit(engine: AsyncEngine, table: Table, f: AuditFilter, limit: int) -> AuditPage:
+    """One page of ``table`` matching ``f``, newest first, with the cursor of the next page."""
+    async with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in await conn.execute(audit_query(table, f, limit))]
+    items = [AuditEntry(**{**r, "at": aware(r["at"])}) for r in rows]
+    return AuditPage(items=items, next_before=items[-1].id if len(items) == limit else None)
+
+
+def _filter(
+    before: int | None = Query(None, ge=1, le=2**62, description="Only entries with a smaller id."),
+    actor: str | None = Query(None, max_length=128, description="Only this token subject."),
+    action: str | None = Query(
+        None, pattern="^[A-Za-z]{1,16}$", description="Only this HTTP method (GET, POST, ...; any case)."
+    ),
+    status_min: int | None = Query(None, ge=100, le=599, description="Only entries answered with this status or more."),
+    status_max: int | None = Query(None, ge=100, le=599, description="Only entries answered with this status or less."),
+    since: datetime | None = Query(None, description="Only entries at or after this time (ISO 8601 with offset)."),
+    until: datetime | None = Query(None, description="Only entries before this time (ISO 8601 with offset)."),
+    resource_prefix: str | None = Query(
+        None, max_length=300, description="Only entries whose resource (route template) starts with this."
+    ),
+    resource_contains: str | None = Query(
+        None, max_length=300, description="Only entries whose resource (route and parameters) contains this."
+    ),
+) -> AuditFilter:
+    return AuditFilter(
+        before=before,
+        actor=actor,
+        action=action,
+        status_min=status_min,
+        status_max=status_max,
+        since=as_utc(since),
+        until=as_utc(until),
+        resource_prefix=resource_prefix,
+        resource_contains=resource_contains,
+    )
+
+
 def audit_router(table: Table) -> APIRouter:
-    """``GET /v1/audit``: the audit log for coordinators, newest first, paginated by id cursor."""
+    """``GET /v1/audit``: the audit log for coordinators, newest first, filtered, paginated by id cursor."""
     router = APIRouter(tags=["audit"], dependencies=[Depends(require(Role.COORDINATOR))], responses=AUTH_RESPONSES)
 
     @router.get("/v1/audit", response_model=AuditPage, summary="Audit log of API reads and changes (coordinators).")
     async def list_audit(
         request: Request,
-        before: int | None = Query(None, ge=1, le=2**62, description="Only entries with a smaller id."),
-        actor: str | None = Query(None, max_length=128, description="Only this token subject."),
+        f: AuditFilter = Depends(_filter),
         limit: int = Query(100, ge=1, le=1000, description="Most entries returned."),
     ) -> AuditPage:
-        """Who read or changed what, when, with what outcome."""
-        query = select(table).order_by(table.c.id.desc()).limit(limit)
-        if before is not None:
-            query = query.where(table.c.id < before)
-        if actor is not None:
-            query = query.where(table.c.actor == actor)
-        async with request.app.state.runtime.engine.connect() as conn:
-            rows = [dict(r._mapping) for r in await conn.execute(query)]
-        items = [AuditEntry(**{**r, "at": aware(r["at"])}) for r in rows]
-        return AuditPage(items=items, next_before=items[-1].id if len(items) == limit else None)
+        """Who read or changed what, when, with what outcome; filters combine (all must hold)."""
+        return await read_audit(request.app.state.runtime.engine, table, f, limit)
 
     return router
 
