@@ -74,7 +74,7 @@ async def test_dry_run_rejects_bad_body_with_field_and_reason(app_client: tuple[
 async def test_rulesets_put_yaml_versions_and_get(app_client: tuple[Any, httpx.AsyncClient]) -> None:
     _, client = app_client
     index = (await client.get("/v1/rulesets")).json()
-    assert index == {"scopes": [], "default_is_packaged": True}
+    assert index == {"scopes": [], "default_is_packaged": True, "drafts": []}
     active = (await client.get("/v1/rulesets/default")).json()
     assert active["version"] == "default:packaged" and len(active["document"]["rules"]) >= 20
     text = DEFAULT_FILE.read_text()

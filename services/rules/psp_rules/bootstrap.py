@@ -17,8 +17,8 @@ from psp_common.pseudonym import Pseudonymizer
 from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, run
 from psp_rules.adapters.orm import audit_log, metadata
-from psp_rules.adapters.ruleset_schema import load_file
-from psp_rules.entrypoints import api, api_stats, consumers
+from psp_rules.adapters.ruleset_schema import DEFAULT_FILE, load_text
+from psp_rules.entrypoints import api, api_drafts, api_stats, consumers
 from psp_rules.handlers import RulesConfig
 from psp_rules.retention import purge_closed
 from psp_rules.settings import RulesSettings
@@ -43,7 +43,8 @@ def build(settings: RulesSettings | None = None, clock: Clock | None = None) -> 
     settings = settings or RulesSettings()
     clock = clock or SystemClock()
     runtime = Runtime(settings, metadata, MIGRATIONS)
-    config = RulesConfig.from_settings(settings, load_file(settings.default_ruleset_file))
+    default_text = Path(settings.default_ruleset_file or DEFAULT_FILE).read_text(encoding="utf-8")
+    config = RulesConfig.from_settings(settings, load_text(default_text), default_text)
     retention = Retention(
         runtime.uow,
         purge_closed,
@@ -64,6 +65,7 @@ def build(settings: RulesSettings | None = None, clock: Clock | None = None) -> 
     app = create_app(runtime, "PSP Outreach rules", "Critical Incident Stress rules decide who gets outreach.")
     app.state.container = container
     app.include_router(api.router)
+    app.include_router(api_drafts.router)
     app.include_router(api_stats.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -45,13 +45,14 @@ class RulesConfig:
     group: GroupPolicy
     merge_window_hours: float
     default_doc: RuleSetDoc
+    default_source: str = ""  # the packaged default's text, as the console shows it
     cache: RuleSetCache = field(default_factory=lambda: RuleSetCache(), compare=False)
 
     @classmethod
-    def from_settings(cls, settings: RulesSettings, default_doc: RuleSetDoc) -> RulesConfig:
+    def from_settings(cls, settings: RulesSettings, default_doc: RuleSetDoc, default_source: str = "") -> RulesConfig:
         """Build from settings."""
         group = GroupPolicy(settings.group_staff_more_than, settings.group_units_at_least)
-        return cls(group, settings.merge_window_hours, default_doc)
+        return cls(group, settings.merge_window_hours, default_doc, default_source)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,9 @@ async def effective_ruleset(
     if DEFAULT_SCOPE in newest:
         default = (await cfg.cache.get(repo, DEFAULT_SCOPE, newest[DEFAULT_SCOPE]))[1]
     elif seed is not None:
-        stored = await repo.add(DEFAULT_SCOPE, cfg.default_doc.model_dump(mode="json"), "packaged default", seed)
+        stored = await repo.add(
+            DEFAULT_SCOPE, cfg.default_doc.model_dump(mode="json"), cfg.default_source or "packaged default", seed
+        )
         default = cfg.default_doc.to_domain(stored.label)
     else:
         default = cfg.default_doc.to_domain(f"{DEFAULT_SCOPE}:packaged")
@@ -128,11 +131,18 @@ async def effective_ruleset(
     return overlay(default, mine, frozenset(odoc.disable)) if odoc.extends_default else mine
 
 
-async def plan(event: IncidentObserved, uow_session: AsyncSession, cfg: RulesConfig, *, seed: datetime | None) -> Plan:
-    """Evaluate the rules and decide on event time, reading (never writing, unless ``seed``: the time to store
-    the packaged default at) the database."""
+async def plan(
+    event: IncidentObserved,
+    uow_session: AsyncSession,
+    cfg: RulesConfig,
+    *,
+    seed: datetime | None,
+    rules: RuleSet | None = None,
+) -> Plan:
+    """Evaluate the rules (``rules``, else the stored ones) and decide on event time, reading (never writing,
+    unless ``seed``: the time to store the packaged default at) the database."""
     cases = CaseRepository(uow_session)
-    ruleset = await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed)
+    ruleset = rules or await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed)
     last_version, units = await cases.history(event.incident_ref)
     incident = to_incident(event, units)
     people = incident.people()

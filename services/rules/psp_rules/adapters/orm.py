@@ -1,4 +1,4 @@
-"""Rules tables: rule set versions, opt-outs, cases and their members, decisions; plus inbox and outbox."""
+"""Rules tables: rule set versions and drafts, opt-outs, cases and their members, decisions; plus inbox and outbox."""
 
 from __future__ import annotations
 
@@ -21,6 +21,16 @@ rulesets = Table(
     Column("source", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("scope", "version", name="uq_rulesets_scope_version"),
+)
+
+ruleset_drafts = Table(
+    "ruleset_drafts",
+    metadata,
+    Column("scope", String(64), primary_key=True),  # one shared draft per scope, until published or discarded
+    Column("source", Text, nullable=False),  # the text as typed (may not validate yet)
+    Column("revision", Integer, nullable=False),  # 1, 2, ... per save: a save names the revision it edited
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),  # the coordinator's token subject
 )
 
 opt_outs = Table(

@@ -27,6 +27,7 @@ class StoredRuleSet:
     version: int
     document: dict[str, Any]
     created_at: datetime
+    source: str = ""  # the text it was stored from (YAML or JSON)
 
     @property
     def label(self) -> str:
@@ -116,7 +117,7 @@ class RuleSetRepository:
         await self.session.execute(
             insert(rulesets).values(scope=scope, version=version, document=document, source=source, created_at=now)
         )
-        return StoredRuleSet(scope, version, document, now)
+        return StoredRuleSet(scope, version, document, now, source)
 
     async def versions(self) -> dict[str, list[tuple[int, datetime]]]:
         """Every scope with its versions, oldest first."""
@@ -130,7 +131,8 @@ class RuleSetRepository:
 
 
 def _stored(row: Any) -> StoredRuleSet:
-    return StoredRuleSet(row.scope, row.version, dict(row.document), aware(row.created_at) or row.created_at)
+    created = aware(row.created_at) or row.created_at
+    return StoredRuleSet(row.scope, row.version, dict(row.document), created, row.source)
 
 
 class OptOutRepository:

@@ -1,21 +1,29 @@
-"""Rules HTTP API for the PSP coordinator: rule sets, opt-outs, dry-run and the decision log (thin)."""
+"""Rules HTTP API for the PSP coordinator: rule sets, opt-outs and the decision log (thin; drafts and dry-run:
+api_drafts)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+import yaml
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from psp_common.auth import AUTH_RESPONSES, Scope, require
-from psp_common.events.intake import IncidentObserved
 from psp_common.http import ERROR_RESPONSES, ErrorResponse, FieldError, validation_response
-from psp_rules import handlers
-from psp_rules.adapters.repository import ALL_SCOPE, CaseRepository, OptOutRepository, RuleSetRepository
-from psp_rules.adapters.ruleset_schema import BadDocument, RuleSetDoc, load_text, valid_scope
+from psp_rules import drafts, handlers
+from psp_rules.adapters.drafts import DraftRepository
+from psp_rules.adapters.repository import (
+    ALL_SCOPE,
+    CaseRepository,
+    OptOutRepository,
+    RuleSetRepository,
+    StoredRuleSet,
+)
+from psp_rules.adapters.ruleset_schema import BadDocument, load_text, parse_text, valid_scope
 
 router = APIRouter(dependencies=[Depends(require(Scope.COORDINATOR))], responses=AUTH_RESPONSES)
 SCOPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -46,6 +54,7 @@ class RuleSetIndex(BaseModel):
 
     scopes: list[ScopeInfo] = Field(description="Scopes with their versions.")
     default_is_packaged: bool = Field(description="True while no default is stored (the packaged file applies).")
+    drafts: list[str] = Field(default_factory=list, description="Scopes with an unpublished draft.")
 
 
 class ActiveRuleSet(BaseModel):
@@ -55,6 +64,8 @@ class ActiveRuleSet(BaseModel):
     source_scope: str = Field(description="Where the document comes from ('default' when not overridden).")
     version: str = Field(description="Version label, as carried on OutreachRequested.ruleset_version.")
     document: dict[str, Any] = Field(description="The validated rule set document.")
+    source: str = Field("", description="The rule set as text (YAML as stored; generated for older versions).")
+    stored_at: datetime | None = Field(None, description="When this version was stored (None: the packaged file).")
 
 
 @router.get("/v1/rulesets", response_model=RuleSetIndex, tags=["rulesets"], summary="Rule sets and versions.")
@@ -62,11 +73,34 @@ async def list_rulesets(request: Request) -> RuleSetIndex:
     """Every scope with its current version and history."""
     async with request.app.state.container.runtime.session() as session:
         found = await RuleSetRepository(session).versions()
+        with_draft = await DraftRepository(session).scopes()
     scopes = [
         ScopeInfo(scope=s, current_version=v[-1][0], versions=[VersionInfo(version=n, created_at=t) for n, t in v])
         for s, v in found.items()
     ]
-    return RuleSetIndex(scopes=scopes, default_is_packaged=handlers.DEFAULT_SCOPE not in found)
+    packaged = handlers.DEFAULT_SCOPE not in found
+    return RuleSetIndex(scopes=scopes, default_is_packaged=packaged, drafts=with_draft)
+
+
+def _active(scope: str, stored: StoredRuleSet) -> ActiveRuleSet:
+    return ActiveRuleSet(
+        scope=scope,
+        source_scope=stored.scope,
+        version=stored.label,
+        document=stored.document,
+        source=readable_source(stored.source, stored.document),
+        stored_at=stored.created_at,
+    )
+
+
+def readable_source(source: str, document: dict[str, Any]) -> str:
+    """The stored text when it is the document's text, else the document as YAML (e.g. the seeded default)."""
+    try:
+        if isinstance(parse_text(source), dict):
+            return source
+    except BadDocument:
+        pass
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
 @router.get(
@@ -90,8 +124,9 @@ async def get_ruleset(request: Request, scope: str) -> Any:
             source_scope=handlers.DEFAULT_SCOPE,
             version="default:packaged",
             document=container.config.default_doc.model_dump(mode="json"),
+            source=container.config.default_source,
         )
-    return ActiveRuleSet(scope=scope, source_scope=stored.scope, version=stored.label, document=stored.document)
+    return _active(scope, stored)
 
 
 @router.get(
@@ -111,7 +146,7 @@ async def get_ruleset_version(
         stored = await RuleSetRepository(session).get(scope, version)
     if stored is None:
         return _error(404, "no such rule set version", "version", "not stored")
-    return ActiveRuleSet(scope=scope, source_scope=scope, version=stored.label, document=stored.document)
+    return _active(scope, stored)
 
 
 @router.put(
@@ -138,73 +173,15 @@ async def put_ruleset(request: Request, scope: str) -> Any:
         return validation_response(exc)
     async with container.runtime.uow() as uow:
         repo = RuleSetRepository(uow.session)
-        problem = await _check_scope_rules(repo, scope, doc, container.config.default_doc)
+        problem = await drafts.scope_problem(repo, scope, doc, container.config.default_doc)
         if problem:
-            return _error(422, "rule set does not fit its scope", *problem)
+            return _error(422, "rule set does not fit its scope", problem.field, problem.reason)
         try:
             stored = await repo.add(scope, doc.model_dump(mode="json"), text, container.clock.now())
             await uow.commit()
         except IntegrityError:
             return _error(409, "concurrent update", "scope", "another version was stored at the same time; retry")
-    return ActiveRuleSet(scope=scope, source_scope=scope, version=stored.label, document=stored.document)
-
-
-async def _check_scope_rules(
-    repo: RuleSetRepository, scope: str, doc: RuleSetDoc, packaged: RuleSetDoc
-) -> tuple[str, str] | None:
-    if scope == handlers.DEFAULT_SCOPE and (doc.extends_default or doc.disable):
-        return "extends_default", "the default rule set cannot extend or disable itself"
-    if doc.disable and not doc.extends_default:
-        return "disable", "only meaningful with extends_default: true"
-    if doc.disable:
-        stored = await repo.latest(handlers.DEFAULT_SCOPE)
-        base = RuleSetDoc.model_validate(stored.document) if stored else packaged
-        unknown = sorted(set(doc.disable) - {r.id for r in base.rules})
-        if unknown:
-            return "disable", f"unknown default rule ids: {', '.join(unknown)}"
-    return None
-
-
-@router.post(
-    "/v1/dry-run",
-    responses=ERROR_RESPONSES,
-    tags=["decisions"],
-    summary="What the rules would decide for an IncidentObserved, without any side effect.",
-)
-async def dry_run(event: IncidentObserved, request: Request) -> dict[str, Any]:
-    """Evaluate and decide on a read-only session that is rolled back: no rows, no outbox, no events."""
-    container = request.app.state.container
-    async with container.runtime.session() as session:
-        p = await handlers.plan(event, session, container.config, seed=None)
-        await session.rollback()
-    d = p.decision
-    would = []
-    for a in d.actions:
-        if a.publish:
-            would.append(
-                {
-                    "case_id": a.case_id,
-                    "kind": a.kind.value,
-                    "people": list(a.people),
-                    "mode": a.mode.value,
-                    "urgency": a.urgency.value,
-                    "tier": a.tier,
-                }
-            )
-    return {
-        "dry_run": True,
-        "ruleset_version": p.ruleset.version,
-        "fired": [
-            {"rule_id": h.rule_id, "text": h.text, "why": list(h.reasons), "urgency": h.urgency.value, "tier": h.tier}
-            for h in d.evaluation.hits
-        ],
-        "urgency": d.evaluation.urgency.value if d.evaluation.urgency else None,
-        "tier": d.evaluation.tier or None,
-        "mode": d.mode.value,
-        "outcome": d.outcome,
-        "actions": [handlers.action_json(a) for a in d.actions],
-        "would_publish": would,
-    }
+    return _active(scope, stored)
 
 
 class OptOutIn(BaseModel):
