@@ -17,6 +17,7 @@ from psp_common import demo
 from psp_common.audit import OPS_PATHS
 from psp_common.stack import SERVICES
 from psp_matching.adapters.cases import CaseRepository
+from psp_matching.domain.cases import Assignment, Candidate, Case
 from tests.api.apps import offline_app
 from tests.support import auth_headers, running
 
@@ -180,44 +181,16 @@ async def test_supporter_reads_only_their_own_matching_case(apps: Any) -> None:
     for staff in ("S-ANN", "S-BOB"):
         case_id, aid, ref = str(uuid.uuid4()), str(uuid.uuid4()), c.pseudo.pseudonym(staff)
         async with c.runtime.uow() as uow:
-            repo = CaseRepository(uow.session)
-            await repo.save(
-                {
-                    "case_id": case_id,
-                    "incident_ref": "ref_x",
-                    "report_version": 1,
-                    "facility": "GEN",
-                    "unit": "ICU",
-                    "urgency": "within_hours",
-                    "mode": "individual",
-                    "tier": 2,
-                    "discipline": "same",
-                    "people": ["ps_colleague"],
-                    "roles": {},
-                    "correlation_id": str(uuid.uuid4()),
-                    "status": "matched",
-                    "assignment_id": aid,
-                    "reasons": [],
-                    "last_decision": "matched",
-                    "created_at": now,
-                    "updated_at": now,
-                },
-                exists=False,
-            )
-            await repo.add_assignment(
-                {
-                    "assignment_id": aid,
-                    "case_id": case_id,
-                    "status": "active",
-                    "urgency": "within_hours",
-                    "primary_ref": ref,
-                    "team": [ref],
-                    "supported": ["ps_colleague"],
-                    "candidates": [{"supporter_ref": ref, "role": "primary", "score": 1.0, "reasons": []}],
-                    "created_at": now,
-                },
-                [(ref, "primary")],
-            )
+            case = Case(
+                case_id, str(uuid.uuid4()), "ref_x", 1, "GEN", "ICU", "within_hours", "individual", 2, "same",
+                ["ps_colleague"], {}, {}, now, now, status="matched", assignment_id=aid, last_decision="matched",
+                stored=False,
+                new_assignment=Assignment(
+                    aid, case_id, "within_hours", ref, (ref,), ("ps_colleague",),
+                    (Candidate(ref, "primary", 1.0, ()),), now,
+                ),
+            )  # fmt: skip
+            await CaseRepository(uow.session).save(case)
             await uow.commit()
         cases[staff] = (case_id, aid)
     ann = headers(app, "supporter", staff_id="S-ANN")

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from psp_matching.domain.model import Case, Facts, Person, Policy, Supporter
+from psp_matching.domain.model import CaseProfile, Facts, Person, Policy, Supporter
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # 10:00 in Toronto
 
@@ -31,9 +31,11 @@ def person(ref: str = "ps_person", **over: Any) -> Person:
     return replace(Person(ref=ref, profession="rn"), **over)
 
 
-def case(**over: Any) -> Case:
+def case(**over: Any) -> CaseProfile:
     """A death-of-patient individual case at GEN."""
-    base = Case(case_id="c1", facility="GEN", people=(person(),), urgency="within_hours", mode="individual", tier=2)
+    base = CaseProfile(
+        case_id="c1", facility="GEN", people=(person(),), urgency="within_hours", mode="individual", tier=2
+    )
     return replace(base, **over)
 
 

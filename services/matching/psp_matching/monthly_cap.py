@@ -14,13 +14,13 @@ from dataclasses import replace
 from psp_matching.adapters.roster import RosterRepository
 from psp_matching.adapters.workload import Month, WorkloadRepository
 from psp_matching.domain.matcher import match
-from psp_matching.domain.model import Case, Facts, MatchResult, Policy
+from psp_matching.domain.model import CaseProfile, Facts, MatchResult, Policy
 
 log = logging.getLogger("psp.matching")
 
 
 async def match_within_cap(
-    roster: RosterRepository, case: Case, facts: Facts, policy: Policy, month: Month
+    roster: RosterRepository, case: CaseProfile, facts: Facts, policy: Policy, month: Month
 ) -> MatchResult:
     """Match ``case``; a team member another transaction brought to the cap meanwhile is replaced.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, get_by, insert_or_skip, update_by
 from psp_common.deferred import defer_insert, deferred_rows, flush_deferred
+from psp_matching.adapters.case_rows import assignment_values, case_values, to_case
 from psp_matching.adapters.orm import assignments, cases, members, supported
 from psp_matching.adapters.workload import note_team
+from psp_matching.domain.cases import BACKUP, Assignment, Case, TeamMember
 
 ACTIVE = "active"
 SUPERSEDED = "superseded"
-BACKUP = "backup"  # team role of a backup who acknowledged the page
+LOADED = "psp.matching.loaded_cases"  # case id -> its row as read or last written (saved only when changed)
 # A new case and its assignment are queued (``defer_insert``) and written in one insert per table when the
 # transaction commits, so a batch of new cases costs four inserts, not four per case. Reads in the same
 # transaction see them: ``get`` and the writes to an existing case flush first when the case is queued;
@@ -60,19 +63,40 @@ class CaseRepository:
             await flush_deferred(self.session)
             self.session.info.pop(QUEUED_CASES, None)
 
-    async def get(self, case_id: str, lock: bool = False) -> dict[str, Any] | None:
-        """One case (locked for update while a handler decides on it)."""
+    async def get(self, case_id: str, lock: bool = False, teams: bool = False) -> Case | None:
+        """One case (locked for update while a handler decides on it); ``teams``: with its assignments' teams."""
         await self._flush_if_queued(case_id)
         row = await get_by(self.session, cases, "case_id", case_id, lock=lock)
-        return _row(row) if row else None
+        if row is None:
+            return None
+        case = to_case(_row(row))
+        if teams:
+            query = select(members.c.assignment_id, members.c.supporter_ref).where(members.c.case_id == case_id)
+            found: dict[str, set[str]] = {}
+            for aid, ref in await self.session.execute(query):
+                found.setdefault(aid, set()).add(ref)
+            case.teams = {aid: frozenset(refs) for aid, refs in found.items()}
+        self.session.info.setdefault(LOADED, {})[case_id] = case_values(case)
+        return case
 
-    async def save(self, values: dict[str, Any], exists: bool) -> None:
-        """Insert or update a case."""
-        if exists:
-            await self._flush_if_queued(values["case_id"])
-            await update_by(self.session, cases, "case_id", values["case_id"], values)
-        else:
-            self._queue(cases, values, values["case_id"])
+    async def save(self, case: Case) -> None:
+        """Write what the case changed: its row (inserted once, with its first outcome), a new assignment
+        (superseding the active one), backups who joined. Its events are the caller's to publish."""
+        values = case_values(case)
+        loaded = self.session.info.setdefault(LOADED, {})
+        if not case.stored:
+            self._queue(cases, values, case.case_id)
+        elif loaded.get(case.case_id) != values:
+            await self._flush_if_queued(case.case_id)
+            await update_by(self.session, cases, "case_id", case.case_id, values)
+        loaded[case.case_id] = values
+        if case.new_assignment is not None:
+            if case.stored:
+                await self._supersede(case.case_id)
+            self._add_assignment(case.new_assignment)
+        for member in case.joined:
+            await self._join(member)
+        case.stored, case.new_assignment, case.joined = True, None, []
 
     async def team_on_case(self, case_id: str) -> frozenset[str]:
         """Supporters on the case's active assignment."""
@@ -99,15 +123,7 @@ class CaseRepository:
         found |= {m["supporter_ref"] for m in deferred_rows(self.session, members) if m["assignment_id"] in queued}
         return frozenset(found)
 
-    async def close(self, case_id: str, now: datetime) -> bool:
-        """Record that the outreach closed (starts the retention clock); False when unknown or already closed."""
-        await self._flush_if_queued(case_id)
-        result = await self.session.execute(
-            update(cases).where(cases.c.case_id == case_id, cases.c.closed_at.is_(None)).values(closed_at=now)
-        )
-        return bool(getattr(result, "rowcount", 0))
-
-    async def supersede(self, case_id: str) -> None:
+    async def _supersede(self, case_id: str) -> None:
         """Mark the case's active assignments superseded."""
         await self._flush_if_queued(case_id)
         await self.session.execute(
@@ -116,39 +132,27 @@ class CaseRepository:
             .values(status=SUPERSEDED)
         )
 
-    async def add_assignment(self, values: dict[str, Any], roles: list[tuple[str, str]]) -> None:
-        """Store an assignment and its team members (primary, co-facilitators)."""
-        aid, at, case_id = values["assignment_id"], values["created_at"], values["case_id"]
-        note_team(self.session, [ref for ref, _ in roles], case_id, at)
-        self._queue(assignments, values, case_id)
-        for p in sorted(set(values["supported"])):
-            self._queue(supported, {"assignment_id": aid, "person_ref": p, "created_at": at}, case_id)
-        for ref, role in roles:
-            row = {"assignment_id": aid, "supporter_ref": ref, "case_id": case_id, "role": role, "created_at": at}
-            self._queue(members, row, case_id)
+    def _add_assignment(self, a: Assignment) -> None:
+        """Queue an assignment, whom it supports and its team (primary, co-facilitators)."""
+        note_team(self.session, a.team, a.case_id, a.created_at)
+        self._queue(assignments, assignment_values(a), a.case_id)
+        for p in sorted(set(a.supported)):
+            self._queue(
+                supported, {"assignment_id": a.assignment_id, "person_ref": p, "created_at": a.created_at}, a.case_id
+            )
+        for c in a.candidates:
+            if c.role != BACKUP:
+                self._queue(
+                    members,
+                    asdict(TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at)),
+                    a.case_id,
+                )
 
-    async def add_acknowledging_backup(
-        self, assignment_id: str, case_id: str, supporter_ref: str, at: datetime
-    ) -> bool:
-        """A backup who acknowledged joins the assignment's team: the monthly cap and fairness count them.
-
-        False when the assignment is not this case's or they were on its team already (the primary).
-        """
-        await self._flush_if_queued(case_id)
-        query = select(assignments.c.case_id).where(assignments.c.assignment_id == assignment_id)
-        if (await self.session.execute(query)).scalar_one_or_none() != case_id:
-            return False
-        row = {
-            "assignment_id": assignment_id,
-            "supporter_ref": supporter_ref,
-            "case_id": case_id,
-            "role": BACKUP,
-            "created_at": at,
-        }
-        added = await insert_or_skip(self.session, members, row)
-        if added:
-            note_team(self.session, [supporter_ref], case_id, at)
-        return added
+    async def _join(self, m: TeamMember) -> None:
+        """A backup who acknowledged joins the team: the monthly cap and fairness count them."""
+        await self._flush_if_queued(m.case_id)
+        if await insert_or_skip(self.session, members, asdict(m)):
+            note_team(self.session, [m.supporter_ref], m.case_id, m.created_at)
 
     async def assignments(
         self, limit: int, case_id: str | None = None, status: str | None = None

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time
 
-from psp_matching.domain.model import GROUP, IMMEDIATE, Case, Facts, Policy, Supporter, local_time
+from psp_matching.domain.model import GROUP, IMMEDIATE, CaseProfile, Facts, Policy, Supporter, local_time
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """Case-derived values computed once, then checked against every supporter."""
 
-    case: Case
+    case: CaseProfile
     facts: Facts
     policy: Policy
     people: frozenset[str]  # pseudonyms of the supported people under every key still active
@@ -32,7 +32,7 @@ class Prepared:
         return t
 
 
-def prepare(case: Case, facts: Facts, policy: Policy) -> Prepared:
+def prepare(case: CaseProfile, facts: Facts, policy: Policy) -> Prepared:
     """Precompute what every constraint and preference needs from the case."""
     seniorities = [p.seniority_level for p in case.people if p.seniority_level is not None]
     return Prepared(

@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Iterable
 
 from psp_matching.domain.constraints import CONSTRAINTS, prepare
-from psp_matching.domain.model import Case, Facts, MatchResult, Policy, Ranked, Supporter
+from psp_matching.domain.model import CaseProfile, Facts, MatchResult, Policy, Ranked, Supporter
 from psp_matching.domain.scoring import points, score
 
 
-def match(case: Case, roster: Iterable[Supporter], facts: Facts, policy: Policy) -> MatchResult:
+def match(case: CaseProfile, roster: Iterable[Supporter], facts: Facts, policy: Policy) -> MatchResult:
     """Rank eligible supporters; return primary, co-facilitators (group cases) and backups."""
     p = prepare(case, facts, policy)
     first_failed: Counter[str] = Counter()

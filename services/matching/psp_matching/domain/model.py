@@ -79,8 +79,8 @@ class Person:
 
 
 @dataclass(frozen=True, slots=True)
-class Case:
-    """An outreach case to staff."""
+class CaseProfile:
+    """An outreach case as the matcher sees it (the people's profiles; ``domain.cases.Case`` is the aggregate)."""
 
     case_id: str
     facility: str

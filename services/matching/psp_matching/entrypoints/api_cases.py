@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from psp_common.auth import AUTH_RESPONSES, Principal, Scope, require
 from psp_common.http import ERROR_RESPONSES, ErrorResponse
 from psp_common.pseudonym import Pseudonymizer
-from psp_matching import roster
+from psp_matching import handlers, roster
 from psp_matching.adapters.cases import CaseRepository
 from psp_matching.adapters.roster import RosterRepository
-from psp_matching.entrypoints.errors import error
-from psp_matching.handlers import run_match
+from psp_matching.domain.errors import CaseError
+from psp_matching.entrypoints.errors import case_error, error
 
 router = APIRouter(tags=["assignments"], responses=AUTH_RESPONSES)
 COORDINATOR = [Depends(require(Scope.COORDINATOR))]
@@ -143,23 +143,23 @@ async def _case(request: Request, case_id: str, names_shown: bool = True) -> Cas
     c = request.app.state.container
     async with c.runtime.session() as session:
         repo = CaseRepository(session)
-        row = await repo.get(case_id)
-        if row is None:
+        case = await repo.get(case_id)
+        if case is None:
             return None
         rows = await repo.assignments(c.settings.max_list, case_id=case_id)
     return CaseView(
-        case_id=row["case_id"],
-        facility=row["facility"],
-        unit=row["unit"],
-        urgency=row["urgency"],
-        mode=row["mode"],
-        tier=row["tier"],
-        discipline=row["discipline"],
-        supported=row["people"],
-        status=row["status"],
-        assignment_id=row["assignment_id"],
-        reasons=row["reasons"],
-        last_decision=row["last_decision"],
+        case_id=case.case_id,
+        facility=case.facility,
+        unit=case.unit,
+        urgency=case.urgency,
+        mode=case.mode,
+        tier=case.tier,
+        discipline=case.discipline,
+        supported=case.people,
+        status=case.status,
+        assignment_id=case.assignment_id,
+        reasons=case.reasons,
+        last_decision=case.last_decision,
         assignments=await _views(request, rows, names_shown),
     )
 
@@ -204,15 +204,10 @@ async def rematch(case_id: UUID, body: RematchIn, request: Request) -> Any:
     decision made when asked, not a replayable event, unlike a requested case judged at its ``requested_at``.
     """
     c = request.app.state.container
-    async with c.runtime.uow() as uow:
-        repo = CaseRepository(uow.session)
-        row = await repo.get(str(case_id), lock=True)
-        if row is None:
-            return error(404, "unknown case", "case_id", "matching has not seen it")
-        if row["closed_at"] is not None:
-            return error(409, "case is closed", "case_id", "the outreach was closed; a new report opens a new case")
-        if body.discipline is not None:
-            await repo.save({"case_id": str(case_id), "discipline": body.discipline}, exists=True)
-        await run_match(uow, str(case_id), c.deps, "coordinator re-match")
-        await uow.commit()
+    try:
+        async with c.runtime.uow() as uow:
+            await handlers.rematch(uow, str(case_id), body.discipline, c.deps)
+            await uow.commit()
+    except CaseError as exc:
+        return case_error(exc)
     return await _case(request, str(case_id))

@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from psp_common.http import ErrorResponse, FieldError
+from psp_matching.domain.errors import CaseClosed, CaseError, NotThisCase, UnknownCase
 
 CSV_TYPES = ("text/csv", "application/csv")
 ICAL_TYPES = ("text/calendar",)
@@ -15,6 +16,14 @@ def error(status: int, detail: str, field: str, reason: str) -> JSONResponse:
     """A 4xx with one field error."""
     body = ErrorResponse(detail=detail, errors=[FieldError(field=field, reason=reason)])
     return JSONResponse(body.model_dump(), status_code=status)
+
+
+CASE_STATUS: dict[type[CaseError], int] = {UnknownCase: 404, CaseClosed: 409, NotThisCase: 409}
+
+
+def case_error(exc: CaseError) -> JSONResponse:
+    """The answer to a case's illegal transition: its status code, detail and reason (field ``case_id``)."""
+    return error(CASE_STATUS.get(type(exc), 409), exc.detail, "case_id", exc.reason)
 
 
 async def text_body(request: Request, allowed: tuple[str, ...]) -> str | JSONResponse:

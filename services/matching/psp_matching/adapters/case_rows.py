@@ -1,0 +1,44 @@
+"""Typed cases and assignments to and from their table rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from psp_matching.domain.cases import Assignment, Case
+
+CASE_COLUMNS = (
+    "case_id", "correlation_id", "incident_ref", "report_version", "facility", "unit", "urgency", "mode", "tier",
+    "discipline", "people", "roles", "aliases", "created_at", "updated_at", "status", "assignment_id", "reasons",
+    "last_decision", "closed_at", "purged_at",
+)  # fmt: skip
+
+
+def to_case(row: dict[str, Any]) -> Case:
+    """A stored case."""
+    values = {k: row[k] for k in CASE_COLUMNS}
+    values["aliases"] = dict(values["aliases"] or {})
+    return Case(**values)
+
+
+def case_values(case: Case) -> dict[str, Any]:
+    """The case's row."""
+    values = {k: getattr(case, k) for k in CASE_COLUMNS}
+    values["aliases"] = {k: list(v) for k, v in case.aliases.items()} or None
+    values["people"], values["roles"], values["reasons"] = list(case.people), dict(case.roles), list(case.reasons)
+    return values
+
+
+def assignment_values(a: Assignment) -> dict[str, Any]:
+    """The assignment's row (active when made)."""
+    return {
+        "assignment_id": a.assignment_id,
+        "case_id": a.case_id,
+        "status": "active",
+        "urgency": a.urgency,
+        "primary_ref": a.primary_ref,
+        "team": list(a.team),
+        "supported": list(a.supported),
+        "candidates": [{**asdict(c), "reasons": list(c.reasons)} for c in a.candidates],
+        "created_at": a.created_at,
+    }
