@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from datetime import time as clock
 
 from psp_matching.domain.matcher import match, unmatched_reasons
-from psp_matching.domain.model import Case, ContactHours, Facts, Person, Policy, Supporter
+from psp_matching.domain.model import CaseProfile, ContactHours, Facts, Person, Policy, Supporter
 
 PROFESSIONS = ("rn", "physician", "rt", "pharmacist", "social_work")
 SITES = ("GEN", "NORTH", "EAST", "WEST")
@@ -66,8 +66,8 @@ def main() -> None:
     )
     people = tuple(Person(f"ps_person_{i}", "rn", rng.randint(1, 4), frozenset({"fr"})) for i in range(3))
     cases = {
-        "individual tier 2": Case("c1", "GEN", people[:1], "within_hours", "individual", 2),
-        "group tier 3 immediate": Case("c2", "GEN", people, "immediate", "group", 3),
+        "individual tier 2": CaseProfile("c1", "GEN", people[:1], "within_hours", "individual", 2),
+        "group tier 3 immediate": CaseProfile("c2", "GEN", people, "immediate", "group", 3),
     }
     policy = Policy()
     print(f"matching one case against {size:,} supporters, {rounds} rounds each")
