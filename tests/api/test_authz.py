@@ -76,6 +76,7 @@ TABLE: dict[str, list[tuple[str, str, Any, dict[str | None, int]]]] = {
             {"coordinator": 200, "supporter": 403, "intake": 403, "analyst": 403, NONE: 401},
         ),
         ("GET", "/v1/deliveries", None, {"coordinator": 200, "supporter": 403, "analyst": 403, NONE: 401}),
+        ("GET", "/v1/board", None, {"coordinator": 200, "supporter": 403, "analyst": 403, NONE: 401}),
         ("GET", "/v1/stats", None, {"analyst": 200, "coordinator": 200, "supporter": 403, "intake": 403, NONE: 401}),
         ("GET", "/v1/me/assignments", None, {"supporter": 200, "analyst": 403, NONE: 401}),
         ("GET", "/v1/safety-calls/GEN/2026-11-23/morning", None, {"coordinator": 200, "analyst": 403, NONE: 401}),

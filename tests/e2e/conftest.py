@@ -15,16 +15,26 @@ from tests.support import create_database, drop_database
 
 @asynccontextmanager
 async def running_stack(
-    kafka_bootstrap: str, kafka_idempotence: bool, pg_admin_dsn: str, workdir: Path, extra_env: dict[str, str]
+    kafka_bootstrap: str,
+    kafka_idempotence: bool,
+    pg_admin_dsn: str,
+    workdir: Path,
+    extra_env: dict[str, str],
+    apps: tuple[str, ...] = (),
 ) -> AsyncIterator[Stack]:
-    """The four services on the session broker, each on a fresh PostgreSQL database dropped afterwards."""
-    dbs = {name: await create_database(pg_admin_dsn) for name in SERVICES}
+    """The four services on the session broker, each on a fresh PostgreSQL database dropped afterwards.
+
+    ``apps`` (of ``psp_common.stack.APPS``): the dev identity provider (every service then trusts its tokens) and
+    the console (on its own PostgreSQL database), as ``make run`` starts them.
+    """
+    dbs = {name: await create_database(pg_admin_dsn) for name in SERVICES + tuple(a for a in apps if a == "console")}
     s = Stack(
         workdir=workdir,
         database_urls={n: url for n, (_, url) in dbs.items()},
         bootstrap=kafka_bootstrap,
         idempotence=kafka_idempotence,
         extra_env=extra_env,
+        apps=apps,
     )
     s.start_broker()
     s.start()

@@ -26,6 +26,7 @@ from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.dispatcher import Dispatcher
 from psp_notification.entrypoints import (
     api,
+    api_board,
     api_directory,
     api_encounters,
     api_self,
@@ -142,6 +143,7 @@ def build(
     )
     app.state.container = container
     app.include_router(api.router)
+    app.include_router(api_board.router)
     app.include_router(pages.router)
     app.include_router(pages_case.router)
     app.include_router(pages_actions.router)

@@ -37,6 +37,23 @@ PAGES: dict[str, PageSpec] = {
     for p in (
         PageSpec("home", "Home", "/", EVERYONE, "Who you are and what you may use."),
         PageSpec(
+            "board",
+            "Live board",
+            "/board",
+            COORDINATOR,
+            "Open cases, what needs you first, and their clocks, updated every few seconds.",
+            reveals_case_data=True,
+        ),
+        PageSpec(
+            "case",
+            "Case",
+            "/cases",
+            COORDINATOR,
+            "One case: its timeline, candidates and actions.",
+            in_nav=False,
+            reveals_case_data=True,
+        ),
+        PageSpec(
             "status",
             "Service status",
             "/status",

@@ -17,13 +17,17 @@ for ``key`` (else the 403 page); ``checked_form(key)`` adds the CSRF check for P
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,8 +35,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from psp_console.adapters.services import BackendError, NotSignedIn
 from psp_console.adapters.sessions import WebSession
 from psp_console.domain.access import PAGES, PageSpec, nav_for, role_labels
-from psp_console.domain.session import same
+from psp_console.domain.session import safe_return_path, same
 
+log = logging.getLogger("psp.console.web")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAX_FORM_BYTES = 64 * 1024
 CSRF_FIELD = "csrf"
@@ -64,7 +69,9 @@ def render(
 ) -> HTMLResponse:
     """A page: ``template`` (extending base.html) with the user, their nav and the CSRF token."""
     notice = NOTICES.get(request.query_params.get("notice", ""))
+    settings = request.app.state.console.settings
     body = templates.get_template(template).render(
+        local=lambda at, facility=None: local_time(at, settings.zone_of(facility)),
         title=title,
         user=user,
         roles=role_labels(user.scopes) if user else [],
@@ -76,6 +83,16 @@ def render(
         **context,
     )
     return HTMLResponse(body, status_code=status)
+
+
+def local_time(at: datetime | str | None, zone: ZoneInfo) -> str:
+    """A time (or a service's ISO 8601 string) as the facility reads it: ``Mon 23 Nov 14:30 EST``."""
+    if isinstance(at, str):
+        try:
+            at = datetime.fromisoformat(at)
+        except ValueError:
+            return ""
+    return at.astimezone(zone).strftime("%a %d %b %H:%M %Z") if at is not None else ""
 
 
 @dataclass
@@ -102,6 +119,10 @@ class CsrfRefused(Exception):
 
 
 def _return_to(request: Request) -> str:
+    """Where to come back after sign-in: this page, or for an htmx fragment the page it was polled from."""
+    if _is_htmx(request) and request.headers.get("HX-Current-URL"):
+        parts = urlsplit(request.headers["HX-Current-URL"])
+        return safe_return_path(parts.path + (f"?{parts.query}" if parts.query else ""))
     path = request.url.path
     return path + (f"?{request.url.query}" if request.url.query else "")
 
@@ -118,14 +139,18 @@ async def current_user(request: Request) -> WebSession:
     return user
 
 
-def page(key: str) -> Callable[..., Awaitable[WebSession]]:
-    """Dependency of a page area's routes: a session whose roles open page ``key`` (audited if it shows cases)."""
+def page(key: str, audit: bool = True) -> Callable[..., Awaitable[WebSession]]:
+    """Dependency of a page area's routes: a session whose roles open page ``key``.
+
+    Refusals are audited, and so is every view of a page that shows case data (``audit=False`` for a live
+    fragment the audited page polls, so a board left open does not write a row every few seconds).
+    """
     spec = PAGES[key]
 
     async def dependency(request: Request, user: WebSession = Depends(current_user)) -> WebSession:
         console = request.app.state.console
         allowed = spec.allows(user.scopes)
-        if spec.reveals_case_data or not allowed:
+        if (spec.reveals_case_data and audit) or not allowed:
             action = "VIEW" if request.method == "GET" else request.method
             status = 200 if allowed else 403
             await console.audit.record(console.clock.now(), user.subject, user.scopes, action, request.url.path, status)
@@ -192,6 +217,21 @@ def install(app: FastAPI) -> None:
             return await on_sign_in(request, NeedsSignIn(_return_to(request)))
         return render(request, user, "error.html", "Something did not work", exc.status, errors=[exc.message_for_page])
 
+    async def on_invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        fields = ", ".join(sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})) or "the address"
+        message = f"This address is not valid ({fields}). Go back and follow a link from the console."
+        return render(request, getattr(request.state, "user", None), "error.html", "Not found", 404, [message])
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.error("page failed: %s", type(exc).__name__, exc_info=exc)
+        message = "Something went wrong in the console. Reload the page; if it happens again, tell IT (console log)."
+        return render(
+            request, getattr(request.state, "user", None), "error.html", "Something went wrong", 500, [message]
+        )
+
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_exception_handler(Exception, on_crash)
     app.add_exception_handler(NeedsSignIn, on_sign_in)
     app.add_exception_handler(NotPermitted, on_forbidden)
     app.add_exception_handler(CsrfRefused, on_csrf)
