@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from psp_notification import handlers
 from psp_notification.adapters.orm import assignments, cases, pages, status_log
-from psp_notification.adapters.repository import Repository
 from tests.notification.support import Env, matched
 from tests.notification.test_feeds import requested
 from tests.support import auth_headers
@@ -27,9 +26,9 @@ async def open_case(env: Env, primary_staff: str, *, ack: bool = True, **over: A
     await env.handle(handlers.on_supporter_matched, m, env.c.settings, env.clock.now())
     if ack:
         async with env.c.runtime.uow() as uow:
-            await Repository(uow.session).update_assignment(
-                str(m.assignment_id), acknowledged_by=ref, acknowledged_at=env.clock.now(), state="acknowledged"
-            )
+            taken = {"acknowledged_by": ref, "acknowledged_at": env.clock.now(), "state": "acknowledged"}
+            where = assignments.c.assignment_id == str(m.assignment_id)
+            await uow.session.execute(update(assignments).where(where).values(**taken))
             await uow.commit()
     return str(req.case_id), str(m.assignment_id)
 

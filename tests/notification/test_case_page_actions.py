@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from psp_notification import handlers
 from psp_notification.adapters.encounters import EncounterRepository
-from psp_notification.adapters.orm import audit_log
+from psp_notification.adapters.orm import assignments, audit_log
 from psp_notification.domain.handback import NotHeld, NotTheHolder, check_may_hand_back
 from psp_notification.domain.tokens import new_token
 from tests.notification.support import Env, matched, path_of
@@ -236,3 +237,31 @@ def test_the_hand_back_rule_lives_in_the_domain() -> None:
         check_may_hand_back("ps_a", "closed", "ps_a")
     with pytest.raises(NotHeld):
         check_may_hand_back("ps_a", "escalated", "ps_a")
+
+
+async def test_after_a_hand_back_the_next_holder_reaches_them_afresh_and_gets_the_check_ins(page_env: Env) -> None:
+    env = page_env
+    aid, case, csrf = await taken(env)
+    assert (await post(env, case, "contacted", csrf)).status_code == 303
+    first_contact = env.clock.now()
+    env.clock.advance(minutes=30)
+    assert (await post(env, case, "hand-back", csrf)).status_code == 303
+    case1, csrf1 = await take_backup(env, "ps_backup1")
+    page = await env.client.get(case1, headers=HTML)
+    assert 'action="contacted"' in page.text and "Marked as reached" not in page.text  # not the first holder's
+    env.clock.advance(minutes=10)
+    r = await env.client.post(case1.replace("/case", "/contacted"), content=urlencode({"csrf": csrf1}).encode())
+    assert r.status_code == 200 and r.json()["result"] == "contacted"
+    pending = [(p["recipient_ref"], p["due_at"]) for p in await env.pages() if p["state"] == "pending"]
+    reached = env.clock.now().replace(tzinfo=None)
+    assert sorted(pending) == [
+        ("ps_backup1", reached + timedelta(hours=24)),
+        ("ps_backup1", reached + timedelta(hours=72)),
+    ]
+    assert [s for s in await env.statuses() if s[0] == "contacted"] == [
+        ("contacted", "ps_primary"),
+        ("contacted", "ps_backup1"),
+    ]
+    async with env.c.runtime.session() as s:
+        row = (await s.execute(select(assignments).where(assignments.c.assignment_id == aid))).one()
+    assert row.first_contacted_at.replace(tzinfo=None) == first_contact.replace(tzinfo=None)  # time to first contact

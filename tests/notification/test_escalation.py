@@ -188,19 +188,24 @@ async def test_failing_channels_fall_through_then_retry_then_next_backup(sqlite_
         assert "hooks.example" not in failed[0]["last_error"]
 
 
-async def test_supporter_stepping_away_after_ack_reopens_paging(env: Env) -> None:
+async def test_i_cant_after_acknowledging_is_a_hand_back_and_reopens_paging(env: Env) -> None:
+    """The decline link after acknowledging ("I can't") hands the case back: 'handed_back', never 'declined'."""
     event = matched(backups=("ps_b1",))
     await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
     await env.tick()
     links = env.console.sent[0][0].links
     assert (await env.client.post(path_of(links["ack"]))).json()["result"] == "acknowledged"
-    assert (await env.client.post(path_of(links["decline"]))).json()["result"] == "declined"
+    assert (await env.client.post(path_of(links["decline"]))).json()["result"] == "handed back"
     await env.tick()
     assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_primary", "ps_b1"]
     r = await env.client.get("/v1/deliveries", params={"assignment_id": str(event.assignment_id), "state": "sent"})
     assert [(i["supporter_ref"], i["response"]) for i in r.json()["items"]] == [
         ("ps_b1", None),
-        ("ps_primary", "declined"),
+        ("ps_primary", "acknowledged"),
     ]
     assert (await env.client.get("/v1/deliveries", params={"state": "failed"})).json()["items"] == []
-    assert [s for s, _ in await env.statuses()][-3:] == ["declined", "assigned", "notified"]
+    statuses = await env.statuses()
+    assert [s for s, _ in statuses][-3:] == ["handed_back", "assigned", "notified"]
+    assert ("handed_back", "ps_primary") in statuses and "declined" not in [s for s, _ in statuses]
+    r = await env.client.get(f"/v1/cases/{event.case_id}/status")
+    assert r.json()["status"] == "notified"

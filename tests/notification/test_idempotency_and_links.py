@@ -41,7 +41,7 @@ async def test_late_mark_sent_from_a_lost_lease_does_not_double_notify(env: Env)
     d = env.c.dispatcher
     claimed = await d._claim((await env.pages())[0]["id"], env.clock.now(), "owner-a")
     assert claimed is not None
-    assert await d._claim(claimed[0]["id"], env.clock.now(), "owner-b") is None  # held by owner-a
+    assert await d._claim(int(claimed[0].id or 0), env.clock.now(), "owner-b") is None  # held by owner-a
 
 
 async def test_contact_directory_is_keyed_by_pseudonym_and_validated(

@@ -101,7 +101,7 @@ async def test_a_supporter_who_no_longer_holds_the_case_sees_nothing_of_the_coll
     first = await paged(env)
     first_case = await acknowledged(env, first)
     assert "Ana Ruiz" in (await env.client.get(first_case, headers=HTML)).text
-    assert (await env.client.post(first["decline"])).json()["result"] == "declined"  # hands it back
+    assert (await env.client.post(first["decline"])).json()["result"] == "handed back"
     await env.tick()
     backup = {k: path_of(v) for k, v in env.console.to("ps_backup1")[-1].links.items()}
     backup_case = await acknowledged(env, backup)

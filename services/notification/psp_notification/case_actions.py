@@ -1,26 +1,26 @@
 """What the supporter does from the case page (authorized by the view token and the form token, CSRF):
-"I've reached them", log an encounter, hand back, close. Each action: check the link and form -> the usual
-handler (load -> the domain decides -> save). Only the supporter who holds the case may act.
+"I've reached them", log an encounter, hand back, close. Each action: check the link and form -> load the
+Assignment -> it checks the supporter still holds the case and decides -> save.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from psp_common.db import UnitOfWork
-from psp_notification import encounters, handback, handlers
+from psp_notification import encounters, handlers
+from psp_notification.adapters.assignments import AssignmentRepository
 from psp_notification.adapters.links import LinkRepository
 from psp_notification.adapters.repository import Repository
 from psp_notification.answers import resolve
 from psp_notification.domain import tokens
+from psp_notification.domain.assignment import Assignment
 from psp_notification.domain.encounters import Actor, Encounter
-from psp_notification.domain.model import AssignmentState
-from psp_notification.domain.tokens import Action, TokenError
-from psp_notification.handlers import ActionError
+from psp_notification.domain.errors import NotTheHolder
+from psp_notification.domain.tokens import Action
 from psp_notification.settings import NotificationSettings
-
-HELD = (AssignmentState.ACKNOWLEDGED.value, AssignmentState.CONTACTED.value)
 
 
 @dataclass(frozen=True)
@@ -33,30 +33,33 @@ class Holder:
 
 
 async def holder(uow: UnitOfWork, token: str, form_token: str | None, now: datetime) -> Holder:
-    """The view link's recipient if the form is this page's and they still hold the case; ActionError otherwise
-    (403 bad link or form, or the case is someone else's; 409 closed or nobody's)."""
-    repo = Repository(uow.session)
-    link = await resolve(repo, LinkRepository(uow.session), token, Action.VIEW, now)
-    try:
-        tokens.check_form(link, form_token)
-    except TokenError as exc:
-        raise ActionError(exc.status, "csrf", exc.reason) from None
-    page = await repo.page_by_id(link.page_id)
-    a = await repo.assignment(page["assignment_id"]) if page and page["assignment_id"] else None
-    if a is None or a["acknowledged_by"] != link.recipient_ref:
-        raise ActionError(403, "token", "another supporter has this case")
-    if a["state"] not in HELD:
-        raise ActionError(409, "token", f"the case is {a['state']}")
-    return Holder(link.recipient_ref, a["assignment_id"], a["facility"])
+    """The view link's recipient if the form is this page's and they still hold the case; domain errors
+    otherwise (a bad link or form, the case someone else's, closed or nobody's)."""
+    link, page = await resolve(Repository(uow.session), LinkRepository(uow.session), token, Action.VIEW, now)
+    tokens.check_form(link, form_token)
+    if page.assignment_id is None:
+        raise NotTheHolder("token", "another supporter has this case")
+    a = await AssignmentRepository(uow).get(page.assignment_id)
+    a.require_holder(link.recipient_ref)
+    return Holder(link.recipient_ref, a.assignment_id, a.facility)
+
+
+async def _held(uow: UnitOfWork, h: Holder, act: Callable[[Assignment], str | None]) -> str | None:
+    def checked(a: Assignment) -> str | None:
+        a.require_holder(h.supporter_ref)
+        return act(a)
+
+    result: str | None = await handlers.change(uow, h.assignment_id, checked)
+    return result
 
 
 async def contacted(uow: UnitOfWork, h: Holder, settings: NotificationSettings, now: datetime) -> str:
     """ "I've reached them"."""
-    return await handlers.contacted(uow, h.assignment_id, settings, now)
+    return str(await _held(uow, h, lambda a: a.mark_contacted(now, settings.checkin_hours)))
 
 
 async def log_encounter(uow: UnitOfWork, h: Holder, e: Encounter, settings: NotificationSettings, now: datetime) -> str:
-    """Log an encounter (EncounterError naming the field when the values do not fit)."""
+    """Log an encounter (InvalidEncounter naming the field when the values do not fit)."""
     number = await encounters.log_encounter(
         uow, h.assignment_id, e, Actor(refs=frozenset({h.supporter_ref})), settings, now
     )
@@ -65,10 +68,10 @@ async def log_encounter(uow: UnitOfWork, h: Holder, e: Encounter, settings: Noti
 
 async def hand_back(uow: UnitOfWork, h: Holder, now: datetime) -> str:
     """ "I can't take this": the next backup is paged, or the coordinator when none is left."""
-    await handback.hand_back(uow, h.assignment_id, h.supporter_ref, now)
+    await _held(uow, h, lambda a: a.hand_back(h.supporter_ref, now))
     return "handed back"
 
 
 async def close(uow: UnitOfWork, h: Holder, now: datetime) -> str:
     """The supporter closes the case."""
-    return await handlers.close(uow, h.assignment_id, now)
+    return str(await _held(uow, h, lambda a: a.close(now)))

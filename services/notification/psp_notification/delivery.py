@@ -14,36 +14,28 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from psp_common.clock import Clock
 from psp_common.db import UnitOfWork, UowFactory
-from psp_common.events.status import OutreachStatus
+from psp_notification.adapters.assignments import AssignmentRepository
 from psp_notification.adapters.channels import ChannelRouter, PageMessage, TransportError
 from psp_notification.adapters.links import LinkRepository
-from psp_notification.adapters.repository import Repository, claimable
+from psp_notification.adapters.repository import Contact, Repository, claimable
 from psp_notification.domain import tokens
-from psp_notification.domain.model import (
-    COORDINATOR,
-    AssignmentState,
-    PageState,
-    Purpose,
-    Response,
-    backoff,
-)
+from psp_notification.domain.assignment import still_wanted
+from psp_notification.domain.model import COORDINATOR, Page, PageState, Purpose, backoff
 from psp_notification.domain.texts import page_text
-from psp_notification.handlers import advance, record_status
 from psp_notification.settings import ChannelConfig, NotificationSettings
 
 log = logging.getLogger("psp.notification.delivery")
-Claimed = tuple[dict[str, Any], list[ChannelConfig], dict[str, str]]  # page, channels, link tokens by action
+Claimed = tuple[Page, list[ChannelConfig], dict[str, str]]  # page, channels, link tokens by action
 
 
 @dataclass
 class Outcome:
     """What the channels did with one claimed page."""
 
-    page: dict[str, Any]
+    page: Page
     owner: str  # the lease it was sent under
     kind: str | None  # the channel that took it, None when every channel failed
     error: str | None
@@ -102,73 +94,67 @@ class Delivery:
         async with self.uow() as uow:
             repo = Repository(uow.session)
             rows = await repo.pages_by_ids(ids)
-            paging = [p["assignment_id"] for p in rows if p["purpose"] == Purpose.PAGE.value and p["assignment_id"]]
-            states = {aid: a["state"] for aid, a in (await repo.assignments_of(paging)).items()}
+            states = await AssignmentRepository(uow).states_of(str(p.assignment_id) for p in rows if p.asks_supporter)
             live = []
             for page in rows:
-                settled = states.get(page["assignment_id"]) != AssignmentState.PAGING.value
-                if page["purpose"] == Purpose.PAGE.value and page["assignment_id"] and settled:
-                    await repo.update_page(page["id"], claimable(now), state=PageState.CANCELLED.value)
-                    continue
-                live.append(page)
+                if still_wanted(page, states.get(str(page.assignment_id))):
+                    live.append(page)
+                else:
+                    await repo.update_page(int(page.id or 0), claimable(now), state=PageState.CANCELLED.value)
             lease = now + timedelta(seconds=self.settings.send_lease_s)
             leased = await repo.lease_pages(
-                [p["id"] for p in live],
+                [int(p.id or 0) for p in live],
                 claimable(now),
                 state=PageState.SENDING.value,
                 lease_until=lease,
                 lease_owner=owner,
             )
-            got = [p for p in live if p["id"] in leased]
-            stored = await repo.contacts_of(sorted({p["recipient_ref"] for p in got} - {COORDINATOR}))
+            got = [p for p in live if p.id in leased]
+            stored = await repo.contacts_of(sorted({p.recipient_ref for p in got} - {COORDINATOR}))
             links = await self._issue_links(LinkRepository(uow.session), got, now)
             await uow.commit()
         out = []
         for page in got:
-            page["attempts"] += 1
-            prefs = self._preferences(page["recipient_ref"], stored.get(page["recipient_ref"]))
-            out.append((page, prefs, links.get(page["id"], {})))
+            page.attempts += 1
+            prefs = self._preferences(page.recipient_ref, stored.get(page.recipient_ref))
+            out.append((page, prefs, links.get(int(page.id or 0), {})))
         return out
 
-    async def _issue_links(
-        self, repo: LinkRepository, got: list[dict[str, Any]], now: datetime
-    ) -> dict[int, dict[str, str]]:
+    async def _issue_links(self, repo: LinkRepository, got: list[Page], now: datetime) -> dict[int, dict[str, str]]:
         """Fresh ack/decline tokens for each supporter page being sent (every round); only hashes are stored."""
         ttl = timedelta(minutes=self.settings.token_ttl_minutes)
         out: dict[int, dict[str, str]] = {}
         stored: list[tokens.StoredLink] = []
         for page in got:
-            if page["purpose"] == Purpose.PAGE.value and page["assignment_id"]:
-                out[page["id"]], rows = tokens.issue(page["id"], page["recipient_ref"], now, ttl)
+            if page.asks_supporter and page.id is not None:
+                out[page.id], rows = tokens.issue(page.id, page.recipient_ref, now, ttl)
                 stored += rows
         await repo.add(stored)
         return out
 
-    def _preferences(self, recipient: str, contact: dict[str, Any] | None) -> list[ChannelConfig]:
+    def _preferences(self, recipient: str, contact: Contact | None) -> list[ChannelConfig]:
         if recipient == COORDINATOR:
             return list(self.settings.coordinator_channels)
-        if contact is None or not contact["channels"]:
+        if contact is None or not contact.channels:
             return [ChannelConfig(kind=self.settings.default_channel, address="")]
-        return [ChannelConfig.model_validate(c) for c in contact["channels"]]
+        return [ChannelConfig.model_validate(c) for c in contact.channels]
 
-    def message(self, page: dict[str, Any], tokens_by_action: dict[str, str]) -> PageMessage:
+    def message(self, page: Page, tokens_by_action: dict[str, str]) -> PageMessage:
         """The page's text and links (a supporter page: its own ack and decline tokens, built only here)."""
         base = self.settings.public_base_url.rstrip("/")
-        links = {"case": f"{base}/v1/cases/{page['case_id']}/status"}
+        links = {"case": f"{base}/v1/cases/{page.case_id}/status"}
         if tokens_by_action:
             links = {action: f"{base}/v1/pages/{token}/{action}" for action, token in tokens_by_action.items()}
         return PageMessage(
-            idempotency_key=page["idempotency_key"],
-            recipient_ref=page["recipient_ref"],
-            purpose=page["purpose"],
-            urgency=page["urgency"],
-            text=page_text(Purpose(page["purpose"]), page["urgency"], links),
+            idempotency_key=page.idempotency_key,
+            recipient_ref=page.recipient_ref,
+            purpose=page.purpose.value,
+            urgency=page.urgency,
+            text=page_text(page.purpose, page.urgency, links),
             links=links,
         )
 
-    async def _send(
-        self, page: dict[str, Any], prefs: list[ChannelConfig], links: dict[str, str], owner: str
-    ) -> Outcome:
+    async def _send(self, page: Page, prefs: list[ChannelConfig], links: dict[str, str], owner: str) -> Outcome:
         permanent = False
         try:
             kind: str | None = await self.router.deliver(self.message(page, links), prefs)
@@ -177,7 +163,7 @@ class Delivery:
             kind, error, permanent = None, str(exc)[:300], exc.permanent
         except Exception as exc:  # a fault in one page must not leave the chunk's other pages unmarked
             # Type only: a traceback or message could carry an address, and contact details stay out of logs.
-            log.error("page %s: channel call failed (%s)", page["idempotency_key"], type(exc).__name__)
+            log.error("page %s: channel call failed (%s)", page.idempotency_key, type(exc).__name__)
             kind, error = None, f"channel call failed: {type(exc).__name__}"
         return Outcome(page, owner, kind, error, self.clock.now(), permanent)
 
@@ -186,43 +172,32 @@ class Delivery:
         async with self.uow() as uow:
             repo = Repository(uow.session)
             sent = await self._mark_sent(repo, [o for o in outcomes if o.kind is not None])
-            failed: list[Outcome] = []
-            for o in outcomes:
-                page = o.page
-                if o.kind is not None:
-                    continue
-                if o.permanent or page["attempts"] >= self.settings.send_max_attempts:
-                    log.warning(
-                        "page %s failed after %d rounds: %s", page["idempotency_key"], page["attempts"], o.error
-                    )
-                    if await repo.update_leased(
-                        page["id"], o.owner, state=PageState.FAILED.value, last_error=o.error, lease_until=None
-                    ):
-                        failed.append(o)
-                else:
-                    await repo.update_leased(
-                        page["id"],
-                        o.owner,
-                        state=PageState.PENDING.value,
-                        last_error=o.error,
-                        lease_until=None,
-                        due_at=o.done + backoff(self.settings.send_retry_s, page["attempts"]),
-                    )
-            await self._statuses(uow, repo, sent, failed)
+            failed = [o for o in outcomes if o.kind is None and await self._mark_failed(repo, o)]
+            await self._statuses(uow, sent, failed)
             await uow.commit()
+
+    async def _mark_failed(self, repo: Repository, o: Outcome) -> bool:
+        """A failed round: retried after a backoff, or failed for good (True) after the last round."""
+        page, values = o.page, {"last_error": o.error, "lease_until": None}
+        if o.permanent or page.attempts >= self.settings.send_max_attempts:
+            log.warning("page %s failed after %d rounds: %s", page.idempotency_key, page.attempts, o.error)
+            return await repo.update_leased(int(page.id or 0), o.owner, state=PageState.FAILED.value, **values)
+        due = o.done + backoff(self.settings.send_retry_s, page.attempts)
+        await repo.update_leased(int(page.id or 0), o.owner, state=PageState.PENDING.value, due_at=due, **values)
+        return False
 
     async def _mark_sent(self, repo: Repository, accepted: list[Outcome]) -> list[Outcome]:
         """Mark accepted pages sent: one statement per (lease, channel, purpose) group; the outcomes still leased."""
         groups: dict[tuple[str, str, bool], list[Outcome]] = {}
         for o in accepted:
             assert o.kind is not None
-            groups.setdefault((o.owner, o.kind, o.page["purpose"] == Purpose.PAGE.value), []).append(o)
+            groups.setdefault((o.owner, o.kind, o.page.purpose == Purpose.PAGE), []).append(o)
         marked: set[int] = set()
         for (owner, kind, awaits_answer), group in groups.items():
             sent_at = max(o.done for o in group)  # pages marked together; never an earlier deadline
             ack_deadline = sent_at + timedelta(minutes=self.settings.ack_window_minutes) if awaits_answer else None
             marked |= await repo.mark_leased(
-                [o.page["id"] for o in group],
+                [int(o.page.id or 0) for o in group],
                 owner,
                 state=PageState.SENT.value,
                 channel=kind,
@@ -231,33 +206,17 @@ class Delivery:
                 lease_until=None,
                 last_error=None,
             )
-        return [o for o in accepted if o.page["id"] in marked]
+        return [o for o in accepted if o.page.id in marked]
 
-    async def _statuses(self, uow: UnitOfWork, repo: Repository, sent: list[Outcome], failed: list[Outcome]) -> None:
-        def paged(o: Outcome) -> bool:
-            return o.page["purpose"] == Purpose.PAGE.value and bool(o.page["assignment_id"])
-
-        held = await repo.assignments_of([o.page["assignment_id"] for o in (*sent, *failed) if paged(o)])
-        notified: list[str] = []
-        for o in filter(paged, sent):
-            a = held.get(o.page["assignment_id"])
-            if a is not None:
-                await record_status(
-                    uow,
-                    repo,
-                    a,
-                    OutreachStatus.NOTIFIED,
-                    o.done,
-                    assignment_id=a["assignment_id"],
-                    supporter_ref=o.page["recipient_ref"],
-                    channel=o.kind,
-                    set_case=False,
-                )
-                notified.append(a["case_id"])
-        if notified:  # the cases' status in one statement
-            await repo.set_case_status(notified, OutreachStatus.NOTIFIED.value, max(o.done for o in sent))
-        for o in filter(paged, failed):
-            await repo.update_page(o.page["id"], response=Response.EXPIRED.value, responded_at=o.done)
-            a = await repo.assignment(o.page["assignment_id"])  # re-read: an earlier advance may have moved it
-            if a is not None and a["state"] == AssignmentState.PAGING.value:
-                await advance(uow, repo, a, o.done, "an unreachable supporter")
+    async def _statuses(self, uow: UnitOfWork, sent: list[Outcome], failed: list[Outcome]) -> None:
+        """The assignments learn what happened to their supporter pages: notified, or undeliverable (next backup)."""
+        assignments = AssignmentRepository(uow)
+        paged = [o for o in (*sent, *failed) if o.page.asks_supporter]
+        held = await assignments.get_many(str(o.page.assignment_id) for o in paged)
+        for o in paged:
+            a, page_id = held.get(str(o.page.assignment_id)), int(o.page.id or 0)
+            if a is not None and o.kind is not None:
+                a.notified(page_id, o.kind, o.done)
+            elif a is not None:
+                a.undeliverable(page_id, o.done)
+        await assignments.save_all(held.values())

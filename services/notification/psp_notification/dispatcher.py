@@ -13,26 +13,16 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_
-
 from psp_common import topics
 from psp_common.clock import Clock
 from psp_common.db import UowFactory
-from psp_common.events.status import OutreachStatus
+from psp_notification import handlers
 from psp_notification.adapters.channels import ChannelRouter
-from psp_notification.adapters.orm import pages
 from psp_notification.adapters.repository import Repository
 from psp_notification.delivery import Claimed, Delivery
 from psp_notification.domain.feeds import due_calls
-from psp_notification.domain.model import (
-    COORDINATOR,
-    AssignmentState,
-    PageState,
-    Purpose,
-    Response,
-)
+from psp_notification.domain.model import OPEN_STATES
 from psp_notification.feeds import build_feed, facility_zone
-from psp_notification.handlers import advance, new_page, record_status
 from psp_notification.settings import NotificationSettings
 
 log = logging.getLogger("psp.notification.dispatcher")
@@ -103,57 +93,17 @@ class Dispatcher:
             ids = await Repository(uow.session).unanswered_pages(now)
         for page_id in ids:
             async with self.uow() as uow:
-                repo = Repository(uow.session)
-                page = await repo.page_by_id(page_id)
-                if page is None or not await repo.update_page(
-                    page_id,
-                    and_(pages.c.response.is_(None), pages.c.state == PageState.SENT.value),
-                    response=Response.EXPIRED.value,
-                    responded_at=now,
-                ):
-                    continue
-                a = await repo.assignment(page["assignment_id"])
-                if a is not None and a["state"] == AssignmentState.PAGING.value:
-                    await advance(uow, repo, a, now, "no acknowledgement within the ack window")
-                await uow.commit()
+                page = await Repository(uow.session).page_by_id(page_id)
+                if page is not None:
+                    await handlers.expire_page(uow, page, now)
 
     async def escalate_overdue(self, now: datetime) -> None:
         """Contact deadline missed: page the coordinator once per assignment."""
-        open_states = [
-            AssignmentState.PAGING.value,
-            AssignmentState.ACKNOWLEDGED.value,
-            AssignmentState.ESCALATED.value,
-        ]
         async with self.uow() as uow:
-            ids = await Repository(uow.session).overdue_assignments(now, open_states)
+            ids = await Repository(uow.session).overdue_assignments(now, sorted(s.value for s in OPEN_STATES))
         for aid in ids:
             async with self.uow() as uow:
-                repo = Repository(uow.session)
-                a = await repo.assignment(aid)
-                if a is None or a["overdue_escalated"] or a["state"] not in open_states:
-                    continue
-                await repo.update_assignment(aid, overdue_escalated=True)
-                await new_page(
-                    repo,
-                    scope=aid,
-                    case_id=a["case_id"],
-                    assignment_id=aid,
-                    recipient=COORDINATOR,
-                    purpose=Purpose.CONTACT_OVERDUE,
-                    urgency=a["urgency"],
-                    due_at=now,
-                    now=now,
-                )
-                await record_status(
-                    uow,
-                    repo,
-                    a,
-                    OutreachStatus.ESCALATED,
-                    now,
-                    assignment_id=aid,
-                    detail="contact deadline missed; coordinator paged",
-                )
-                await uow.commit()
+                await handlers.escalate_overdue(uow, aid, now)
 
     async def publish_feeds(self, now: datetime) -> None:
         """Publish each facility's safety-call feed once per call and date (unique row guards restarts)."""

@@ -13,23 +13,23 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import insert
 
-from psp_common.db import UnitOfWork, aware, get_by
+from psp_common.db import UnitOfWork
+from psp_notification.adapters.assignments import AssignmentRepository
 from psp_notification.adapters.directory import DirectoryRepository
 from psp_notification.adapters.links import LinkRepository
-from psp_notification.adapters.orm import assignments, audit_log, cases
-from psp_notification.adapters.repository import Repository, as_dict
+from psp_notification.adapters.orm import audit_log
+from psp_notification.adapters.repository import Repository
 from psp_notification.answers import resolve
 from psp_notification.domain import tokens
 from psp_notification.domain.directory import DirectoryEntry
+from psp_notification.domain.errors import NoAnswerNeeded
 from psp_notification.domain.guides import FacilityGuide, guide_for
-from psp_notification.domain.model import AssignmentState
+from psp_notification.domain.model import HELD_STATES, AssignmentState
 from psp_notification.domain.tokens import Action
-from psp_notification.handlers import ActionError
 from psp_notification.settings import NotificationSettings
 
 REVEAL = "REVEAL"  # audit action of a reveal
 RESOURCE = "/v1/pages/{token}/case staff_ref="  # the token is never written; the revealed pseudonym is
-HELD = (AssignmentState.ACKNOWLEDGED.value, AssignmentState.CONTACTED.value)
 
 
 @dataclass(frozen=True)
@@ -69,48 +69,42 @@ async def view(
     now: datetime,
     viewer_refs: tuple[str, ...] | None = None,
 ) -> tuple[str, CaseView | Withheld]:
-    """The link's recipient (the audit actor) and their case page; ActionError (field 'token') for a bad link.
+    """The link's recipient (the audit actor) and their case page; a domain error (field 'token') for a bad link.
 
     ``viewer_refs``: when SSO is required, the signed-in supporter's pseudonyms; NotTheRecipient unless the
     link was sent to them. Commits the audit rows of the people revealed."""
     s = uow.session
     repo = Repository(s)
-    link = await resolve(repo, LinkRepository(s), token, Action.VIEW, now)
+    link, page = await resolve(repo, LinkRepository(s), token, Action.VIEW, now)
     if viewer_refs is not None and link.recipient_ref not in viewer_refs:
         raise NotTheRecipient
-    a = as_dict(await get_by(s, assignments, "assignment_id", await _assignment_id(repo, link.page_id)))
-    assert a is not None  # the page names it
-    if a["acknowledged_by"] != link.recipient_ref or a["state"] not in HELD:
-        return link.recipient_ref, Withheld(_withheld(a["state"], a["acknowledged_by"], link.recipient_ref))
-    case = as_dict(await get_by(s, cases, "case_id", a["case_id"]))
-    refs = list(a.get("supported") or [])
+    if page.assignment_id is None:
+        raise NoAnswerNeeded("token", "this page has no case to show")
+    a = await AssignmentRepository(uow).get(page.assignment_id, lock=False)
+    if a.acknowledged_by != link.recipient_ref or a.state not in HELD_STATES:
+        return link.recipient_ref, Withheld(_withheld(a.state, a.acknowledged_by, link.recipient_ref))
+    mode = await repo.case_mode(a.case_id)
+    refs = list(a.supported or [])
     people = DirectoryRepository(s)
     found = [(ref, e) for ref in refs if (e := await people.find([ref])) is not None]
     await _audit(uow, link.recipient_ref, [ref for ref, _ in found], now)
-    acknowledged_at = aware(a["acknowledged_at"]) or now
-    page = CaseView(
-        facility=a["facility"],
-        urgency=a["urgency"],
-        group=bool(case and case["mode"] == "group") or len(refs) > 1,
+    acknowledged_at = a.acknowledged_at or now
+    shown = CaseView(
+        facility=a.facility,
+        urgency=a.urgency,
+        group=mode == "group" or len(refs) > 1,
         people=tuple(e.entry for _, e in found),
         missing=len(refs) - len(found),
         acknowledged_at=acknowledged_at,
         callback_by=acknowledged_at + timedelta(minutes=settings.callback_minutes),
-        meet_by=aware(a["contact_deadline"]) or now,
+        meet_by=a.contact_deadline,
         expires_at=link.expires_at,
-        guide=guide_for(settings.facility_guides, a["facility"]),
+        guide=guide_for(settings.facility_guides, a.facility),
         coordinator_phone=settings.coordinator_phone,
         form_token=tokens.form_token(link) if link.form_secret else "",
-        contacted=a["contacted_at"] is not None,
+        contacted=a.contacted_at is not None,
     )
-    return link.recipient_ref, page
-
-
-async def _assignment_id(repo: Repository, page_id: int) -> str:
-    page = await repo.page_by_id(page_id)
-    if page is None or not page["assignment_id"]:
-        raise ActionError(409, "token", "this page has no case to show")
-    return str(page["assignment_id"])
+    return link.recipient_ref, shown
 
 
 def _withheld(state: str, holder: str | None, recipient: str) -> str:

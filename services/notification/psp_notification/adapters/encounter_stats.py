@@ -92,9 +92,9 @@ async def raw_months(session: AsyncSession, since: datetime | None, until: datet
         select(
             assignments.c.case_id,
             func.min(assignments.c.matched_at).label("matched_at"),
-            func.min(assignments.c.contacted_at).label("contacted_at"),
+            func.min(assignments.c.first_contacted_at).label("contacted_at"),
         )
-        .where(assignments.c.contacted_at.is_not(None))
+        .where(assignments.c.first_contacted_at.is_not(None))
         .group_by(assignments.c.case_id)
         .subquery()
     )

@@ -74,8 +74,9 @@ assignments = Table(
     Column("acknowledged_at", TS),
     Column("contact_deadline", TS, nullable=False),
     Column("overdue_escalated", Boolean, nullable=False),
-    Column("contacted_at", TS),
+    Column("contacted_at", TS),  # contact recorded by the current holder (cleared when they hand the case back)
     Column("closed_at", TS),
+    Column("first_contacted_at", TS),  # the first contact ever recorded (time to first contact)
 )
 Index("ix_assignments_state_deadline", assignments.c.state, assignments.c.contact_deadline)
 

@@ -1,8 +1,12 @@
-"""Notification repository: plain SQL over the service's tables (UTC datetimes in, aware datetimes out)."""
+"""Notification repository: plain SQL over the service's tables (UTC datetimes in, aware datetimes out).
+
+Pages come out as typed ``Page`` rows; assignments are loaded and saved as aggregates by ``adapters/assignments``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -10,28 +14,12 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import aware, get_by, insert_or_skip, update_by, upsert
+from psp_common.db import aware, get_by, insert_or_skip, upsert
 from psp_common.deferred import defer_insert, flush_deferred
 from psp_notification.adapters.orm import assignments, cases, contacts, feeds_published, pages, status_log
-from psp_notification.domain.model import PageState, Purpose
+from psp_notification.domain.model import Page, PageState, Purpose, Response
 
-TIME_COLUMNS = (
-    "occurred_at",
-    "created_at",
-    "updated_at",
-    "matched_at",
-    "acknowledged_at",
-    "contact_deadline",
-    "contacted_at",
-    "closed_at",
-    "due_at",
-    "lease_until",
-    "sent_at",
-    "ack_deadline",
-    "responded_at",
-    "at",
-    "published_at",
-)
+TIME_COLUMNS = ("occurred_at", "created_at", "updated_at", "at", "published_at")  # of the rows read as dicts
 
 
 def leased_by(owner: str) -> Any:
@@ -86,6 +74,33 @@ def as_dict(row: Row[Any] | None) -> dict[str, Any] | None:
     return out
 
 
+PAGE_FIELDS = tuple(f.name for f in fields(Page))
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A person's channels in preference order, stored under a pseudonym of key ``key_id``."""
+
+    staff_ref: str
+    key_id: str
+    channels: list[dict[str, str]]
+    updated_at: datetime
+
+
+def page_of(row: Row[Any]) -> Page:
+    """A ``pages`` row as a typed Page (aware datetimes, enums)."""
+    m = row._mapping
+    v = {n: aware(m[n]) if isinstance(m[n], datetime) else m[n] for n in PAGE_FIELDS}
+    v["purpose"], v["state"] = Purpose(v["purpose"]), PageState(v["state"])
+    v["response"] = Response(v["response"]) if v["response"] else None
+    return Page(**v)
+
+
+def page_row(page: Page) -> dict[str, Any]:
+    """A Page as the values of a new ``pages`` row (no id: the database assigns it)."""
+    return {n: getattr(page, n) for n in PAGE_FIELDS if n != "id"}
+
+
 class Repository:
     """Queries and updates of one unit of work."""
 
@@ -99,10 +114,6 @@ class Repository:
         done = await self.session.execute(update(contacts).where(contacts.c.staff_ref == ref).values(**values))
         if done.rowcount == 0:  # type: ignore[attr-defined]
             await self.session.execute(insert(contacts).values(staff_ref=ref, **values))
-
-    async def contact(self, ref: str) -> dict[str, Any] | None:
-        """Stored channels of a person."""
-        return as_dict(await get_by(self.session, contacts, "staff_ref", ref))
 
     async def link_contacts(self, aliases: Mapping[str, Sequence[str]]) -> int:
         """Key rotation: give a ref the newest channels stored under it or its aliases (``aliases``: ref -> aliases).
@@ -118,12 +129,12 @@ class Repository:
         copied = 0
         for ref, names in wanted.items():
             found = [stored[n] for n in (ref, *names) if n in stored]
-            newest = max(found, key=lambda c: c["updated_at"], default=None)
-            if newest is None or newest["staff_ref"] == ref:
+            newest = max(found, key=lambda c: c.updated_at, default=None)
+            if newest is None or newest.staff_ref == ref:
                 continue
-            if ref in stored and stored[ref]["updated_at"] >= newest["updated_at"]:
+            if ref in stored and stored[ref].updated_at >= newest.updated_at:
                 continue
-            await self.save_contact(ref, newest["key_id"], newest["channels"], newest["updated_at"])
+            await self.save_contact(ref, newest.key_id, newest.channels, newest.updated_at)
             copied += 1
         return copied
 
@@ -132,6 +143,16 @@ class Repository:
         """One case."""
         return as_dict(await get_by(self.session, cases, "case_id", case_id))
 
+    async def case_mode(self, case_id: str) -> str | None:
+        """A case's mode (one_to_one or group), if known."""
+        query = select(cases.c.mode).where(cases.c.case_id == case_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def correlation_of(self, case_id: str) -> str | None:
+        """The correlation id a case was stored with."""
+        query = select(cases.c.correlation_id).where(cases.c.case_id == case_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
     async def insert_case(self, **values: Any) -> bool:
         """Insert a case unless it exists."""
         return await insert_or_skip(self.session, cases, values)
@@ -139,10 +160,6 @@ class Repository:
     async def upsert_case(self, values: dict[str, Any], on_update: list[str]) -> None:
         """Insert a case, or set only the ``on_update`` columns of the stored one (one statement)."""
         await upsert(self.session, cases, "case_id", values, on_update)
-
-    async def update_case(self, case_id: str, **values: Any) -> None:
-        """Change a case."""
-        await update_by(self.session, cases, "case_id", case_id, values)
 
     async def feed_cases(self, facility: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Flagged cases of a facility whose event happened in [start, end)."""
@@ -163,58 +180,28 @@ class Repository:
         return list((await self.session.execute(select(cases.c.facility).distinct())).scalars())
 
     # assignments
-    async def assignment(self, assignment_id: str) -> dict[str, Any] | None:
-        """One assignment, locked for update where the database supports it."""
-        return as_dict(await get_by(self.session, assignments, "assignment_id", assignment_id, lock=True))
-
-    async def insert_assignment(self, **values: Any) -> bool:
-        """Insert an assignment unless it exists (the assignment id is the idempotency key)."""
-        return await insert_or_skip(self.session, assignments, values)
-
-    async def update_assignment(self, assignment_id: str, expect_state: str | None = None, **values: Any) -> bool:
-        """Change an assignment, optionally only if it is still in ``expect_state``."""
-        if expect_state is None:
-            return bool(await update_by(self.session, assignments, "assignment_id", assignment_id, values))
-        query = update(assignments).where(assignments.c.assignment_id == assignment_id)
-        done = await self.session.execute(query.where(assignments.c.state == expect_state).values(**values))
-        return bool(done.rowcount)  # type: ignore[attr-defined]
-
     async def overdue_assignments(self, now: datetime, states: list[str]) -> list[str]:
         """Assignments not contacted by their deadline and not yet escalated for it."""
         return list((await self.session.execute(overdue_query(now, states))).scalars())
 
     # pages
-    async def insert_page(self, **values: Any) -> bool:
+    async def insert_page(self, page: Page) -> bool:
         """Insert a page unless its idempotency key exists: nobody is paged twice for the same purpose."""
-        return await insert_or_skip(self.session, pages, values)
+        return await insert_or_skip(self.session, pages, page_row(page))
 
-    async def page(self, key: str) -> dict[str, Any] | None:
-        """A page by idempotency key."""
-        return as_dict(await get_by(self.session, pages, "idempotency_key", key))
+    async def _pages(self, query: Any) -> list[Page]:
+        return [page_of(r) for r in (await self.session.execute(query)).all()]
 
-    async def contacts_of(self, refs: list[str]) -> dict[str, dict[str, Any]]:
+    async def contacts_of(self, refs: list[str]) -> dict[str, Contact]:
         """Stored channels of several people (one query)."""
         if not refs:
             return {}
         rows = (await self.session.execute(select(contacts).where(contacts.c.staff_ref.in_(refs)))).all()
-        return {d["staff_ref"]: d for r in rows if (d := as_dict(r))}
+        return {r.staff_ref: Contact(r.staff_ref, r.key_id, r.channels, aware(r.updated_at)) for r in rows}
 
-    async def pages_by_ids(self, ids: list[int]) -> list[dict[str, Any]]:
+    async def pages_by_ids(self, ids: Iterable[int]) -> list[Page]:
         """Pages by row id, in id order (one query)."""
-        query = select(pages).where(pages.c.id.in_(ids)).order_by(pages.c.id)
-        return [d for r in (await self.session.execute(query)).all() if (d := as_dict(r))]
-
-    async def assignments_of(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Several assignments, locked for update in id order where the database supports it (one query)."""
-        if not ids:
-            return {}
-        query = (
-            select(assignments)
-            .where(assignments.c.assignment_id.in_(sorted(set(ids))))
-            .order_by(assignments.c.assignment_id)
-            .with_for_update()
-        )
-        return {d["assignment_id"]: d for r in (await self.session.execute(query)).all() if (d := as_dict(r))}
+        return await self._pages(select(pages).where(pages.c.id.in_(list(ids))).order_by(pages.c.id))
 
     async def update_pages(self, ids: list[int], where: Any, **values: Any) -> set[int]:
         """Change the pages among ``ids`` that still meet ``where`` (one statement); return the ids changed."""
@@ -227,9 +214,10 @@ class Repository:
         """Claim pages that still meet ``where`` (one statement, attempts + 1); return the ids claimed."""
         return await self.update_pages(ids, where, attempts=pages.c.attempts + 1, **values)
 
-    async def page_by_id(self, page_id: int) -> dict[str, Any] | None:
+    async def page_by_id(self, page_id: int) -> Page | None:
         """A page by row id."""
-        return as_dict(await get_by(self.session, pages, "id", page_id))
+        row = await get_by(self.session, pages, "id", page_id)
+        return page_of(row) if row is not None else None
 
     async def update_page(self, page_id: int, where: Any = None, **values: Any) -> bool:
         """Change a page, optionally under an extra condition; whether a row changed."""
@@ -253,11 +241,6 @@ class Repository:
         """Change a page only while it is being sent under ``owner``'s lease; whether it was."""
         return page_id in await self.mark_leased([page_id], owner, **values)
 
-    async def assignment_pages(self, assignment_id: str) -> list[dict[str, Any]]:
-        """Every page of an assignment, oldest first."""
-        query = select(pages).where(pages.c.assignment_id == assignment_id).order_by(pages.c.id)
-        return [d for r in (await self.session.execute(query)).all() if (d := as_dict(r))]
-
     async def cancel_pending(self, assignment_id: str, purposes: list[str]) -> None:
         """Cancel pages of an assignment that were not handed to a channel yet."""
         await self.session.execute(
@@ -278,14 +261,14 @@ class Repository:
         """Supporter pages sent, unanswered past their ack window."""
         return list((await self.session.execute(unanswered_query(now))).scalars())
 
-    async def deliveries(self, assignment_id: str | None, state: str | None, limit: int) -> list[dict[str, Any]]:
+    async def deliveries(self, assignment_id: str | None, state: str | None, limit: int) -> list[Page]:
         """Pages for the coordinator view, newest first."""
         query = select(pages).order_by(pages.c.id.desc()).limit(limit)
         if assignment_id:
             query = query.where(pages.c.assignment_id == assignment_id)
         if state:
             query = query.where(pages.c.state == state)
-        return [d for r in (await self.session.execute(query)).all() if (d := as_dict(r))]
+        return await self._pages(query)
 
     # status history and feeds
     async def log_status(self, **values: Any) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from psp_common.stats import NULL_MEANS
 from psp_notification.adapters.encounter_schemas import MonthStats
 from psp_notification.domain.addresses import url_problem
+from psp_notification.domain.model import Page
 from psp_notification.settings import ChannelKind
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,}$")
@@ -95,9 +96,11 @@ class Delivery(BaseModel):
     responded_at: datetime | None = Field(description="When it was answered or expired.")
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Delivery:
+    def from_page(cls, page: Page) -> Delivery:
         """Map a page row."""
-        return cls(supporter_ref=row["recipient_ref"], **{k: v for k, v in row.items() if k in cls.model_fields})
+        values = {k: getattr(page, k) for k in cls.model_fields if hasattr(page, k)}
+        plain = {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
+        return cls(supporter_ref=page.recipient_ref, **plain)
 
 
 class Deliveries(BaseModel):

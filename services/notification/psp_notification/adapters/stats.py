@@ -88,8 +88,10 @@ async def case_stats(
     minutes: list[float] = []
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
         first_contact = (
-            select(assignments.c.case_id, func.min(assignments.c.matched_at), func.min(assignments.c.contacted_at))
-            .where(assignments.c.case_id.in_(chunk), assignments.c.contacted_at.is_not(None))
+            select(
+                assignments.c.case_id, func.min(assignments.c.matched_at), func.min(assignments.c.first_contacted_at)
+            )
+            .where(assignments.c.case_id.in_(chunk), assignments.c.first_contacted_at.is_not(None))
             .group_by(assignments.c.case_id)
         )
         for _, matched_at, contacted_at in await session.execute(first_contact):

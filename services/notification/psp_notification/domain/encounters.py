@@ -1,7 +1,7 @@
 """Encounter log, minimal by design: when, how, how long, who (a count), outcome, referrals, follow-up, debrief.
 
 There is no free-text field anywhere: every value is a choice from a fixed list, a date, a count or a flag, so
-nothing clinical and no name can be written down. Pure Python: the rules raise ``EncounterError`` subclasses
+nothing clinical and no name can be written down. Pure Python: the rules raise domain errors (``domain/errors.py``)
 naming the field; the HTTP edge maps them to status codes.
 """
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from psp_notification.domain.errors import Conflict, Invalid, NotFound
 from psp_notification.domain.model import AssignmentState
 
 
@@ -78,23 +79,15 @@ SUPPORTER_STATES = frozenset({AssignmentState.ACKNOWLEDGED, AssignmentState.CONT
 COORDINATOR_STATES = SUPPORTER_STATES | {AssignmentState.ESCALATED}
 
 
-class EncounterError(Exception):
-    """An encounter that cannot be logged: the field concerned and why (never the value)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field, self.reason = field, reason
-
-
-class InvalidEncounter(EncounterError):
+class InvalidEncounter(Invalid):
     """The values do not make sense together."""
 
 
-class NotYours(EncounterError):
+class NotYours(NotFound):
     """The caller neither acknowledged this assignment nor is a coordinator (answered like an unknown one)."""
 
 
-class NotLoggable(EncounterError):
+class NotLoggable(Conflict):
     """The assignment is in a state where no encounter can be logged (not acknowledged yet, or closed)."""
 
 

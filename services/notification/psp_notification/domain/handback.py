@@ -1,30 +1,15 @@
 """Hand back ("I can't take this"): who may give a case back, and when (pure Python).
 
 Only the supporter who acknowledged the assignment, while they hold it (acknowledged or contacted, not closed).
-The effects (the next backup is paged, or the coordinator when none is left) are the handler's.
+The effects (the next backup is paged, or the coordinator when none is left) are the ``Assignment``'s.
 """
 
 from __future__ import annotations
 
-from psp_notification.domain.model import AssignmentState
+from psp_notification.domain.errors import NotHeld, NotTheHolder
+from psp_notification.domain.model import HELD_STATES, AssignmentState
 
-HOLDING = frozenset({AssignmentState.ACKNOWLEDGED, AssignmentState.CONTACTED})
-
-
-class HandBackError(Exception):
-    """A hand back that cannot be done: the field concerned and why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field, self.reason = field, reason
-
-
-class NotTheHolder(HandBackError):
-    """The supporter does not hold this case (never acknowledged it, or someone else has it now)."""
-
-
-class NotHeld(HandBackError):
-    """The case is in a state where nobody holds it (closed, or being paged)."""
+__all__ = ["NotHeld", "NotTheHolder", "check_may_hand_back"]
 
 
 def check_may_hand_back(supporter_ref: str, state: str, acknowledged_by: str | None) -> None:
@@ -33,5 +18,5 @@ def check_may_hand_back(supporter_ref: str, state: str, acknowledged_by: str | N
         raise NotTheHolder("token", "another supporter has this case, or you do not hold it")
     if state == AssignmentState.CLOSED:
         raise NotHeld("token", "the case is closed")
-    if state not in HOLDING:
+    if state not in HELD_STATES:
         raise NotHeld("token", f"the case is {state}: nobody holds it")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 COORDINATOR = "coordinator"
@@ -49,6 +50,43 @@ class AssignmentState(StrEnum):
 
 
 OPEN_STATES = frozenset({AssignmentState.PAGING, AssignmentState.ACKNOWLEDGED, AssignmentState.ESCALATED})
+HELD_STATES = frozenset({AssignmentState.ACKNOWLEDGED, AssignmentState.CONTACTED})  # a supporter holds the case
+
+
+@dataclass
+class Page:
+    """One page (a row of ``pages``): to whom, why, its delivery state and the answer. ``id`` is None until stored."""
+
+    idempotency_key: str
+    assignment_id: str | None
+    case_id: str
+    recipient_ref: str
+    purpose: Purpose
+    urgency: str | None
+    state: PageState
+    due_at: datetime
+    created_at: datetime
+    attempts: int = 0
+    response: Response | None = None
+    channel: str | None = None
+    lease_until: datetime | None = None
+    lease_owner: str | None = None
+    sent_at: datetime | None = None
+    ack_deadline: datetime | None = None
+    responded_at: datetime | None = None
+    last_error: str | None = None
+    id: int | None = None
+
+    @property
+    def asks_supporter(self) -> bool:
+        """A page asking a supporter to take an assignment's case (it has ack and decline links)."""
+        return self.purpose == Purpose.PAGE and bool(self.assignment_id)
+
+    @property
+    def awaits_answer(self) -> bool:
+        """A supporter page not answered yet and still pending, being sent or sent."""
+        live = (PageState.PENDING, PageState.SENDING, PageState.SENT)
+        return self.purpose == Purpose.PAGE and self.response is None and self.state in live
 
 
 def page_key(scope: str, recipient: str, purpose: str) -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from psp_notification.domain.errors import FormRefused, LinkRefused, LinkSpent
+
 TOKEN_BYTES = 32  # 256 bits
 _SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # token_urlsafe(32): 43 base64url characters
 
@@ -27,14 +29,6 @@ class Action(StrEnum):
 
 
 PAGE_ACTIONS = (Action.ACK, Action.DECLINE)  # the links a page message carries
-
-
-class TokenError(Exception):
-    """A page link that cannot be used: HTTP status and the reason (never the token)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
 
 
 @dataclass(frozen=True)
@@ -84,24 +78,24 @@ def form_token(link: StoredLink) -> str:
     """The hidden field of the case page's forms (CSRF): HMAC of the view token's hash under the row's own
     random key, so it is neither the link nor computable from it; a POST without it changes nothing."""
     if not link.form_secret:
-        raise TokenError(403, "this link cannot act")
+        raise FormRefused("csrf", "this link cannot act")
     return hmac.new(link.form_secret.encode(), link.token_hash.encode(), hashlib.sha256).hexdigest()
 
 
 def check_form(link: StoredLink, given: str | None) -> None:
-    """TokenError (403) unless ``given`` is the link's form token."""
+    """FormRefused unless ``given`` is the link's form token."""
     if not given or not hmac.compare_digest(form_token(link), given):
-        raise TokenError(403, "the form is missing or not from this page: reload the page and try again")
+        raise FormRefused("csrf", "the form is missing or not from this page: reload the page and try again")
 
 
 def check(link: StoredLink | None, action: Action, now: datetime) -> StoredLink:
-    """The link if it may do ``action`` now; TokenError (403 unknown/other action, 410 expired/used) otherwise."""
+    """The link if it may do ``action`` now; LinkRefused (unknown, other action) or LinkSpent (expired, used)."""
     if link is None:
-        raise TokenError(403, "unknown link: altered, withdrawn or not issued by this service")
+        raise LinkRefused("token", "unknown link: altered, withdrawn or not issued by this service")
     if link.action != action.value:
-        raise TokenError(403, f"this link is for another action, not {action.value}")
+        raise LinkRefused("token", f"this link is for another action, not {action.value}")
     if now >= link.expires_at:
-        raise TokenError(410, "link expired")
+        raise LinkSpent("token", "link expired")
     if link.used_at is not None:
-        raise TokenError(410, "link already used")
+        raise LinkSpent("token", "link already used")
     return link

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from psp_common.auth import AUTH_RESPONSES, Principal, Scope, require
 from psp_common.events.feed import SafetyCallFeedPublished
-from psp_common.http import ERROR_RESPONSES, ErrorResponse, FieldError
+from psp_common.http import ERROR_RESPONSES, ErrorResponse
 from psp_notification import handlers
 from psp_notification.adapters.egress import EgressPolicy
 from psp_notification.adapters.repository import Repository
@@ -24,7 +24,9 @@ from psp_notification.adapters.schemas import (
     Delivery,
     StatusChange,
 )
+from psp_notification.domain.errors import DomainError
 from psp_notification.entrypoints.api_self import owns_assignment, owns_case
+from psp_notification.entrypoints.errors import error, refused
 from psp_notification.feeds import build_feed, render_print
 
 # Page links (/v1/pages/{token}/..., entrypoints/pages.py) are authorized by their token; these need a bearer.
@@ -41,19 +43,13 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 BEARER_RESPONSES = {**RESPONSES, **AUTH_RESPONSES}
 
 
-def error(status: int, field: str, reason: str) -> JSONResponse:
-    """A 4xx naming field and reason."""
-    body = ErrorResponse(detail=reason, errors=[FieldError(field=field, reason=reason)])
-    return JSONResponse(body.model_dump(), status_code=status)
-
-
 async def _act(request: Request, action: Callable[[Any, Any], Awaitable[str]]) -> JSONResponse:
     c = request.app.state.container
     try:
         async with c.runtime.uow() as uow:
             result = await action(uow, c.clock.now())
-    except handlers.ActionError as exc:
-        return error(exc.status, exc.field, exc.reason)
+    except DomainError as exc:
+        return refused(exc)
     c.dispatcher.wake()
     return JSONResponse(ActionResult(result=result).model_dump())
 
@@ -105,7 +101,7 @@ async def get_contact(staff_id: StaffId, request: Request) -> Any:
     row = next((stored[n] for n in names if n in stored), None)
     if row is None:
         return error(404, "staff_id", "no contact stored for this person")
-    return ContactOut(staff_ref=row["staff_ref"], channels=row["channels"], updated_at=row["updated_at"])
+    return ContactOut(staff_ref=row.staff_ref, channels=row.channels, updated_at=row.updated_at)
 
 
 @router.post(
@@ -154,7 +150,7 @@ async def deliveries(
     """List deliveries."""
     async with request.app.state.container.runtime.session() as session:
         rows = await Repository(session).deliveries(assignment_id, state, limit)
-    return Deliveries(items=[Delivery.from_row(r) for r in rows])
+    return Deliveries(items=[Delivery.from_page(p) for p in rows])
 
 
 @router.get(

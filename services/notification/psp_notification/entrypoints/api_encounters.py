@@ -1,7 +1,8 @@
 """Encounter log over HTTP: the supporter who acknowledged (supporter scope, their staff_id claim) or a coordinator.
 
-Thin: build the actor and the domain value, call the handler, map domain errors to status codes (a case not the
-caller's is 404 like an unknown one; not acknowledged yet or closed is 409; values that do not fit are 422).
+Thin: build the actor and the domain value, call the handler, map domain errors to status codes
+(``entrypoints/errors.py``: a case not the caller's is 404 like an unknown one; not acknowledged yet or closed is
+409; values that do not fit are 422).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from psp_common.auth import AUTH_RESPONSES, Principal, Scope, own_refs, require
-from psp_common.http import ERROR_RESPONSES, ErrorResponse, FieldError
+from psp_common.http import ERROR_RESPONSES, ErrorResponse
 from psp_notification import encounters
 from psp_notification.adapters.encounter_schemas import EncounterIn, EncounterList, EncounterLogged, EncounterOut
-from psp_notification.domain.encounters import Actor, EncounterError, NotLoggable, NotYours
+from psp_notification.domain.encounters import Actor
+from psp_notification.domain.errors import DomainError
+from psp_notification.entrypoints.errors import refused
 
 router = APIRouter(responses={**ERROR_RESPONSES, **AUTH_RESPONSES})
 Caller = Annotated[Principal, Depends(require(Scope.COORDINATOR, Scope.SUPPORTER))]
@@ -31,13 +34,6 @@ def actor_of(request: Request, principal: Principal) -> Actor:
     """The caller as the domain sees them: their pseudonyms under every active key, and coordinator or not."""
     refs = own_refs(principal, request.app.state.container.pseudo)
     return Actor(refs=frozenset(refs), coordinator=principal.has(Scope.COORDINATOR))
-
-
-def refused(exc: EncounterError) -> JSONResponse:
-    """A domain refusal as a 4xx naming the field (never the value)."""
-    status = 404 if isinstance(exc, NotYours) else 409 if isinstance(exc, NotLoggable) else 422
-    body = ErrorResponse(detail=exc.reason, errors=[FieldError(field=exc.field, reason=exc.reason)])
-    return JSONResponse(body.model_dump(), status_code=status)
 
 
 @router.post(
@@ -57,7 +53,7 @@ async def log_encounter(assignment_id: Uuid, body: EncounterIn, request: Request
             number = await encounters.log_encounter(
                 uow, assignment_id.lower(), body.to_domain(), actor_of(request, who), c.settings, c.clock.now()
             )
-    except EncounterError as exc:
+    except DomainError as exc:
         return refused(exc)
     c.dispatcher.wake()
     return JSONResponse(EncounterLogged(number=number).model_dump(), status_code=201)
@@ -76,6 +72,6 @@ async def list_encounters(assignment_id: Uuid, request: Request, who: Caller) ->
     try:
         async with c.runtime.uow() as uow:
             stored = await encounters.list_encounters(uow, assignment_id.lower(), actor_of(request, who))
-    except EncounterError as exc:
+    except DomainError as exc:
         return refused(exc)
     return EncounterList(items=[EncounterOut.from_stored(s) for s in stored])

@@ -21,10 +21,11 @@ from psp_notification import answers
 from psp_notification.adapters.links import LinkRepository
 from psp_notification.adapters.repository import Repository
 from psp_notification.adapters.schemas import PageAnswer
+from psp_notification.domain.errors import DomainError
 from psp_notification.domain.tokens import Action
 from psp_notification.entrypoints import html
-from psp_notification.entrypoints.api import error
-from psp_notification.handlers import ActionError
+from psp_notification.entrypoints.errors import refused as refused_json
+from psp_notification.entrypoints.errors import status_of
 
 PREFIX = "/v1/pages/"
 PRIVATE_HEADERS = [
@@ -77,22 +78,23 @@ def as_actor(request: Request, recipient_ref: str) -> None:
     request.state.principal = Principal(subject=f"page-link:{recipient_ref}", scopes=frozenset())
 
 
-def refused(request: Request, exc: ActionError) -> Response:
+def refused(request: Request, exc: DomainError) -> Response:
     """A refused link: a page for browsers, the field error for API clients."""
     if html.wants_html(request):
-        return html.message("Link not usable", REFUSED.get(exc.status, exc.reason), status=exc.status)
-    return error(exc.status, exc.field, exc.reason)
+        status = status_of(exc)
+        return html.message("Link not usable", REFUSED.get(status, exc.reason), status=status)
+    return refused_json(exc)
 
 
 async def _confirm(request: Request, token: str, action: Action) -> Response:
     c = request.app.state.container
     async with c.runtime.session() as session:
-        repo = Repository(session)
         try:
-            link = await answers.resolve(repo, LinkRepository(session), token, action, c.clock.now())
-        except ActionError as exc:
+            link, page = await answers.resolve(
+                Repository(session), LinkRepository(session), token, action, c.clock.now()
+            )
+        except DomainError as exc:
             return refused(request, exc)
-        page = await repo.page_by_id(link.page_id)
     as_actor(request, link.recipient_ref)
     if action is Action.DECLINE:
         return html.page("decline.html", "Decline this page?")
@@ -100,7 +102,7 @@ async def _confirm(request: Request, token: str, action: Action) -> Response:
     return html.page(
         "ack.html",
         "Peer support needed",
-        urgency=html.urgency_label(page["urgency"] if page else None),
+        urgency=html.urgency_label(page.urgency),
         callback=html.duration(s.callback_minutes),
         meet=html.duration(s.contact_deadline_hours * 60),
     )
@@ -122,7 +124,7 @@ async def _answer(request: Request, token: str, action: Action) -> Response:
     try:
         async with c.runtime.uow() as uow:
             done = await answers.answer(uow, token, action, c.clock.now(), view_ttl=timedelta(minutes=ttl), act=act)
-    except ActionError as exc:
+    except DomainError as exc:
         return refused(request, exc)
     as_actor(request, done.recipient_ref)
     c.dispatcher.wake()
@@ -137,6 +139,7 @@ async def _answer(request: Request, token: str, action: Action) -> Response:
 _THANKS = {
     "declined": "Declining is fine. The next supporter will be asked.",
     "already declined": "You already declined this page.",
+    "handed back": "You handed the case back. The next supporter will be asked.",
     "not needed: another supporter has taken the case": "Another supporter has this case. Thank you for answering.",
 }
 

@@ -19,12 +19,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from psp_common.db import UnitOfWork
 from psp_notification import case_actions, supporter_page
 from psp_notification.adapters import encounter_form
-from psp_notification.domain.encounters import EncounterError
-from psp_notification.domain.handback import HandBackError
+from psp_notification.domain.errors import DomainError, FormRefused, Invalid
 from psp_notification.entrypoints import html
 from psp_notification.entrypoints.pages import PREFIX, RESPONSES, Token, as_actor, refused
 from psp_notification.feeds import facility_zone
-from psp_notification.handlers import ActionError
 
 router = APIRouter(tags=["pages"])
 MAX_FORM = 4096  # bytes: the forms hold choices only
@@ -52,24 +50,22 @@ async def _act(request: Request, token: str, act: Act) -> Response:
             holder = await case_actions.holder(uow, token, form.get("csrf", [None])[0], now)
             as_actor(request, holder.supporter_ref)
             result = await act(uow, holder, form, now)
-    except ActionError as exc:
-        if exc.field == "csrf" and html.wants_html(request):
+    except Invalid as exc:
+        return await _form_again(request, token, exc, form)
+    except DomainError as exc:
+        if isinstance(exc, FormRefused) and html.wants_html(request):
             return html.message("Please try again", "This form has expired. Reload the case page.", status=403)
         return refused(request, exc)
-    except HandBackError as exc:
-        return refused(request, ActionError(409, exc.field, exc.reason))
-    except EncounterError as exc:
-        return await _form_again(request, token, exc, form)
     c.dispatcher.wake()
     if html.wants_html(request):
         return RedirectResponse(f"{PREFIX}{token}/case", status_code=303)
     return JSONResponse({"result": result})
 
 
-async def _form_again(request: Request, token: str, exc: EncounterError, form: Form) -> Response:
+async def _form_again(request: Request, token: str, exc: Invalid, form: Form) -> Response:
     """The case page again, the field that did not fit named (API clients: the field error)."""
     if not html.wants_html(request):
-        return refused(request, ActionError(422, exc.field, exc.reason))
+        return refused(request, exc)
     c = request.app.state.container
     async with c.runtime.uow() as uow:
         _, shown = await supporter_page.view(uow, token, c.settings, c.clock.now())

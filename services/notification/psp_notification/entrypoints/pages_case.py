@@ -15,9 +15,9 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from psp_common.auth import Principal, Scope, authenticate, own_refs
 from psp_notification import supporter_page
+from psp_notification.domain.errors import DomainError
 from psp_notification.entrypoints import html
 from psp_notification.entrypoints.pages import RESPONSES, Token, as_actor, refused
-from psp_notification.handlers import ActionError
 
 router = APIRouter(tags=["pages"])
 SIGN_IN = (
@@ -64,7 +64,7 @@ async def case_page(token: Token, request: Request) -> Response:
             recipient, shown = await supporter_page.view(uow, token, c.settings, c.clock.now(), viewer)
     except supporter_page.NotTheRecipient:
         return html.message("Sign in to see this case", *SIGN_IN, status=401)
-    except ActionError as exc:
+    except DomainError as exc:
         return refused(request, exc)
     if getattr(request.state, "principal", None) is None:  # signed in: the SSO subject is the actor
         as_actor(request, recipient)

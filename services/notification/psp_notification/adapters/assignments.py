@@ -1,0 +1,183 @@
+"""Assignments as aggregates: load an ``Assignment`` (typed row and its pages), save it, and turn its domain events
+into rows in the same unit of work (pages, status history, the case's status, encounters, outbox).
+
+Loading locks the assignment row for update (where the database supports it), so concurrent actions on one
+assignment take turns; several are locked in id order. Saving writes the row only when it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from psp_common import topics
+from psp_common.db import UnitOfWork, aware, get_by, insert_or_skip, update_by
+from psp_common.events.status import EncounterCounts, OutreachStatusChanged
+from psp_notification.adapters.encounters import EncounterRepository
+from psp_notification.adapters.orm import assignments, pages
+from psp_notification.adapters.repository import Repository, page_of
+from psp_notification.domain.assignment import Assignment
+from psp_notification.domain.errors import UnknownAssignment
+from psp_notification.domain.events import (
+    EncounterLogged,
+    Event,
+    PageAnswered,
+    PageQueued,
+    PagesCancelled,
+    StatusChanged,
+)
+from psp_notification.domain.model import AssignmentState, Page
+
+ROW_FIELDS = tuple(f.name for f in fields(Assignment) if f.name not in ("pages", "events"))
+
+
+def _assignment_of(row: Any, its_pages: list[Page]) -> Assignment:
+    m = row._mapping
+    v = {n: aware(m[n]) if isinstance(m[n], datetime) else m[n] for n in ROW_FIELDS}
+    v["state"] = AssignmentState(v["state"])
+    v["candidates"], v["supported"] = list(v["candidates"]), list(v["supported"]) if v["supported"] else None
+    return Assignment(**v, pages=its_pages)
+
+
+def _row_values(a: Assignment) -> dict[str, Any]:
+    return {n: getattr(a, n) for n in ROW_FIELDS}
+
+
+class AssignmentRepository:
+    """Assignments of one unit of work: ``get``/``get_many`` -> the aggregate's methods -> ``save``/``save_all``."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow, self.session = uow, uow.session
+        self._seen: dict[str, dict[str, Any]] = {}  # row values as loaded: save writes only what changed
+
+    async def get(self, assignment_id: str, *, lock: bool = True) -> Assignment:
+        """The assignment and its pages (UnknownAssignment if there is none)."""
+        row = await get_by(self.session, assignments, "assignment_id", assignment_id, lock=lock)
+        if row is None:
+            raise UnknownAssignment("assignment_id", "no such assignment")
+        return self._seen_as(_assignment_of(row, await self._pages_of([assignment_id])))
+
+    async def get_many(self, ids: Iterable[str]) -> dict[str, Assignment]:
+        """Several assignments with their pages, locked in id order (two queries); unknown ids are left out."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        query = select(assignments).where(assignments.c.assignment_id.in_(wanted))
+        rows = (await self.session.execute(query.order_by(assignments.c.assignment_id).with_for_update())).all()
+        by_assignment: dict[str, list[Page]] = {aid: [] for aid in wanted}
+        for p in await self._pages_of(wanted):
+            by_assignment[str(p.assignment_id)].append(p)
+        found = [_assignment_of(r, by_assignment[r.assignment_id]) for r in rows]
+        return {a.assignment_id: self._seen_as(a) for a in found}
+
+    async def states_of(self, ids: Iterable[str]) -> dict[str, AssignmentState]:
+        """The states of several assignments, locked in id order (one query)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        query = (
+            select(assignments.c.assignment_id, assignments.c.state)
+            .where(assignments.c.assignment_id.in_(wanted))
+            .order_by(assignments.c.assignment_id)
+            .with_for_update()
+        )
+        return {aid: AssignmentState(state) for aid, state in (await self.session.execute(query)).all()}
+
+    async def add(self, a: Assignment) -> bool:
+        """Store a new assignment and its events; False (events dropped) if its id was stored before."""
+        if not await insert_or_skip(self.session, assignments, _row_values(a)):
+            a.events.clear()
+            return False
+        self._seen_as(a)
+        await EventWriter(self.uow).write(a.events)
+        a.events.clear()
+        return True
+
+    async def save(self, a: Assignment) -> None:
+        """Write the assignment's changes and turn its events into rows."""
+        await self.save_all([a])
+
+    async def save_all(self, changed: Iterable[Assignment]) -> None:
+        """Write several assignments' changes, then their events in order (case statuses batched)."""
+        events: list[Event] = []
+        for a in changed:
+            values = _row_values(a)
+            if values != self._seen.get(a.assignment_id):
+                await update_by(self.session, assignments, "assignment_id", a.assignment_id, values)
+                self._seen[a.assignment_id] = values
+            events += a.events
+            a.events.clear()
+        await EventWriter(self.uow).write(events)
+
+    def _seen_as(self, a: Assignment) -> Assignment:
+        self._seen[a.assignment_id] = _row_values(a)
+        return a
+
+    async def _pages_of(self, ids: list[str]) -> list[Page]:
+        query = select(pages).where(pages.c.assignment_id.in_(ids)).order_by(pages.c.id)
+        return [page_of(r) for r in (await self.session.execute(query)).all()]
+
+
+class EventWriter:
+    """Domain events -> rows of the unit of work: pages, status history and outbox, case status, encounters."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow, self.repo = uow, Repository(uow.session)
+
+    async def write(self, events: Iterable[Event]) -> None:
+        """Apply ``events`` in order; the cases' statuses last, one statement per status."""
+        moved: dict[str, tuple[str, datetime]] = {}
+        for e in events:
+            if isinstance(e, StatusChanged):
+                await self.status(e)
+                if e.moves_case:
+                    moved[e.case.case_id] = (e.status.value, e.at)
+            elif isinstance(e, PageQueued):
+                await self.repo.insert_page(e.page)
+            elif isinstance(e, PagesCancelled):
+                await self.repo.cancel_pending(e.assignment_id, sorted(p.value for p in e.purposes))
+            elif isinstance(e, PageAnswered):
+                await self.repo.update_page(e.page_id, response=e.response.value, responded_at=e.at)
+            elif isinstance(e, EncounterLogged):
+                await EncounterRepository(self.uow.session).add(e.assignment_id, e.case_id, e.number, e.encounter, e.at)
+        by_status: dict[str, list[tuple[str, datetime]]] = {}
+        for case_id, (status, at) in moved.items():
+            by_status.setdefault(status, []).append((case_id, at))
+        for status, cases in by_status.items():
+            await self.repo.set_case_status([c for c, _ in cases], status, max(at for _, at in cases))
+
+    async def status(self, e: StatusChanged) -> None:
+        """Queue OutreachStatusChanged (pseudonymized) on the outbox and append it to the case's history."""
+        c, counts = e.case, e.encounter
+        event = OutreachStatusChanged(
+            occurred_at=e.at,
+            correlation_id=UUID(c.correlation_id),
+            case_id=UUID(c.case_id),
+            assignment_id=UUID(e.assignment_id) if e.assignment_id else None,
+            status=e.status,
+            facility=c.facility,
+            unit=c.unit,
+            urgency=c.urgency,
+            supporter_ref=e.supporter_ref,
+            channel=e.channel,
+            detail=e.detail[:300] if e.detail else None,
+            encounter=EncounterCounts(number=counts.number, referrals=counts.referrals, follow_up=counts.follow_up)
+            if counts
+            else None,
+        )
+        self.uow.publish(topics.OUTREACH_STATUS, event)
+        await self.repo.log_status(
+            event_id=str(event.event_id),
+            case_id=c.case_id,
+            assignment_id=e.assignment_id,
+            status=e.status.value,
+            supporter_ref=e.supporter_ref,
+            channel=e.channel,
+            detail=event.detail,
+            at=e.at,
+        )
