@@ -27,14 +27,13 @@ from psp_notification.settings import NotificationSettings
 Change = Callable[[Assignment], Any]
 
 
-async def change(uow: UnitOfWork, assignment_id: str, act: Change, *, commit: bool = True) -> Any:
-    """Load the assignment, let ``act`` call it, save the outcome (and commit); ``act``'s result."""
+async def change(uow: UnitOfWork, assignment_id: str, act: Change) -> Any:
+    """Load the assignment, let ``act`` call it, save the outcome and commit; ``act``'s result."""
     repo = AssignmentRepository(uow)
     a = await repo.get(assignment_id)
     result = act(a)
     await repo.save(a)
-    if commit:
-        await uow.commit()
+    await uow.commit()
     return result
 
 
