@@ -53,6 +53,7 @@ async def test_a_saved_draft_is_shared_and_takes_no_effect_until_published(
     assert r.status_code == 200, r.text
     draft = r.json()
     assert draft["revision"] == 1 and draft["valid"] is True and draft["problems"] == []
+    assert draft["document"]["rules"][0]["id"] == "gen-falls"
     assert draft["updated_by"] == "coord-a" and draft["source"] == FALLS
     assert datetime.fromisoformat(draft["updated_at"]) == TEST_NOW
     other = auth_headers(app.state.runtime.settings, ["coordinator"], subject="coord-b")
@@ -89,7 +90,7 @@ async def test_an_invalid_draft_is_kept_with_each_problem_on_its_line(
     app, client = app_client
     bad = FALLS.replace("tier: 1", "tier: 4").replace("urgency: within_days", "urgency: soon")
     r = await client.put("/v1/rulesets/GEN/draft", content=bad, headers=YAML)
-    assert r.status_code == 200 and r.json()["valid"] is False
+    assert r.status_code == 200 and r.json()["valid"] is False and r.json()["document"] is None
     problems = {p["field"]: p["line"] for p in r.json()["problems"]}
     assert problems == {"rules.0.urgency": 7, "rules.0.tier": 8}
     v = await client.post("/v1/rulesets/GEN/draft:validate", content=FALLS.replace("when:", "whn:"), headers=YAML)

@@ -52,6 +52,7 @@ class DraftOut(BaseModel):
     updated_by: str = Field(description="Who saved it last (the token's subject).")
     valid: bool = Field(description="True when it would publish as it is.")
     problems: list[ProblemOut] = Field(description="Why it would not publish, by field and line.")
+    document: dict[str, Any] | None = Field(None, description="The validated document (None while it has problems).")
 
 
 class Validation(BaseModel):
@@ -82,7 +83,7 @@ async def _text(request: Request) -> str | JSONResponse:
 
 
 async def _draft_out(repo: RuleSetRepository, draft: Draft, request: Request) -> DraftOut:
-    _, problems = await drafts.validate(repo, draft.scope, draft.source, request.app.state.container.config)
+    doc, problems = await drafts.validate(repo, draft.scope, draft.source, request.app.state.container.config)
     return DraftOut(
         scope=draft.scope,
         source=draft.source,
@@ -91,6 +92,7 @@ async def _draft_out(repo: RuleSetRepository, draft: Draft, request: Request) ->
         updated_by=draft.updated_by,
         valid=not problems,
         problems=_problems(problems),
+        document=doc.model_dump(mode="json") if doc else None,
     )
 
 
