@@ -27,7 +27,16 @@ from psp_console.adapters.audit import ConsoleAudit
 from psp_console.adapters.oidc import OidcClient
 from psp_console.adapters.services import Backends
 from psp_console.adapters.sessions import SessionStore
-from psp_console.entrypoints import auth, pages_board, pages_case, pages_home, pages_status, web
+from psp_console.entrypoints import (
+    auth,
+    pages_board,
+    pages_case,
+    pages_home,
+    pages_rules,
+    pages_rules_draft,
+    pages_status,
+    web,
+)
 from psp_console.settings import ConsoleSettings, config_problems
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,7 +45,15 @@ PURGE_EVERY_S = 300
 
 log = logging.getLogger("psp.console")
 
-ROUTERS = [auth.router, pages_home.router, pages_board.router, pages_case.router, pages_status.router]
+ROUTERS = [
+    auth.router,
+    pages_home.router,
+    pages_board.router,
+    pages_case.router,
+    pages_status.router,
+    pages_rules.router,
+    pages_rules_draft.router,
+]
 """Every page area's router (add yours here, with its PageSpec in domain/access.py)."""
 
 

@@ -60,6 +60,13 @@ PAGES: dict[str, PageSpec] = {
             COORDINATOR,
             "Whether each service answers and accepts your sign-in.",
         ),
+        PageSpec(
+            "rules",
+            "Rules",
+            "/rules",
+            COORDINATOR,
+            "The rules that decide who is offered support: view them, edit a draft, try a sample, publish.",
+        ),
     )
 }
 """Every page area, in nav order. Add yours here (and its router in bootstrap.py)."""
