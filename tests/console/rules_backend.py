@@ -12,12 +12,12 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from psp_common.clock import SystemClock
 from psp_common.migrations import upgrade_async
 from psp_console.bootstrap import build as build_console
 from psp_rules.bootstrap import MIGRATIONS
 from psp_rules.bootstrap import build as build_rules
 from psp_rules.settings import RulesSettings
+from tests.clock import PinnedClock
 from tests.console.conftest import Site, console_settings, free_port, served
 
 
@@ -40,7 +40,7 @@ async def api_only(app: FastAPI, port: int) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def console_with_rules(tmp: Path, idp_url: str) -> AsyncIterator[tuple[Site, FastAPI]]:
+async def console_with_rules(tmp: Path, idp_url: str, clock: PinnedClock) -> AsyncIterator[tuple[Site, FastAPI]]:
     """The rules service (its own SQLite database) and the console calling it with the user's token."""
     rules_db = f"sqlite+aiosqlite:///{tmp}/rules.db"
     await upgrade_async(MIGRATIONS, rules_db)
@@ -48,7 +48,7 @@ async def console_with_rules(tmp: Path, idp_url: str) -> AsyncIterator[tuple[Sit
         RulesSettings(env="dev", database_url=rules_db, kafka_create_topics=False, auth_oidc_issuer=idp_url)
     )
     # The dev provider stamps tokens on the pinned test clock (tests.clock); the service checks them on it too.
-    rules_app.state.runtime.tokens.clock = SystemClock().now
+    rules_app.state.runtime.tokens.clock = clock.now
     rules_port, port = free_port(), free_port()
     async with api_only(rules_app, rules_port) as rules_url:
         app = build_console(

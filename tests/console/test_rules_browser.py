@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from playwright.async_api import Browser
 
+from tests.clock import PinnedClock
 from tests.console.conftest import Site
 from tests.console.rules_backend import console_with_rules
 from tests.console.test_browser import SCREENSHOTS, browser, new_page, serious
@@ -21,8 +22,8 @@ __all__ = ["browser"]
 
 
 @pytest.fixture
-async def rules_site(tmp_path: Path, idp_url: str) -> AsyncIterator[tuple[Site, FastAPI]]:
-    async with console_with_rules(tmp_path, idp_url) as both:
+async def rules_site(tmp_path: Path, idp_url: str, pinned_clock: PinnedClock) -> AsyncIterator[tuple[Site, FastAPI]]:
+    async with console_with_rules(tmp_path, idp_url, pinned_clock) as both:
         yield both
 
 

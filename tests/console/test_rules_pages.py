@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from psp_rules.adapters.orm import audit_log, rulesets
+from tests.clock import PinnedClock
 from tests.console.conftest import Site, sign_in
 from tests.console.rules_backend import console_with_rules
 
@@ -43,8 +44,8 @@ SAMPLE = {
 
 
 @pytest.fixture
-async def rules_site(tmp_path: Path, idp_url: str) -> AsyncIterator[tuple[Site, FastAPI]]:
-    async with console_with_rules(tmp_path, idp_url) as both:
+async def rules_site(tmp_path: Path, idp_url: str, pinned_clock: PinnedClock) -> AsyncIterator[tuple[Site, FastAPI]]:
+    async with console_with_rules(tmp_path, idp_url, pinned_clock) as both:
         yield both
 
 
