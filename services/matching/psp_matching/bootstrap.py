@@ -16,7 +16,7 @@ from psp_common.pseudonym import Pseudonymizer
 from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, run
 from psp_matching.adapters.orm import audit_log, metadata
-from psp_matching.entrypoints import api_cases, api_roster, consumers
+from psp_matching.entrypoints import api_cases, api_roster, api_shifts, consumers
 from psp_matching.handlers import Deps
 from psp_matching.retention import purge_closed
 from psp_matching.settings import MatchingSettings
@@ -67,6 +67,7 @@ def build(settings: MatchingSettings | None = None, deps: Deps | None = None) ->
     app = create_app(runtime, "PSP Outreach matching", "Peer-supporter roster, availability and matching.")
     app.state.container = container
     app.include_router(api_roster.router)
+    app.include_router(api_shifts.router)
     app.include_router(api_cases.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -14,6 +14,7 @@ from psp_matching.adapters.schemas import (
     StaffIn,
     SupporterFields,
     SupporterIn,
+    SupporterPatch,
     SupporterView,
     TrainingIn,
 )
@@ -137,8 +138,37 @@ async def add_shifts(uow: UnitOfWork, items: list[ShiftIn], pseudo: Pseudonymize
     return await repo.add_shifts([(ref[s.staff_id], s.start, s.end) for s in items], source)
 
 
-def view(row: dict[str, Any], on_shift: bool = False, this_month: int = 0) -> SupporterView:
-    """A roster row as coordinators see it."""
+def current_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored supporter as a SupporterFields body, without evaluates/supervises (stored as pseudonyms only)."""
+    shown = view(row, program_cap=0).model_dump()
+    keep = set(SupporterFields.model_fields) - {"evaluates", "supervises"}
+    return {k: v for k, v in shown.items() if k in keep}
+
+
+async def patch(
+    uow: UnitOfWork, staff_id: str, changes: SupporterPatch, pseudo: Pseudonymizer, now: datetime
+) -> str | None:
+    """Change the fields given, keep the others (evaluates/supervises too); None when unknown.
+
+    The merged supporter is validated as a whole (pydantic ValidationError names the field).
+    """
+    repo = RosterRepository(uow.session)
+    ref = await stored_ref(repo, staff_id, pseudo)
+    row = await repo.get(ref) if ref else None
+    if ref is None or row is None:
+        return None
+    given = changes.model_dump(exclude_unset=True)
+    merged = SupporterFields.model_validate({**current_fields(row), **given})
+    values = supporter_values(merged, pseudo, now)
+    for kept in ("evaluates", "supervises"):
+        if kept not in given:
+            del values[kept]
+    await repo.update(ref, values)
+    return ref
+
+
+def view(row: dict[str, Any], on_shift: bool = False, this_month: int = 0, *, program_cap: int) -> SupporterView:
+    """A roster row as coordinators see it (``program_cap``: PSP_MONTHLY_CAP; a lower personal limit wins)."""
     hours = None
     if row["contact_tz"]:
         hours = ContactHoursIn(start=row["contact_start"], end=row["contact_end"], time_zone=row["contact_tz"])
@@ -163,4 +193,5 @@ def view(row: dict[str, Any], on_shift: bool = False, this_month: int = 0) -> Su
         max_assignments_per_month=row["monthly_cap"],
         on_shift_now=on_shift,
         assignments_this_month=this_month,
+        monthly_cap=program_cap if row["monthly_cap"] is None else min(row["monthly_cap"], program_cap),
     )

@@ -192,6 +192,17 @@ class RosterRepository:
             await self.session.execute(insert(shifts), fresh)
         return len(fresh)
 
+    async def shifts_between(self, lo: datetime, hi: datetime, limit: int) -> list[tuple[str, datetime, datetime, str]]:
+        """Shifts overlapping ``lo``..``hi``, earliest first: (staff_ref, start, end, source), times in UTC."""
+        query = (
+            select(shifts.c.staff_ref, shifts.c.starts_at, shifts.c.ends_at, shifts.c.source)
+            .where(shifts.c.starts_at < hi.astimezone(UTC), shifts.c.ends_at > lo.astimezone(UTC))
+            .order_by(shifts.c.starts_at, shifts.c.staff_ref)
+            .limit(limit)
+        )
+        rows = await self.session.execute(query)
+        return [(ref, aware(start) or start, aware(end) or end, source) for ref, start, end, source in rows]
+
     async def on_shift(self, now: datetime, refs: Iterable[str] | None = None) -> frozenset[str]:
         """Pseudonyms with a shift covering ``now``.
 

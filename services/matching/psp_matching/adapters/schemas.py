@@ -116,6 +116,27 @@ class SupporterView(BaseModel):
     max_assignments_per_month: int | None = Field(description="Personal monthly limit.")
     on_shift_now: bool = Field(False, description="A shift covers the current time.")
     assignments_this_month: int = Field(0, description="Cases taken this calendar month.")
+    monthly_cap: int = Field(
+        description="The cap this month's cases count against: the program's, or the personal limit when lower."
+    )
+
+
+class SupporterPatch(Strict):
+    """Fields to change (PATCH body); absent fields keep their value, so evaluates/supervises survive an edit."""
+
+    display_name: str | None = Field(None, description="Name shown to coordinators.")
+    profession: str | None = Field(None, description="Profession.")
+    seniority_level: int | None = Field(None, description="Seniority level (1-10).")
+    years_experience: int | None = Field(None, description="Years of clinical experience.")
+    site: str | None = Field(None, description="Facility (site) code.")
+    languages: list[str] | None = Field(None, description="Languages.")
+    training: TrainingIn | None = Field(None, description="Training flags.")
+    contact_hours: ContactHoursIn | None = Field(None, description="Contact window; null = always available.")
+    accepts_immediate_outside_hours: bool | None = Field(None, description="Pageable outside hours (immediate).")
+    paused: bool | None = Field(None, description="Stepped away.")
+    evaluates: list[str] | None = Field(None, description="Staff ids they evaluate (replaces the stored list).")
+    supervises: list[str] | None = Field(None, description="Staff ids they supervise (replaces the stored list).")
+    max_assignments_per_month: int | None = Field(None, description="Personal monthly limit; null = program cap.")
 
 
 class StaffIn(Strict):
@@ -158,6 +179,15 @@ class ShiftIn(Strict):
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
+
+
+class ShiftView(BaseModel):
+    """A stored shift (the staff member by pseudonym: a supporter's is their supporter_ref)."""
+
+    staff_ref: str = Field(description="Pseudonym of the staff member (supporter_ref for a supporter).")
+    start: AwareDatetime = Field(description="Shift start (UTC).")
+    end: AwareDatetime = Field(description="Shift end (UTC).")
+    source: str = Field(description="Where it came from: json or ical.")
 
 
 class ShiftsAccepted(BaseModel):

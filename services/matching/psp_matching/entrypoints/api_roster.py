@@ -6,25 +6,24 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from psp_common.auth import AUTH_RESPONSES, Scope, require
-from psp_common.http import ERROR_RESPONSES, ErrorResponse
+from psp_common.http import ERROR_RESPONSES, ErrorResponse, validation_response
 from psp_matching import roster
-from psp_matching.adapters.imports import parse_ical, parse_staff_csv, parse_supporters_csv
+from psp_matching.adapters.imports import parse_staff_csv, parse_supporters_csv
 from psp_matching.adapters.roster import RosterRepository
 from psp_matching.adapters.schemas import (
     ImportReport,
-    ShiftIn,
-    ShiftsAccepted,
     StaffIn,
     StaffView,
     SupporterFields,
     SupporterIn,
+    SupporterPatch,
     SupporterView,
 )
 from psp_matching.adapters.workload import month_start
-from psp_matching.entrypoints.errors import CSV_TYPES, ICAL_TYPES, error, raw_body_doc, text_body
+from psp_matching.entrypoints.errors import CSV_TYPES, error, raw_body_doc, text_body
 
 router = APIRouter(tags=["roster"], dependencies=[Depends(require(Scope.COORDINATOR))], responses=AUTH_RESPONSES)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse, "description": "Unknown staff id."}}
@@ -57,7 +56,7 @@ async def _view(request: Request, row: dict[str, Any]) -> SupporterView:
         repo = RosterRepository(session)
         shift = await repo.on_shift(now, [row["supporter_ref"]])
         counts = await repo.case_counts(month_start(now, c.settings.cap_time_zone))
-    return roster.view(row, bool(shift), counts.get(row["supporter_ref"], 0))
+    return roster.view(row, bool(shift), counts.get(row["supporter_ref"], 0), program_cap=c.settings.monthly_cap)
 
 
 @router.post(
@@ -90,6 +89,28 @@ async def update_supporter(staff_id: str, body: SupporterFields, request: Reques
     c = _c(request)
     async with c.runtime.uow() as uow:
         ref = await roster.replace(uow, staff_id, body, c.pseudo, c.deps.clock())
+        if ref is None:
+            return error(404, "unknown supporter", "staff_id", "not on the roster")
+        await uow.commit()
+        row = await RosterRepository(uow.session).get(ref)
+    assert row is not None
+    return await _view(request, row)
+
+
+@router.patch(
+    "/v1/supporters/{staff_id}",
+    response_model=SupporterView,
+    responses={**NOT_FOUND, **ERROR_RESPONSES},
+    summary="Change some of a supporter's fields (the others, evaluates/supervises too, are kept).",
+)
+async def patch_supporter(staff_id: str, body: SupporterPatch, request: Request) -> Any:
+    """Merge the fields given into the stored supporter; the result is validated as a whole."""
+    c = _c(request)
+    async with c.runtime.uow() as uow:
+        try:
+            ref = await roster.patch(uow, staff_id, body, c.pseudo, c.deps.clock())
+        except ValidationError as exc:
+            return validation_response(exc)
         if ref is None:
             return error(404, "unknown supporter", "staff_id", "not on the roster")
         await uow.commit()
@@ -162,7 +183,10 @@ async def list_supporters(request: Request, limit: int = Query(200, ge=1, le=10_
         rows = await repo.rows(min(limit, c.settings.max_list))
         shift = await repo.on_shift(now)
         counts = await repo.case_counts(month_start(now, c.settings.cap_time_zone))
-    return [roster.view(r, r["supporter_ref"] in shift, counts.get(r["supporter_ref"], 0)) for r in rows]
+    cap = c.settings.monthly_cap
+    return [
+        roster.view(r, r["supporter_ref"] in shift, counts.get(r["supporter_ref"], 0), program_cap=cap) for r in rows
+    ]
 
 
 @router.post(
@@ -243,46 +267,3 @@ async def list_staff(request: Request, limit: int = Query(200, ge=1, le=10_000))
         )
         for r in rows
     ]
-
-
-@router.post(
-    "/v1/shifts",
-    response_model=ShiftsAccepted,
-    responses=ERROR_RESPONSES,
-    tags=["availability"],
-    summary="Shift feed: who works when (JSON list).",
-)
-async def add_shifts(body: list[ShiftIn], request: Request) -> ShiftsAccepted:
-    """Store shifts so matching knows who is on shift now."""
-    c = _c(request)
-    async with c.runtime.uow() as uow:
-        stored = await roster.add_shifts(uow, body, c.pseudo, "json")
-        await uow.commit()
-    return ShiftsAccepted(received=len(body), stored=stored)
-
-
-@router.post(
-    "/v1/shifts:ical",
-    response_model=ShiftsAccepted,
-    responses=RAW,
-    tags=["availability"],
-    openapi_extra=raw_body_doc(
-        "text/calendar",
-        "VEVENTs; the staff id is an ATTENDEE 'urn:psp:staff:<id>' or a SUMMARY 'staff:<id> ...'; "
-        "DTSTART/DTEND need a TZID or UTC.",
-    ),
-    summary="Shift feed from an iCalendar export.",
-)
-async def add_shifts_ical(request: Request) -> Any:
-    """All-or-nothing: any bad VEVENT -> 422 with its number, property and reason."""
-    c = _c(request)
-    text = await text_body(request, ICAL_TYPES)
-    if isinstance(text, JSONResponse):
-        return text
-    items, errors = parse_ical(text)
-    if errors:
-        return JSONResponse(ImportReport(detail="nothing imported", errors=errors).model_dump(), status_code=422)
-    async with c.runtime.uow() as uow:
-        stored = await roster.add_shifts(uow, items, c.pseudo, "ical")
-        await uow.commit()
-    return ShiftsAccepted(received=len(items), stored=stored)
