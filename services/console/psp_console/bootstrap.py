@@ -31,9 +31,13 @@ from psp_console.entrypoints import (
     auth,
     pages_board,
     pages_case,
+    pages_directory,
     pages_home,
+    pages_optouts,
+    pages_roster,
     pages_rules,
     pages_rules_draft,
+    pages_shifts,
     pages_status,
     web,
 )
@@ -53,6 +57,10 @@ ROUTERS = [
     pages_status.router,
     pages_rules.router,
     pages_rules_draft.router,
+    pages_roster.router,
+    pages_shifts.router,
+    pages_directory.router,
+    pages_optouts.router,
 ]
 """Every page area's router (add yours here, with its PageSpec in domain/access.py)."""
 

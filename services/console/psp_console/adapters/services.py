@@ -94,14 +94,19 @@ class ServiceApi:
     base_url: str
     http: httpx.AsyncClient
 
-    async def request(self, method: str, path: str, token: str, **kwargs: Any) -> httpx.Response:
-        """Call the API as the signed-in user; a refusal or an outage raises a BackendError."""
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    async def request(
+        self, method: str, path: str, token: str, accept: tuple[int, ...] = (), **kwargs: Any
+    ) -> httpx.Response:
+        """Call the API as the signed-in user; a refusal or an outage raises a BackendError.
+
+        ``accept``: error statuses returned as they are (an import's 422 is a report of rows the page shows).
+        """
+        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {token}", "Accept": "application/json"}
         try:
             response = await self.http.request(method, self.base_url.rstrip("/") + path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise Unavailable(self.name, f"cannot be reached ({type(exc).__name__})") from exc
-        if response.status_code < 400:
+        if response.status_code < 400 or response.status_code in accept:
             return response
         raise self._error(response)
 
@@ -128,6 +133,25 @@ class ServiceApi:
         """POST a JSON body; the answer's JSON (None for an empty answer)."""
         response = await self.request("POST", path, token, json=body)
         return response.json() if response.content else None
+
+    async def upload(
+        self, path: str, token: str, content: bytes, content_type: str, params: dict[str, Any] | None = None
+    ) -> tuple[bool, Any]:
+        """POST a document (CSV, iCalendar, FHIR JSON); (accepted, the service's report), a 400/422 one included."""
+        response = await self.request(
+            "POST",
+            path,
+            token,
+            accept=(400, 422),
+            content=content,
+            headers={"content-type": content_type},
+            params=params,
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return response.status_code < 400, body
 
     async def ready(self) -> bool:
         """Whether the service answers its readiness probe (no token)."""

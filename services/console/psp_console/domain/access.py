@@ -67,6 +67,28 @@ PAGES: dict[str, PageSpec] = {
             COORDINATOR,
             "The rules that decide who is offered support: view them, edit a draft, try a sample, publish.",
         ),
+        PageSpec(
+            "roster",
+            "Roster",
+            "/roster",
+            COORDINATOR,
+            "Supporters: add, edit, pause or step away; import the roster CSV; who is on shift; this month's load.",
+        ),
+        PageSpec("shifts", "Shifts", "/shifts", COORDINATOR, "The week's shifts per facility; import iCal or JSON."),
+        PageSpec(
+            "directory",
+            "Directory",
+            "/directory",
+            COORDINATOR,
+            "Load the staff directory (CSV or FHIR Bundle); remove someone who left.",
+        ),
+        PageSpec(
+            "opt_outs",
+            "Opt-outs",
+            "/opt-outs",
+            COORDINATOR,
+            "Opt a person out of outreach, or back in, by staff id.",
+        ),
     )
 }
 """Every page area, in nav order. Add yours here (and its router in bootstrap.py)."""

@@ -1,0 +1,86 @@
+"""Directory (coordinators): load the staff directory (CSV or FHIR R4 Bundle) into the notification service, with
+each bad row's problem, and remove someone who left by staff id. No page lists names: the directory is only read
+one person at a time, where a page must reveal them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from psp_console.adapters.services import Invalid, NotFound
+from psp_console.adapters.sessions import WebSession
+from psp_console.domain.roster import Form, problems_of
+from psp_console.entrypoints.uploads import Upload, checked_upload
+from psp_console.entrypoints.web import NOTICES, checked_form, page, render
+
+router = APIRouter()
+FORMATS = {
+    "csv": ("/v1/directory/import.csv", "text/csv", "row", "column"),
+    "fhir": ("/v1/directory/import.fhir", "application/fhir+json", "entry", "element"),
+}
+MODES = ("upsert", "replace")
+NOTICES["leaver_removed"] = "Removed from the directory: their name and contacts are gone."
+
+
+def _page(
+    request: Request, user: WebSession, status: int = 200, errors: list[str] | None = None, **context: Any
+) -> HTMLResponse:
+    context.setdefault("fmt", "csv")
+    context.setdefault("mode", "upsert")
+    return render(request, user, "directory.html", "Staff directory", status, errors, **context)
+
+
+@router.get("/directory", summary="Staff directory import and leavers.")
+async def directory(request: Request, user: WebSession = Depends(page("directory"))) -> HTMLResponse:
+    """The import form and the leaver form (no list of people)."""
+    return _page(request, user)
+
+
+@router.post("/directory/import", summary="Load the staff directory.")
+async def import_directory(request: Request, upload: Upload = Depends(checked_upload("directory"))) -> HTMLResponse:
+    """Send the file to notification; show the counts and each rejected row or entry (never a value)."""
+    user = upload.user
+    fmt = upload.fields.get("format", "csv")
+    mode = upload.fields.get("mode", "upsert")
+    if fmt not in FORMATS or mode not in MODES:
+        return _page(request, user, 400, ["Choose the file's format and how to apply it, then send again."])
+    if upload.problem:
+        return _page(request, user, 400, [upload.problem], fmt=fmt, mode=mode)
+    path, content_type, number, field = FORMATS[fmt]
+    accepted, report = await request.app.state.console.backends.notification.upload(
+        path, user.access_token, upload.content, content_type, {"mode": mode}
+    )
+    result = report if isinstance(report, dict) else {}
+    return _page(
+        request,
+        user,
+        200 if accepted else 422,
+        report=result,
+        accepted=accepted,
+        problems=problems_of(result, number, field),
+        fmt=fmt,
+        mode=mode,
+    )
+
+
+@router.post("/directory/remove", summary="Remove a leaver.")
+async def remove(request: Request, form: Form = Depends(checked_form("directory"))) -> Response:
+    """Delete one person's entry by staff id."""
+    user: WebSession = request.state.user
+    staff_id = (form.get("staff_id") or [""])[0].strip()
+    if not staff_id:
+        return _page(request, user, 422, ["Staff id: enter the staff id of the person who left."])
+    try:
+        await request.app.state.console.backends.notification.request(
+            "DELETE", f"/v1/directory/{quote(staff_id, safe='')}", user.access_token
+        )
+    except NotFound:
+        message = "No one with that staff id is in the directory. Check the id (as on their badge) and try again."
+        return _page(request, user, 404, [message], leaver=staff_id)
+    except Invalid as exc:
+        return _page(request, user, 422, [exc.message_for_page], leaver=staff_id)
+    return RedirectResponse("/directory?notice=leaver_removed", status_code=303)
