@@ -43,6 +43,12 @@ def pin_system_clock(monkeypatch: pytest.MonkeyPatch) -> PinnedClock:
     return clock
 
 
+STACK_ENV = {"PSP_OUTREACH_MAX_AGE_DAYS": "36500"}
+"""Settings for service processes a test starts: they run on the real clock while the test's incidents are dated
+around ``TEST_NOW``, so the rules' outreach max age (30 days by default) is lifted there; otherwise whether they
+page would depend on today's date. The max age itself is tested in-process on a ManualClock."""
+
+
 def wall_seconds() -> float:
     """Real Unix time, only for relative checks against real-time components (see the module docstring)."""
     return time.time()

@@ -10,6 +10,7 @@ import pytest
 
 from psp_common.devrun import LINKS_FILE
 from psp_common.stack import SERVICES, Stack
+from tests.clock import STACK_ENV
 from tests.support import create_database, drop_database
 
 
@@ -33,7 +34,7 @@ async def running_stack(
         database_urls={n: url for n, (_, url) in dbs.items()},
         bootstrap=kafka_bootstrap,
         idempotence=kafka_idempotence,
-        extra_env=extra_env,
+        extra_env={**STACK_ENV, **extra_env},
         apps=apps,
     )
     s.start_broker()

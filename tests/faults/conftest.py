@@ -13,6 +13,7 @@ from psp_common.auth import mint
 from psp_common.embedded import EmbeddedBroker
 from psp_common.settings import ServiceSettings
 from psp_common.stack import SERVICES, Stack
+from tests.clock import STACK_ENV
 from tests.faults.ledger import WebhookReceiver
 from tests.support import create_database, drop_database
 
@@ -24,6 +25,7 @@ FAULT_ENV = {
     "PSP_DISPATCH_POLL_S": "0.2",
     "PSP_RETRY_BACKOFF_S": "0.05",
     "PSP_SEND_RETRY_S": "1",
+    **STACK_ENV,
 }
 SUPPORTERS = 12
 

@@ -28,10 +28,10 @@ from tests.rules.helpers import OCCURRED, observed
 SUBMITTED = OCCURRED + timedelta(days=30)  # both reports arrive long after the incidents, back to back
 
 
-async def submit(url: str, clock: ManualClock, *events: Any, step: dict[str, float] | None = None) -> Any:
+async def submit(url: str, clock: ManualClock, *events: Any, step: dict[str, float] | None = None, **over: Any) -> Any:
     """Publish ``events`` to the rules subscriber in order (moving the clock by ``step`` between them)."""
     await upgrade_async(MIGRATIONS, url)
-    app = build(RulesSettings(database_url=url, kafka_create_topics=False), clock=clock)
+    app = build(RulesSettings(database_url=url, kafka_create_topics=False, **over), clock=clock)
     rt = app.state.container.runtime
     async with TestKafkaBroker(rt.broker) as broker:
         for event in events:
@@ -117,8 +117,12 @@ async def decided(app: Any) -> list[tuple[str, str, Any]]:
 async def test_a_replay_a_year_later_decides_what_live_processing_did(tmp_path: Any) -> None:
     events = history()
     live = await submit(f"sqlite+aiosqlite:///{tmp_path}/live.db", ManualClock(OCCURRED), *events, step={"minutes": 5})
+    # Rebuilding from the topic a year later: the outreach max age is lifted, else nothing would page (on purpose).
     replay = await submit(
-        f"sqlite+aiosqlite:///{tmp_path}/replay.db", ManualClock(SUBMITTED + timedelta(days=365)), *events
+        f"sqlite+aiosqlite:///{tmp_path}/replay.db",
+        ManualClock(SUBMITTED + timedelta(days=365)),
+        *events,
+        outreach_max_age_days=None,
     )
     live_decisions, replayed = await decided(live), await decided(replay)
     assert [outcome for _, outcome, _ in live_decisions] == [

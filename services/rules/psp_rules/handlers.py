@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from psp_rules.adapters.repository import (
 from psp_rules.adapters.ruleset_schema import RuleSetDoc
 from psp_rules.domain.engine import Action, ActionKind, Decision, decide, evaluate, overlay
 from psp_rules.domain.model import Context, GroupPolicy, Incident, Person, RuleSet
+from psp_rules.domain.paging import hold, not_paged_reason
 from psp_rules.settings import RulesSettings
 
 log = logging.getLogger("psp.rules")
@@ -46,13 +47,14 @@ class RulesConfig:
     merge_window_hours: float
     default_doc: RuleSetDoc
     default_source: str = ""  # the packaged default's text, as the console shows it
+    outreach_max_age_days: float | None = None  # older incidents are decided and counted, never paged
     cache: RuleSetCache = field(default_factory=lambda: RuleSetCache(), compare=False)
 
     @classmethod
     def from_settings(cls, settings: RulesSettings, default_doc: RuleSetDoc, default_source: str = "") -> RulesConfig:
         """Build from settings."""
         group = GroupPolicy(settings.group_staff_more_than, settings.group_units_at_least)
-        return cls(group, settings.merge_window_hours, default_doc, default_source)
+        return cls(group, settings.merge_window_hours, default_doc, default_source, settings.outreach_max_age_days)
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,9 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
     names = [n for s in event.staff for n in s.names()]  # current pseudonyms and aliases: every stored name
     await CaseRepository(uow.session).lock_people(names, event.incident_ref)  # before reading open cases
     p = await plan(event, uow.session, cfg, seed=now)
+    held = not_paged_reason(event.historical, p.incident.occurred_at, now, cfg.outreach_max_age_days)
+    if held is not None:  # decided and recorded (so counted), but no case and no outreach
+        p = replace(p, decision=hold(p.decision, held))
     await rotation.relink(uow.session, p.incident.people(), now)
     cases = CaseRepository(uow.session)
     published = 0

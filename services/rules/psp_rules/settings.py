@@ -28,5 +28,13 @@ class RulesSettings(ServiceSettings):
     default_ruleset_file: str | None = Field(
         None, description="YAML file seeding the default rule set; None uses the packaged rulesets/default.yaml."
     )
+    outreach_max_age_days: float | None = Field(
+        30.0,
+        gt=0,
+        description="An incident that occurred more than this many days before the rules service decides on it"
+        " (its occurred_at against the decision clock) is decided and counted but requests no outreach: no case is"
+        " opened, merged or escalated and nobody is paged. Historical imports are never paged, whatever their age."
+        " Unset (null) for no limit.",
+    )
     max_body_bytes: int = Field(256 * 1024, description="Largest request body accepted (HTTP 413 above).")
     stats_min_cell: int = MIN_CELL_FIELD

@@ -46,6 +46,11 @@ class IncidentObserved(Envelope):
     team_size: int | None = Field(
         None, ge=1, description="Head count of the affected team or unit, when reported as a group (huddles)."
     )
+    historical: bool = Field(
+        False,
+        description="Imported from a past export (the listener's historical import), not reported live: rules "
+        "decide and count it but never request outreach for it. Absent means false (a live report).",
+    )
 
     def partition_key(self) -> str:
         """Keyed by incident so its versions stay ordered."""

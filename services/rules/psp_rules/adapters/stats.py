@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.stats import NULL_MEANS, CellTable
 from psp_rules.adapters.orm import cases, decisions
+from psp_rules.domain.engine import ActionKind
 
 BREAKDOWNS = ("by_rule", "by_action", "by_urgency", "by_mode", "by_facility")
 
@@ -22,6 +23,10 @@ class RuleStats(BaseModel):
     min_cell: int = Field(description=f"PSP_STATS_MIN_CELL in force. {NULL_MEANS}")
     decisions: int | None = Field(description="Incident versions decided (null: suppressed).")
     no_trigger: int | None = Field(description="Of which no rule fired (null: suppressed).")
+    not_paged: int | None = Field(
+        description="Of which rules fired but nobody was paged: historical imports and incidents older than"
+        " PSP_OUTREACH_MAX_AGE_DAYS (null: suppressed).",
+    )
     by_rule: dict[str, int | None] = Field(description=f"Decisions each rule fired in. {NULL_MEANS}")
     by_action: dict[str, int | None] = Field(description=f"Actions: opened, merged, escalated, ... {NULL_MEANS}")
     by_urgency: dict[str, int | None] = Field(description=f"Decisions by urgency (fired only). {NULL_MEANS}")
@@ -32,11 +37,15 @@ class RuleStats(BaseModel):
     cases_purged: int | None = Field(description="Of which retention purged the members (null: suppressed).")
 
 
+def _kind(action: Any) -> str:
+    return str(action.get("kind", "unknown")) if isinstance(action, dict) else "unknown"
+
+
 def _count_decisions(rows: list[Any]) -> dict[str, Counter[str]]:
     out: dict[str, Counter[str]] = {name: Counter() for name in BREAKDOWNS}
     for fired, detail, urg, mod, fac in rows:
         out["by_rule"].update(set(fired or []))
-        out["by_action"].update(a.get("kind", "unknown") for a in detail or [] if isinstance(a, dict))
+        out["by_action"].update(_kind(a) for a in detail or [] if isinstance(a, dict))
         out["by_facility"][fac] += 1
         if fired:
             out["by_urgency"][urg or "unknown"] += 1
@@ -51,6 +60,8 @@ def _table(rows: list[Any], case_rows: list[Any], min_cell: int) -> tuple[CellTa
     table.cell("decisions", len(rows))
     table.cell("no_trigger", no_trigger)
     table.group("no_trigger", table.cell("fired", len(rows) - no_trigger))  # fired = decisions - no_trigger
+    held = sum(1 for r in rows if any(_kind(a) == ActionKind.HELD.value for a in r.detail or []))
+    table.group(table.cell("not_paged", held), table.cell("paged_or_quiet", len(rows) - held))
     counts = _count_decisions(rows)
     for name in ("by_urgency", "by_mode"):  # fired decisions by urgency (mode) + no_trigger = decisions
         table.breakdown(name, counts[name], with_cells=["no_trigger"])
@@ -79,6 +90,7 @@ async def rule_stats(session: AsyncSession, since: datetime | None, until: datet
         min_cell=min_cell,
         decisions=table.value("decisions"),
         no_trigger=table.value("no_trigger"),
+        not_paged=table.value("not_paged"),
         **{name: table.values(name, sorted(counts[name])) for name in BREAKDOWNS},
         cases_opened=table.value("cases_opened"),
         cases_closed=table.value("cases_closed"),

@@ -32,6 +32,7 @@ class ActionKind(StrEnum):
     MERGE = "merged"
     SUPPRESS = "suppressed: opted out"
     COVERED = "already covered"
+    HELD = "not paged"  # historical or too old: decided and counted, no case, no outreach (domain/paging.py)
 
 
 @dataclass(frozen=True)
