@@ -29,14 +29,17 @@ from psp_console.adapters.services import Backends
 from psp_console.adapters.sessions import SessionStore
 from psp_console.entrypoints import (
     auth,
+    pages_audit,
     pages_board,
     pages_case,
     pages_directory,
+    pages_evaluation,
     pages_home,
     pages_optouts,
     pages_roster,
     pages_rules,
     pages_rules_draft,
+    pages_safety_calls,
     pages_shifts,
     pages_status,
     web,
@@ -61,6 +64,9 @@ ROUTERS = [
     pages_shifts.router,
     pages_directory.router,
     pages_optouts.router,
+    pages_evaluation.router,
+    pages_safety_calls.router,
+    pages_audit.router,
 ]
 """Every page area's router (add yours here, with its PageSpec in domain/access.py)."""
 

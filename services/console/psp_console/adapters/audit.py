@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from psp_common.audit import AuditFilter, AuditPage, read_audit
 from psp_console.adapters.orm import audit_log
 
 log = logging.getLogger("psp.console.audit")
@@ -40,3 +41,7 @@ class ConsoleAudit:
                 await conn.execute(insert(audit_log).values(**row))
         except Exception as exc:
             log.error("audit write failed: %s", type(exc).__name__)
+
+    async def read(self, f: AuditFilter, limit: int) -> AuditPage:
+        """A page of the console's own log, newest first (the services' ``GET /v1/audit`` filters and cursor)."""
+        return await read_audit(self.engine, audit_log, f, limit)

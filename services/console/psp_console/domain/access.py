@@ -30,6 +30,7 @@ class PageSpec:
 
 
 COORDINATOR = frozenset({Scope.COORDINATOR})
+EVALUATORS = frozenset({Scope.COORDINATOR, Scope.ANALYST})
 EVERYONE = frozenset({Scope.COORDINATOR, Scope.SUPPORTER, Scope.ANALYST})
 
 PAGES: dict[str, PageSpec] = {
@@ -88,6 +89,27 @@ PAGES: dict[str, PageSpec] = {
             "/opt-outs",
             COORDINATOR,
             "Opt a person out of outreach, or back in, by staff id.",
+        ),
+        PageSpec(
+            "evaluation",
+            "Evaluation",
+            "/evaluation",
+            EVALUATORS,
+            "The programme's figures by month as charts, with CSV downloads; small counts suppressed.",
+        ),
+        PageSpec(
+            "safety_calls",
+            "Safety calls",
+            "/safety-calls",
+            COORDINATOR,
+            "The morning and evening safety-call lists of a facility and day, ready to print.",
+        ),
+        PageSpec(
+            "audit",
+            "Audit log",
+            "/audit",
+            COORDINATOR,
+            "Who read or changed what in each service and the console, with filters.",
         ),
     )
 }
