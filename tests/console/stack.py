@@ -41,9 +41,7 @@ def service_app(service: str, url: str, issuer: str) -> FastAPI:
     bootstrap = importlib.import_module(f"psp_{service}.bootstrap")
     mod = importlib.import_module(f"psp_{service}.settings")
     cls = next(getattr(mod, n) for n in dir(mod) if n.endswith("Settings") and n != "ServiceSettings")
-    app: FastAPI = bootstrap.build(
-        cls(env="dev", database_url=url, kafka_create_topics=False, auth_oidc_issuer=issuer)
-    )
+    app: FastAPI = bootstrap.build(cls(env="dev", database_url=url, kafka_create_topics=False, auth_oidc_issuer=issuer))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -22,7 +22,9 @@ def section(html: str, key: str) -> str:
 
 def bars(part: str) -> list[tuple[str, str, str]]:
     """(series, month, title) of each drawn bar."""
-    found = re.findall(r'<rect class="bar"[^>]*data-series="([^"]+)" data-category="([^"]+)"><title>([^<]+)</title>', part)
+    found = re.findall(
+        r'<rect class="bar"[^>]*data-series="([^"]+)" data-category="([^"]+)"><title>([^<]+)</title>', part
+    )
     return [(s, m, t) for s, m, t in found]
 
 
@@ -42,7 +44,13 @@ async def test_charts_from_the_services_with_small_cells_suppressed(stack: Stack
         r = await c.get("/evaluation", params=RANGE)
     assert r.status_code == 200, r.text
     html = r.text
-    assert re.findall(r'data-chart="(\w+)"', html) == ["triggers", "first_contact", "encounters", "referrals", "declined"]
+    assert re.findall(r'data-chart="(\w+)"', html) == [
+        "triggers",
+        "first_contact",
+        "encounters",
+        "referrals",
+        "declined",
+    ]
     for key in ("triggers", "first_contact", "encounters", "referrals", "declined"):
         part = section(html, key)
         assert 'role="img"' in part and f'aria-labelledby="chart-{key}-t chart-{key}-d"' in part
@@ -56,13 +64,20 @@ async def test_charts_from_the_services_with_small_cells_suppressed(stack: Stack
         ["2026-10", "&lt;5", "&lt;5", "0"],
         ["2026-11", "0", "0", "0"],
     ]
-    assert sorted(markers(enc)) == ["2026-10, Support declined: &lt;5 (suppressed)", "2026-10, Support given: &lt;5 (suppressed)"]
+    assert sorted(markers(enc)) == [
+        "2026-10, Support declined: &lt;5 (suppressed)",
+        "2026-10, Support given: &lt;5 (suppressed)",
+    ]
     drawn = bars(enc)
     assert len(drawn) == 7 and ("support_given", "2026-10") not in {(s, m) for s, m, _ in drawn}
     assert ("support_given", "2026-09", "2026-09, Support given: 6") in drawn
 
     ttfc = section(html, "first_contact")
-    assert table(ttfc) == [["2026-09", "20", "20", "20"], ["2026-10", "40", "40", "40"], ["2026-11", "none", "none", "none"]]
+    assert table(ttfc) == [
+        ["2026-09", "20", "20", "20"],
+        ["2026-10", "40", "40", "40"],
+        ["2026-11", "none", "none", "none"],
+    ]
     assert len(bars(ttfc)) == 6 and markers(ttfc) == []
 
     refs = section(html, "referrals")
@@ -96,7 +111,10 @@ async def test_csv_downloads_keep_suppressed_cells_empty(stack: Stack) -> None: 
     ]
     assert theirs.status_code == 200 and theirs.headers["content-type"].startswith("text/csv")
     monthly = list(csv.DictReader(io.StringIO(theirs.text)))
-    assert [(m["month"], m["contacts"], m["support_given"]) for m in monthly] == [("2026-09", "6", "6"), ("2026-10", "7", "")]
+    assert [(m["month"], m["contacts"], m["support_given"]) for m in monthly] == [
+        ("2026-09", "6", "6"),
+        ("2026-10", "7", ""),
+    ]
 
 
 async def test_month_range_and_roles(stack: Stack) -> None:  # noqa: F811

@@ -36,7 +36,7 @@ async def test_morning_and_evening_lists_in_the_facilitys_zone_and_printable(sta
         assert "America/Toronto" in r.text and "Print view" in r.text
         printed = await c.get("/safety-calls/print", params={"facility": "GEN", "day": "2026-11-22"})
         assert printed.status_code == 200 and 'aria-label="Main"' not in printed.text
-        assert rows(printed.text, "morning") == [row[:6] + [row[6]] for row in morning]
+        assert rows(printed.text, "morning") == morning
         other = await c.get("/safety-calls", params={"facility": "WEST", "day": "2026-11-22"})
         assert other.text.count("No flagged events in this window") == 2
         bad = await c.get("/safety-calls", params={"facility": "GEN", "day": "22/11"})
@@ -101,11 +101,16 @@ def entry(source: str, id_: int, minute: int) -> Entry:
 
 
 def test_merge_pages_newest_first_without_skipping_or_repeating() -> None:
-    logs = {"rules": [entry("rules", i, i) for i in range(1, 8)], "console": [entry("console", i, 10 + i) for i in range(1, 3)]}
+    logs = {
+        "rules": [entry("rules", i, i) for i in range(1, 8)],
+        "console": [entry("console", i, 10 + i) for i in range(1, 3)],
+    }
     seen: list[tuple[str, int]] = []
     cursor = parse_cursor(None, ("rules", "console"))
     for _ in range(10):
-        pages = {s: [e for e in reversed(logs[s]) if not cursor[s] or e.id < cursor[s]][:3] for s in logs if cursor[s] != 0}
+        pages = {
+            s: [e for e in reversed(logs[s]) if not cursor[s] or e.id < cursor[s]][:3] for s in logs if cursor[s] != 0
+        }
         taken, after = merge(pages, {s: cursor[s] for s in pages}, 3)
         seen += [(e.source, e.id) for e in taken]
         text = format_cursor({**cursor, **after})
