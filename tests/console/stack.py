@@ -21,7 +21,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from psp_common.clock import SystemClock
 from psp_common.devrun import fetch_dev_token
 from psp_common.events.intake import IncidentObserved
 from psp_common.migrations import upgrade_async
@@ -30,13 +29,14 @@ from psp_console.bootstrap import build as build_console
 from psp_notification import handlers as notification_handlers
 from psp_notification.adapters.repository import Repository
 from psp_rules import handlers as rules_handlers
+from tests.clock import PinnedClock
 from tests.console.conftest import Site, console_settings, free_port, served
 from tests.notification.support import matched
 from tests.notification.test_feeds import requested
 from tests.rules.helpers import observed
 
 
-def service_app(service: str, url: str, issuer: str) -> FastAPI:
+def service_app(service: str, url: str, issuer: str, clock: PinnedClock) -> FastAPI:
     """The service's real app verifying ``issuer``'s tokens; its lifespan only migrates (no broker)."""
     bootstrap = importlib.import_module(f"psp_{service}.bootstrap")
     mod = importlib.import_module(f"psp_{service}.settings")
@@ -52,7 +52,7 @@ def service_app(service: str, url: str, issuer: str) -> FastAPI:
 
     app.router.lifespan_context = lifespan
     # the provider issues tokens on the pinned test clock (tests/clock.py): the service checks their times on it too
-    app.state.runtime.tokens.clock = SystemClock().now
+    app.state.runtime.tokens.clock = clock.now
     return app
 
 
@@ -72,13 +72,13 @@ class Stack:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, idp_url: str) -> AsyncIterator[Stack]:
+async def stack(tmp_path: Path, idp_url: str, pinned_clock: PinnedClock) -> AsyncIterator[Stack]:
     """The console and the four services on free ports (SQLite each), signed in through the dev provider."""
     async with AsyncExitStack() as exits:
         apps: dict[str, FastAPI] = {}
         urls: dict[str, str] = {}
         for service in SERVICES:
-            apps[service] = service_app(service, f"sqlite+aiosqlite:///{tmp_path}/{service}.db", idp_url)
+            apps[service] = service_app(service, f"sqlite+aiosqlite:///{tmp_path}/{service}.db", idp_url, pinned_clock)
             port = free_port()
             urls[f"{service}_url"] = await exits.enter_async_context(served(apps[service], port))
         port = free_port()
