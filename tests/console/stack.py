@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from psp_common.devrun import fetch_dev_token
 from psp_common.events.intake import IncidentObserved
@@ -27,7 +28,7 @@ from psp_common.migrations import upgrade_async
 from psp_common.stack import SERVICES
 from psp_console.bootstrap import build as build_console
 from psp_notification import handlers as notification_handlers
-from psp_notification.adapters.repository import Repository
+from psp_notification.adapters.orm import assignments
 from psp_rules import handlers as rules_handlers
 from tests.clock import PinnedClock
 from tests.console.conftest import Site, console_settings, free_port, served
@@ -112,9 +113,9 @@ async def open_case(stack: Stack, at: datetime, *, facility: str = "GEN", unit: 
     m = matched(primary=ref, case_id=req.case_id, correlation_id=req.correlation_id, occurred_at=at, facility=facility)
     await _handle(c, notification_handlers.on_supporter_matched, m, c.settings, at)
     async with c.runtime.uow() as uow:
-        await Repository(uow.session).update_assignment(
-            str(m.assignment_id), acknowledged_by=ref, acknowledged_at=at, state="acknowledged"
-        )
+        taken = {"acknowledged_by": ref, "acknowledged_at": at, "state": "acknowledged"}
+        where = assignments.c.assignment_id == str(m.assignment_id)
+        await uow.session.execute(update(assignments).where(where).values(**taken))
         await uow.commit()
     return str(m.assignment_id)
 

@@ -37,7 +37,9 @@ async def test_morning_and_evening_lists_in_the_facilitys_zone_and_printable(sta
         assert "America/Toronto" in r.text and "Print view" in r.text
         printed = await c.get("/safety-calls/print", params={"facility": "GEN", "day": "2026-11-22"})
         assert printed.status_code == 200 and 'aria-label="Main"' not in printed.text
-        assert rows(printed.text, "morning") == morning
+        assert [row[:6] for row in rows(printed.text, "morning")] == [row[:6] for row in morning]
+        assert re.fullmatch(r'<a href="/cases/[0-9a-f-]{36}">[0-9a-f]{8}</a>', morning[0][6])  # to the case page
+        assert re.fullmatch(r"[0-9a-f]{8}", rows(printed.text, "morning")[0][6])  # on paper: no link
         other = await c.get("/safety-calls", params={"facility": "WEST", "day": "2026-11-22"})
         assert other.text.count("No flagged events in this window") == 2
         bad = await c.get("/safety-calls", params={"facility": "GEN", "day": "22/11"})

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, Select, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -176,6 +177,15 @@ async def read_audit(engine: AsyncEngine, table: Table, f: AuditFilter, limit: i
     return AuditPage(items=items, next_before=items[-1].id if len(items) == limit else None)
 
 
+def _utc(name: str, value: datetime | None) -> datetime | None:
+    """A time filter in UTC; one that cannot be expressed in UTC (year 1 or 9999 with an offset) is a 422."""
+    try:
+        return as_utc(value)
+    except OverflowError:
+        error = {"type": "value_error", "loc": ("query", name), "msg": "time out of range", "input": None}
+        raise RequestValidationError([error]) from None
+
+
 def _filter(
     before: int | None = Query(None, ge=1, le=2**62, description="Only entries with a smaller id."),
     actor: str | None = Query(None, max_length=128, description="Only this token subject."),
@@ -199,8 +209,8 @@ def _filter(
         action=action,
         status_min=status_min,
         status_max=status_max,
-        since=as_utc(since),
-        until=as_utc(until),
+        since=_utc("since", since),
+        until=_utc("until", until),
         resource_prefix=resource_prefix,
         resource_contains=resource_contains,
     )
