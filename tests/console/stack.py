@@ -91,7 +91,8 @@ async def stack(tmp_path: Path, idp_url: str, pinned_clock: PinnedClock) -> Asyn
 async def decide(stack: Stack, at: datetime, **incident: Any) -> None:
     """The rules service decides one incident report at ``at`` (what its intake consumer does)."""
     c = stack.container("rules")
-    event: IncidentObserved = observed(f"ref_{uuid.uuid4().hex}", ids=(f"E-{uuid.uuid4().hex[:6]}",), **incident)
+    ref, staff = f"ref_{uuid.uuid4().hex}", (f"E-{uuid.uuid4().hex[:6]}",)
+    event: IncidentObserved = observed(ref, ids=staff, **{"occurred_at": at - timedelta(hours=1), **incident})
     async with c.runtime.uow() as uow:
         await rules_handlers.on_incident(event, uow, c.config, at)
         await uow.commit()
