@@ -1,4 +1,5 @@
-"""Rules retention: members and decision pseudonyms purged after a case closes; counts kept for /v1/stats."""
+"""Rules retention: members, decision and incident-fact pseudonyms purged after a case closes; counts kept for
+/v1/stats, facts kept without names for the what-if."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.migrations import upgrade_async
 from psp_common.retention import Retention
 from psp_rules import handlers
-from psp_rules.adapters.orm import case_members, cases, decisions, outbox
+from psp_rules.adapters.orm import case_members, cases, decisions, incident_facts, outbox
 from psp_rules.bootstrap import MIGRATIONS, build
 from psp_rules.retention import purge_closed
 from psp_rules.settings import RulesSettings
@@ -74,7 +75,8 @@ async def test_purges_members_and_decision_pseudonyms_of_old_closed_cases_only(a
     await decide(app, "ref_nothing", "E-NONE", harm_level="no_harm", event_class="near_miss")
     await close(app, closed_case)
     assert await retention(app, HANDLED + timedelta(days=89)).tick() == 0  # closed < 90 days ago: kept
-    assert await retention(app, HANDLED + timedelta(days=91)).tick() == 3  # the case, its decision, the no-op
+    # the case, its decision and facts, the no-op's decision and facts
+    assert await retention(app, HANDLED + timedelta(days=91)).tick() == 5
     assert await retention(app, HANDLED + timedelta(days=91)).tick() == 0  # idempotent
     members = await table(app, case_members)
     assert {m["case_id"] for m in members} == {open_case}  # the closed case's members are gone
@@ -86,6 +88,11 @@ async def test_purges_members_and_decision_pseudonyms_of_old_closed_cases_only(a
         assert all(a["people"] == [] for a in by_ref[ref]["detail"])
     assert by_ref["ref_closed"]["fired"] and by_ref["ref_closed"]["detail"][0]["kind"] == "opened"
     assert by_ref["ref_open"]["purged_at"] is None and by_ref["ref_open"]["detail"][0]["people"]
+    facts = {f["incident_ref"]: f for f in await table(app, incident_facts)}  # what-if: names go, the rest stays
+    for ref in ("ref_closed", "ref_nothing"):
+        assert facts[ref]["people"] == [[None, None, "rn", "primary", []]] and facts[ref]["purged_at"] is not None
+        assert facts[ref]["harm_level"]
+    assert facts["ref_open"]["people"][0][0].startswith("ps_") and facts["ref_open"]["purged_at"] is None
 
 
 async def test_decision_of_a_merged_incident_waits_for_the_case_it_joined(app: Any) -> None:
@@ -93,9 +100,10 @@ async def test_decision_of_a_merged_incident_waits_for_the_case_it_joined(app: A
     await decide(app, "ref_second", "E-1")  # merged into the open case: its decision names E-1 too
     assert await retention(app, HANDLED + timedelta(days=400)).tick() == 0  # still open: nothing goes
     await close(app, case_id)
-    assert await retention(app, HANDLED + timedelta(days=91), batch=1).tick() == 3  # batches until done
+    assert await retention(app, HANDLED + timedelta(days=91), batch=1).tick() == 5  # batches until done
     assert await table(app, case_members) == []
     assert all(d["purged_at"] is not None for d in await table(app, decisions))
+    assert all(p[0] is None for f in await table(app, incident_facts) for p in f["people"])
 
 
 async def test_stats_count_decisions_for_analysts_and_survive_retention(app: Any) -> None:

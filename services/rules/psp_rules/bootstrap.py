@@ -18,7 +18,7 @@ from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, run
 from psp_rules.adapters.orm import audit_log, metadata
 from psp_rules.adapters.ruleset_schema import DEFAULT_FILE, load_text
-from psp_rules.entrypoints import api, api_drafts, api_stats, consumers
+from psp_rules.entrypoints import api, api_drafts, api_stats, api_whatif, consumers
 from psp_rules.handlers import RulesConfig
 from psp_rules.retention import purge_closed
 from psp_rules.settings import RulesSettings
@@ -66,6 +66,7 @@ def build(settings: RulesSettings | None = None, clock: Clock | None = None) -> 
     app.state.container = container
     app.include_router(api.router)
     app.include_router(api_drafts.router)
+    app.include_router(api_whatif.router)
     app.include_router(api_stats.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

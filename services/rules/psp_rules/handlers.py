@@ -17,6 +17,7 @@ from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.events.vocab import StaffRef
 from psp_rules import rotation
+from psp_rules.adapters.facts import FactRepository
 from psp_rules.adapters.repository import (
     CaseRepository,
     Member,
@@ -64,6 +65,7 @@ class Plan:
     incident: Incident
     ruleset: RuleSet
     decision: Decision
+    fresh: bool = True  # a version newer than any decided for the incident (False: already decided)
 
 
 def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset()) -> Incident:
@@ -156,7 +158,8 @@ async def plan(
         last_version=last_version,
     )
     evaluation = evaluate(incident, ruleset, cfg.group)
-    return Plan(incident, ruleset, decide(incident, evaluation, ctx))
+    fresh = last_version is None or event.report_version > last_version
+    return Plan(incident, ruleset, decide(incident, evaluation, ctx), fresh)
 
 
 def outreach_event(
@@ -253,6 +256,8 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
             uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members, now))
             published += 1
     await cases.record(decision_row(event, p, now))
+    if p.fresh:  # what the rules read, so a draft can be tried on history (what-if)
+        await FactRepository(uow.session).add(p.incident, now)
     log.info(
         "decided %s v%d: %s (%d published, ruleset %s)",
         event.incident_ref,

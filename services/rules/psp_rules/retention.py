@@ -2,8 +2,10 @@
 
 Purged: the members of a case closed at or before the cutoff (who was involved), and the pseudonyms in the
 decision log once no unpurged case refers to the decision's incident (decisions that opened no case are
-purged the same time after they were made). Kept: case rows (facility, unit, mode, urgency, tier, times)
-and decision rows (rules fired, urgency, outcome), so ``/v1/stats`` still counts them.
+purged the same time after they were made), and on the same condition the pseudonyms in the incident facts the
+what-if replays. Kept: case rows (facility, unit, mode, urgency, tier, times), decision rows (rules fired,
+urgency, outcome), so ``/v1/stats`` still counts them, and the facts without names (roles, flags, harm, ...), so
+a what-if still decides those versions, without linking their people to any other incident.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 from sqlalchemy import delete, select, union, update
 
 from psp_common.db import UnitOfWork
-from psp_rules.adapters.orm import case_members, cases, decisions
+from psp_rules.adapters.facts import anonymized
+from psp_rules.adapters.orm import case_members, cases, decisions, incident_facts
 
 CLOSED = "closed"
 
@@ -52,8 +55,30 @@ async def purge_closed(uow: UnitOfWork, now: datetime, cutoff: datetime, batch: 
         await s.execute(
             update(decisions).where(decisions.c.id == decision_id).values(detail=_strip(detail), purged_at=now)
         )
+    facts = await _purge_facts(uow, now, cutoff, batch, referenced)
     await uow.commit()
-    return case_ids + [f"decision:{r[0]}" for r in rows]
+    return case_ids + [f"decision:{r[0]}" for r in rows] + [f"facts:{i}" for i in facts]
+
+
+async def _purge_facts(uow: UnitOfWork, now: datetime, cutoff: datetime, batch: int, referenced: Any) -> list[int]:
+    """Remove the names of up to ``batch`` incident versions recorded at or before ``cutoff`` that no unpurged
+    case refers to."""
+    due = (
+        select(incident_facts.c.id, incident_facts.c.people)
+        .where(
+            incident_facts.c.recorded_at <= cutoff,
+            incident_facts.c.purged_at.is_(None),
+            incident_facts.c.incident_ref.not_in(referenced),
+        )
+        .order_by(incident_facts.c.recorded_at)
+        .limit(batch)
+    )
+    rows = (await uow.session.execute(due)).all()
+    for fact_id, people in rows:
+        q = update(incident_facts).where(incident_facts.c.id == fact_id)
+        await uow.session.execute(q.values(people=anonymized(people), purged_at=now))
+    ids = [r[0] for r in rows]
+    return ids
 
 
 def _strip(detail: list[dict[str, Any]]) -> list[dict[str, Any]]:

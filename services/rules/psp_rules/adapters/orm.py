@@ -1,4 +1,5 @@
-"""Rules tables: rule set versions and drafts, opt-outs, cases and their members, decisions; plus inbox and outbox."""
+"""Rules tables: rule set versions and drafts, opt-outs, cases and their members, decisions, the facts each
+incident version was decided on (what-if); plus inbox and outbox."""
 
 from __future__ import annotations
 
@@ -96,3 +97,29 @@ decisions = Table(
     Column("purged_at", DateTime(timezone=True), nullable=True),  # retention removed the pseudonyms in detail
 )
 Index("ix_decisions_decided_at", decisions.c.decided_at)
+
+incident_facts = Table(
+    "incident_facts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),  # the order rules decided them in
+    Column("incident_ref", String(64), nullable=False),
+    Column("report_version", Integer, nullable=False),
+    Column("facility", String(64), nullable=False),
+    Column("unit", String(64), nullable=False),
+    Column("source_kind", String(16), nullable=False),
+    Column("event_class", String(32), nullable=False),
+    Column("category", Text, nullable=True),
+    Column("harm_level", String(32), nullable=True),
+    Column("patient_age_group", String(16), nullable=True),
+    Column("huddle_call", String(16), nullable=True),
+    Column("cis_flags", String(1024), nullable=False),  # trigger names, space-separated
+    Column("team_size", Integer, nullable=True),
+    # [[pseudonym, key_id, role, involvement, [aliases]], ...] in report order; retention nulls the names
+    Column("people", JSON, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),  # event time: the what-if window, merging
+    Column("recorded_at", DateTime(timezone=True), nullable=False),  # handled: the retention clock
+    Column("purged_at", DateTime(timezone=True), nullable=True),  # retention removed the names
+    UniqueConstraint("incident_ref", "report_version", name="uq_incident_facts_ref_version"),
+)
+Index("ix_incident_facts_occurred", incident_facts.c.occurred_at)
+Index("ix_incident_facts_recorded", incident_facts.c.recorded_at)

@@ -1,0 +1,242 @@
+"""Replay: decide a history of incident versions in memory, the way the live service decides them, under one
+rule set per facility. Pure: no I/O, no clock, no outbox; the caller streams the versions in.
+
+What it keeps per replay mirrors the rules database: open cases with their people and the event times of the
+incidents that brought each person in (the merge window compares event times, as live), the newest version and
+the units decided per incident, and opt-outs. One simplification, the same for every rule set compared: a
+simulated case never closes during the replay (closing is a human outcome of the outreach, which a replay of
+other rules cannot know), so a person's incident merges into their case whenever it occurred within the merge
+window of an incident already in that case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from bisect import bisect_left, bisect_right, insort
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from psp_rules.domain.engine import ActionKind, Decision, Evaluation, decide, evaluate
+from psp_rules.domain.model import Context, GroupPolicy, Incident, Mode, OpenCase, Person, RuleSet, Urgency
+
+ALL_SCOPE = "all"
+
+
+@dataclass
+class SimCase:
+    """A case the replay opened: who is in it and when their incidents occurred (joining order kept)."""
+
+    case_id: str
+    incident_ref: str
+    report_version: int
+    mode: Mode
+    urgency: Urgency
+    tier: int
+    opened_by: frozenset[str]  # rule ids that fired on the version that opened it
+    seq: int  # creation order (the order the database would list them in)
+    occurred: dict[str, list[datetime]] = field(default_factory=dict)
+    incidents: set[str] = field(default_factory=set)
+    seen: OpenCase | None = None  # the engine's view, until the case changes
+
+    def view(self) -> OpenCase:
+        """The engine's view of it."""
+        if self.seen is None:
+            self.seen = self._view()
+        return self.seen
+
+    def _view(self) -> OpenCase:
+        return OpenCase(
+            self.case_id,
+            self.incident_ref,
+            self.mode,
+            self.urgency,
+            self.tier,
+            tuple(self.occurred),
+            {name: tuple(times) for name, times in self.occurred.items()},
+            frozenset(self.incidents),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a rule set made of one incident version: rules fired, urgency, mode (None: nothing fired)."""
+
+    fired: frozenset[str]
+    urgency: Urgency | None
+    mode: Mode | None
+
+
+class Replay:
+    """Decides incident versions one after another, carrying cases and history between them."""
+
+    def __init__(self, group: GroupPolicy, merge_window_hours: float, opted_out: Mapping[str, frozenset[str]]) -> None:
+        self.group, self.merge_window_hours, self.opted_out = group, merge_window_hours, opted_out
+        self.cases: dict[str, SimCase] = {}
+        self.outcomes: dict[tuple[str, int], Outcome] = {}
+        self.last: dict[str, Outcome] = {}  # per incident: the outcome of its newest version
+        self.versions_used: set[str] = set()
+        self._by_name: dict[str, set[str]] = {}
+        self._times: dict[str, list[tuple[datetime, int, str]]] = {}  # person -> (event time, seq, case), sorted
+        self._by_ref: dict[str, set[str]] = {}
+        self._history: dict[str, tuple[int, frozenset[str]]] = {}
+        self._memo: dict[tuple[object, ...], tuple[Evaluation, frozenset[str]]] = {}
+        self._profiles: dict[int, _Profile] = {}
+        self._fired_sets: Counter[frozenset[str]] = Counter()
+
+    @property
+    def rules_fired(self) -> Counter[str]:
+        """Versions each rule fired on."""
+        out: Counter[str] = Counter()
+        for fired, n in self._fired_sets.items():
+            for rule_id in fired:
+                out[rule_id] += n
+        return out
+
+    def decide(self, incident: Incident, ruleset: RuleSet) -> Decision:
+        """Decide one version as the live handler would, then apply what it opens, merges and raises."""
+        ref = incident.incident_ref
+        last_version, units = self._history.get(ref, (None, frozenset()))
+        if units:
+            incident = dataclasses.replace(incident, other_units=units)
+        self._history[ref] = (max(incident.report_version, last_version or 0), units | {incident.unit})
+        fresh = last_version is None or incident.report_version > last_version
+        if fresh:
+            self._relink(incident.staff)
+        evaluation, fired = self._evaluate(incident, ruleset)
+        if evaluation.fired and fresh:
+            people = incident.people()
+            hours = ruleset.merge_window_hours or self.merge_window_hours
+            ctx = Context(
+                merge_window_hours=hours,
+                opted_out=self._opted_out(people, incident.facility),
+                open_cases=self._open_cases(people, incident, timedelta(hours=hours)),
+                last_version=last_version,
+            )
+        else:
+            ctx = Context(self.merge_window_hours, last_version=last_version)
+        decision = decide(incident, evaluation, ctx)
+        if fresh:
+            self._apply(incident, decision, fired)
+            outcome = Outcome(fired, evaluation.urgency, decision.mode if evaluation.fired else None)
+            self.outcomes[(ref, incident.report_version)] = self.last[ref] = outcome
+            self._fired_sets[fired] += 1
+            self.versions_used.add(ruleset.version)
+        return decision
+
+    def _evaluate(self, incident: Incident, ruleset: RuleSet) -> tuple[Evaluation, frozenset[str]]:
+        """``evaluate`` reads only a few facts, and each rule set only some of them: versions that agree on those
+        share one evaluation (its hits' explanations may quote another version's head count; a replay never
+        shows them, and which rules fire, urgency, tier and mode are the same)."""
+        profile = self._profiles.get(id(ruleset))
+        if profile is None:
+            profile = self._profiles[id(ruleset)] = _Profile.of(ruleset, ruleset.group or self.group)
+        key = profile.key(incident)
+        found = self._memo.get(key)
+        if found is None:
+            evaluation = evaluate(incident, ruleset, self.group)
+            found = self._memo[key] = (evaluation, frozenset(h.rule_id for h in evaluation.hits))
+        return found
+
+    def _opted_out(self, people: tuple[Person, ...], facility: str) -> frozenset[str]:
+        if not self.opted_out:
+            return frozenset()
+        wanted = {ALL_SCOPE, facility}
+        return frozenset(
+            p.pseudonym for p in people if any(wanted & self.opted_out.get(n, frozenset()) for n in p.names)
+        )
+
+    def _open_cases(self, people: tuple[Person, ...], incident: Incident, window: timedelta) -> tuple[OpenCase, ...]:
+        """The cases the engine can act on: those covering this incident, and those where one of its people has an
+        incident within the merge window (the only other cases the engine merges into; live reads every open case
+        of the people, and the engine discards the others)."""
+        ids = set(self._by_ref.get(incident.incident_ref, ()))
+        at = incident.occurred_at
+        for p in people:
+            times = self._times.get(p.pseudonym)
+            if times:
+                lo, hi = bisect_left(times, (at - window,)), bisect_right(times, (at + window, len(self.cases) + 1))
+                ids.update(cid for _, _, cid in times[lo:hi])
+        return tuple(c.view() for c in sorted((self.cases[i] for i in ids), key=lambda c: c.seq))
+
+    def _relink(self, staff: tuple[Person, ...]) -> None:
+        """Cases holding someone under a previous key's pseudonym hold them under the current one (live: relink)."""
+        for p in staff:
+            for alias in p.aliases:
+                for cid in self._by_name.pop(alias, set()):
+                    case = self.cases[cid]
+                    times = case.occurred.pop(alias)
+                    case.occurred.setdefault(p.pseudonym, []).extend(times)
+                    case.seen = None
+                    self._by_name.setdefault(p.pseudonym, set()).add(cid)
+                for entry in self._times.pop(alias, []):
+                    insort(self._times.setdefault(p.pseudonym, []), entry)
+
+    def _join(self, case: SimCase, name: str, incident: Incident) -> None:
+        case.occurred.setdefault(name, []).append(incident.occurred_at)
+        case.incidents.add(incident.incident_ref)
+        case.seen = None
+        self._by_name.setdefault(name, set()).add(case.case_id)
+        insort(self._times.setdefault(name, []), (incident.occurred_at, case.seq, case.case_id))
+        self._by_ref.setdefault(incident.incident_ref, set()).add(case.case_id)
+
+    def _apply(self, incident: Incident, decision: Decision, fired: frozenset[str]) -> None:
+        for a in decision.actions:
+            if a.kind is ActionKind.OPEN:
+                case = SimCase(
+                    a.case_id, incident.incident_ref, incident.report_version, a.mode, a.urgency, a.tier, fired,
+                    len(self.cases),
+                )  # fmt: skip
+                self.cases[a.case_id] = case
+                for name in a.people:
+                    self._join(case, name, incident)
+            elif a.kind is ActionKind.MERGE:
+                for name in a.people:
+                    self._join(self.cases[a.case_id], name, incident)
+            elif a.kind in (ActionKind.ESCALATE, ActionKind.UPDATE):
+                case = self.cases[a.case_id]
+                for name in a.people:
+                    if name not in case.occurred:
+                        self._join(case, name, incident)
+                case.urgency, case.tier, case.seen = a.urgency, a.tier, None
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """Which facts a rule set (with its group policy) reads: the key its evaluations are shared by."""
+
+    ruleset_id: int
+    flags: frozenset[str]
+    reads: tuple[bool, ...]  # harm, event class, category, age group, source kind, huddle call
+    staff_cap: int  # head counts above every staff threshold decide alike
+    units_cap: int
+
+    @classmethod
+    def of(cls, ruleset: RuleSet, group: GroupPolicy) -> _Profile:
+        whens = [r.when for r in ruleset.rules]
+        reads = tuple(
+            any(getattr(w, name) for w in whens)
+            for name in (
+                "harm_levels_any",
+                "event_classes_any",
+                "categories_any",
+                "patient_age_groups_any",
+                "source_kinds_any",
+                "huddle_calls_any",
+            )
+        )
+        staff = [w.staff_more_than for w in whens if w.staff_more_than is not None] + [group.staff_more_than]
+        units = [w.units_at_least for w in whens if w.units_at_least is not None] + [group.units_at_least]
+        flags = frozenset().union(*(w.cis_flags_any for w in whens))
+        return cls(id(ruleset), flags, reads, max(staff) + 1, max(units))
+
+    def key(self, i: Incident) -> tuple[object, ...]:
+        facts = (i.harm_level, i.event_class, i.category, i.patient_age_group, i.source_kind, i.huddle_call)
+        return (
+            self.ruleset_id,
+            i.cis_flags & self.flags,
+            *(f if read else None for f, read in zip(facts, self.reads, strict=True)),
+            min(i.head_count, self.staff_cap),
+            min(len(i.units), self.units_cap),
+        )
