@@ -27,7 +27,9 @@ QUICK = {
     "pause_rate": 50.0,
     "drain_seconds": 20.0,
     "settle_seconds": 30.0,
+    "whatif_incidents": 10_000,
 }
+SYSTEM_SCENARIOS = {"fixed", "search", "replay", "drain"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,7 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small run (~2 min) to check the harness works")
     p.add_argument("--only", default=",".join(SYSTEMS), help="comma list of raw,faststream,pipeline")
-    p.add_argument("--scenarios", default="fixed,search,replay,drain", help="comma list of the scenarios to run")
+    p.add_argument(
+        "--scenarios",
+        default="fixed,search,replay,drain,whatif",
+        help="comma list of the scenarios to run (whatif: rules' draft what-if on stored history, no broker)",
+    )
+    p.add_argument("--whatif-incidents", type=int, default=100_000, help="stored incident versions the what-if decides")
     p.add_argument("--rate", type=float, default=200.0, help="fixed-rate scenario, reports/s (target: p99 <= 250 ms)")
     p.add_argument("--duration", type=float, default=30.0, help="fixed-rate scenario length, s")
     p.add_argument("--rates", default="100,200,400,700,1000,1500,2000,2500,3000", help="step search rates")
@@ -205,7 +212,16 @@ async def amain(args: argparse.Namespace) -> int:
     env = environment(REPO, await postgres_version(dsn), f"external {external}" if external else "tansu (embedded)")
     print("Environment: " + ", ".join(f"{k}={v}" for k, v in env.items()), flush=True)
     rows: list[Row] = []
-    for name in args.only:
+    if "whatif" in args.scenarios:
+        from bench import whatif
+
+        print(f"\n== rules: what-if over {args.whatif_incidents:,} stored incidents", flush=True)
+        try:
+            rows += await whatif.run(dsn, args.whatif_incidents)
+        except Exception as exc:
+            print(f"   what-if failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            rows.append(Row("rules", "error", note=f"{type(exc).__name__}: {str(exc)[:200]}"))
+    for name in args.only if args.scenarios & SYSTEM_SCENARIOS else []:
         # The embedded broker keeps every message in memory and slows as it fills, so each system starts on a
         # fresh one (same binary, same settings); an external broker is shared as given.
         broker = None if external else EmbeddedBroker(log_path=workdir / f"broker-{name}.log").start()
@@ -219,6 +235,10 @@ async def amain(args: argparse.Namespace) -> int:
     rows = with_ratios(rows)
     print("\n" + text_table(rows))
     verdict = verdicts(rows, args)
+    if "whatif" in args.scenarios:
+        from bench import whatif
+
+        verdict += [v for v in [whatif.verdict(rows, args.whatif_incidents)] if v]
     for v in verdict:
         print("Target: " + v)
     csv_path = args.out / f"{stamp}.csv"
