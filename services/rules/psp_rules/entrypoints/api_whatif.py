@@ -76,7 +76,8 @@ SIMPLIFICATION = (
     "Versions are decided in the order the service decided them, on event time, with the opt-outs as they stand "
     "today. A replayed case never closes (closing is an outcome of the outreach), so a person's incident within the "
     "merge window of an incident in their case merges into it. Versions older than the retention period are "
-    "decided without their people's pseudonyms: they fire the same rules but link to no other incident."
+    "decided without their people's pseudonyms: they fire the same rules but link to no other incident. Historical "
+    "imports and reports too old to page are decided like any other (live, they open no case)."
 )
 
 
