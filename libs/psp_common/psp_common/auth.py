@@ -29,6 +29,7 @@ class Scope(StrEnum):
     SUPPORTER = "supporter"  # peer supporters: only their own assignments
     ANALYST = "analyst"  # evaluation: aggregates only
     SCIM = "scim"  # the identity provider's provisioning client (Entra ID, Okta): notification's /scim/v2 only
+    STAFF = "staff"  # any signed-in staff member: refer themself or a colleague (listener POST /v1/referrals) only
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ from __future__ import annotations
 OCCURRENCE_REPORTS = "psp.occurrence-reports.v1"
 SAFETY_HUDDLES = "psp.safety-huddles.v1"
 FHIR_ADVERSE_EVENTS = "psp.fhir-adverse-events.v1"
+REFERRALS = "psp.referrals.v1"  # self, colleague, manager and EAP referrals (ReferralV1)
 
 # Normalized, pseudonymized events between services.
 INCIDENT_OBSERVED = "psp.intake.incident-observed.v1"
+REFERRAL_OBSERVED = "psp.intake.referral-observed.v1"
 OUTREACH_REQUESTED = "psp.rules.outreach-requested.v1"
 SUPPORTER_MATCHED = "psp.matching.supporter-matched.v1"
 SUPPORTER_UNMATCHED = "psp.matching.supporter-unmatched.v1"
@@ -22,7 +24,9 @@ ALL_TOPICS: tuple[str, ...] = (
     OCCURRENCE_REPORTS,
     SAFETY_HUDDLES,
     FHIR_ADVERSE_EVENTS,
+    REFERRALS,
     INCIDENT_OBSERVED,
+    REFERRAL_OBSERVED,
     OUTREACH_REQUESTED,
     SUPPORTER_MATCHED,
     SUPPORTER_UNMATCHED,

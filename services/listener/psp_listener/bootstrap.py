@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from psp_common import topics
 from psp_common.audit import install_audit
 from psp_common.events.intake import IncidentObserved
+from psp_common.events.referral import ReferralObserved
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
@@ -17,7 +18,7 @@ from psp_common.quarantine import DbQuarantine, quarantine_purge
 from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, run
 from psp_listener.adapters.orm import audit_log, metadata, quarantine
-from psp_listener.entrypoints import api, consumers, fhir_api
+from psp_listener.entrypoints import api, api_referrals, consumers, fhir_api
 from psp_listener.normalizer import Normalizer
 from psp_listener.settings import ListenerSettings
 
@@ -58,10 +59,17 @@ def build(settings: ListenerSettings | None = None) -> FastAPI:
         IncidentObserved,
         "Normalized, pseudonymized incidents (no patient data, no narrative).",
     )
-    app = create_app(runtime, "PSP Outreach listener", "Intake of occurrence reports, FHIR and huddles.")
+    document_publisher(
+        runtime.broker,
+        topics.REFERRAL_OBSERVED,
+        ReferralObserved,
+        "Referrals (self, colleague, manager, EAP), pseudonymized: who needs support, who referred, how soon.",
+    )
+    app = create_app(runtime, "PSP Outreach listener", "Intake of occurrence reports, FHIR, huddles and referrals.")
     app.state.container = container
     app.include_router(api.router)
     app.include_router(fhir_api.router)
+    app.include_router(api_referrals.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_audit(app, runtime.engine, audit_log)  # outermost: 413s are audited too

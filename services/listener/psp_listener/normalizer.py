@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from psp_common.clock import utcnow
 from psp_common.events.intake import IncidentObserved, SourceKind
+from psp_common.events.referral import ReferralObserved
 from psp_common.pseudonym import Pseudonymizer
 from psp_listener.adapters.common import Person, correlation_id, incident_ref, staff_refs
 from psp_listener.adapters.errors import invalid
@@ -12,7 +14,9 @@ from psp_listener.adapters.fhir import TITLE, FhirVersion, parse_resource
 from psp_listener.adapters.fhir_map import FhirContext, to_incident
 from psp_listener.adapters.huddles import HuddleEntryV1
 from psp_listener.adapters.phrases import PhraseMatcher, load_rules
+from psp_listener.adapters.referrals import ReferralV1
 from psp_listener.adapters.schemas import OccurrenceReportV1
+from psp_listener.referral_intake import Caller, to_event
 from psp_listener.settings import ListenerSettings
 
 log = logging.getLogger("psp.listener.normalize")
@@ -97,3 +101,11 @@ class Normalizer:
     def parse_fhir(self, body: bytes) -> IncidentObserved:
         """Kafka: bytes of an AdverseEvent -> event (version from meta.profile or shape)."""
         return self.fhir(body)
+
+    def referral(self, referral: ReferralV1, caller: Caller | None = None) -> ReferralObserved:
+        """Map a referral: pseudonymize the person and the referrer (the caller's own id fills in what it may)."""
+        return to_event(referral, self.pseudo, caller or Caller(), utcnow())
+
+    def parse_referral(self, body: bytes) -> ReferralObserved:
+        """Kafka: bytes of a referral (a system names everyone) -> event."""
+        return self.referral(ReferralV1.model_validate_json(body))

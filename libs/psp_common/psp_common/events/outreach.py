@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import Field
 
 from psp_common.events.envelope import AwareDatetime, Envelope, Frozen
+from psp_common.events.referral import ReferralFacts
 from psp_common.events.vocab import StaffRef, SupportMode, Urgency
 
 
@@ -42,6 +43,12 @@ class OutreachRequested(Envelope):
         description="When rules decided that outreach is needed; matching judges shifts, the monthly cap, fairness "
         "and continuity at this instant, so a replay decides what live processing did. Absent on events from "
         "before this field: the envelope's produced_at is used.",
+    )
+    referral: ReferralFacts | None = Field(
+        None,
+        description="Set when a referral (psp.intake.referral-observed.v1) caused the request: its kind, the policy "
+        "applied and whether the contact is an offer the person may decline. Absent for incidents; optional, so "
+        "consumers that predate it keep working.",
     )
 
     def partition_key(self) -> str:

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 from psp_common import topics
 from psp_common.events.intake import IncidentObserved
+from psp_common.events.referral import ReferralObserved
 from psp_common.kafka import Schema, subscribe_raw
 from psp_listener import handlers
 from psp_listener.adapters import fhir
 from psp_listener.adapters.huddles import HuddleEntryV1
+from psp_listener.adapters.referrals import ReferralV1
 from psp_listener.adapters.schemas import OccurrenceReportV1
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ GROUPS = {
     topics.OCCURRENCE_REPORTS: GROUP,
     topics.FHIR_ADVERSE_EVENTS: f"{GROUP}-fhir",
     topics.SAFETY_HUDDLES: f"{GROUP}-huddles",
+    topics.REFERRALS: f"{GROUP}-referrals",
 }
 
 
@@ -66,3 +69,30 @@ def register(container: Container) -> None:
             description=description,
             schema=schema,
         )
+    register_referrals(container)
+
+
+def register_referrals(container: Container) -> None:
+    """Subscribe psp.referrals.v1: a system names everyone; invalid referrals are dead-lettered (quarantined)."""
+    rt = container.runtime
+
+    async def accept(event: ReferralObserved) -> None:
+        async with rt.uow() as uow:
+            await handlers.accept_referral(event, uow)
+
+    async def accept_batch(events: list[ReferralObserved]) -> None:
+        async with rt.uow() as uow:
+            await handlers.accept_referrals(events, uow)
+
+    subscribe_raw(
+        rt.broker,
+        topic=topics.REFERRALS,
+        group_id=GROUPS[topics.REFERRALS],
+        parse=container.normalizer.parse_referral,
+        handle=accept,
+        handle_batch=accept_batch,
+        dead_letters=rt.dead_letters,
+        settings=rt.settings,
+        description="Referrals v1: self, colleague, manager, EAP (docs/schemas); no free text is accepted.",
+        schema=ReferralV1,
+    )
