@@ -99,7 +99,9 @@ def test_a_staff_member_refers_as_themself(sqlite_url: str) -> None:
         me = auth_headers(s, ["staff"], staff_id="E-300")
         own = c.post("/v1/referrals", json=referral(referral_id="A", referrer=None), headers=me)
         assert own.status_code == 202, own.text  # the token's staff_id is the referrer
-        mine = c.post("/v1/referrals", json=referral(referral_id="B", kind="self", person=None, referrer=None), headers=me)
+        mine = c.post(
+            "/v1/referrals", json=referral(referral_id="B", kind="self", person=None, referrer=None), headers=me
+        )
         assert mine.status_code == 202, mine.text  # and the person of a self-referral
         other = c.post("/v1/referrals", json=referral(referral_id="C", referrer={"staff_id": "E-999"}), headers=me)
         assert other.status_code == 422 and "referrer" in errors(other)
@@ -108,14 +110,20 @@ def test_a_staff_member_refers_as_themself(sqlite_url: str) -> None:
         no_id = c.post("/v1/referrals", json=referral(referral_id="E"), headers=auth_headers(s, ["staff"]))
         assert no_id.status_code == 403
         supporter = auth_headers(s, ["supporter"], staff_id="E-301")
-        assert c.post("/v1/referrals", json=referral(referral_id="F", referrer=None), headers=supporter).status_code == 202
+        assert (
+            c.post("/v1/referrals", json=referral(referral_id="F", referrer=None), headers=supporter).status_code == 202
+        )
         assert c.post("/v1/referrals", json=referral(referral_id="G")).status_code == 401
 
 
 def test_the_event_carries_pseudonyms_and_the_chosen_urgency_only(norm: Normalizer) -> None:
     from psp_listener.adapters.referrals import ReferralV1
 
-    for word, urgency in (("now", Urgency.IMMEDIATE), ("today", Urgency.WITHIN_HOURS), ("this_week", Urgency.WITHIN_DAYS)):
+    for word, urgency in (
+        ("now", Urgency.IMMEDIATE),
+        ("today", Urgency.WITHIN_HOURS),
+        ("this_week", Urgency.WITHIN_DAYS),
+    ):
         event = norm.referral(ReferralV1.model_validate(referral(urgency=word)))
         assert event.urgency is urgency and event.kind is ReferralKind.COLLEAGUE
     assert event.person.pseudonym == norm.pseudo.pseudonym("E-200") and event.person.role == "rn"

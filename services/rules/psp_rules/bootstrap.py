@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -20,6 +20,7 @@ from psp_rules.adapters.orm import audit_log, metadata
 from psp_rules.adapters.ruleset_schema import DEFAULT_FILE, load_text
 from psp_rules.entrypoints import api, api_drafts, api_stats, api_whatif, consumers
 from psp_rules.handlers import RulesConfig
+from psp_rules.referrals import ReferralPolicies
 from psp_rules.retention import purge_closed
 from psp_rules.settings import RulesSettings
 
@@ -36,6 +37,7 @@ class Container:
     config: RulesConfig
     retention: Retention
     clock: Clock
+    referral_policies: ReferralPolicies = field(default_factory=ReferralPolicies)
 
 
 def build(settings: RulesSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -54,7 +56,8 @@ def build(settings: RulesSettings | None = None, clock: Clock | None = None) -> 
         clock.now,
     )
     runtime.background.append(retention.run)
-    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, config, retention, clock)
+    policies = ReferralPolicies(settings.referral_policy, dict(settings.referral_policies))
+    container = Container(runtime, Pseudonymizer.from_settings(settings), settings, config, retention, clock, policies)
     consumers.register(container)
     document_publisher(
         runtime.broker,

@@ -6,7 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from psp_common import topics
 from psp_common.db import UnitOfWork
 from psp_common.events.intake import IncidentObserved
 from psp_common.events.outreach import OutreachRequested, RuleHit
+from psp_common.events.referral import ReferralFacts
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.events.vocab import StaffRef
 from psp_rules import rotation
@@ -162,8 +163,32 @@ async def plan(
     return Plan(incident, ruleset, decide(incident, evaluation, ctx), fresh)
 
 
+class Decided(Protocol):
+    """What a decision's outcome needs from the event it was made on (an incident, or a referral's view)."""
+
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def correlation_id(self) -> uuid.UUID: ...
+    @property
+    def event_id(self) -> uuid.UUID: ...
+    @property
+    def incident_ref(self) -> str: ...
+    @property
+    def report_version(self) -> int: ...
+    @property
+    def facility(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+
+
 def outreach_event(
-    event: IncidentObserved, p: Plan, action: Action, members: list[Member], now: datetime
+    event: Decided,
+    p: Plan,
+    action: Action,
+    members: list[Member],
+    now: datetime,
+    referral: ReferralFacts | None = None,
 ) -> OutreachRequested:
     """The OutreachRequested an action publishes, requested at the decision time ``now`` (matching judges shifts
     and workload then, not when the incident occurred: a report filed late goes to whoever is on shift now)."""
@@ -188,6 +213,7 @@ def outreach_event(
         ruleset_version=p.ruleset.version,
         change=CHANGE[action.kind],
         requested_at=now,
+        referral=referral,
     )
 
 
@@ -221,6 +247,25 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
     if held is not None:  # decided and recorded (so counted), but no case and no outreach
         p = replace(p, decision=hold(p.decision, held))
     await rotation.relink(uow.session, p.incident.people(), now)
+    published = await apply_plan(event, p, uow, now)
+    if p.fresh:  # what the rules read, so a draft can be tried on history (what-if)
+        await FactRepository(uow.session).add(p.incident, now)
+    log.info(
+        "decided %s v%d: %s (%d published, ruleset %s)",
+        event.incident_ref,
+        event.report_version,
+        p.decision.outcome,
+        published,
+        p.ruleset.version,
+    )
+    return p
+
+
+async def apply_plan(
+    event: Decided, p: Plan, uow: UnitOfWork, now: datetime, referral: ReferralFacts | None = None
+) -> int:
+    """Persist a plan's cases and merges and its decision (stamped with the handling time ``now``); queue the
+    outreach events; how many were queued."""
     cases = CaseRepository(uow.session)
     published = 0
     for action in p.decision.actions:
@@ -253,23 +298,14 @@ async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig
                 members = distinct_members(opened)
             else:
                 members = await cases.members(action.case_id)
-            uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members, now))
+            facts = referral if action.kind is ActionKind.OPEN else None  # an offer is a case of its own
+            uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members, now, facts))
             published += 1
     await cases.record(decision_row(event, p, now))
-    if p.fresh:  # what the rules read, so a draft can be tried on history (what-if)
-        await FactRepository(uow.session).add(p.incident, now)
-    log.info(
-        "decided %s v%d: %s (%d published, ruleset %s)",
-        event.incident_ref,
-        event.report_version,
-        p.decision.outcome,
-        published,
-        p.ruleset.version,
-    )
-    return p
+    return published
 
 
-def decision_row(event: IncidentObserved, p: Plan, now: datetime) -> dict[str, Any]:
+def decision_row(event: Decided, p: Plan, now: datetime) -> dict[str, Any]:
     """The decision log row."""
     d = p.decision
     return {

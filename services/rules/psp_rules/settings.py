@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from psp_common.events.referral import ReferralPolicy
 from psp_common.settings import ServiceSettings
 from psp_common.stats import MIN_CELL_FIELD
 
@@ -38,3 +39,12 @@ class RulesSettings(ServiceSettings):
     )
     max_body_bytes: int = Field(256 * 1024, description="Largest request body accepted (HTTP 413 above).")
     stats_min_cell: int = MIN_CELL_FIELD
+    referral_policy: ReferralPolicy = Field(
+        ReferralPolicy.REACH_OUT,
+        description="On a colleague's or manager's referral: reach_out (a supporter offers support to the person, who"
+        " may decline) or support_referrer (a supporter helps the referrer help their colleague).",
+    )
+    referral_policies: dict[str, ReferralPolicy] = Field(
+        default_factory=dict,
+        description='Facility -> its own third-party referral policy, e.g. {"north": "support_referrer"}.',
+    )

@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING
 from psp_common import topics
 from psp_common.db import UnitOfWork
 from psp_common.events.intake import IncidentObserved
+from psp_common.events.referral import ReferralObserved
 from psp_common.events.status import OutreachStatusChanged
 from psp_common.kafka import subscribe_events
-from psp_rules import handlers
+from psp_rules import handlers, referrals
 
 if TYPE_CHECKING:
     from psp_rules.bootstrap import Container
 
 GROUP = "psp-rules"
 GROUP_STATUS = "psp-rules.status"  # own group per topic: independent rebalances and lag
+GROUP_REFERRALS = "psp-rules.referrals"
 
 
 def register(container: Container) -> None:
@@ -47,4 +49,19 @@ def register(container: Container) -> None:
         dead_letters=rt.dead_letters,
         description="Outreach lifecycle; 'closed' closes the rules service's case.",
         relevant=handlers.status_is_relevant,
+    )
+
+    async def on_referral(event: ReferralObserved, uow: UnitOfWork) -> None:
+        await referrals.on_referral(event, uow, container.config, container.referral_policies, container.clock.now())
+
+    subscribe_events(
+        rt.broker,
+        topic=topics.REFERRAL_OBSERVED,
+        group_id=GROUP_REFERRALS,
+        model=ReferralObserved,
+        handler=on_referral,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
+        description="Referrals; the facility's policy decides whom a supporter contacts, at the chosen urgency.",
     )

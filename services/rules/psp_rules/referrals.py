@@ -1,0 +1,112 @@
+"""Rules handler for referrals: whom to reach (the facility's third-party policy), then the normal path (cases,
+merges, the decision log, OutreachRequested through the outbox) in the same unit of work."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from psp_common.db import UnitOfWork
+from psp_common.events.referral import ReferralFacts, ReferralKind, ReferralObserved, ReferralPolicy
+from psp_common.events.vocab import StaffRef
+from psp_rules import rotation
+from psp_rules.adapters.repository import CaseRepository, OptOutRepository
+from psp_rules.domain.engine import decide
+from psp_rules.domain.model import Context, Person, RuleSet, Urgency
+from psp_rules.domain.referrals import Referral, ReferralPlan, as_incident, plan_referral
+from psp_rules.handlers import Plan, RulesConfig, apply_plan
+
+log = logging.getLogger("psp.rules.referrals")
+
+
+@dataclass(frozen=True)
+class ReferralPolicies:
+    """The third-party policy of each facility (``PSP_REFERRAL_POLICIES``), else ``PSP_REFERRAL_POLICY``."""
+
+    default: ReferralPolicy = ReferralPolicy.REACH_OUT
+    facilities: dict[str, ReferralPolicy] = field(default_factory=dict)
+
+    def of(self, facility: str) -> ReferralPolicy:
+        """The policy that applies at ``facility``."""
+        return self.facilities.get(facility, self.default)
+
+
+@dataclass(frozen=True)
+class ReferralSource:
+    """The referral as the decision log and OutreachRequested name their source (``incident_ref``: the referral)."""
+
+    occurred_at: datetime
+    correlation_id: uuid.UUID
+    event_id: uuid.UUID
+    incident_ref: str
+    facility: str
+    unit: str
+    report_version: int = 1
+
+
+def _person(s: StaffRef) -> Person:
+    return Person(s.pseudonym, s.key_id, s.role, s.involvement.value, s.aliases)
+
+
+def to_referral(event: ReferralObserved) -> Referral:
+    """The bus event as the domain sees it."""
+    return Referral(
+        referral_ref=event.referral_ref,
+        kind=event.kind.value,
+        facility=event.facility,
+        unit=event.unit,
+        occurred_at=event.occurred_at.astimezone(UTC),
+        urgency=Urgency(event.urgency.value),
+        person=_person(event.person),
+        referrer=_person(event.referrer) if event.referrer else None,
+    )
+
+
+def facts(event: ReferralObserved, rp: ReferralPlan) -> ReferralFacts:
+    """What OutreachRequested says about the referral."""
+    policy = ReferralPolicy(rp.policy) if rp.policy else None
+    return ReferralFacts(kind=event.kind, policy=policy, offer=rp.offer, contacts_referrer=rp.contacts_referrer)
+
+
+async def plan(
+    event: ReferralObserved, uow: UnitOfWork, cfg: RulesConfig, policy: ReferralPolicy
+) -> tuple[Plan, ReferralPlan]:
+    """Decide on the referral's time: whom to reach, then opt-outs (only of someone who did not ask), open cases
+    (a person with an open case within the merge window is merged into it, escalated when sooner) and resends."""
+    rp = plan_referral(to_referral(event), policy.value)
+    incident = as_incident(to_referral(event), rp)
+    people = incident.people()
+    names = rotation.lookup_names(people)
+    cases = CaseRepository(uow.session)
+    await cases.lock_people(names, incident.incident_ref)
+    last_version, _ = await cases.history(incident.incident_ref)
+    opted_out: frozenset[str] = frozenset()
+    if rp.honours_opt_out:
+        found = await OptOutRepository(uow.session).opted_out(names, event.facility)
+        opted_out = rotation.opted_out_now(found, people)
+    ctx = Context(
+        merge_window_hours=cfg.merge_window_hours,
+        opted_out=opted_out,
+        open_cases=rotation.as_current(await cases.open_cases(names, incident.incident_ref), people),
+        last_version=last_version,
+    )
+    ruleset = RuleSet(version=f"referral:{policy.value}", rules=())
+    return Plan(incident, ruleset, decide(incident, rp.evaluation(), ctx)), rp
+
+
+async def on_referral(
+    event: ReferralObserved, uow: UnitOfWork, cfg: RulesConfig, policies: ReferralPolicies, now: datetime
+) -> Plan:
+    """Decide on one referral and apply it like an incident's decision (cases, decision log, outbox)."""
+    policy = policies.of(event.facility) if event.kind is not ReferralKind.SELF else policies.default
+    p, rp = await plan(event, uow, cfg, policy)
+    await rotation.relink(uow.session, p.incident.people(), now)
+    source = ReferralSource(
+        event.occurred_at, event.correlation_id, event.event_id, event.referral_ref, event.facility, event.unit
+    )
+    published = await apply_plan(source, p, uow, now, facts(event, rp))
+    log.info("decided referral %s (%s): %s (%d published)", event.referral_ref, event.kind.value,
+             p.decision.outcome, published)  # fmt: skip
+    return p
