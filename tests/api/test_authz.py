@@ -30,6 +30,12 @@ def report() -> dict[str, Any]:
     return {**demo.reports()[0], "report_id": f"R-{uuid.uuid4().hex[:8]}"}
 
 
+def referral() -> dict[str, Any]:
+    """A valid colleague referral with a fresh id."""
+    ref = {"source_system": "authz", "referral_id": uuid.uuid4().hex, "kind": "colleague", "facility": "GEN"}
+    return {**ref, "urgency": "today", "person": {"staff_id": "E-1"}, "referrer": {"staff_id": "E-2"}}
+
+
 DIRECTORY_REFUSED: dict[str | None, int] = {"supporter": 403, "analyst": 403, "intake": 403, "scim": 403, NONE: 401}
 SCIM_ONLY: dict[str | None, int] = {"coordinator": 403, "supporter": 403, "analyst": 403, "intake": 403, NONE: 401}
 
@@ -43,6 +49,13 @@ TABLE: dict[str, list[tuple[str, str, Any, dict[str | None, int]]]] = {
             {"intake": 202, "coordinator": 202, "supporter": 403, "analyst": 403, NONE: 401},
         ),
         ("GET", "/v1/audit", None, {"coordinator": 200, "intake": 403, "analyst": 403, NONE: 401}),
+        (
+            "POST",
+            "/v1/referrals",
+            referral,
+            # staff members may refer, as themselves only (token staff_id S-1 is not the body's referrer: 422)
+            {"intake": 202, "coordinator": 202, "staff": 422, "supporter": 422, "analyst": 422, "scim": 403, NONE: 401},
+        ),
     ],
     "rules": [
         ("GET", "/v1/rulesets", None, {"coordinator": 200, "intake": 403, "supporter": 403, "analyst": 403, NONE: 401}),

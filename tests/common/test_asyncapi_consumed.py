@@ -21,11 +21,13 @@ from psp_common.events.envelope import Envelope
 from psp_common.events.intake import IncidentObserved
 from psp_common.events.matching import SupporterMatched, SupporterUnmatched
 from psp_common.events.outreach import OutreachRequested
+from psp_common.events.referral import ReferralObserved
 from psp_common.events.status import OutreachStatusChanged
 from psp_common.kafka import DeadLetters, make_broker, subscribe_events
 from psp_common.settings import ServiceSettings
 from psp_common.stack import SERVICES
 from psp_listener.adapters.huddles import HuddleEntryV1
+from psp_listener.adapters.referrals import ReferralV1
 from psp_listener.adapters.schemas import OccurrenceReportV1
 from tests.clock import TEST_NOW
 
@@ -34,6 +36,8 @@ CONSUMED: dict[str, tuple[type[BaseModel], ...]] = {
     topics.OCCURRENCE_REPORTS: (OccurrenceReportV1,),
     topics.FHIR_ADVERSE_EVENTS: (AdverseEventR5, AdverseEventR4),
     topics.SAFETY_HUDDLES: (HuddleEntryV1,),
+    topics.REFERRALS: (ReferralV1,),
+    topics.REFERRAL_OBSERVED: (ReferralObserved,),
     topics.INCIDENT_OBSERVED: (IncidentObserved,),
     topics.OUTREACH_REQUESTED: (OutreachRequested,),
     topics.OUTREACH_STATUS: (OutreachStatusChanged,),

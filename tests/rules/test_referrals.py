@@ -127,7 +127,7 @@ async def test_a_resent_referral_is_decided_once_and_logged(rt: Runtime) -> None
     assert again.decision.outcome.startswith("no change") and len(await published(rt)) == 1
     async with rt.session() as s:
         rows = (await s.execute(select(decisions.c.fired, decisions.c.ruleset_version))).all()
-    assert [tuple(r) for r in rows][0] == (["referral-self"], "referral:reach_out")
+    assert [tuple(r) for r in rows] == [(["referral-self"], "referral:reach_out")] * 2  # decided, then a no-op
 
 
 async def test_a_self_referral_of_someone_with_an_open_case_escalates_it_not_a_second_case(rt: Runtime) -> None:

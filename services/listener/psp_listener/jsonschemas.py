@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from psp_listener.adapters.huddles import HuddleEntryV1
+from psp_listener.adapters.referrals import ReferralV1
 from psp_listener.adapters.schemas import OccurrenceReportV1
 
 BASE_ID = "https://psp-outreach.example/schemas/"
@@ -21,6 +22,11 @@ CONTRACTS: dict[str, tuple[type[BaseModel], str]] = {
     "safety-huddle-entry.v1.json": (
         HuddleEntryV1,
         "Safety-huddle entry v1: POST /v1/safety-huddles or Kafka topic psp.safety-huddles.v1.",
+    ),
+    "referral.v1.json": (
+        ReferralV1,
+        "Referral v1 (self, colleague, manager, EAP): POST /v1/referrals or Kafka topic psp.referrals.v1; no free "
+        "text (narrative, note, comment, reason, ... are refused by name).",
     ),
 }
 

@@ -8,6 +8,8 @@ Effects, all committed together or not at all:
 * status ``encounter_logged`` on psp.outreach-status.v1 with counts only (``EncounterCounts``);
 * a tier-3 (professional counselling) or crisis referral: a coordinator page (purpose ``referral``) due at once,
   its text saying only the case and "tier-3/crisis referral";
+* a referral offer (``cases.offer``): support given -> accepted; support declined -> declined, and the case
+  closes quietly (status ``closed``, detail "offer declined"; pending pages and reminders cancelled);
 * a follow-up date: a check-in reminder to the supporter who acknowledged (the coordinator if nobody did), due at
   ``PSP_FOLLOW_UP_REMINDER_TIME`` local time (the facility's zone) on that date.
 """
@@ -20,6 +22,8 @@ from zoneinfo import ZoneInfo
 from psp_common.db import UnitOfWork
 from psp_notification.adapters.assignments import AssignmentRepository
 from psp_notification.adapters.encounters import EncounterRepository, StoredEncounter
+from psp_notification.adapters.offers import offer_of, set_offer
+from psp_notification.domain import offers
 from psp_notification.domain.assignment import Assignment
 from psp_notification.domain.encounters import Actor, Encounter, NotYours
 from psp_notification.domain.errors import UnknownAssignment
@@ -55,7 +59,12 @@ async def log_encounter(
     number = await EncounterRepository(uow.session).count(assignment_id) + 1
     due = follow_up_due(encounter, facility_zone(settings, a.facility), settings)
     a.log_encounter(encounter, actor, number, now, follow_up_at=due, checkin_hours=settings.checkin_hours)
+    offer = offers.answer(await offer_of(uow.session, a.case_id), encounter.outcome)
+    if offer is offers.Offer.DECLINED:  # quietly: no check-ins, no escalation, nobody else paged
+        a.close(now, detail=offers.DECLINED_DETAIL)
     await repo.save(a)
+    if offer is not None:
+        await set_offer(uow.session, a.case_id, offer)
     await uow.commit()
     return number
 

@@ -22,6 +22,7 @@ from psp_notification.domain.assignment import Assignment
 from psp_notification.domain.errors import DomainError
 from psp_notification.domain.events import CaseRef, PageQueued, StatusChanged
 from psp_notification.domain.model import COORDINATOR, Page, PageState, Purpose, page_key, unique_candidates
+from psp_notification.domain.offers import Offer
 from psp_notification.settings import NotificationSettings
 
 Change = Callable[[Assignment], Any]
@@ -72,6 +73,8 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, now: 
         "occurred_at": event.occurred_at.astimezone(UTC),
         "updated_at": now,
     }
+    if event.referral is not None and event.change == "opened":  # a referral's own case (not an escalation)
+        values["offer"] = Offer.OFFERED.value if event.referral.offer else None
     # New: inserted with status 'requested'. Known (its match arrived first): the request's facts are set and
     # the case keeps its correlation id, creation time and the later status it already has.
     key = {"case_id": str(event.case_id), "correlation_id": str(event.correlation_id)}

@@ -52,6 +52,7 @@ cases = Table(
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     Column("purged_at", TS),  # set when retention anonymized the case's rows
+    Column("offer", String(16)),  # referral offers only: offered, accepted, declined (domain/offers.py)
 )
 Index("ix_cases_status_updated", cases.c.status, cases.c.updated_at)
 Index("ix_cases_facility_occurred", cases.c.facility, cases.c.occurred_at)

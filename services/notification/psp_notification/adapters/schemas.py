@@ -184,6 +184,11 @@ class Stats(BaseModel):
     by_trigger: dict[str, int | None] = Field(description=f"Cases per trigger (a case may have several). {NULL_MEANS}")
     by_status: dict[str, int | None] = Field(description=f"Cases per current outreach status. {NULL_MEANS}")
     by_mode: dict[str, int | None] = Field(description=f"Cases per mode (individual or group). {NULL_MEANS}")
+    by_offer: dict[str, int | None] = Field(
+        default_factory=dict,
+        description="Referral offers (a supporter reaching out on a colleague's, manager's or EAP's word) by the "
+        f"person's answer: offered (none yet), accepted, declined (closed quietly). {NULL_MEANS}",
+    )
     time_to_contact_minutes: TimeToContact = Field(description="Time to contact.")
     monthly: list[MonthStats] = Field(
         default_factory=list,

@@ -34,7 +34,7 @@ def _trigger_ids(triggers: object) -> set[str]:
     return {str(t.get("rule_id")) if isinstance(t, dict) else str(t) for t in triggers}
 
 
-BREAKDOWNS = ("by_urgency", "by_trigger", "by_status", "by_mode")
+BREAKDOWNS = ("by_urgency", "by_trigger", "by_status", "by_mode", "by_offer")  # by_offer: referral offers only
 
 
 def _suppressed(
@@ -69,7 +69,15 @@ async def case_stats(
     session: AsyncSession, since: datetime | None, until: datetime | None, percentiles: list[float], min_cell: int
 ) -> dict[str, Any]:
     """Cases created in [since, until) by urgency, trigger, status and mode; time from match to contact."""
-    query = select(cases.c.case_id, cases.c.urgency, cases.c.triggers, cases.c.status, cases.c.mode, cases.c.purged_at)
+    query = select(
+        cases.c.case_id,
+        cases.c.urgency,
+        cases.c.triggers,
+        cases.c.status,
+        cases.c.mode,
+        cases.c.purged_at,
+        cases.c.offer,
+    )
     if since is not None:
         query = query.where(cases.c.created_at >= since)
     if until is not None:
@@ -79,7 +87,10 @@ async def case_stats(
     triggers: Counter[str] = Counter()
     status: Counter[str] = Counter()
     mode: Counter[str] = Counter()
+    offer: Counter[str] = Counter()  # referral offers: offered (no answer yet), accepted, declined
     for r in rows:
+        if r.offer:
+            offer[r.offer] += 1
         urgency[r.urgency or "unknown"] += 1
         status[r.status] += 1
         mode[r.mode or "unknown"] += 1
@@ -98,6 +109,6 @@ async def case_stats(
             delta = aware(contacted_at) - aware(matched_at)  # type: ignore[operator]
             minutes.append(max(delta.total_seconds(), 0.0) / 60)
     minutes.sort()
-    counts = {"by_urgency": urgency, "by_trigger": triggers, "by_status": status, "by_mode": mode}
+    counts = {"by_urgency": urgency, "by_trigger": triggers, "by_status": status, "by_mode": mode, "by_offer": offer}
     purged = sum(1 for r in rows if r.purged_at is not None)
     return _suppressed(counts, len(rows), purged, minutes, percentiles, min_cell)

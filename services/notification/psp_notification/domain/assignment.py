@@ -234,13 +234,13 @@ class Assignment:
         if not actor.coordinator and self.acknowledged_by not in actor.refs:
             raise NotYours("assignment_id", "no such assignment of yours")
 
-    def close(self, now: datetime) -> str:
+    def close(self, now: datetime, detail: str | None = None) -> str:
         """The outreach is finished: every pending page (reminders included) is cancelled."""
         if self.state == State.CLOSED:
             return "already closed"
         self.state, self.closed_at = State.CLOSED, now
         self._cancel(*Purpose)
-        self._status(Status.CLOSED, now, supporter_ref=self.acknowledged_by)
+        self._status(Status.CLOSED, now, supporter_ref=self.acknowledged_by, detail=detail)
         return "closed"
 
     # helpers

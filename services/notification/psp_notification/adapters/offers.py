@@ -1,0 +1,20 @@
+"""Referral offers on the cases table: set when the request says so, answered by the encounter log."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from psp_notification.adapters.orm import cases
+from psp_notification.domain.offers import Offer
+
+
+async def offer_of(session: AsyncSession, case_id: str) -> Offer | None:
+    """The case's offer state (None when the case is not a referral offer)."""
+    value = (await session.execute(select(cases.c.offer).where(cases.c.case_id == case_id))).scalar_one_or_none()
+    return Offer(value) if value else None
+
+
+async def set_offer(session: AsyncSession, case_id: str, offer: Offer) -> None:
+    """Record the person's answer."""
+    await session.execute(update(cases).where(cases.c.case_id == case_id).values(offer=offer.value))
