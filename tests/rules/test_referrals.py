@@ -141,3 +141,11 @@ async def test_a_self_referral_of_someone_with_an_open_case_escalates_it_not_a_s
     assert len(before) == 1 and before[0].urgency is not Urgency.IMMEDIATE
     assert new.case_id == before[0].case_id  # merged into the person's open case, sooner now
     assert new.change == "escalated" and new.urgency is Urgency.IMMEDIATE and new.referral is None
+
+
+async def test_a_referral_older_than_the_outreach_max_age_is_decided_but_not_paged(rt: Runtime) -> None:
+    late = referral(
+        "self", Urgency.IMMEDIATE, occurred_at=OCCURRED - timedelta(days=CFG.outreach_max_age_days or 30, hours=1)
+    )
+    p = await handle(rt, late)
+    assert p.decision.outcome.startswith("not paged") and await published(rt) == []

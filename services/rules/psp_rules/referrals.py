@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from psp_common.db import UnitOfWork
@@ -15,6 +15,7 @@ from psp_rules import rotation
 from psp_rules.adapters.repository import CaseRepository, OptOutRepository
 from psp_rules.domain.engine import decide
 from psp_rules.domain.model import Context, Person, RuleSet, Urgency
+from psp_rules.domain.paging import hold, not_paged_reason
 from psp_rules.domain.referrals import Referral, ReferralPlan, as_incident, plan_referral
 from psp_rules.handlers import Plan, RulesConfig, apply_plan
 
@@ -102,6 +103,9 @@ async def on_referral(
     """Decide on one referral and apply it like an incident's decision (cases, decision log, outbox)."""
     policy = policies.of(event.facility) if event.kind is not ReferralKind.SELF else policies.default
     p, rp = await plan(event, uow, cfg, policy)
+    held = not_paged_reason(False, p.incident.occurred_at, now, cfg.outreach_max_age_days)
+    if held is not None:  # a referral made longer ago than the outreach max age: decided and counted, not paged
+        p = replace(p, decision=hold(p.decision, held))
     await rotation.relink(uow.session, p.incident.people(), now)
     source = ReferralSource(
         event.occurred_at, event.correlation_id, event.event_id, event.referral_ref, event.facility, event.unit
