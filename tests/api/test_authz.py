@@ -79,6 +79,12 @@ TABLE: dict[str, list[tuple[str, str, Any, dict[str | None, int]]]] = {
         ("GET", "/v1/assignments", None, {"coordinator": 200, "supporter": 403, "analyst": 403, NONE: 401}),
         ("GET", "/v1/me/assignments", None, {"supporter": 200, "coordinator": 403, "analyst": 403, NONE: 401}),
         ("GET", f"/v1/cases/{uuid.UUID(int=1)}", None, {"coordinator": 404, "supporter": 404, "analyst": 403}),
+        (
+            "POST",
+            f"/v1/cases/{uuid.UUID(int=1)}:assign",
+            {"supporter_ref": "ps_0a"},
+            {"coordinator": 404, "supporter": 403, "analyst": 403, NONE: 401},
+        ),
         ("GET", "/v1/audit", None, {"coordinator": 200, "supporter": 403, NONE: 401}),
     ],
     "notification": [

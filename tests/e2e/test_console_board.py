@@ -1,6 +1,6 @@
 """The console on the running stack, in Chromium: a report posted to the listener appears on the live board within
-seconds (htmx polling), the case page shows the candidates and why, and a re-match from it supersedes the
-assignment. The services, the dev identity provider and the console run as separate processes, as in make run.
+seconds (htmx polling), the case page shows the candidates and why, and a re-match and the assignment of a
+named supporter from it supersede the assignment. The services, the dev identity provider and the console run as separate processes, as in make run.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ async def serious(page: Page) -> list[str]:
     return [f"{v['id']}: {v['help']}" for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
-async def test_a_report_appears_on_the_live_board_and_is_rematched_from_its_case_page(console_stack: Stack) -> None:
+async def test_a_report_appears_on_the_live_board_and_is_rematched_and_assigned_from_its_case_page(console_stack: Stack) -> None:
     stack = console_stack
     await roster(stack)
     unit = f"U{uuid.uuid4().hex[:5].upper()}"
@@ -107,6 +107,16 @@ async def test_a_report_appears_on_the_live_board_and_is_rematched_from_its_case
             await page.get_by_text("Earlier assignments (1)").wait_for()
             assert "superseded" in (await page.locator("details").text_content() or "")
             assert "any discipline preferred" in await page.locator("main").inner_text()
+
+            chosen = next(s["display_name"] for s in demo.SUPPORTERS if "physician" in s["display_name"])
+            await page.get_by_label("Supporter who agreed to take it").select_option(label=chosen + ", 0 this month")
+            await page.get_by_role("button", name="Assign").click()
+            await page.get_by_text("Assigned:").wait_for()
+            await page.get_by_text("Earlier assignments (2)").wait_for()
+            team = page.get_by_role("table").filter(has_text="primary")
+            first_row = await team.get_by_role("row").nth(1).inner_text()
+            assert chosen in first_row and "assigned by the coordinator" in first_row
+            assert await serious(page) == []
             assert problems == []
         finally:
             await browser.close()

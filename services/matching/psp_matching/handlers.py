@@ -14,10 +14,11 @@ from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.pseudonym import Pseudonymizer
 from psp_matching.adapters.cases import CaseRepository
 from psp_matching.adapters.messages import publish
-from psp_matching.adapters.roster import RosterRepository, transaction_time
+from psp_matching.adapters.roster import RosterRepository, to_supporter, transaction_time
 from psp_matching.adapters.workload import WorkloadRepository, month_of
 from psp_matching.domain.cases import Action, Case, Request
-from psp_matching.domain.errors import CaseError, UnknownCase
+from psp_matching.domain.errors import CaseError, UnknownCase, UnknownSupporter
+from psp_matching.domain.matcher import assign as named
 from psp_matching.domain.model import Policy, Weights
 from psp_matching.facts import gather_facts, requested_at
 from psp_matching.monthly_cap import match_within_cap
@@ -80,6 +81,32 @@ async def rematch(uow: UnitOfWork, case_id: str, discipline: str | None, deps: D
         raise UnknownCase
     case.rematch(discipline)
     await _match(uow, deps, case, "coordinator re-match", transaction_time(uow.session, deps.clock))
+    await _save(uow, deps, case)
+
+
+async def assign(uow: UnitOfWork, case_id: str, supporter_ref: str, deps: Deps) -> None:
+    """A coordinator assigns a named supporter (who agreed, e.g. on the phone) as primary, judged now.
+
+    The safety constraints still hold (``domain.matcher.assign``); the new assignment supersedes the current one
+    and notification pages the supporter, as after a re-match.
+    """
+    repo, roster = CaseRepository(uow.session), RosterRepository(uow.session, deps.pseudo.pseudonyms_of)
+    case = await repo.get(case_id, lock=True)
+    if case is None:
+        raise UnknownCase
+    case.rematch(None)  # refuses a closed case
+    row = await roster.get(supporter_ref)
+    if row is None:
+        raise UnknownSupporter
+    await WorkloadRepository(uow.session).lock([supporter_ref])  # as a match would: the case's lock, then theirs
+    at = transaction_time(uow.session, deps.clock)
+    persons = await roster.people(case.people, case.roles, case.aliases)
+    names = frozenset(n for p in persons for n in (p.ref, *p.aliases))
+    facts = await gather_facts(roster, repo, case.case_id, names, deps, at, not case.stored)
+    result = named(
+        case.profile(persons), to_supporter(row, deps.pseudo.pseudonyms_of), facts, policy_from(deps.settings)
+    )
+    case.record_match(result, "coordinator assigned a named supporter", at, at)
     await _save(uow, deps, case)
 
 

@@ -49,20 +49,30 @@ class NotFound(BackendError):
     status = 404
 
 
-class Conflict(BackendError):
-    """The service refused a change in the current state (e.g. a closed case); the message says why."""
-
-    status = 409
-
-
-class Invalid(BackendError):
-    """The service refused the input; ``fields`` names each field and the reason."""
-
-    status = 422
+class Refused(BackendError):
+    """The service refused the request; ``fields`` names each field and the reason (never a value)."""
 
     def __init__(self, service: str, message: str, fields: list[tuple[str, str]]) -> None:
         super().__init__(service, message)
         self.fields = fields
+
+    @property
+    def message_for_page(self) -> str:
+        """Which service refused, and each field's reason."""
+        reasons = "; ".join(f"{field}: {why}" for field, why in self.fields if field and why)
+        return f"The {self.service} service {self.message}" + (f" ({reasons})." if reasons else ".")
+
+
+class Conflict(Refused):
+    """The service refused a change in the current state (a closed case, a supporter not eligible)."""
+
+    status = 409
+
+
+class Invalid(Refused):
+    """The service refused the input."""
+
+    status = 422
 
 
 class Unavailable(BackendError):
@@ -120,9 +130,9 @@ class ServiceApi:
             return NotFound(self.name, "knows no such record (it may have been purged, or is not yours)")
         detail, fields = _detail(response)
         if code == 409:
-            return Conflict(self.name, detail or "refused the change in the record's current state")
+            return Conflict(self.name, f"refused: {detail or 'not possible in the current state'}", fields)
         if code in (400, 413, 422):
-            return Invalid(self.name, detail or "refused the input", fields)
+            return Invalid(self.name, f"refused the input: {detail or 'invalid'}", fields)
         return Unavailable(self.name, f"failed (HTTP {code}); try again in a moment")
 
     async def get_json(self, path: str, token: str, params: dict[str, Any] | None = None) -> Any:

@@ -22,6 +22,7 @@ NOTICES.update(
     {
         "rematched": "Re-matched: the new outcome is below (a new primary is paged within seconds).",
         "closed": "The case is closed. Its identifying details are purged after the retention period.",
+        "assigned": "Assigned: the supporter you chose is the primary now and is being paged.",
     }
 )
 
@@ -34,6 +35,7 @@ class CaseData:
     status: dict[str, Any] | None = None
     entries: list[Entry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    roster: list[dict[str, Any]] = field(default_factory=list)  # for the assign form
 
 
 async def _optional(call: Any) -> Any:
@@ -54,6 +56,8 @@ async def load(request: Request, user: WebSession, case_id: str) -> CaseData:
         body = await b.notification.get_json("/v1/deliveries", token, params={"assignment_id": a["assignment_id"]})
         deliveries += body.get("items", [])
     data.entries = timeline((data.status or {}).get("history", []), deliveries)
+    if data.matching is not None and data.matching.get("status") != "closed":
+        data.roster = await b.matching.get_json("/v1/supporters", token)
     return data
 
 
@@ -85,6 +89,7 @@ def _show(request: Request, user: WebSession, case_id: str, data: CaseData, stat
         older=[a for a in assignments if a is not current],
         entries=data.entries,
         disciplines=DISCIPLINES,
+        roster=[r for r in data.roster if r.get("active", True)],
     )
 
 
@@ -98,8 +103,6 @@ async def _after(request: Request, user: WebSession, case_id: str, exc: BackendE
     """The case page again, saying why the action was refused (409 / 422)."""
     data = await load(request, user, case_id)
     data.problems = [exc.message_for_page]
-    if isinstance(exc, Invalid):
-        data.problems += [f"{f}: {why}" for f, why in exc.fields if f]
     return _show(request, user, case_id, data, exc.status)
 
 
@@ -146,3 +149,26 @@ async def close(
     except (Conflict, Invalid, NotFound) as exc:
         return await _after(request, user, cid, exc)
     return RedirectResponse(f"/cases/{cid}?notice=closed", status_code=303)
+
+
+@router.post("/cases/{case_id}/assign", summary="Assign a named supporter.")
+async def assign(
+    case_id: UUID,
+    request: Request,
+    user: WebSession = Depends(current_user),
+    form: Form = Depends(checked_form("case")),
+) -> Response:
+    """The chosen supporter (a roster pseudonym) becomes primary; matching checks the safety rules."""
+    cid = str(case_id)
+    ref = (form.get("supporter_ref") or [""])[0]
+    if not ref:
+        data = await load(request, user, cid)
+        data.problems = ["Supporter: choose who agreed to take the case."]
+        return _show(request, user, cid, data, 422)
+    try:
+        await request.app.state.console.backends.matching.post_json(
+            f"/v1/cases/{cid}:assign", user.access_token, {"supporter_ref": ref}
+        )
+    except (Conflict, Invalid, NotFound) as exc:
+        return await _after(request, user, cid, exc)
+    return RedirectResponse(f"/cases/{cid}?notice=assigned", status_code=303)

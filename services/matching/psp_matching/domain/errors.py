@@ -8,6 +8,7 @@ class CaseError(Exception):
 
     detail = "case error"
     reason = "not allowed"
+    field = "case_id"
 
     def __init__(self) -> None:
         super().__init__(self.reason)
@@ -32,3 +33,22 @@ class NotThisCase(CaseError):
 
     detail = "unknown assignment"
     reason = "the assignment is not this case's"
+
+
+class UnknownSupporter(CaseError):
+    """The supporter named for the case is not on the roster."""
+
+    detail = "unknown supporter"
+    reason = "not on the roster"
+    field = "supporter_ref"
+
+
+class NotEligible(CaseError):
+    """The supporter named for the case fails a constraint a coordinator cannot waive (named in ``reason``)."""
+
+    detail = "supporter not eligible"
+    field = "supporter_ref"
+
+    def __init__(self, explanations: list[str]) -> None:
+        self.reason = "fails: " + "; ".join(explanations)
+        super().__init__()

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from psp_matching.domain.constraints import CONSTRAINTS, prepare
+from psp_matching.domain.errors import NotEligible
 from psp_matching.domain.model import CaseProfile, Facts, MatchResult, Policy, Ranked, Supporter
 from psp_matching.domain.scoring import points, score
 
@@ -63,3 +64,23 @@ def unmatched_reasons(result: MatchResult) -> tuple[str, ...]:
         if n:
             out.append(f"{c.name}: {n} excluded ({c.explains})")
     return tuple(out)
+
+
+WAIVABLE = frozenset({"monthly_cap", "contact_hours"})
+"""Constraints a coordinator's named assignment may waive: they asked the supporter, who agreed. Never the
+safety ones (involved, evaluator or supervisor, seniority, training, credentials) nor a stepped-away supporter."""
+ASSIGNED = "assigned by the coordinator"
+
+
+def assign(case: CaseProfile, supporter: Supporter, facts: Facts, policy: Policy) -> MatchResult:
+    """A named supporter as the case's primary (no backups: the coordinator chose them); NotEligible if a
+    constraint outside :data:`WAIVABLE` fails."""
+    p = prepare(case, facts, policy)
+    failing = [c.explains for c in CONSTRAINTS if c.name not in WAIVABLE and not c.check(supporter, p)]
+    if failing:
+        raise NotEligible(failing)
+    waived = [f"{c.explains} (waived)" for c in CONSTRAINTS if c.name in WAIVABLE and not c.check(supporter, p)]
+    points_, reasons = score(supporter, p)
+    primary = Ranked(supporter.ref, points_, (ASSIGNED, *waived, *reasons))
+    notes = (f"group team: 1 of {policy.group_team_size} facilitators, {ASSIGNED}",) if p.group else ()
+    return MatchResult(primary=primary, roster_size=1, eligible=1, notes=notes)

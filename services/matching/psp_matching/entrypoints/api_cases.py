@@ -211,3 +211,40 @@ async def rematch(case_id: UUID, body: RematchIn, request: Request) -> Any:
     except CaseError as exc:
         return case_error(exc)
     return await _case(request, str(case_id))
+
+
+class AssignIn(BaseModel):
+    """A coordinator's choice of supporter for a case."""
+
+    model_config = ConfigDict(extra="forbid")
+    supporter_ref: str = Field(
+        min_length=3, max_length=64, pattern=r"^ps_[0-9a-f]+$", description="Pseudonym of a supporter on the roster."
+    )
+
+
+@router.post(
+    "/v1/cases/{case_id}:assign",
+    response_model=CaseView,
+    dependencies=COORDINATOR,
+    responses={
+        404: {"model": ErrorResponse, "description": "Unknown case."},
+        409: {"model": ErrorResponse, "description": "The outreach is closed, or the supporter is not eligible."},
+        **ERROR_RESPONSES,
+    },
+    summary="Assign a named supporter as the case's primary (e.g. after calling them); publishes the match.",
+)
+async def assign(case_id: UUID, body: AssignIn, request: Request) -> Any:
+    """A new assignment with the named supporter as primary, superseding the current one; notification pages them.
+
+    The monthly cap and contact hours may be waived (the coordinator asked them); the safety constraints may not:
+    not involved in the event, not an evaluator or supervisor of a supported person, not junior to them, trained
+    for groups, credentialed for tier 3, not stepped away (409 naming what fails).
+    """
+    c = request.app.state.container
+    try:
+        async with c.runtime.uow() as uow:
+            await handlers.assign(uow, str(case_id), body.supporter_ref, c.deps)
+            await uow.commit()
+    except CaseError as exc:
+        return case_error(exc)
+    return await _case(request, str(case_id))

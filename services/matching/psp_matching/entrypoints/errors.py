@@ -6,7 +6,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from psp_common.http import ErrorResponse, FieldError
-from psp_matching.domain.errors import CaseClosed, CaseError, NotThisCase, UnknownCase
+from psp_matching.domain.errors import CaseClosed, CaseError, NotEligible, NotThisCase, UnknownCase, UnknownSupporter
 
 CSV_TYPES = ("text/csv", "application/csv")
 ICAL_TYPES = ("text/calendar",)
@@ -18,12 +18,18 @@ def error(status: int, detail: str, field: str, reason: str) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=status)
 
 
-CASE_STATUS: dict[type[CaseError], int] = {UnknownCase: 404, CaseClosed: 409, NotThisCase: 409}
+CASE_STATUS: dict[type[CaseError], int] = {
+    UnknownCase: 404,
+    CaseClosed: 409,
+    NotThisCase: 409,
+    UnknownSupporter: 422,
+    NotEligible: 409,
+}
 
 
 def case_error(exc: CaseError) -> JSONResponse:
-    """The answer to a case's illegal transition: its status code, detail and reason (field ``case_id``)."""
-    return error(CASE_STATUS.get(type(exc), 409), exc.detail, "case_id", exc.reason)
+    """The answer to a case's illegal transition: its status code, detail, field and reason."""
+    return error(CASE_STATUS.get(type(exc), 409), exc.detail, exc.field, exc.reason)
 
 
 async def text_body(request: Request, allowed: tuple[str, ...]) -> str | JSONResponse:
