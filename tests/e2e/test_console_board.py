@@ -1,6 +1,7 @@
 """The console on the running stack, in Chromium: a report posted to the listener appears on the live board within
 seconds (htmx polling), the case page shows the candidates and why, and a re-match and the assignment of a
-named supporter from it supersede the assignment. The services, the dev identity provider and the console run as separate processes, as in make run.
+named supporter from it supersede the assignment. The services, the dev identity provider and the console run as
+separate processes, as in make run.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ async def serious(page: Page) -> list[str]:
     return [f"{v['id']}: {v['help']}" for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
-async def test_a_report_appears_on_the_live_board_and_is_rematched_and_assigned_from_its_case_page(console_stack: Stack) -> None:
+async def test_a_report_appears_on_the_live_board_and_is_rematched_and_assigned_from_its_case_page(
+    console_stack: Stack,
+) -> None:
     stack = console_stack
     await roster(stack)
     unit = f"U{uuid.uuid4().hex[:5].upper()}"

@@ -17,7 +17,7 @@ from psp_matching.adapters.messages import publish
 from psp_matching.adapters.roster import RosterRepository, to_supporter, transaction_time
 from psp_matching.adapters.workload import WorkloadRepository, month_of
 from psp_matching.domain.cases import Action, Case, Request
-from psp_matching.domain.errors import CaseError, UnknownCase, UnknownSupporter
+from psp_matching.domain.errors import CaseClosed, CaseError, UnknownCase, UnknownSupporter
 from psp_matching.domain.matcher import assign as named
 from psp_matching.domain.model import Policy, Weights
 from psp_matching.facts import gather_facts, requested_at
@@ -94,7 +94,8 @@ async def assign(uow: UnitOfWork, case_id: str, supporter_ref: str, deps: Deps) 
     case = await repo.get(case_id, lock=True)
     if case is None:
         raise UnknownCase
-    case.rematch(None)  # refuses a closed case
+    if case.closed:
+        raise CaseClosed
     row = await roster.get(supporter_ref)
     if row is None:
         raise UnknownSupporter
