@@ -112,7 +112,8 @@ async def test_a_report_appears_on_the_live_board_and_is_rematched_and_assigned_
             assert "any discipline preferred" in await page.locator("main").inner_text()
 
             chosen = next(s["display_name"] for s in demo.SUPPORTERS if "physician" in s["display_name"])
-            await page.get_by_label("Supporter who agreed to take it").select_option(label=chosen + ", 0 this month")
+            ref = await page.locator("#supporter_ref option", has_text=chosen).get_attribute("value")
+            await page.get_by_label("Supporter who agreed to take it").select_option(ref)
             await page.get_by_role("button", name="Assign").click()
             await page.get_by_text("Assigned:").wait_for()
             await page.get_by_text("Earlier assignments (2)").wait_for()
