@@ -79,3 +79,8 @@ def build(settings: ListenerSettings | None = None) -> FastAPI:
 def main() -> None:
     """Console entry point: refuses to start on bad settings or, in production, a known secret."""
     run(ListenerSettings, build)
+
+
+def build_import(settings: ListenerSettings) -> tuple[Runtime, Normalizer]:
+    """Wiring of the historical import command: the listener's database and normalizer (no HTTP, no consumers)."""
+    return Runtime(settings, metadata, MIGRATIONS), Normalizer(settings, Pseudonymizer.from_settings(settings))
