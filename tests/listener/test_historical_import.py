@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from psp_common.clock import ManualClock
 from psp_common.events.intake import IncidentObserved
 from psp_common.migrations import upgrade_async
 from psp_listener.adapters.orm import outbox, reports
@@ -22,7 +23,12 @@ from psp_listener.historical.__main__ import main, records
 from psp_listener.historical.importer import Checkpoint, Counts, HistoricalImport
 from psp_listener.historical.mapping import load_mapping
 from psp_listener.settings import ListenerSettings
+from psp_rules.adapters.orm import cases, decisions
+from psp_rules.adapters.orm import outbox as rules_outbox
+from tests.clock import TEST_NOW
 from tests.listener.historical_csv import BAD_HARM, MRN, SECRET_WORDS, Export, datix, rl6
+from tests.rules.test_event_time import rows, submit
+from tests.rules.test_historical import stats
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, url: str, *args: str) -> int:
@@ -200,3 +206,22 @@ async def test_an_interrupted_import_of_a_few_hundred_rows_resumes_exactly_once_
     pg_url: str, tmp_path: Path
 ) -> None:
     await check_interrupted_import_of_a_few_hundred_rows(pg_url, tmp_path)
+
+
+async def test_imported_rows_reach_rules_which_decide_and_count_them_but_page_nobody(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    export = rl6(tmp_path / "rl6.csv", 60, broken=False)
+    await upgrade_async(MIGRATIONS, sqlite_url)
+    await import_once(export, sqlite_url, 25)
+    events = await queued(sqlite_url)  # what the listener's relay publishes on the intake topic
+    app = await submit(f"sqlite+aiosqlite:///{tmp_path}/rules.db", ManualClock(TEST_NOW), *events, stats_min_cell=1)
+    try:
+        outcomes = [o for (o,) in await rows(app, select(decisions.c.outcome))]
+        assert len(outcomes) == export.good  # every version decided ...
+        assert await rows(app, select(cases.c.case_id)) == [] and await rows(app, select(rules_outbox.c.id)) == []
+        held = sum(1 for o in outcomes if o.startswith("not paged (historical import)"))
+        body = await stats(app)
+        assert held > 0 and body["not_paged"] == held == body["decisions"] - body["no_trigger"]  # ... and counted
+    finally:
+        await app.state.container.runtime.engine.dispose()

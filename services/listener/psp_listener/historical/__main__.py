@@ -109,9 +109,10 @@ async def run_import(args: argparse.Namespace, settings: ListenerSettings, conso
         console=console,
         disable=args.no_progress,
     )
-    task = progress.add_task("rows", total=count_rows(args.csv, args.encoding), counts="")
+    total = count_rows(args.csv, args.encoding)
+    task = progress.add_task("rows", total=total, counts="")
 
-    def on_row(row: int, counts: Counts) -> None:
+    def on_row(row: int, counts: Counts) -> None:  # ok: committed so far (a batch counts once committed)
         text = f"ok {counts.imported + counts.duplicates} refused {counts.errors}"
         progress.update(task, completed=row - 1, counts=text)
 
@@ -127,6 +128,7 @@ async def run_import(args: argparse.Namespace, settings: ListenerSettings, conso
     try:
         with progress:
             counts = await job.run(records(args.csv, args.encoding, mapping))
+            on_row(total + 1, counts)  # the last batch is committed now
     except ValueError as exc:
         console.print(str(exc), markup=False)
         return EXIT_CONFIG
