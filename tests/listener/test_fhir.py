@@ -9,8 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
+from psp_common.events.intake import IncidentObserved
 from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel, Involvement
+from psp_listener.adapters.drafts import IncidentDraft
 from psp_listener.adapters.fhir import FhirVersion, detect_version, version_from_content_type
+from psp_listener.domain.triage import TriageReason
 from psp_listener.normalizer import Normalizer
 from tests.listener.conftest import fixture, make_normalizer
 
@@ -91,14 +94,32 @@ def test_version_detection_by_header_profile_and_shape() -> None:
         version_from_content_type("application/fhir+json; fhirVersion=3.0")
 
 
-def test_facility_falls_back_to_configured_default() -> None:
+def test_facility_falls_back_to_configured_default_else_triage() -> None:
     r4 = fixture("adverse_event_r4.json")
     r4["location"] = {"reference": "Location/ICU", "display": "Intensive care"}
-    with pytest.raises(ValidationError) as err:
-        make_normalizer().fhir(body(r4))
-    assert err.value.errors()[0]["loc"] == ("extension",)
+    held = make_normalizer().fhir(body(r4))
+    assert isinstance(held, IncidentDraft) and held.reasons() == (TriageReason.NO_FACILITY,)
     event = make_normalizer(fhir_default_facility="GEN", fhir_default_tz="America/Toronto").fhir(body(r4))
+    assert isinstance(event, IncidentObserved)
     assert (event.facility, event.unit, event.facility_tz) == ("GEN", "ICU", "America/Toronto")
+    event = make_normalizer(default_facility="SITE").fhir(body(r4))
+    assert isinstance(event, IncidentObserved) and event.facility == "SITE"
+
+
+def test_contained_location_names_facility_and_unit(norm: Normalizer) -> None:
+    r4 = fixture("adverse_event_r4.json")
+    r4["contained"] = [{"resourceType": "Location", "id": "where", "name": "CHILDRENS/NICU"}]
+    r4["location"] = {"reference": "#where"}
+    event = norm.fhir(body(r4))
+    assert isinstance(event, IncidentObserved) and (event.facility, event.unit) == ("CHILDRENS", "NICU")
+
+
+def test_missing_location_takes_the_default_unit(norm: Normalizer) -> None:
+    r4 = fixture("adverse_event_r4.json")
+    r4.pop("location")
+    r4["extension"] = [{"url": norm.settings.fhir_facility_extension, "valueCode": "GEN"}]
+    event = norm.fhir(body(r4))
+    assert isinstance(event, IncidentObserved) and (event.facility, event.unit) == ("GEN", "unknown")
 
 
 def test_amended_resource_supersedes_over_http(client: TestClient) -> None:
@@ -141,13 +162,12 @@ def test_invalid_fhir_answers_operation_outcome_naming_the_element(client: TestC
 @pytest.mark.parametrize(
     ("mutate", "expression"),
     [
-        (lambda r: r.pop("contributor"), "AdverseEvent.contributor"),
         (lambda r: r.update(date="2026-11-23T03:40:00"), "AdverseEvent.date"),
         (lambda r: r.update(date="2026-11-23"), "AdverseEvent.date"),
         (lambda r: r.update(meta={"versionId": "v2"}), "AdverseEvent.meta.versionId"),
         (lambda r: r.update(resourceType="Patient"), "AdverseEvent.resourceType"),
         (lambda r: (r.pop("id"), r.pop("identifier")), "AdverseEvent.identifier"),
-        (lambda r: r.pop("location"), "AdverseEvent.location"),
+        (lambda r: r.update(contributor=[{"reference": 7}]), "AdverseEvent.contributor[0].reference"),
         (lambda r: r.update(actuality=7), "AdverseEvent.actuality"),
         (lambda r: r.update(status="completed"), "AdverseEvent.contributor"),
     ],

@@ -18,7 +18,7 @@ from psp_common.quarantine import DbQuarantine, quarantine_purge
 from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, run
 from psp_listener.adapters.orm import audit_log, metadata, quarantine
-from psp_listener.entrypoints import api, api_referrals, consumers, fhir_api
+from psp_listener.entrypoints import api, api_referrals, consumers, fhir_api, triage_api
 from psp_listener.normalizer import Normalizer
 from psp_listener.settings import ListenerSettings
 
@@ -70,6 +70,7 @@ def build(settings: ListenerSettings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(fhir_api.router)
     app.include_router(api_referrals.router)
+    app.include_router(triage_api.router)
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_audit(app, runtime.engine, audit_log)  # outermost: 413s are audited too

@@ -1,4 +1,4 @@
-"""Parse and normalize every intake format to IncidentObserved (bytes in, event or ValidationError out)."""
+"""Parse and normalize every intake format (bytes in; an event, a draft held for triage, or ValidationError out)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from psp_common.events.intake import IncidentObserved, SourceKind
 from psp_common.events.referral import ReferralObserved
 from psp_common.pseudonym import Pseudonymizer
 from psp_listener.adapters.common import Person, correlation_id, incident_ref, staff_refs
+from psp_listener.adapters.drafts import IncidentDraft, Intake, resolve
 from psp_listener.adapters.errors import invalid
 from psp_listener.adapters.fhir import TITLE, FhirVersion, parse_resource
-from psp_listener.adapters.fhir_map import FhirContext, to_incident
+from psp_listener.adapters.fhir_map import FhirContext, to_draft
 from psp_listener.adapters.huddles import HuddleEntryV1
 from psp_listener.adapters.phrases import PhraseMatcher, load_rules
 from psp_listener.adapters.referrals import ReferralV1
@@ -32,20 +33,23 @@ class Normalizer:
         self.phrases = PhraseMatcher(rules)
         self._fhir = FhirContext(settings, pseudo, self.phrases)
 
-    def native(self, report: OccurrenceReportV1) -> IncidentObserved:
-        """Map a native report: pseudonymize staff, drop patient identifiers and narrative."""
+    def native(self, report: OccurrenceReportV1) -> Intake:
+        """Map a native report: pseudonymize staff, drop patient identifiers and narrative.
+
+        A missing unit takes the default; a missing facility the default facility, else (like missing staff) the
+        report is held for triage.
+        """
         ref = incident_ref(self.pseudo, report.source_system, report.report_id)
         age = report.patient.age_group if report.patient else None
         flags = (*report.cis_flags, *self.phrases.flags([report.narrative], age))
         people = [Person(p.staff_id, p.role, p.involvement) for p in report.involved_staff]
-        return IncidentObserved(
+        draft = IncidentDraft(
             occurred_at=report.occurred_at,
-            correlation_id=correlation_id(ref, report.version),
             incident_ref=ref,
             report_version=report.version,
             source_kind=SourceKind.NATIVE,
-            facility=report.facility,
-            unit=report.unit,
+            facility=report.facility or self.settings.default_facility,
+            unit=report.unit or self.settings.default_unit,
             facility_tz=report.facility_tz,
             reported_at=report.reported_at,
             event_class=report.event_class,
@@ -54,7 +58,10 @@ class Normalizer:
             patient_age_group=age,
             staff=staff_refs(people, self.pseudo),
             cis_flags=tuple(dict.fromkeys(flags)),
+            source_system=report.source_system,
+            source_id=report.report_id,
         )
+        return resolve(draft)
 
     def huddle(self, entry: HuddleEntryV1) -> IncidentObserved:
         """Map a safety-huddle entry: flags from the note, team head count, the note itself dropped."""
@@ -81,16 +88,16 @@ class Normalizer:
             team_size=entry.team_size,
         )
 
-    def fhir(self, body: bytes, hint: FhirVersion | None = None) -> IncidentObserved:
-        """Validate a FHIR AdverseEvent (R4 or R5) and map it."""
+    def fhir(self, body: bytes, hint: FhirVersion | None = None) -> Intake:
+        """Validate a FHIR AdverseEvent (R4 or R5) and map it (held for triage when staff or facility is missing)."""
         try:
             resource, version = parse_resource(body, hint, self.settings.fhir_max_participants)
-            return to_incident(resource, version, self._fhir)
+            return resolve(to_draft(resource, version, self._fhir))
         except (TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
             log.warning("unreadable AdverseEvent: %s", type(exc).__name__)
             raise invalid(TITLE, [((), f"unreadable AdverseEvent ({type(exc).__name__})")]) from exc
 
-    def parse_native(self, body: bytes) -> IncidentObserved:
+    def parse_native(self, body: bytes) -> Intake:
         """Kafka: bytes of a native report -> event."""
         return self.native(OccurrenceReportV1.model_validate_json(body))
 
@@ -98,7 +105,7 @@ class Normalizer:
         """Kafka: bytes of a huddle entry -> event."""
         return self.huddle(HuddleEntryV1.model_validate_json(body))
 
-    def parse_fhir(self, body: bytes) -> IncidentObserved:
+    def parse_fhir(self, body: bytes) -> Intake:
         """Kafka: bytes of an AdverseEvent -> event (version from meta.profile or shape)."""
         return self.fhir(body)
 

@@ -61,6 +61,15 @@ class ListenerSettings(ServiceSettings):
     phrase_rules_file: Path | None = Field(
         None, description="YAML file of phrase rules; when set it replaces ``phrase_rules``."
     )
+    default_facility: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Facility of a report that names none (any format); without it such a report goes to triage.",
+    )
+    default_unit: str = Field(
+        "unknown", min_length=1, max_length=64, description="Unit of a report that names none (any format)."
+    )
     fhir_source_system: str = Field("fhir", description="Source system of FHIR resources without identifier.")
     fhir_facility_extension: str = Field(
         "https://psp-outreach.example/fhir/StructureDefinition/facility",
@@ -69,7 +78,9 @@ class ListenerSettings(ServiceSettings):
     fhir_location_separator: str = Field(
         "/", description="Separator in a location display 'FACILITY/UNIT' naming facility and unit."
     )
-    fhir_default_facility: str | None = Field(None, description="Facility when a FHIR resource names none.")
+    fhir_default_facility: str | None = Field(
+        None, description="Facility when a FHIR resource names none (before default_facility)."
+    )
     fhir_default_unit: str | None = Field(None, description="Unit when a FHIR resource has no location.")
     fhir_default_tz: str | None = Field(None, description="IANA time zone of FHIR-reported facilities.")
     fhir_harm_codes: dict[str, HarmLevel] = Field(

@@ -1,4 +1,4 @@
-"""Map a validated FHIR AdverseEvent (R4 or R5) to IncidentObserved; patient data and narrative are dropped."""
+"""Map a validated FHIR AdverseEvent (R4 or R5) to an incident draft; patient data and narrative are dropped."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psp_common.events.intake import IncidentObserved, SourceKind
+from psp_common.events.intake import SourceKind
 from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel, Involvement
 from psp_common.pseudonym import Pseudonymizer
-from psp_listener.adapters.common import Person, correlation_id, incident_ref, staff_refs
+from psp_listener.adapters.common import Person, incident_ref, staff_refs
+from psp_listener.adapters.drafts import IncidentDraft
 from psp_listener.adapters.errors import invalid
 from psp_listener.adapters.fhir import TITLE, FhirVersion
 from psp_listener.adapters.phrases import PhraseMatcher
@@ -68,11 +69,14 @@ def practitioner_id(reference: Any) -> str | None:
 
 def _when(resource: dict[str, Any], version: FhirVersion, issues: Issues) -> datetime | None:
     if version is FhirVersion.R4:
-        field, raw = "date", resource.get("date") or resource.get("detected")
+        field, raw = "date", resource.get("date")
     elif "occurrencePeriod" in resource:
         field, raw = "occurrencePeriod", _dict(resource["occurrencePeriod"]).get("start")
     else:
-        field, raw = "occurrenceDateTime", resource.get("occurrenceDateTime") or resource.get("detected")
+        field, raw = "occurrenceDateTime", resource.get("occurrenceDateTime")
+    # Missing is not wrong: fall back to when it was detected, then recorded (a given but unusable time is wrong).
+    if raw is None:
+        raw = resource.get("detected") or resource.get("recordedDate")
     parsed = _instant(raw)
     if parsed is None:
         issues.append(((field,), "required: when it occurred, as a dateTime with time and time zone"))
@@ -104,48 +108,80 @@ def _facility_ext(element: dict[str, Any], url: str) -> str | None:
     return None
 
 
-def _place(resource: dict[str, Any], s: ListenerSettings, issues: Issues) -> tuple[str, str]:
+def _location(resource: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The location element (a contained Location standing in for it when referenced as ``#id``) and its text."""
     loc = _dict(resource.get("location"))
-    display = _text(loc.get("display"))
+    ref = _text(loc.get("reference"))
+    if ref.startswith("#"):
+        for item in _list(resource.get("contained")):
+            if _dict(item).get("resourceType") == "Location" and _dict(item).get("id") == ref[1:]:
+                return item, _text(loc.get("display")) or _text(item.get("name"))
+    return loc, _text(loc.get("display"))
+
+
+def _place(resource: dict[str, Any], s: ListenerSettings) -> tuple[str | None, str]:
+    """Facility (None when nothing names one and no default is set) and unit (a default when none)."""
+    loc, display = _location(resource)
     head, sep, tail = display.partition(s.fhir_location_separator)
     ref = _text(loc.get("reference"))
     ref_id = ref.rsplit("Location/", 1)[1].split("/")[0] if "Location/" in ref else ""
-    unit = (tail.strip() if sep else "") or ref_id or display.strip() or s.fhir_default_unit or ""
+    unit = (tail.strip() if sep else "") or ref_id or display.strip() or s.fhir_default_unit or s.default_unit
     facility = (
         _facility_ext(resource, s.fhir_facility_extension)
         or _facility_ext(loc, s.fhir_facility_extension)
         or (head.strip() if sep else "")
         or s.fhir_default_facility
-        or ""
+        or s.default_facility
     )
-    if not unit:
-        issues.append((("location",), "required: a Location reference or display naming the unit"))
-    if not facility:
-        issues.append((("extension",), "no facility: add the facility extension or a 'FACILITY/UNIT' location"))
-    return facility[:64], unit[:64]
+    return (facility[:64] if facility else None), unit[:64]
 
 
-def _people(resource: dict[str, Any], version: FhirVersion, s: ListenerSettings) -> list[Person]:
-    people = []
+STAFF_TYPES = ("Practitioner", "PractitionerRole")
+
+
+def _unidentified(reference: Any, untyped_is_staff: bool = False) -> bool:
+    """A reference naming staff without a usable id (e.g. type Practitioner with a display only)."""
+    ref = _dict(reference)
+    if not ref or practitioner_id(ref):
+        return False
+    literal = _text(ref.get("reference"))
+    kind = _text(ref.get("type")) or (literal.split("/")[-2] if literal.count("/") >= 1 else "")
+    return kind in STAFF_TYPES or (untyped_is_staff and not kind and not literal)
+
+
+def _people(
+    resource: dict[str, Any], version: FhirVersion, s: ListenerSettings
+) -> tuple[list[Person], list[Involvement]]:
+    """Identified staff, and the involvement of each staff member named without an id."""
+    people: list[Person] = []
+    unknown: list[Involvement] = []
+    subject = resource.get("subject")
+    if sid := practitioner_id(subject):
+        people.append(Person(sid, None, Involvement.AFFECTED))
+    elif _unidentified(subject):
+        unknown.append(Involvement.AFFECTED)
     if version is FhirVersion.R4:
         for ref in _list(resource.get("contributor")):
-            sid = practitioner_id(ref)
-            if sid:
+            if sid := practitioner_id(ref):
                 people.append(Person(sid, None, s.fhir_contributor_involvement))
-        return people
+            elif _unidentified(ref, untyped_is_staff=True):
+                unknown.append(s.fhir_contributor_involvement)
+        return people, unknown
     for part in _list(resource.get("participant")):
-        sid = practitioner_id(_dict(part).get("actor"))
-        if sid:
-            fn = next(
-                (
-                    s.fhir_participant_functions[c]
-                    for c in codes(_dict(part).get("function"))
-                    if c in s.fhir_participant_functions
-                ),
-                Involvement.PRIMARY,
-            )
+        fn = next(
+            (
+                s.fhir_participant_functions[c]
+                for c in codes(_dict(part).get("function"))
+                if c in s.fhir_participant_functions
+            ),
+            Involvement.PRIMARY,
+        )
+        actor = _dict(part).get("actor")
+        if sid := practitioner_id(actor):
             people.append(Person(sid, None, fn))
-    return people
+        elif _unidentified(actor):
+            unknown.append(fn)
+    return people, unknown
 
 
 def strip_tags(markup: str) -> str:
@@ -174,6 +210,7 @@ def _narrative(resource: dict[str, Any]) -> list[str]:
 
 
 def _source(resource: dict[str, Any], s: ListenerSettings) -> tuple[str, str] | None:
+    """Source system and report id: the first identifier with a value, else the resource id."""
     for ident in _list(resource.get("identifier")):
         value = _dict(ident).get("value")
         if isinstance(value, str) and value.strip():
@@ -192,24 +229,20 @@ def _version(resource: dict[str, Any], issues: Issues) -> int:
     return 1
 
 
-def to_incident(resource: dict[str, Any], version: FhirVersion, ctx: FhirContext) -> IncidentObserved:
-    """Normalize; raise a ValidationError naming every element the PSP needs but cannot find."""
+def to_draft(resource: dict[str, Any], version: FhirVersion, ctx: FhirContext) -> IncidentDraft:
+    """Normalize; raise a ValidationError naming each element that is wrong (missing staff or place is not)."""
     s, issues = ctx.settings, Issues()
     source = _source(resource, s)
     if source is None:
         issues.append((("identifier",), "required: a resource id or an identifier value"))
     occurred = _when(resource, version, issues)
-    facility, unit = _place(resource, s, issues)
     report_version = _version(resource, issues)
-    subject = practitioner_id(resource.get("subject"))
-    people = ([Person(subject, None, Involvement.AFFECTED)] if subject else []) + _people(resource, version, s)
-    if not people:
-        field = "contributor" if version is FhirVersion.R4 else "participant"
-        issues.append(((field,), "no Practitioner reference: at least one involved staff member is required"))
     if issues or source is None or occurred is None:
         raise invalid(TITLE, issues)
+    facility, unit = _place(resource, s)
+    people, unknown = _people(resource, version, s)
     flags = list(ctx.phrases.flags(_narrative(resource)))
-    if subject:
+    if Involvement.AFFECTED in (*unknown, *(p.involvement for p in people)):
         flags.insert(0, CisTrigger.SERIOUS_ON_THE_JOB_INJURY)
     category = next(
         (
@@ -220,13 +253,11 @@ def to_incident(resource: dict[str, Any], version: FhirVersion, ctx: FhirContext
         ),
         None,
     )
-    ref = incident_ref(ctx.pseudo, *source)
-    return IncidentObserved(
-        occurred_at=occurred,
-        correlation_id=correlation_id(ref, report_version),
-        incident_ref=ref,
+    return IncidentDraft(
+        incident_ref=incident_ref(ctx.pseudo, *source),
         report_version=report_version,
         source_kind=SourceKind.FHIR,
+        occurred_at=occurred,
         facility=facility,
         unit=unit,
         facility_tz=s.fhir_default_tz,
@@ -235,5 +266,8 @@ def to_incident(resource: dict[str, Any], version: FhirVersion, ctx: FhirContext
         category=category[:64] if category else None,
         harm_level=_harm(resource, s.fhir_harm_codes),
         staff=staff_refs(people, ctx.pseudo),
+        unidentified=tuple(unknown),
         cis_flags=tuple(dict.fromkeys(flags)),
+        source_system=source[0][:200],
+        source_id=source[1][:128],
     )

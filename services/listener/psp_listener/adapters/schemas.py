@@ -52,9 +52,17 @@ class OccurrenceReportV1(Strict):
     source_system: str = Field(min_length=1, max_length=64, description="Sending system, e.g. 'rl6'.")
     report_id: str = Field(min_length=1, max_length=128, description="Report id within the source system.")
     version: int = Field(1, ge=1, le=10_000, description="Version or amendment number; higher supersedes.")
-    facility: str = Field(min_length=1, max_length=64, description="Facility (site) code.")
+    facility: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Facility (site) code; when missing, the listener's default facility, else the report is held "
+        "for triage.",
+    )
     facility_tz: str | None = Field(None, max_length=64, description="IANA time zone of the facility.")
-    unit: str = Field(min_length=1, max_length=64, description="Unit or department code.")
+    unit: str | None = Field(
+        None, min_length=1, max_length=64, description="Unit or department code; when missing, the default unit."
+    )
     occurred_at: AwareDatetime = Field(description="When it happened, with a UTC offset.")
     reported_at: AwareDatetime | None = Field(None, description="When it was reported, with a UTC offset.")
     event_class: EventClass = Field(description="incident, near_miss or unsafe_condition.")
@@ -62,7 +70,9 @@ class OccurrenceReportV1(Strict):
     harm_level: HarmLevel | None = Field(None, description="AHRQ harm level.")
     patient: PatientBlock | None = Field(None, description="Patient block; identifiers are dropped.")
     involved_staff: list[InvolvedStaff] = Field(
-        min_length=1, max_length=MAX_STAFF, description="Staff involved; at least one."
+        default_factory=list,
+        max_length=MAX_STAFF,
+        description="Staff involved; when none is named the report is held for triage.",
     )
     cis_flags: list[CisTrigger] = Field(default_factory=list, max_length=32, description="CIS triggers.")
     narrative: str | None = Field(None, max_length=20_000, description="Free text; never leaves the listener.")

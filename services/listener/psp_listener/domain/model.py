@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from psp_listener.domain.triage import TriageReason
+
 
 class Disposition(StrEnum):
     """What the listener did with an incoming report version."""
@@ -12,6 +14,7 @@ class Disposition(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     SUPERSEDED = "superseded"
+    TRIAGED = "triaged"  # accepted, held for a coordinator: staff or facility could not be determined
 
 
 def amendment_disposition(stored_version: int | None, incoming_version: int) -> Disposition:
@@ -31,3 +34,5 @@ class Outcome:
     incident_ref: str
     version: int
     event_id: str | None = None
+    triage_id: str | None = None
+    reasons: tuple[TriageReason, ...] = ()

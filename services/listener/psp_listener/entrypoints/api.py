@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from psp_common.auth import AUTH_RESPONSES, Scope, require
-from psp_common.events.intake import IncidentObserved
 from psp_common.http import ERROR_RESPONSES
 from psp_listener import handlers
+from psp_listener.adapters.drafts import Intake
 from psp_listener.adapters.huddles import HuddleEntryV1
 from psp_listener.adapters.schemas import OccurrenceReportV1
+from psp_listener.domain.triage import TriageReason
 
 # Integration systems submit; a coordinator may also submit by hand.
 INTAKE_AUTH = [Depends(require(Scope.INTAKE, Scope.COORDINATOR))]
@@ -23,10 +24,15 @@ router = APIRouter(dependencies=INTAKE_AUTH, responses=AUTH_RESPONSES)
 class IntakeAccepted(BaseModel):
     """What the listener did with a report."""
 
-    status: str = Field(description="accepted, duplicate (same version resent) or superseded (older version).")
+    status: str = Field(
+        description="accepted, triaged (accepted and queued for triage: staff or facility could not be determined), "
+        "duplicate (same version resent) or superseded (older version)."
+    )
     incident_ref: str = Field(description="Opaque reference under which the PSP tracks the report.")
     version: int = Field(description="Version received.")
     event_id: str | None = Field(None, description="Id of the published IncidentObserved, when accepted.")
+    triage_id: str | None = Field(None, description="Id of the triage item, when queued for triage.")
+    triage_reasons: list[TriageReason] = Field(default_factory=list, description="Why it was queued for triage.")
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -35,18 +41,21 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def accept(request: Request, event: IncidentObserved) -> JSONResponse:
-    """Store and queue a normalized event; 202 when published, 200 for a resend or an older version."""
+async def accept(request: Request, intake: Intake) -> JSONResponse:
+    """Store and queue a normalized event, or hold it for triage: 202; 200 for a resend or an older version."""
     container = request.app.state.container
     async with container.runtime.uow() as uow:
-        outcome = await handlers.accept_incident(event, uow)
+        outcome = await handlers.accept_incident(intake, uow)
     body = IntakeAccepted(
         status=outcome.disposition.value,
         incident_ref=outcome.incident_ref,
         version=outcome.version,
         event_id=outcome.event_id,
+        triage_id=outcome.triage_id,
+        triage_reasons=list(outcome.reasons),
     )
-    return JSONResponse(body.model_dump(), status_code=202 if outcome.event_id else 200)
+    status = 202 if outcome.event_id or outcome.triage_id else 200
+    return JSONResponse(body.model_dump(mode="json"), status_code=status)
 
 
 @router.post(

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from psp_common import topics
-from psp_common.events.intake import IncidentObserved
 from psp_common.events.referral import ReferralObserved
 from psp_common.kafka import Schema, subscribe_raw
 from psp_listener import handlers
 from psp_listener.adapters import fhir
+from psp_listener.adapters.drafts import Intake
 from psp_listener.adapters.huddles import HuddleEntryV1
 from psp_listener.adapters.referrals import ReferralV1
 from psp_listener.adapters.schemas import OccurrenceReportV1
@@ -33,15 +33,15 @@ def register(container: Container) -> None:
     rt = container.runtime
     norm = container.normalizer
 
-    async def accept(event: IncidentObserved) -> None:
+    async def accept(intake: Intake) -> None:
         async with rt.uow() as uow:
-            await handlers.accept_incident(event, uow)
+            await handlers.accept_incident(intake, uow)
 
-    async def accept_batch(events: list[IncidentObserved]) -> None:
+    async def accept_batch(intakes: list[Intake]) -> None:
         async with rt.uow() as uow:
-            await handlers.accept_batch(events, uow)
+            await handlers.accept_batch(intakes, uow)
 
-    intakes: list[tuple[str, Callable[[bytes], IncidentObserved], Schema, str]] = [
+    formats: list[tuple[str, Callable[[bytes], Intake], Schema, str]] = [
         (
             topics.OCCURRENCE_REPORTS,
             norm.parse_native,
@@ -56,7 +56,7 @@ def register(container: Container) -> None:
         ),
         (topics.SAFETY_HUDDLES, norm.parse_huddle, HuddleEntryV1, "Safety-huddle entries v1 (docs/schemas)."),
     ]
-    for topic, parse, schema, description in intakes:
+    for topic, parse, schema, description in formats:
         subscribe_raw(
             rt.broker,
             topic=topic,

@@ -28,7 +28,7 @@ OUTCOME_RESPONSES: dict[int | str, dict[str, Any]] = {
         (400, "Malformed JSON."),
         (413, "Body too large."),
         (415, "Not FHIR JSON."),
-        (422, "Invalid AdverseEvent or missing what the PSP needs."),
+        (422, "Invalid AdverseEvent (each wrong element named), or no usable time or id."),
     )
 }
 
@@ -55,7 +55,11 @@ def _fhir_response(body: dict[str, Any], status: int) -> JSONResponse:
     },
 )
 async def submit_adverse_event(request: Request) -> JSONResponse:
-    """Validate with fhir.resources, map to IncidentObserved (patient data and narrative dropped), queue it."""
+    """Validate with fhir.resources, map (patient data and narrative dropped) and queue it.
+
+    A valid resource whose staff cannot be identified, or that names no facility when no default is set, is
+    accepted (202) and queued for triage; only an invalid one is answered with an OperationOutcome (4xx).
+    """
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().casefold() not in ACCEPTED_TYPES:
         return _fhir_response(outcome_message("not-supported", f"content type must be {FHIR_JSON}"), 415)
