@@ -1,4 +1,4 @@
-"""Listener test fixtures: an in-process app on SQLite (no broker) and a normalizer."""
+"""Listener test fixtures: an in-process app on SQLite or PostgreSQL (no broker) and a normalizer."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select, text
 
+from psp_common import topics
 from psp_common.migrations import upgrade_async
 from psp_common.pseudonym import Pseudonymizer
+from psp_listener.adapters.orm import outbox
 from psp_listener.bootstrap import MIGRATIONS, build
 from psp_listener.normalizer import Normalizer
 from psp_listener.settings import ListenerSettings
@@ -59,5 +62,44 @@ def client(sqlite_url: str) -> Iterator[TestClient]:
     """HTTP client to an offline listener app on a fresh SQLite database."""
     app = offline_app(sqlite_url, max_body_bytes=64 * 1024)
     headers = auth_headers(app.state.runtime.settings)
+    with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
+        yield c
+
+
+def query(api: TestClient, statement: Any) -> list[Any]:
+    """Run a query on the app's own engine, in the client's event loop."""
+
+    async def run() -> list[Any]:
+        async with api.app.state.container.runtime.session() as session:  # type: ignore[attr-defined]
+            return list((await session.execute(statement)).all())
+
+    portal = api.portal
+    assert portal is not None
+    return portal.call(run)
+
+
+def published(api: TestClient) -> list[dict[str, Any]]:
+    """IncidentObserved payloads in the outbox."""
+    rows = query(api, select(outbox.c.payload).where(outbox.c.topic == topics.INCIDENT_OBSERVED).order_by(outbox.c.id))
+    return [json.loads(r[0]) for r in rows]
+
+
+def stored_text(api: TestClient) -> str:
+    """Everything the triage table holds, as text."""
+    return " ".join(str(r) for r in query(api, text("SELECT * FROM triage")))
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest) -> str:
+    """SQLite, or PostgreSQL when parametrized indirectly with 'postgres'."""
+    kind = getattr(request, "param", "sqlite")
+    url: str = request.getfixturevalue("pg_url" if kind == "postgres" else "sqlite_url")
+    return url
+
+
+@pytest.fixture
+def api(db: str) -> Iterator[TestClient]:
+    app = offline_app(db)
+    headers = auth_headers(app.state.runtime.settings, subject="coord-7")
     with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
         yield c
