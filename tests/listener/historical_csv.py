@@ -81,7 +81,7 @@ def rl6(path: Path, n: int, seed: int = 7, broken: bool = True) -> Export:
         if broken and i % 37 == 5:
             row[10], out.bad[row_no] = BAD_HARM, "harm_level"
         elif broken and i % 53 == 9:
-            row[4], out.bad[row_no] = "", "unit"
+            row[4], out.bad[row_no] = "U" * 65, "unit"  # too long (a missing unit takes PSP_DEFAULT_UNIT)
         elif broken and i % 71 == 3:
             row[5], out.bad[row_no] = "02/31/2026", "occurred_at"
         else:

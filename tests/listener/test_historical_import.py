@@ -225,3 +225,25 @@ async def test_imported_rows_reach_rules_which_decide_and_count_them_but_page_no
         assert held > 0 and body["not_paged"] == held == body["decisions"] - body["no_trigger"]  # ... and counted
     finally:
         await app.state.container.runtime.engine.dispose()
+
+
+def test_a_row_live_intake_would_triage_is_refused_not_held(tmp_path: Path) -> None:
+    """Missing staff or facility is held for triage live; a historical row is refused by field instead."""
+    from psp_listener.historical.importer import RowError
+    from tests.listener.conftest import make_normalizer
+
+    export = rl6(tmp_path / "one.csv", 1, broken=False)
+    mapping = load_mapping(export.mapping)
+    row, record = next(iter(records(export.path, "utf-8", mapping)))
+    errors: list[RowError] = []
+    job = HistoricalImport(
+        uow=None,  # type: ignore[arg-type]  # never reached: no commit in this test
+        normalizer=make_normalizer(),
+        mapping=mapping,
+        checkpoint=Checkpoint(tmp_path / "cp.json", "x"),
+        on_error=errors.append,
+    )
+    assert job._event(row, record) is not None
+    no_staff = {**record, "Staff Involved ID": "", "Witness Staff ID": ""}
+    assert job._event(row, no_staff) is None
+    assert [(e.row, e.field) for e in errors] == [(row, "involved_staff")] and job.counts.errors == 1

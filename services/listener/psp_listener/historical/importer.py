@@ -26,9 +26,18 @@ from psp_common.db import UowFactory
 from psp_common.events.intake import IncidentObserved
 from psp_common.http import field_errors
 from psp_listener import handlers
+from psp_listener.adapters.drafts import IncidentDraft
 from psp_listener.domain.model import Disposition
+from psp_listener.domain.triage import TriageReason
 from psp_listener.historical.mapping import Mapping, to_report
 from psp_listener.normalizer import Normalizer
+
+# A historical row the live intake would hold for triage is refused instead (field, reason), as before triage.
+UNATTRIBUTED = {
+    TriageReason.NO_STAFF: ("involved_staff", "no staff named (historical rows are not held for triage)"),
+    TriageReason.STAFF_UNIDENTIFIED: ("involved_staff", "staff named without an id"),
+    TriageReason.NO_FACILITY: ("facility", "no facility and no default facility set"),
+}
 
 Record = dict[str, str | None]
 
@@ -137,6 +146,11 @@ class HistoricalImport:
             self.counts.errors += 1
             for e in field_errors(exc):
                 self.on_error(RowError(row, e.field, e.reason))
+            return None
+        if isinstance(event, IncidentDraft):  # live intake would hold it for triage; history is not triaged
+            self.counts.errors += 1
+            for reason in event.reasons():
+                self.on_error(RowError(row, *UNATTRIBUTED[reason]))
             return None
         return event.model_copy(update={"historical": True})
 
