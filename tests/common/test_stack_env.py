@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from psp_common.devrun import dev_defaults
+from psp_common.devrun import LINKS_FILE, banner_lines, dev_defaults
 from psp_common.stack import APPS, SERVICES, ServiceProcess, Stack
 from psp_notification.settings import NotificationSettings
 
@@ -110,3 +111,34 @@ def test_with_the_dev_sign_in_every_process_trusts_it_and_the_console_uses_it(
     assert env["PSP_MATCHING_URL"] == s.url("matching")
     assert s.env_for("devidp")["PSP_DEVIDP_ISSUER"] == idp
     assert "PSP_CONSOLE_OIDC_ISSUER" not in stack(tmp_path).env_for("rules")  # without the apps: as before
+
+
+BROWSER_PATHS = re.compile(r"^(/|/board|/rules|/safety-calls|/docs|/asyncapi\.json)?$")
+
+
+def test_make_run_prints_as_links_only_what_opens_in_a_browser_without_a_token(tmp_path: Path) -> None:
+    s = stack(tmp_path, apps=APPS)
+    for i, name in enumerate(APPS):
+        s.services[name] = ServiceProcess(name, 18200 + i, "", tmp_path / f"{name}.log")
+    page = f"{s.url('notification')}/v1/pages/tok3n/ack"
+    (tmp_path / LINKS_FILE).write_text(f"a-1 ack {page}\na-1 decline {page[:-4]}/decline\n", encoding="utf-8")
+    lines = banner_lines(s, [{"assignment_id": "a-1", "state": "sent"}], "the.token")
+    text = "\n".join(lines)
+    assert f"Console           {s.url('console')}   <- open this in a browser" in text  # first, with the sign-ins
+    assert text.index(s.url("console")) < text.index(s.url("listener")) and "Casey Demo" in text
+    links: list[str] = []
+    for line in lines:
+        urls = re.findall(r"https?://[^\s)]+", line)
+        if line.strip().startswith("curl "):  # an API call: only with the token, never as a link
+            assert line.strip().startswith('curl -H "Authorization: Bearer $PSP_TOKEN" http'), line
+            continue
+        links += urls
+    assert page in links and "export PSP_TOKEN=the.token" in text
+    for url in links:
+        base, path = re.match(r"(http://127\.0\.0\.1:\d+)(.*)", url).groups()  # type: ignore[union-attr]
+        if url == page:
+            continue
+        assert base == s.url("console") or base in {s.url(n) for n in SERVICES}, url
+        assert BROWSER_PATHS.match(path) and (path in ("/docs", "/asyncapi.json") or base == s.url("console")), url
+    for service, path in (("matching", "/v1/assignments"), ("rules", "/v1/rulesets")):  # still shown, with curl
+        assert f'curl -H "Authorization: Bearer $PSP_TOKEN" {s.url(service)}{path}' in text

@@ -113,37 +113,52 @@ async def wait_deliveries(stack: Stack, expected: int, timeout: float = 60.0) ->
 
 
 def banner(stack: Stack, deliveries: list[dict[str, Any]]) -> None:
-    """Print what happened and where to look: the console first, then what else opens in a browser, then the API."""
+    """Print what happened and where to look (see :func:`banner_lines`)."""
+    print("\n".join(banner_lines(stack, deliveries, coordinator_token(stack))))
+
+
+def banner_lines(stack: Stack, deliveries: list[dict[str, Any]], token: str) -> list[str]:
+    """The console first, then what else opens in a browser, then the APIs (curl only: they need a token).
+
+    Every http URL shown as a link opens in a browser without a token: the console, the services' /docs and
+    /asyncapi.json, the supporter page. An API URL appears only in a curl command carrying the token.
+    """
     broker = (
         "the embedded default (Tansu broker" if stack.broker is not None else "an external broker (PSP_KAFKA_BOOTSTRAP"
     )
-    print(f"\nPSP Outreach is running on {broker} + SQLite).")
-    print(f"\n  Console           {stack.url('console')}   <- open this in a browser")
-    print("                    Sign in with a demo account (the built-in dev sign-in; production uses the")
-    print("                    hospital's identity provider):")
-    for name, what in DEMO_SIGN_INS:
-        print(f"                      {name:<11} {what}")
-    print(f"\nPages delivered so far: {len(deliveries)}")
+    console = stack.url("console")
+    out = [f"\nPSP Outreach is running on {broker} + SQLite)."]
+    out.append(f"\n  Console           {console}   <- open this in a browser")
+    out.append("                    Sign in with a demo account (the built-in dev sign-in; production uses the")
+    out.append("                    hospital's identity provider):")
+    out += [f"                      {name:<11} {what}" for name, what in DEMO_SIGN_INS]
+    for label, path in (("live board", "/board"), ("rules", "/rules"), ("safety calls", "/safety-calls")):
+        out.append(f"                    {label:<13} {console}{path}   (coordinator)")
+    out.append(f"\nPages delivered so far: {len(deliveries)}")
     for d in deliveries:
-        print("  ", {k: d.get(k) for k in ("assignment_id", "supporter_ref", "channel", "state") if k in d})
-    print("\nAlso in a browser:")
+        out.append("   " + str({k: d.get(k) for k in ("assignment_id", "supporter_ref", "channel", "state") if k in d}))
+    out.append("\nAlso in a browser:")
     link = first_supporter_link(stack.workdir / LINKS_FILE)
     if link:
-        print(f"  supporter page    {link}")
-        print(f"                    (a demo supporter's page, no sign-in needed; every link: {LINKS_FILE})")
+        out.append(f"  supporter page    {link}")
+        out.append(f"                    (a demo supporter's page, no sign-in needed; every link: {LINKS_FILE})")
     for name in SERVICES:
-        print(f"  {name:<17} {stack.url(name)}/docs   (API reference; AsyncAPI: {stack.url(name)}/asyncapi.json)")
-    print(f"  broker            {stack.bootstrap}  (Kafka protocol, not a web page)")
-    print(f"  logs              {stack.workdir}/*.log  (pages are printed in notification.log)")
-    token = coordinator_token(stack)
-    print(f"\nThe APIs need a bearer token. A coordinator token (valid {token_ttl_s() / 3600:g} h) and what to call:")
-    print(f"  export PSP_TOKEN={token}")
-    print(f'  curl -H "Authorization: Bearer $PSP_TOKEN" {stack.url("notification")}/v1/deliveries')
-    print(f"  assignments       {stack.url('matching')}/v1/assignments")
-    print(f"  rule sets         {stack.url('rules')}/v1/rulesets")
-    print(f"  safety calls      {stack.url('notification')}/v1/safety-calls/GEN/<date>/morning/print")
-    print("  other roles       uv run python -m psp_console.devidp.token --scope intake|supporter|analyst")
-    print("\nCtrl-C stops everything.")
+        out.append(f"  {name:<17} {stack.url(name)}/docs   (API reference; AsyncAPI: {stack.url(name)}/asyncapi.json)")
+    out.append(f"  broker            {stack.bootstrap}  (Kafka protocol, not a web page)")
+    out.append(f"  logs              {stack.workdir}/*.log  (pages are printed in notification.log)")
+    hours = f"{token_ttl_s() / 3600:g} h"
+    out.append(f"\nThe APIs need a bearer token (curl, not a browser). A coordinator token (valid {hours}):")
+    out.append(f"  export PSP_TOKEN={token}")
+    calls = (
+        ("notification", "/v1/deliveries"),
+        ("matching", "/v1/assignments"),
+        ("rules", "/v1/rulesets"),
+        ("notification", "/v1/safety-calls/GEN/$(date +%F)/morning"),
+    )
+    out += [f'  curl -H "Authorization: Bearer $PSP_TOKEN" {stack.url(s)}{path}' for s, path in calls]
+    out.append("  other roles: uv run python -m psp_console.devidp.token --scope intake|supporter|analyst")
+    out.append("\nCtrl-C stops everything.")
+    return out
 
 
 def first_supporter_link(path: Path) -> str | None:
