@@ -158,8 +158,11 @@ def test_cpu_accounting_per_process_and_per_report() -> None:
 
     me = os.getpid()
     before = cpu.snapshot({"me": [me], "gone": [2**22 + 7]})
-    sum(i * i for i in range(300_000))  # burn some CPU
-    used = cpu.spent(before, cpu.snapshot({"me": [me], "gone": [2**22 + 7]}))
+    for _ in range(100):  # burn CPU until the kernel's tick-based accounting shows it (a loaded machine lags)
+        sum(i * i for i in range(300_000))
+        used = cpu.spent(before, cpu.snapshot({"me": [me], "gone": [2**22 + 7]}))
+        if used["me"] > 0:
+            break
     assert used["me"] > 0 and used["gone"] == 0
     rows = cpu_rows("pipeline", {"rules": 0.5, "matching": 1.5}, 1000)
     assert {r.stage: r.value for r in rows} == {"cpu:rules": 0.5, "cpu:matching": 1.5, "cpu:total": 2.0}
