@@ -43,6 +43,7 @@ from psp_console.entrypoints import (
     pages_safety_calls,
     pages_shifts,
     pages_status,
+    pages_triage,
     web,
 )
 from psp_console.settings import ConsoleSettings, config_problems
@@ -69,6 +70,7 @@ ROUTERS = [
     pages_evaluation.router,
     pages_safety_calls.router,
     pages_audit.router,
+    pages_triage.router,
 ]
 """Every page area's router (add yours here, with its PageSpec in domain/access.py)."""
 

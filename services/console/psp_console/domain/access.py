@@ -55,6 +55,14 @@ PAGES: dict[str, PageSpec] = {
             reveals_case_data=True,
         ),
         PageSpec(
+            "triage",
+            "Triage",
+            "/triage",
+            COORDINATOR,
+            "Reports the listener could not attribute: attach people and dispatch, or dismiss with a reason.",
+            reveals_case_data=True,
+        ),
+        PageSpec(
             "status",
             "Service status",
             "/status",
