@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -111,3 +112,24 @@ async def test_opt_outs_by_staff_id_show_the_pseudonym_and_scopes_only(staffed_s
         assert blank.status_code == 422 and "Staff id: enter the person" in blank.text
     async with await site.coordinator() as api:
         assert (await api.get(site.rules + "/v1/opt-outs/E-77")).json()["scopes"] == []
+
+
+async def test_a_staff_id_with_a_slash_is_removed_checked_and_opted_back_in(staffed_site: Staffed) -> None:
+    site, odd = staffed_site, "GEN/E-5?x#%"
+    row = f'"{odd}",Sam Lee,Registered nurse,ICU,+1 416 555 0100,4400,s.lee@gen.example.org\n'
+    async with await site.coordinator() as api:
+        r = await api.post(
+            site.notification + "/v1/directory/import.csv",
+            content=(CSV.splitlines()[0] + "\n" + row).encode(),
+            headers={"content-type": "text/csv"},
+        )
+        assert r.status_code == 200 and r.json()["created"] == 1 and r.json()["errors"] == [], r.text
+    assert await lookup(site, quote(odd, safe="")) == 200
+    async with site.client() as c:
+        token = csrf(await coordinator(site, c, "/directory"))
+        gone = await c.post("/directory/remove", data={"csrf": token, "staff_id": odd})
+        assert gone.status_code == 303, gone.text
+        await opt(c, token, "add", odd, "all")
+        assert "Opted out of all" in text_of(await opt(c, token, "check", odd))
+        assert "Opted back in everywhere." in text_of(await opt(c, token, "remove", odd))
+    assert await lookup(site, quote(odd, safe="")) == 404

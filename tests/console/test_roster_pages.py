@@ -109,6 +109,67 @@ async def test_add_edit_pause_and_step_away_through_the_forms(staffed_site: Staf
     assert stored["paused"] is False and stored["active"] is True
 
 
+ODD_ID = "GEN/S 7?a=1#b%2F"  # URL-reserved characters: "/", " ", "?", "=", "#", "%"
+
+
+async def test_a_staff_id_with_url_reserved_characters_can_be_edited_paused_and_stepped_away(
+    staffed_site: Staffed,
+) -> None:
+    site = staffed_site
+    async with site.client() as c:
+        token = csrf(await coordinator(site, c))
+        added = await c.post("/roster/add", data=supporter(ODD_ID, "Jo Peer", csrf=token))
+        assert added.status_code == 303, added.text
+        roster = await c.get("/roster")
+        links = re.findall(r'href="(/roster/[^"]+/edit)"', roster.text)
+        assert links == ["/roster/GEN%2FS%207%3Fa%3D1%23b%252F/edit"]  # one path segment, every reserved char escaped
+        edit = await c.get(links[0])
+        assert edit.status_code == 200 and "Staff id <strong>GEN/S 7?a=1#b%2F</strong>" in edit.text
+        action = re.findall(r'<form method="post" action="(/roster/[^"]+/edit)"', edit.text)
+        assert action == links
+        values = dict(HIDDEN.findall(edit.text)) | supporter(ODD_ID, "Jo Q. Peer")
+        del values["staff_id"]
+        assert (await c.post(action[0], data=values)).status_code == 303
+        forms = re.findall(r'<form method="post" action="(/roster/[^"]+/(?:pause|step-away))"', roster.text)
+        assert len(forms) == 2
+        for path in forms:
+            assert (await c.post(path, data={"csrf": token})).status_code == 303, path
+    stored = (await roster_of(site))[ODD_ID]
+    assert stored["display_name"] == "Jo Q. Peer" and stored["paused"] is True and stored["active"] is False
+
+
+async def test_the_edit_form_can_clear_the_evaluates_and_supervises_lists(staffed_site: Staffed) -> None:
+    site = staffed_site
+    async with await site.coordinator() as api:
+        body = supporter("S-8", "Ash Peer", evaluates=["E-1", "E-2"], supervises=["E-3"])
+        assert (await api.post(site.matching + "/v1/supporters", json=body)).status_code == 201
+    async with site.client() as c:
+        await coordinator(site, c)
+        edit = await c.get("/roster/S-8/edit")
+        assert "evaluates 2 people, supervises 1" in edit.text
+        assert 'name="clear_evaluates"' in edit.text and 'name="clear_supervises"' in edit.text
+        values = dict(HIDDEN.findall(edit.text)) | supporter("S-8", "Ash Peer")
+        del values["staff_id"]
+        both = await c.post("/roster/S-8/edit", data=values | {"clear_evaluates": "on", "evaluates": "E-9"})
+        assert both.status_code == 422
+        assert "Evaluates: either clear the list or enter staff ids to replace it, not both." in both.text
+        assert len((await roster_of(site))["S-8"]["evaluates"]) == 2  # nothing saved
+        kept = await c.post("/roster/S-8/edit", data=values)  # left empty: both kept
+        assert kept.status_code == 303
+        assert [len((await roster_of(site))["S-8"][k]) for k in ("evaluates", "supervises")] == [2, 1]
+        cleared = await c.post("/roster/S-8/edit", data=values | {"clear_evaluates": "on"})
+        assert cleared.status_code == 303, cleared.text
+    stored = (await roster_of(site))["S-8"]
+    assert stored["evaluates"] == [] and len(stored["supervises"]) == 1
+    async with site.client() as c:
+        await coordinator(site, c)
+        edit = await c.get("/roster/S-8/edit")
+        values = dict(HIDDEN.findall(edit.text)) | supporter("S-8", "Ash Peer")
+        del values["staff_id"]
+        assert (await c.post("/roster/S-8/edit", data=values | {"clear_supervises": "on"})).status_code == 303
+    assert (await roster_of(site))["S-8"]["supervises"] == []
+
+
 async def test_roster_forms_without_the_csrf_token_change_nothing(staffed_site: Staffed) -> None:
     site = staffed_site
     async with site.client() as c:

@@ -95,7 +95,8 @@ def _ids(text: str) -> list[str]:
 def supporter_body(form: Form, *, new: bool) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The add (``new``: POST, with the staff id) or edit (PATCH) body of the form; problems as (field, reason).
 
-    On an edit, empty evaluates/supervises keep the stored lists (the console cannot show them: pseudonyms).
+    On an edit, empty evaluates/supervises keep the stored lists (the console cannot show them: pseudonyms); the
+    ``clear_evaluates`` / ``clear_supervises`` checkboxes empty them.
     """
     problems: list[tuple[str, str]] = []
     body: dict[str, Any] = {k: _one(form, k) for k in ("display_name", "profession", "site")}
@@ -123,8 +124,10 @@ def supporter_body(form: Form, *, new: bool) -> tuple[dict[str, Any], list[tuple
     else:
         body["contact_hours"] = None
     for name in ("evaluates", "supervises"):
-        ids = _ids(_one(form, name))
-        if ids or new:
+        ids, clear = _ids(_one(form, name)), not new and f"clear_{name}" in form
+        if clear and ids:
+            problems.append((name, "either clear the list or enter staff ids to replace it, not both"))
+        elif ids or new or clear:
             body[name] = ids
     return body, problems
 

@@ -97,7 +97,7 @@ async def _one(request: Request, user: WebSession, staff_id: str) -> dict[str, A
     raise NotFound("matching", "has no supporter with that staff id on the roster")
 
 
-@router.get("/roster/{staff_id}/edit", summary="Edit a supporter.")
+@router.get("/roster/{staff_id:path}/edit", summary="Edit a supporter.")
 async def edit(staff_id: str, request: Request, user: WebSession = Depends(page("roster"))) -> HTMLResponse:
     """The edit form, filled with what matching holds."""
     view = await _one(request, user, staff_id)
@@ -106,9 +106,9 @@ async def edit(staff_id: str, request: Request, user: WebSession = Depends(page(
     )
 
 
-@router.post("/roster/{staff_id}/edit", summary="Save a supporter's changes.")
+@router.post("/roster/{staff_id:path}/edit", summary="Save a supporter's changes.")
 async def save(staff_id: str, request: Request, form: Form = Depends(checked_form("roster"))) -> Response:
-    """Change the supporter's fields (PATCH: lists left empty keep what is stored)."""
+    """Change the supporter's fields (PATCH: lists left empty keep what is stored, "clear" empties them)."""
     user: WebSession = request.state.user
     body, problems = supporter_body(form, new=False)
     lines = [f"{label(f)}: {r}." for f, r in problems]
@@ -128,7 +128,7 @@ async def save(staff_id: str, request: Request, form: Form = Depends(checked_for
     )
 
 
-@router.post("/roster/{staff_id}/{action}", summary="Pause, resume, step away or come back.")
+@router.post("/roster/{staff_id:path}/{action}", summary="Pause, resume, step away or come back.")
 async def act(staff_id: str, action: str, request: Request, _: Form = Depends(checked_form("roster"))) -> Response:
     """One of matching's pause / resume / deactivate / activate."""
     if action not in ACTIONS:

@@ -47,6 +47,9 @@ templates = Environment(
     loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True
 )
 
+templates.filters["segment"] = lambda value: quote(str(value), safe="")
+"""``{{ staff_id | segment }}``: one URL path segment ("/", "?", "#", "%" escaped; routes take ``{x:path}``)."""
+
 NOTICES: dict[str, str] = {"signed_in": "You are signed in."}
 """Short confirmations a page may show after a redirect (``?notice=<key>``); page modules add theirs."""
 

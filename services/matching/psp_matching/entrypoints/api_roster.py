@@ -79,7 +79,7 @@ async def create_supporter(body: SupporterIn, request: Request) -> Any:
 
 
 @router.put(
-    "/v1/supporters/{staff_id}",
+    "/v1/supporters/{staff_id:path}",
     response_model=SupporterView,
     responses={**NOT_FOUND, **ERROR_RESPONSES},
     summary="Update a supporter (full replacement).",
@@ -98,7 +98,7 @@ async def update_supporter(staff_id: str, body: SupporterFields, request: Reques
 
 
 @router.patch(
-    "/v1/supporters/{staff_id}",
+    "/v1/supporters/{staff_id:path}",
     response_model=SupporterView,
     responses={**NOT_FOUND, **ERROR_RESPONSES},
     summary="Change some of a supporter's fields (the others, evaluates/supervises too, are kept).",
@@ -130,7 +130,7 @@ async def _flag(request: Request, staff_id: str, **flags: Any) -> Any:
 
 
 @router.post(
-    "/v1/supporters/{staff_id}/deactivate",
+    "/v1/supporters/{staff_id:path}/deactivate",
     response_model=SupporterView,
     responses=NOT_FOUND,
     summary="Take a supporter off the roster (kept for history).",
@@ -141,7 +141,7 @@ async def deactivate(staff_id: str, request: Request) -> Any:
 
 
 @router.post(
-    "/v1/supporters/{staff_id}/activate",
+    "/v1/supporters/{staff_id:path}/activate",
     response_model=SupporterView,
     responses=NOT_FOUND,
     summary="Put a deactivated supporter back on the roster.",
@@ -152,7 +152,7 @@ async def activate(staff_id: str, request: Request) -> Any:
 
 
 @router.post(
-    "/v1/supporters/{staff_id}/pause",
+    "/v1/supporters/{staff_id:path}/pause",
     response_model=SupporterView,
     responses=NOT_FOUND,
     summary="Step away: not matched until resumed.",
@@ -163,7 +163,7 @@ async def pause(staff_id: str, request: Request) -> Any:
 
 
 @router.post(
-    "/v1/supporters/{staff_id}/resume",
+    "/v1/supporters/{staff_id:path}/resume",
     response_model=SupporterView,
     responses=NOT_FOUND,
     summary="Come back from a step-away.",

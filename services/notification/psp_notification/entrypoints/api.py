@@ -55,7 +55,7 @@ async def _act(request: Request, action: Callable[[Any, Any], Awaitable[str]]) -
 
 
 @router.put(
-    "/v1/contacts/{staff_id}",
+    "/v1/contacts/{staff_id:path}",
     response_model=ContactOut,
     responses=BEARER_RESPONSES,
     tags=["contacts"],
@@ -85,7 +85,7 @@ async def put_contact(staff_id: StaffId, body: ContactIn, request: Request) -> A
 
 
 @router.get(
-    "/v1/contacts/{staff_id}",
+    "/v1/contacts/{staff_id:path}",
     response_model=ContactOut,
     responses=BEARER_RESPONSES,
     tags=["contacts"],

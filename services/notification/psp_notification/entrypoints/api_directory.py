@@ -109,7 +109,7 @@ def _received(parsed: Parsed) -> int:
 
 
 @router.get(
-    "/v1/directory/{staff_id}",
+    "/v1/directory/{staff_id:path}",
     response_model=DirectoryEntryOut,
     responses=RESPONSES,
     summary="Who a colleague is and how to reach them (a reveal: the audit log records the pseudonym).",
@@ -125,7 +125,7 @@ async def get_entry(staff_id: StaffId, request: Request) -> Any:
 
 
 @router.delete(
-    "/v1/directory/{staff_id}",
+    "/v1/directory/{staff_id:path}",
     status_code=204,
     responses=RESPONSES,
     summary="Remove someone who left the hospital.",

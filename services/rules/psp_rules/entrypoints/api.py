@@ -223,7 +223,7 @@ async def opt_out(body: OptOutIn, request: Request) -> OptOutState:
 
 
 @router.get(
-    "/v1/opt-outs/{staff_id}",
+    "/v1/opt-outs/{staff_id:path}",
     response_model=OptOutState,
     tags=["opt-outs"],
     summary="Check whether a person opted out.",
@@ -239,7 +239,7 @@ async def get_opt_out(staff_id: str, request: Request) -> OptOutState:
 
 
 @router.delete(
-    "/v1/opt-outs/{staff_id}",
+    "/v1/opt-outs/{staff_id:path}",
     response_model=OptOutState,
     tags=["opt-outs"],
     summary="Opt back in (one scope, or all scopes when none is given).",
