@@ -41,7 +41,7 @@ def test_a_configured_map_names_the_providers_roles() -> None:
 
 
 def test_an_unmapped_role_or_a_non_string_grants_nothing() -> None:
-    claims = {"roles": ["Everyone", 7, {"a": 1}], "groups": "staff"}
+    claims = {"roles": ["Everyone", 7, {"a": 1}], "groups": "visitors"}
     assert scopes_from_claims(claims, settings()) == frozenset()
 
 

@@ -11,7 +11,12 @@ ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "
 """What PSP_AUTH_ALGORITHMS may name: never HS* (the key is public) nor none."""
 SCOPE_NAMES = ("intake", "coordinator", "supporter", "analyst", "scim", "staff")
 """The scopes a role may map to (``psp_common.auth.Scope``; a test keeps the two equal)."""
-DEFAULT_ROLE_SCOPES = {"coordinator": "coordinator", "supporter": "supporter", "analyst": "analyst"}
+DEFAULT_ROLE_SCOPES = {
+    "coordinator": "coordinator",
+    "supporter": "supporter",
+    "analyst": "analyst",
+    "staff": "staff",  # any staff member: refer themself or a colleague (the console's Refer page) only
+}
 """Roles a token may carry and the scope each grants, unless ``PSP_AUTH_ROLE_SCOPES`` says otherwise."""
 SECRET_MARK = "psp_secret"  # noqa: S105 - a marker name, not a secret
 """Key in a field's ``json_schema_extra`` marking a secret that production refuses at its packaged default."""

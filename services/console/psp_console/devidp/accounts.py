@@ -38,5 +38,13 @@ ACCOUNTS: dict[str, DemoAccount] = {
             staff_id=str(demo.SUPPORTERS[0]["staff_id"]),
         ),
         DemoAccount("analyst", "demo-analyst", "Alex Demo", ("analyst",), "Evaluation: aggregate figures only."),
+        DemoAccount(
+            "staff",
+            "demo-staff",
+            "Jo Demo",
+            ("staff",),
+            "Any staff member (the demo clinician E-201): refer yourself or a colleague.",
+            staff_id="E-201",
+        ),
     )
 }

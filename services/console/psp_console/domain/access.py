@@ -31,12 +31,19 @@ class PageSpec:
 
 COORDINATOR = frozenset({Scope.COORDINATOR})
 EVALUATORS = frozenset({Scope.COORDINATOR, Scope.ANALYST})
-EVERYONE = frozenset({Scope.COORDINATOR, Scope.SUPPORTER, Scope.ANALYST})
+EVERYONE = frozenset({Scope.COORDINATOR, Scope.SUPPORTER, Scope.ANALYST, Scope.STAFF})  # every signed-in role
 
 PAGES: dict[str, PageSpec] = {
     p.key: p
     for p in (
         PageSpec("home", "Home", "/", EVERYONE, "Who you are and what you may use."),
+        PageSpec(
+            "refer",
+            "Refer",
+            "/refer",
+            EVERYONE,
+            "Ask for peer support for yourself, or refer a colleague (choices only, no free text).",
+        ),
         PageSpec(
             "board",
             "Live board",
@@ -141,6 +148,7 @@ ROLE_NAMES = {
     Scope.COORDINATOR.value: "PSP coordinator",
     Scope.SUPPORTER.value: "Peer supporter",
     Scope.ANALYST.value: "Evaluation analyst",
+    Scope.STAFF.value: "Staff member",
     Scope.INTAKE.value: "Integration system",
     Scope.SCIM.value: "Provisioning client",
 }
