@@ -252,8 +252,8 @@ async def test_retention_keeps_the_facts_without_names_and_the_what_if_still_dec
     try:
         async with c.runtime.session() as s:
             since = whatif.months_before(TEST_NOW, 6)
-            found, active, _ = await whatif.what_if(s, c.config, "default", load_text(draft_text()), since, TEST_NOW)
-        assert found.versions == N
+            active, _, versions = await whatif.replays(s, c.config, "default", load_text(draft_text()), since, TEST_NOW)
+        assert versions == N
         anonymous = [n for case in active.cases.values() for n in case.occurred if n.startswith(ANONYMOUS)]
         assert anonymous and all(
             len(case.occurred) == 1 for case in active.cases.values() if case.mode.value == "individual"

@@ -9,7 +9,6 @@ any other incident.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,14 +20,6 @@ from psp_rules.adapters.orm import incident_facts
 from psp_rules.domain.model import Incident, Person
 
 ANONYMOUS = "~"  # prefix of the stand-in pseudonyms of a version whose names retention removed
-
-
-@dataclass(frozen=True)
-class StoredFact:
-    """One stored incident version, as the engine sees it (``anonymized``: retention removed its pseudonyms)."""
-
-    incident: Incident
-    anonymized: bool
 
 
 def fact_row(incident: Incident, recorded_at: datetime) -> dict[str, Any]:
@@ -52,18 +43,11 @@ def fact_row(incident: Incident, recorded_at: datetime) -> dict[str, Any]:
     }
 
 
-_COLUMNS = [c for c in incident_facts.c if c.name not in ("recorded_at", "purged_at")]
-CHUNK = (
-    select(*_COLUMNS)
-    .where(
-        incident_facts.c.id > bindparam("after"),
-        incident_facts.c.occurred_at >= bindparam("since"),
-        incident_facts.c.occurred_at <= bindparam("until"),
-    )
-    .order_by(incident_facts.c.id)
-    .limit(bindparam("size"))
+_READ = "incident_ref report_version facility unit source_kind event_class category harm_level patient_age_group"
+_COLUMNS = [incident_facts.c[name] for name in (_READ + " huddle_call cis_flags team_size people occurred_at").split()]
+WINDOW = select(*_COLUMNS).where(
+    incident_facts.c.occurred_at >= bindparam("since"), incident_facts.c.occurred_at <= bindparam("until")
 )
-CHUNK_AT = CHUNK.where(incident_facts.c.facility == bindparam("facility"))
 
 
 def anonymized(people: list[list[Any]]) -> list[list[Any]]:
@@ -71,36 +55,35 @@ def anonymized(people: list[list[Any]]) -> list[list[Any]]:
     return [[None, None, p[2], p[3], []] for p in people]
 
 
-def _person(entry: list[Any], ref: str, i: int, seen: dict[tuple[Any, ...], Person]) -> Person:
-    if entry[0] is None:  # not linkable to anyone: a stand-in unique to this version
-        return Person(f"{ANONYMOUS}{ref}:{i}", "", entry[2], entry[3])
-    key = (entry[0], entry[1], entry[2], entry[3], *entry[4])
-    found = seen.get(key)
-    if found is None:
-        found = seen[key] = Person(entry[0], entry[1], entry[2], entry[3], tuple(entry[4]))
-    return found
+class _Reader:
+    """Rows to incidents, sharing what repeats between rows (a person under one name and role, a set of flags):
+    less to build, less memory."""
 
+    def __init__(self) -> None:
+        self.people: dict[tuple[Any, ...], Person] = {}
+        self.flags: dict[str, frozenset[str]] = {}
 
-def _incident(row: Any, seen: dict[tuple[Any, ...], Person]) -> StoredFact:
-    ref = row.incident_ref
-    staff = tuple(_person(entry, ref, i, seen) for i, entry in enumerate(row.people))
-    incident = Incident(
-        incident_ref=ref,
-        report_version=row.report_version,
-        facility=row.facility,
-        unit=row.unit,
-        source_kind=row.source_kind,
-        event_class=row.event_class,
-        staff=staff,
-        occurred_at=aware(row.occurred_at) or row.occurred_at,
-        category=row.category,
-        harm_level=row.harm_level,
-        patient_age_group=row.patient_age_group,
-        huddle_call=row.huddle_call,
-        cis_flags=frozenset(row.cis_flags.split()),
-        team_size=row.team_size,
-    )
-    return StoredFact(incident, bool(staff) and staff[0].pseudonym.startswith(ANONYMOUS))
+    def person(self, entry: list[Any], ref: str, i: int) -> Person:
+        if entry[0] is None:  # not linkable to anyone: a stand-in unique to this version
+            return Person(f"{ANONYMOUS}{ref}:{i}", "", entry[2], entry[3])
+        key = (entry[0], entry[1], entry[2], entry[3], *entry[4])
+        found = self.people.get(key)
+        if found is None:
+            found = self.people[key] = Person(entry[0], entry[1], entry[2], entry[3], tuple(entry[4]))
+        return found
+
+    def incident(self, row: Any) -> Incident:
+        ref, version, facility, unit, source, event_class, category, harm, age, huddle, flags, team, people, at = row
+        staff = tuple(self.person(entry, ref, i) for i, entry in enumerate(people))
+        cis_flags = self.flags.get(flags)
+        if cis_flags is None:
+            cis_flags = self.flags[flags] = frozenset(flags.split())
+        if at.tzinfo is None:  # SQLite
+            at = aware(at)
+        return Incident(
+            ref, version, facility, unit, source, event_class, staff, at, category, harm, age, huddle, cis_flags,
+            team_size=team,
+        )  # fmt: skip
 
 
 class FactRepository:
@@ -113,22 +96,24 @@ class FactRepository:
         """Store the facts of one newly decided version."""
         await self.session.execute(insert(incident_facts), fact_row(incident, recorded_at))
 
+    async def facilities(self, since: datetime, until: datetime, facility: str | None) -> list[str]:
+        """The facilities of the versions that occurred in [since, until] (only ``facility`` when given)."""
+        query = select(incident_facts.c.facility).distinct()
+        query = query.where(incident_facts.c.occurred_at >= since, incident_facts.c.occurred_at <= until)
+        if facility is not None:
+            query = query.where(incident_facts.c.facility == facility)
+        return sorted((await self.session.execute(query)).scalars())
+
     async def chunks(
         self, since: datetime, until: datetime, facility: str | None, size: int = 5000
-    ) -> AsyncIterator[list[StoredFact]]:
+    ) -> AsyncIterator[list[Incident]]:
         """Versions that occurred in [since, until] (at ``facility`` when given), in decision order, ``size`` rows
-        a query (keyset on the row id: memory stays bounded whatever the history holds)."""
-        after = 0
-        query = CHUNK if facility is None else CHUNK_AT
-        seen: dict[tuple[Any, ...], Person] = {}  # one Person per name and role: less to build, less memory
-        while True:
-            params: dict[str, Any] = {"after": after, "since": since, "until": until, "size": size}
-            if facility is not None:
-                params["facility"] = facility
-            rows = (await self.session.execute(query, params)).all()
-            if not rows:
-                return
-            after = rows[-1].id
-            yield [_incident(r, seen) for r in rows]
-            if len(rows) < size:
-                return
+        at a time: one query read through a server-side cursor (memory stays bounded whatever the history holds;
+        one scan, where a query per chunk re-read and re-sorted the window each time)."""
+        query = WINDOW if facility is None else WINDOW.where(incident_facts.c.facility == facility)
+        params = {"since": since, "until": until}
+        reader = _Reader()
+        options = {"yield_per": size}
+        result = await self.session.stream(query.order_by(incident_facts.c.id), params, execution_options=options)
+        async for rows in result.partitions():
+            yield [reader.incident(r) for r in rows]

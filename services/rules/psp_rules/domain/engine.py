@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from psp_rules.domain.model import (
     Context,
@@ -115,8 +116,10 @@ def _group_reasons(incident: Incident, policy: GroupPolicy) -> tuple[str, ...]:
     return tuple(reasons)
 
 
+@lru_cache(maxsize=1024)
 def case_id_for(incident_ref: str, mode: Mode, pseudonym: str = "") -> str:
-    """Deterministic case id: one per person per incident, or one per group per incident."""
+    """Deterministic case id: one per person per incident, or one per group per incident (cached: a what-if
+    decides each version under two rule sets in turn, and both open mostly the same cases)."""
     name = f"{incident_ref}|group" if mode is Mode.GROUP else f"{incident_ref}|{pseudonym}"
     return str(uuid.uuid5(CASE_NAMESPACE, name))
 

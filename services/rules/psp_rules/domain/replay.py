@@ -22,9 +22,12 @@ from psp_rules.domain.engine import ActionKind, Decision, Evaluation, decide, ev
 from psp_rules.domain.model import Context, GroupPolicy, Incident, Mode, OpenCase, Person, RuleSet, Urgency
 
 ALL_SCOPE = "all"
+# What rules read of a version: flags, harm, event class, category, age group, source kind, huddle call, head
+# count, unit count
+Facts = tuple[frozenset[str], str | None, str, str | None, str | None, str, str | None, int, int]
 
 
-@dataclass
+@dataclass(slots=True)
 class SimCase:
     """A case the replay opened: who is in it and when their incidents occurred (joining order kept)."""
 
@@ -59,6 +62,45 @@ class SimCase:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One stored incident version as every replay of the history sees it: with the units of the versions decided
+    before it, the newest version decided before it, and the facts rules read (the key evaluations are shared by)."""
+
+    incident: Incident
+    last_version: int | None
+    facts: Facts
+    facts_id: int  # the same for versions with the same facts
+
+    @property
+    def fresh(self) -> bool:
+        """Newer than every version of the incident decided before it (an older one changes nothing)."""
+        return self.last_version is None or self.incident.report_version > self.last_version
+
+
+class History:
+    """What does not depend on the rules, worked out once for all replays: per incident, the newest version and
+    the units of the versions decided so far."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, frozenset[str]]] = {}
+        self._facts: dict[Facts, int] = {}
+
+    def next(self, incident: Incident) -> Version:
+        """``incident`` (the next version in decision order) with what the history before it adds."""
+        ref = incident.incident_ref
+        last_version, units = self._seen.get(ref, (None, frozenset()))
+        if units:
+            incident = dataclasses.replace(incident, other_units=units)
+        self._seen[ref] = (max(incident.report_version, last_version or 0), units | {incident.unit})
+        i = incident
+        facts: Facts = (
+            i.cis_flags, i.harm_level, i.event_class, i.category, i.patient_age_group, i.source_kind, i.huddle_call,
+            i.head_count, len(i.units),
+        )  # fmt: skip
+        return Version(incident, last_version, facts, self._facts.setdefault(facts, len(self._facts)))
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a rule set made of one incident version: rules fired, urgency, mode (None: nothing fired)."""
@@ -66,6 +108,9 @@ class Outcome:
     fired: frozenset[str]
     urgency: Urgency | None
     mode: Mode | None
+
+
+NOTHING = Outcome(frozenset(), None, None)
 
 
 class Replay:
@@ -77,10 +122,10 @@ class Replay:
         self.outcomes: dict[tuple[str, int], Outcome] = {}
         self.last: dict[str, Outcome] = {}  # per incident: the outcome of its newest version
         self.versions_used: set[str] = set()
-        self._by_name: dict[str, set[str]] = {}
+        self.facilities: set[str] = set()  # facilities whose versions it decided
         self._times: dict[str, list[tuple[datetime, int, str]]] = {}  # person -> (event time, seq, case), sorted
         self._by_ref: dict[str, set[str]] = {}
-        self._history: dict[str, tuple[int, frozenset[str]]] = {}
+        self._by_facts: dict[int, dict[int, tuple[Evaluation, frozenset[str]]]] = {}
         self._memo: dict[tuple[object, ...], tuple[Evaluation, frozenset[str]]] = {}
         self._profiles: dict[int, _Profile] = {}
         self._fired_sets: Counter[frozenset[str]] = Counter()
@@ -94,49 +139,53 @@ class Replay:
                 out[rule_id] += n
         return out
 
-    def decide(self, incident: Incident, ruleset: RuleSet) -> Decision:
-        """Decide one version as the live handler would, then apply what it opens, merges and raises."""
-        ref = incident.incident_ref
-        last_version, units = self._history.get(ref, (None, frozenset()))
-        if units:
-            incident = dataclasses.replace(incident, other_units=units)
-        self._history[ref] = (max(incident.report_version, last_version or 0), units | {incident.unit})
-        fresh = last_version is None or incident.report_version > last_version
-        if fresh:
-            self._relink(incident.staff)
-        evaluation, fired = self._evaluate(incident, ruleset)
-        if evaluation.fired and fresh:
+    def decide(self, version: Version, ruleset: RuleSet) -> None:
+        """Decide one version as the live handler would, then apply what it opens, merges and raises. A version
+        older than one already decided changes nothing (live: "no change"), nor does one that fires no rule."""
+        if not version.fresh:
+            return
+        incident = version.incident
+        self._relink(incident.staff)
+        evaluation, fired = self._evaluate(version, ruleset)
+        if evaluation.fired:
             people = incident.people()
             hours = ruleset.merge_window_hours or self.merge_window_hours
             ctx = Context(
                 merge_window_hours=hours,
                 opted_out=self._opted_out(people, incident.facility),
                 open_cases=self._open_cases(people, incident, timedelta(hours=hours)),
-                last_version=last_version,
+                last_version=version.last_version,
             )
-        else:
-            ctx = Context(self.merge_window_hours, last_version=last_version)
-        decision = decide(incident, evaluation, ctx)
-        if fresh:
+            decision = decide(incident, evaluation, ctx)
             self._apply(incident, decision, fired)
-            outcome = Outcome(fired, evaluation.urgency, decision.mode if evaluation.fired else None)
-            self.outcomes[(ref, incident.report_version)] = self.last[ref] = outcome
-            self._fired_sets[fired] += 1
-            self.versions_used.add(ruleset.version)
-        return decision
+            outcome = Outcome(fired, evaluation.urgency, decision.mode)
+        else:
+            outcome = NOTHING
+        self.outcomes[(incident.incident_ref, incident.report_version)] = self.last[incident.incident_ref] = outcome
+        self._fired_sets[fired] += 1
+        self.versions_used.add(ruleset.version)
+        self.facilities.add(incident.facility)
 
-    def _evaluate(self, incident: Incident, ruleset: RuleSet) -> tuple[Evaluation, frozenset[str]]:
+    def _evaluate(self, version: Version, ruleset: RuleSet) -> tuple[Evaluation, frozenset[str]]:
         """``evaluate`` reads only a few facts, and each rule set only some of them: versions that agree on those
         share one evaluation (its hits' explanations may quote another version's head count; a replay never
-        shows them, and which rules fire, urgency, tier and mode are the same)."""
+        shows them, and which rules fire, urgency, tier and mode are the same). Looked up first by every fact
+        read by any rule set, then by those this rule set reads."""
+        memo = self._by_facts.get(id(ruleset))
+        if memo is None:
+            memo = self._by_facts[id(ruleset)] = {}
+        found = memo.get(version.facts_id)
+        if found is not None:
+            return found
         profile = self._profiles.get(id(ruleset))
         if profile is None:
             profile = self._profiles[id(ruleset)] = _Profile.of(ruleset, ruleset.group or self.group)
-        key = profile.key(incident)
+        key = profile.key(version.facts)
         found = self._memo.get(key)
         if found is None:
-            evaluation = evaluate(incident, ruleset, self.group)
+            evaluation = evaluate(version.incident, ruleset, self.group)
             found = self._memo[key] = (evaluation, frozenset(h.rule_id for h in evaluation.hits))
+        memo[version.facts_id] = found
         return found
 
     def _opted_out(self, people: tuple[Person, ...], facility: str) -> frozenset[str]:
@@ -153,31 +202,30 @@ class Replay:
         of the people, and the engine discards the others)."""
         ids = set(self._by_ref.get(incident.incident_ref, ()))
         at = incident.occurred_at
+        first, last = (at - window,), (at + window, len(self.cases))  # every seq is below len(self.cases)
         for p in people:
             times = self._times.get(p.pseudonym)
             if times:
-                lo, hi = bisect_left(times, (at - window,)), bisect_right(times, (at + window, len(self.cases) + 1))
-                ids.update(cid for _, _, cid in times[lo:hi])
+                ids.update(cid for _, _, cid in times[bisect_left(times, first) : bisect_right(times, last)])
         return tuple(c.view() for c in sorted((self.cases[i] for i in ids), key=lambda c: c.seq))
 
     def _relink(self, staff: tuple[Person, ...]) -> None:
         """Cases holding someone under a previous key's pseudonym hold them under the current one (live: relink)."""
         for p in staff:
             for alias in p.aliases:
-                for cid in self._by_name.pop(alias, set()):
+                entries = self._times.pop(alias, [])
+                for cid in dict.fromkeys(cid for _, _, cid in entries):
                     case = self.cases[cid]
                     times = case.occurred.pop(alias)
                     case.occurred.setdefault(p.pseudonym, []).extend(times)
                     case.seen = None
-                    self._by_name.setdefault(p.pseudonym, set()).add(cid)
-                for entry in self._times.pop(alias, []):
+                for entry in entries:
                     insort(self._times.setdefault(p.pseudonym, []), entry)
 
     def _join(self, case: SimCase, name: str, incident: Incident) -> None:
         case.occurred.setdefault(name, []).append(incident.occurred_at)
         case.incidents.add(incident.incident_ref)
         case.seen = None
-        self._by_name.setdefault(name, set()).add(case.case_id)
         insort(self._times.setdefault(name, []), (incident.occurred_at, case.seq, case.case_id))
         self._by_ref.setdefault(incident.incident_ref, set()).add(case.case_id)
 
@@ -231,12 +279,14 @@ class _Profile:
         flags = frozenset().union(*(w.cis_flags_any for w in whens))
         return cls(id(ruleset), flags, reads, max(staff) + 1, max(units))
 
-    def key(self, i: Incident) -> tuple[object, ...]:
-        facts = (i.harm_level, i.event_class, i.category, i.patient_age_group, i.source_kind, i.huddle_call)
+    def key(self, facts: Facts) -> tuple[object, ...]:
+        """The facts it reads (the others as None), head count and unit count capped."""
+        flags, harm, event_class, category, age_group, source_kind, huddle_call, head_count, units = facts
+        single = (harm, event_class, category, age_group, source_kind, huddle_call)
         return (
             self.ruleset_id,
-            i.cis_flags & self.flags,
-            *(f if read else None for f, read in zip(facts, self.reads, strict=True)),
-            min(i.head_count, self.staff_cap),
-            min(len(i.units), self.units_cap),
+            flags & self.flags,
+            *(f if read else None for f, read in zip(single, self.reads, strict=True)),
+            min(head_count, self.staff_cap),
+            min(units, self.units_cap),
         )

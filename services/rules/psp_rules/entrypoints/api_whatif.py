@@ -147,6 +147,6 @@ async def what_if(
         doc, problems = await drafts.validate(RuleSetRepository(session), scope, stored.source, container.config)
         if doc is None:
             return _error(422, "the draft does not validate", "scope", _at_line(problems[0]))
-        found, _, _ = await whatif.what_if(session, container.config, scope, doc, since, until)
+        found = await whatif.what_if(session, container.config, scope, doc, since, until)
         await session.rollback()
     return answer(found, scope, stored.revision, months, since, until)
