@@ -3,11 +3,13 @@
 A fresh rules database on the bench's PostgreSQL is filled with ``--whatif-incidents`` generated, pseudonymized
 incident versions (the facts rules store for each decided version, written in bulk: seeding is not measured),
 a draft is saved, and the what-if over 6 months is called through the service's HTTP API in-process, timed from
-the request to the answer. Target: 100,000 stored incidents in under 10 s.
+the request to the answer, with the CPU time the process spent on it (the service runs in the bench's process;
+PostgreSQL's backend is not counted). Target: 100,000 stored incidents in under 10 s.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -58,8 +60,8 @@ async def seed(app: object, n: int) -> None:
             await uow.commit()
 
 
-async def run(admin_dsn: str, n: int, rounds: int = 2) -> list[Row]:
-    """Seed, then time the what-if ``rounds`` times; one row per round plus the verdict's row."""
+async def run(admin_dsn: str, n: int, rounds: int = 3) -> list[Row]:
+    """Seed, then time the what-if ``rounds`` times: per round a wall-clock row and a CPU row."""
     dsn, url = await create_database(admin_dsn)
     app = build(RulesSettings(database_url=url, kafka_create_topics=False), clock=ManualClock(NOW))
     rows: list[Row] = []
@@ -76,16 +78,16 @@ async def run(admin_dsn: str, n: int, rounds: int = 2) -> list[Row]:
             )
             saved.raise_for_status()
             for i in range(rounds):
-                t0 = time.monotonic()
+                t0, cpu0 = time.monotonic(), time.process_time()
                 r = await c.post("/v1/rulesets/default/draft:what-if", params={"months": 6})
-                seconds = time.monotonic() - t0
+                seconds, cpu = time.monotonic() - t0, time.process_time() - cpu0
                 r.raise_for_status()
                 body = r.json()
                 note = (
                     f"{body['report_versions']:,} versions; cases active {body['active']['cases']:,} -> draft "
                     f"{body['draft']['cases']:,} (+{body['added']['cases']:,} -{body['removed']['cases']:,})"
                 )
-                print(f"   what-if round {i + 1}: {seconds:.2f} s ({note})", flush=True)
+                print(f"   what-if round {i + 1}: {seconds:.2f} s, {cpu:.2f} CPU s ({note})", flush=True)
                 rows.append(
                     Row(
                         "rules",
@@ -97,6 +99,9 @@ async def run(admin_dsn: str, n: int, rounds: int = 2) -> list[Row]:
                         note=note,
                     )
                 )
+                rows.append(
+                    Row("rules", "what_if_cpu", stage=f"round_{i + 1}", count=n, value=round(cpu, 3), unit="cpu s")
+                )
     finally:
         await app.state.container.runtime.engine.dispose()
         await drop_database(admin_dsn, dsn.rsplit("/", 1)[1])
@@ -104,12 +109,17 @@ async def run(admin_dsn: str, n: int, rounds: int = 2) -> list[Row]:
 
 
 def verdict(rows: list[Row], n: int) -> str | None:
-    """The what-if target, judged on the slowest round."""
+    """The what-if target, judged on the slowest round (best and median wall and CPU seconds given too)."""
     times = [r.value for r in rows if r.scenario == "what_if" and r.value is not None]
+    cpu = [r.value for r in rows if r.scenario == "what_if_cpu" and r.value is not None]
     if not times:
         return None
     worst = max(times)
     ok = worst < TARGET_S and n >= 100_000
+    spread = f"best {min(times):.2f} s, median {statistics.median(times):.2f} s"
+    if cpu:
+        spread += f"; CPU best {min(cpu):.2f} s, median {statistics.median(cpu):.2f} s"
     return (
-        f"what-if over 100,000 stored incidents < {TARGET_S:g} s: {'MET' if ok else 'NOT MET'} ({n:,} in {worst:.2f} s)"
+        f"what-if over 100,000 stored incidents < {TARGET_S:g} s: {'MET' if ok else 'NOT MET'} "
+        f"({n:,} in {worst:.2f} s at worst over {len(times)} rounds; {spread})"
     )

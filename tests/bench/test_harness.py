@@ -168,3 +168,18 @@ def test_cpu_accounting_per_process_and_per_report() -> None:
     assert {r.stage: r.value for r in rows} == {"cpu:rules": 0.5, "cpu:matching": 1.5, "cpu:total": 2.0}
     assert all(r.unit == "cpu ms/report" for r in rows)
     assert cpu_rows("pipeline", {"rules": 1.0}, 0) == []
+
+
+def test_what_if_verdict_is_the_slowest_round_with_best_median_and_cpu() -> None:
+    from bench.whatif import verdict
+
+    rows = [Row("rules", "what_if", f"round_{i}", count=100_000, value=v, unit="s") for i, v in enumerate((6, 4, 5))]
+    rows += [
+        Row("rules", "what_if_cpu", f"round_{i}", count=100_000, value=v, unit="cpu s") for i, v in enumerate((3, 9))
+    ]
+    text = verdict(rows, 100_000) or ""
+    assert ": MET (100,000 in 6.00 s at worst over 3 rounds; best 4.00 s, median 5.00 s; CPU best 3.00 s" in text
+    rows[0] = Row("rules", "what_if", "round_0", count=100_000, value=10.5, unit="s")
+    assert "NOT MET (100,000 in 10.50 s" in (verdict(rows, 100_000) or "")
+    assert "NOT MET" in (verdict(rows[1:], 10_000) or "")  # fewer than 100,000 cannot meet it
+    assert verdict([], 100_000) is None

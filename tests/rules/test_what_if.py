@@ -4,6 +4,8 @@ into a database per rule set (PostgreSQL; clock injected, nothing reads the wall
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -23,7 +25,8 @@ from psp_rules.adapters.orm import cases, decisions, incident_facts
 from psp_rules.adapters.repository import OptOutRepository, RuleSetRepository
 from psp_rules.adapters.ruleset_schema import DEFAULT_FILE, load_text
 from psp_rules.bootstrap import MIGRATIONS, build
-from psp_rules.domain.compare import SAME_RULES
+from psp_rules.domain.compare import SAME_RULES, compare
+from psp_rules.domain.model import GroupPolicy
 from psp_rules.settings import RulesSettings
 from tests.clock import TEST_NOW
 from tests.rules.history import history
@@ -286,3 +289,46 @@ async def test_what_if_is_for_coordinators_and_needs_a_valid_draft(live: Any) ->
         assert broken.status_code == 200 and not broken.json()["valid"]
         r = await c.post("/v1/rulesets/default/draft:what-if")
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "scope"
+
+
+async def test_a_draft_that_decides_every_facility_alike_is_replayed_once_with_the_same_summary(live: Any) -> None:
+    c = live.state.container
+    since, doc = whatif.months_before(TEST_NOW, 6), load_text(draft_text())
+    async with c.runtime.session() as s:
+        once = await whatif.replays(s, c.config, "default", doc, since, TEST_NOW)
+        both = await whatif.replays(s, c.config, "default", doc, since, TEST_NOW, skip_identical=False)
+    assert once[1].cases is once[0].cases and both[1].cases is not both[0].cases  # the shortcut was taken
+    assert once[1].versions_used == {"default:draft"} and once[0].versions_used != once[1].versions_used
+    assert compare(*once) == compare(*both) and compare(*once).active.cases > 100
+
+
+def test_only_a_draft_that_changes_no_facility_skips_the_second_replay() -> None:
+    """A facility with its own rules keeps them under a default draft, but every facility without its own rules
+    takes the draft: one facility unchanged is not enough (people's cases span facilities)."""
+    default = load_text(draft_text()).to_domain("default:1")
+    lower = load_text(draft_text(lower=True)).to_domain("default:draft")
+    own = load_text(draft_text(drop="harm-severe")).to_domain("NORTH:1")
+    relabelled = load_text(draft_text()).to_domain("default:draft")
+    group, hours = GroupPolicy(staff_more_than=5, units_at_least=2), 72.0
+    assert whatif._RuleSets({"GEN": (default, relabelled), "NORTH": (own, own)}, group, hours).identical()
+    assert not whatif._RuleSets({"GEN": (default, lower), "NORTH": (own, own)}, group, hours).identical()
+    wider = dataclasses.replace(relabelled, merge_window_hours=hours * 2)
+    assert not whatif._RuleSets({"GEN": (default, wider)}, group, hours).identical()
+    assert whatif._RuleSets({"GEN": (default, dataclasses.replace(relabelled, group=group))}, group, hours).identical()
+
+
+def test_the_collector_is_paused_during_a_what_if_and_back_as_it_was_after() -> None:
+    assert gc.isenabled()
+    with whatif.gc_paused():
+        assert not gc.isenabled()
+        with whatif.gc_paused():  # overlapping what-ifs
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with whatif.gc_paused():
+            pass
+        assert not gc.isenabled()  # it was off: left off
+    finally:
+        gc.enable()

@@ -69,13 +69,10 @@ class Version:
 
     incident: Incident
     last_version: int | None
+    fresh: bool  # newer than every version of the incident decided before it (an older one changes nothing)
+    aliases: bool  # someone in it also has a previous key's pseudonym
     facts: Facts
     facts_id: int  # the same for versions with the same facts
-
-    @property
-    def fresh(self) -> bool:
-        """Newer than every version of the incident decided before it (an older one changes nothing)."""
-        return self.last_version is None or self.incident.report_version > self.last_version
 
 
 class History:
@@ -88,17 +85,20 @@ class History:
 
     def next(self, incident: Incident) -> Version:
         """``incident`` (the next version in decision order) with what the history before it adds."""
-        ref = incident.incident_ref
+        i, ref = incident, incident.incident_ref
         last_version, units = self._seen.get(ref, (None, frozenset()))
         if units:
-            incident = dataclasses.replace(incident, other_units=units)
-        self._seen[ref] = (max(incident.report_version, last_version or 0), units | {incident.unit})
-        i = incident
+            i = dataclasses.replace(incident, other_units=units)
+        every_unit = units | {i.unit}
+        fresh = last_version is None or i.report_version > last_version
+        newest = i.report_version if last_version is None else max(i.report_version, last_version)
+        self._seen[ref] = (newest, every_unit)
         facts: Facts = (
             i.cis_flags, i.harm_level, i.event_class, i.category, i.patient_age_group, i.source_kind, i.huddle_call,
-            i.head_count, len(i.units),
+            i.head_count, len(every_unit),
         )  # fmt: skip
-        return Version(incident, last_version, facts, self._facts.setdefault(facts, len(self._facts)))
+        fid = self._facts.setdefault(facts, len(self._facts))
+        return Version(i, last_version, fresh, any(p.aliases for p in i.staff), facts, fid)
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,8 @@ class Replay:
         if not version.fresh:
             return
         incident = version.incident
-        self._relink(incident.staff)
+        if version.aliases:
+            self._relink(incident.staff)
         evaluation, fired = self._evaluate(version, ruleset)
         if evaluation.fired:
             people = incident.people()
