@@ -249,16 +249,18 @@ def _merge_target(others: list[OpenCase], pseudonym: str, incident: Incident, wi
     return min(near, key=lambda n: (n[0], n[1]))[2] if near else None
 
 
+_OUTCOMES = {
+    ActionKind.OPEN: "outreach requested",
+    ActionKind.ESCALATE: "escalated",
+    ActionKind.UPDATE: "group case updated",
+    ActionKind.MERGE: "merged",
+    ActionKind.SUPPRESS: "suppressed: opted out",
+    ActionKind.COVERED: "no change: already covered",
+}
+
+
 def _outcome(actions: list[Action]) -> str:
-    labels = {
-        ActionKind.OPEN: "outreach requested",
-        ActionKind.ESCALATE: "escalated",
-        ActionKind.UPDATE: "group case updated",
-        ActionKind.MERGE: "merged",
-        ActionKind.SUPPRESS: "suppressed: opted out",
-        ActionKind.COVERED: "no change: already covered",
-    }
-    seen = list(dict.fromkeys(labels[a.kind] for a in actions))
+    seen = list(dict.fromkeys(_OUTCOMES[a.kind] for a in actions))
     return "; ".join(seen) if seen else "no one to contact"
 
 

@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from psp_rules.domain.engine import ActionKind, Decision, Evaluation, decide, evaluate
 from psp_rules.domain.model import Context, GroupPolicy, Incident, Mode, OpenCase, Person, RuleSet, Urgency
@@ -39,8 +39,8 @@ class SimCase:
     tier: int
     opened_by: frozenset[str]  # rule ids that fired on the version that opened it
     seq: int  # creation order (the order the database would list them in)
-    occurred: dict[str, list[datetime]] = field(default_factory=dict)
-    incidents: set[str] = field(default_factory=set)
+    occurred: dict[str, tuple[datetime, ...]] = field(default_factory=dict)
+    incidents: frozenset[str] = frozenset()
     seen: OpenCase | None = None  # the engine's view, until the case changes
 
     def view(self) -> OpenCase:
@@ -50,15 +50,10 @@ class SimCase:
         return self.seen
 
     def _view(self) -> OpenCase:
+        """Shares ``occurred`` rather than copying it: the view is dropped whenever the case changes."""
+        people = tuple(self.occurred)
         return OpenCase(
-            self.case_id,
-            self.incident_ref,
-            self.mode,
-            self.urgency,
-            self.tier,
-            tuple(self.occurred),
-            {name: tuple(times) for name, times in self.occurred.items()},
-            frozenset(self.incidents),
+            self.case_id, self.incident_ref, self.mode, self.urgency, self.tier, people, self.occurred, self.incidents
         )
 
 
@@ -123,7 +118,9 @@ class Replay:
         self.last: dict[str, Outcome] = {}  # per incident: the outcome of its newest version
         self.versions_used: set[str] = set()
         self.facilities: set[str] = set()  # facilities whose versions it decided
-        self._times: dict[str, list[tuple[datetime, int, str]]] = {}  # person -> (event time, seq, case), sorted
+        # person -> (event time as POSIX seconds, seq, case), sorted: which cases to show the engine (floats compare
+        # faster than aware datetimes; the engine measures the merge window itself on the datetimes)
+        self._times: dict[str, list[tuple[float, int, str]]] = {}
         self._by_ref: dict[str, set[str]] = {}
         self._by_facts: dict[int, dict[int, tuple[Evaluation, frozenset[str]]]] = {}
         self._memo: dict[tuple[object, ...], tuple[Evaluation, frozenset[str]]] = {}
@@ -154,7 +151,7 @@ class Replay:
             ctx = Context(
                 merge_window_hours=hours,
                 opted_out=self._opted_out(people, incident.facility),
-                open_cases=self._open_cases(people, incident, timedelta(hours=hours)),
+                open_cases=self._open_cases(people, incident, hours * 3600.0),
                 last_version=version.last_version,
             )
             decision = decide(incident, evaluation, ctx)
@@ -197,17 +194,20 @@ class Replay:
             p.pseudonym for p in people if any(wanted & self.opted_out.get(n, frozenset()) for n in p.names)
         )
 
-    def _open_cases(self, people: tuple[Person, ...], incident: Incident, window: timedelta) -> tuple[OpenCase, ...]:
+    def _open_cases(self, people: tuple[Person, ...], incident: Incident, window: float) -> tuple[OpenCase, ...]:
         """The cases the engine can act on: those covering this incident, and those where one of its people has an
         incident within the merge window (the only other cases the engine merges into; live reads every open case
         of the people, and the engine discards the others)."""
         ids = set(self._by_ref.get(incident.incident_ref, ()))
-        at = incident.occurred_at
+        # a millisecond wider than the window: rounding can only add a case, which the engine then leaves out
+        at, window = incident.occurred_at.timestamp(), window + 0.001
         first, last = (at - window,), (at + window, len(self.cases))  # every seq is below len(self.cases)
         for p in people:
             times = self._times.get(p.pseudonym)
             if times:
-                ids.update(cid for _, _, cid in times[bisect_left(times, first) : bisect_right(times, last)])
+                lo, hi = bisect_left(times, first), bisect_right(times, last)
+                if lo < hi:
+                    ids.update(cid for _, _, cid in times[lo:hi])
         return tuple(c.view() for c in sorted((self.cases[i] for i in ids), key=lambda c: c.seq))
 
     def _relink(self, staff: tuple[Person, ...]) -> None:
@@ -218,16 +218,17 @@ class Replay:
                 for cid in dict.fromkeys(cid for _, _, cid in entries):
                     case = self.cases[cid]
                     times = case.occurred.pop(alias)
-                    case.occurred.setdefault(p.pseudonym, []).extend(times)
+                    case.occurred[p.pseudonym] = case.occurred.get(p.pseudonym, ()) + times
                     case.seen = None
                 for entry in entries:
                     insort(self._times.setdefault(p.pseudonym, []), entry)
 
     def _join(self, case: SimCase, name: str, incident: Incident) -> None:
-        case.occurred.setdefault(name, []).append(incident.occurred_at)
-        case.incidents.add(incident.incident_ref)
+        case.occurred[name] = (*case.occurred.get(name, ()), incident.occurred_at)
+        if incident.incident_ref not in case.incidents:
+            case.incidents = case.incidents | {incident.incident_ref}
         case.seen = None
-        insort(self._times.setdefault(name, []), (incident.occurred_at, case.seq, case.case_id))
+        insort(self._times.setdefault(name, []), (incident.occurred_at.timestamp(), case.seq, case.case_id))
         self._by_ref.setdefault(incident.incident_ref, set()).add(case.case_id)
 
     def _apply(self, incident: Incident, decision: Decision, fired: frozenset[str]) -> None:
