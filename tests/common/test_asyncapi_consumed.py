@@ -23,6 +23,7 @@ from psp_common.events.matching import SupporterMatched, SupporterUnmatched
 from psp_common.events.outreach import OutreachRequested
 from psp_common.events.referral import ReferralObserved
 from psp_common.events.status import OutreachStatusChanged
+from psp_common.events.triage import TriageRequested
 from psp_common.kafka import DeadLetters, make_broker, subscribe_events
 from psp_common.settings import ServiceSettings
 from psp_common.stack import SERVICES
@@ -43,6 +44,7 @@ CONSUMED: dict[str, tuple[type[BaseModel], ...]] = {
     topics.OUTREACH_STATUS: (OutreachStatusChanged,),
     topics.SUPPORTER_MATCHED: (SupporterMatched,),
     topics.SUPPORTER_UNMATCHED: (SupporterUnmatched,),
+    topics.TRIAGE_REQUESTED: (TriageRequested,),
 }
 
 

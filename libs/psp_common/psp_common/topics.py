@@ -12,6 +12,7 @@ REFERRALS = "psp.referrals.v1"  # self, colleague, manager and EAP referrals (Re
 INCIDENT_OBSERVED = "psp.intake.incident-observed.v1"
 REFERRAL_OBSERVED = "psp.intake.referral-observed.v1"
 OUTREACH_REQUESTED = "psp.rules.outreach-requested.v1"
+TRIAGE_REQUESTED = "psp.rules.triage-requested.v1"  # a rule routed an incident to the coordinator (listener)
 SUPPORTER_MATCHED = "psp.matching.supporter-matched.v1"
 SUPPORTER_UNMATCHED = "psp.matching.supporter-unmatched.v1"
 OUTREACH_STATUS = "psp.outreach-status.v1"
@@ -28,6 +29,7 @@ ALL_TOPICS: tuple[str, ...] = (
     INCIDENT_OBSERVED,
     REFERRAL_OBSERVED,
     OUTREACH_REQUESTED,
+    TRIAGE_REQUESTED,
     SUPPORTER_MATCHED,
     SUPPORTER_UNMATCHED,
     OUTREACH_STATUS,

@@ -11,13 +11,14 @@ from psp_common.clock import utcnow
 from psp_common.db import UnitOfWork
 from psp_common.events.intake import IncidentObserved
 from psp_common.events.referral import ReferralObserved
+from psp_common.events.triage import TriageRequested
 from psp_common.pseudonym import Pseudonymizer
 from psp_listener.adapters.common import Person, staff_refs
-from psp_listener.adapters.drafts import IncidentDraft, Intake
+from psp_listener.adapters.drafts import IncidentDraft, Intake, routed
 from psp_listener.adapters.repository import ReportRepository
 from psp_listener.adapters.triage_repo import TriageRepository, TriageRow
 from psp_listener.domain.model import Disposition, Outcome, amendment_disposition
-from psp_listener.domain.triage import DismissReason, TriageItem, TriageStatus
+from psp_listener.domain.triage import DismissReason, TriageItem, TriageReason, TriageStatus
 
 REFERRAL_KIND = "referral"  # reports.source_kind of a stored referral
 
@@ -28,6 +29,10 @@ class UnknownItem(Exception):
 
 class FacilityNeeded(Exception):
     """The item names no facility and the dispatch gave none."""
+
+
+class StaffNeeded(Exception):
+    """The item identifies nobody and the dispatch attached nobody."""
 
 
 async def accept_incident(intake: Intake, uow: UnitOfWork) -> Outcome:
@@ -95,7 +100,9 @@ async def dispatch(
         return row, False
     if not (facility or row.draft.facility):
         raise FacilityNeeded(item_id)
-    event: IncidentObserved = row.draft.complete(staff_refs(people, pseudo), facility, unit)
+    if not (people or row.draft.staff):
+        raise StaffNeeded(item_id)
+    event: IncidentObserved = row.draft.complete(staff_refs(people, pseudo), facility, unit, triaged=True)
     if row.item.dispatch(by, now or utcnow(), str(event.event_id), len(people)):
         uow.publish(topics.INCIDENT_OBSERVED, event)
         await TriageRepository(uow.session).save_decision(row.item, row.draft)
@@ -113,6 +120,21 @@ async def dismiss(
         await TriageRepository(uow.session).save_decision(row.item, row.draft)
         await uow.commit()
     return row
+
+
+async def hold_routed(event: TriageRequested, uow: UnitOfWork) -> TriageItem:
+    """Hold an incident rules routed to triage (reason ``rules``); one already superseded by a newer version of
+    the report is stored as superseded (counted, never offered for dispatch). The consumer commits."""
+    incident = event.incident
+    draft = routed(incident, tuple(h.rule_id for h in event.rules_fired))
+    latest = await ReportRepository(uow.session).latest_version(incident.incident_ref)
+    status = TriageStatus.SUPERSEDED if latest is not None and latest > incident.report_version else None
+    item = TriageItem(
+        str(uuid.uuid4()), incident.incident_ref, incident.report_version, (TriageReason.RULES,), utcnow()
+    )
+    item.status = status or item.status
+    await TriageRepository(uow.session).add(item, draft)
+    return item
 
 
 async def accept_referral(event: ReferralObserved, uow: UnitOfWork) -> Outcome:

@@ -11,6 +11,7 @@ from psp_common import topics
 from psp_common.audit import install_audit
 from psp_common.clock import Clock, SystemClock
 from psp_common.events.outreach import OutreachRequested
+from psp_common.events.triage import TriageRequested
 from psp_common.http import BodyLimit, install_error_handlers
 from psp_common.kafka import document_publisher
 from psp_common.pseudonym import Pseudonymizer
@@ -64,6 +65,12 @@ def build(settings: RulesSettings | None = None, clock: Clock | None = None) -> 
         topics.OUTREACH_REQUESTED,
         OutreachRequested,
         "Decisions that people or a team should be offered peer support (keyed by case).",
+    )
+    document_publisher(
+        runtime.broker,
+        topics.TRIAGE_REQUESTED,
+        TriageRequested,
+        "Incidents a triage rule routed to the coordinator's queue in the listener (pseudonyms only; by incident).",
     )
     app = create_app(runtime, "PSP Outreach rules", "Critical Incident Stress rules decide who gets outreach.")
     app.state.container = container

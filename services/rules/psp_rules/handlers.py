@@ -31,6 +31,7 @@ from psp_rules.domain.engine import Action, ActionKind, Decision, decide, evalua
 from psp_rules.domain.model import Context, GroupPolicy, Incident, Person, RuleSet
 from psp_rules.domain.paging import hold, not_paged_reason
 from psp_rules.settings import RulesSettings
+from psp_rules.triage import triage_event
 
 log = logging.getLogger("psp.rules")
 DEFAULT_SCOPE = "default"
@@ -88,6 +89,7 @@ def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset
         cis_flags=frozenset(f.value for f in event.cis_flags),
         other_units=other_units,
         team_size=getattr(event, "team_size", None),  # optional intake field (huddle head count)
+        triaged=event.triaged,
     )
 
 
@@ -269,6 +271,13 @@ async def apply_plan(
     cases = CaseRepository(uow.session)
     published = 0
     for action in p.decision.actions:
+        if action.kind is ActionKind.TRIAGE:
+            if isinstance(event, IncidentObserved):  # only incidents carry triage rules (referrals have their own)
+                uow.publish(
+                    topics.TRIAGE_REQUESTED, triage_event(event, p.decision.evaluation.triage, p.ruleset.version)
+                )
+                published += 1
+            continue
         if action.kind is ActionKind.OPEN:
             await cases.open_case(
                 {

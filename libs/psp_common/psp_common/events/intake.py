@@ -51,6 +51,12 @@ class IncidentObserved(Envelope):
         description="Imported from a past export (the listener's historical import), not reported live: rules "
         "decide and count it but never request outreach for it. Absent means false (a live report).",
     )
+    triaged: bool = Field(
+        False,
+        description="Dispatched by a PSP coordinator from the listener's triage queue: a person decided, so rules "
+        "never route it back to triage (a triage rule then applies as an outreach rule), and decide it even when "
+        "rules already routed this report version to triage. Absent means false.",
+    )
 
     def partition_key(self) -> str:
         """Keyed by incident so its versions stay ordered."""

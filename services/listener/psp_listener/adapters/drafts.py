@@ -40,6 +40,7 @@ class IncidentDraft(Frozen):
     team_size: int | None = None
     source_system: str | None = Field(None, max_length=200)
     source_id: str | None = Field(None, max_length=128)
+    rules: tuple[str, ...] = Field((), description="Ids of the rules that routed it to triage (reason 'rules').")
 
     def reasons(self) -> tuple[TriageReason, ...]:
         """Why this cannot take the normal path (empty: it can).
@@ -57,9 +58,15 @@ class IncidentDraft(Frozen):
         return tuple(out)
 
     def complete(
-        self, staff: tuple[StaffRef, ...] = (), facility: str | None = None, unit: str | None = None
+        self,
+        staff: tuple[StaffRef, ...] = (),
+        facility: str | None = None,
+        unit: str | None = None,
+        *,
+        triaged: bool = False,
     ) -> IncidentObserved:
-        """The event, with ``staff`` added (first mention of a pseudonym wins) and facility / unit if given."""
+        """The event, with ``staff`` added (first mention of a pseudonym wins) and facility / unit if given;
+        ``triaged`` when a coordinator dispatched it."""
         merged = {s.pseudonym: s for s in (*self.staff, *staff)}
         ref, version = self.incident_ref, self.report_version
         return IncidentObserved(
@@ -80,6 +87,7 @@ class IncidentDraft(Frozen):
             cis_flags=self.cis_flags,
             huddle_call=self.huddle_call,
             team_size=self.team_size,
+            triaged=triaged,
         )
 
 
@@ -89,3 +97,9 @@ Intake: TypeAlias = IncidentObserved | IncidentDraft
 def resolve(draft: IncidentDraft) -> Intake:
     """The event when nothing is missing, else the draft (to be held for triage)."""
     return draft if draft.reasons() else draft.complete()
+
+
+def routed(event: IncidentObserved, rules: tuple[str, ...]) -> IncidentDraft:
+    """The draft of an incident rules routed to triage: what the event holds (pseudonyms, codes), no source id."""
+    fields = set(IncidentDraft.model_fields) & set(IncidentObserved.model_fields)
+    return IncidentDraft(**{f: getattr(event, f) for f in fields}, rules=rules)

@@ -141,6 +141,12 @@ class TriageRepository:
         query = _filtered(select(col, func.count()).group_by(col), f or TriageFilter())
         return {str(v): int(n) for v, n in (await self.session.execute(query)).all() if v is not None}
 
+    async def reason_status_counts(self) -> dict[tuple[str, str], int]:
+        """Items per (comma-joined reasons, status)."""
+        c = triage.c
+        query = select(c.reasons, c.status, func.count()).group_by(c.reasons, c.status)
+        return {(str(r), str(s)): int(n) for r, s, n in (await self.session.execute(query)).all()}
+
     async def total_attached(self) -> int:
         """Staff attached over all dispatches."""
         total = (await self.session.execute(select(func.coalesce(func.sum(triage.c.attached), 0)))).scalar_one()

@@ -18,6 +18,7 @@ class TriageReason(StrEnum):
     NO_STAFF = "no_staff"  # nobody named at all
     STAFF_UNIDENTIFIED = "staff_unidentified"  # someone named without an id (e.g. FHIR display only)
     NO_FACILITY = "no_facility"  # no facility in the report and no default configured
+    RULES = "rules"  # a rule routes this kind of incident to a human (TriageRequested from rules)
 
 
 class TriageStatus(StrEnum):

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from psp_common import topics
+from psp_common.db import UnitOfWork
 from psp_common.events.referral import ReferralObserved
-from psp_common.kafka import Schema, subscribe_raw
+from psp_common.events.triage import TriageRequested
+from psp_common.kafka import Schema, subscribe_events, subscribe_raw
 from psp_listener import handlers
 from psp_listener.adapters import fhir
 from psp_listener.adapters.drafts import Intake
@@ -25,6 +27,7 @@ GROUPS = {
     topics.FHIR_ADVERSE_EVENTS: f"{GROUP}-fhir",
     topics.SAFETY_HUDDLES: f"{GROUP}-huddles",
     topics.REFERRALS: f"{GROUP}-referrals",
+    topics.TRIAGE_REQUESTED: f"{GROUP}-triage",
 }
 
 
@@ -70,6 +73,7 @@ def register(container: Container) -> None:
             schema=schema,
         )
     register_referrals(container)
+    register_triage(container)
 
 
 def register_referrals(container: Container) -> None:
@@ -95,4 +99,25 @@ def register_referrals(container: Container) -> None:
         settings=rt.settings,
         description="Referrals v1: self, colleague, manager, EAP (docs/schemas); no free text is accepted.",
         schema=ReferralV1,
+    )
+
+
+def register_triage(container: Container) -> None:
+    """Subscribe psp.rules.triage-requested.v1: incidents a rule routed to the coordinator are held (reason 'rules');
+    inbox dedupe on event_id, poison dead-lettered."""
+    rt = container.runtime
+
+    async def hold(event: TriageRequested, uow: UnitOfWork) -> None:
+        await handlers.hold_routed(event, uow)
+
+    subscribe_events(
+        rt.broker,
+        topic=topics.TRIAGE_REQUESTED,
+        group_id=GROUPS[topics.TRIAGE_REQUESTED],
+        model=TriageRequested,
+        handler=hold,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
+        description="Incidents a triage rule routed to a human: held in the triage queue with reason 'rules'.",
     )

@@ -54,6 +54,7 @@ class TriageView(BaseModel):
     dismiss_reason: DismissReason | None = None
     event_id: str | None = Field(None, description="The IncidentObserved published on dispatch.")
     attached: int = Field(0, description="Staff attached by the coordinator on dispatch.")
+    rules: list[str] = Field([], description="Ids of the rules that routed it here (reason 'rules').")
 
 
 class TriagePage(BaseModel):
@@ -71,12 +72,19 @@ class TriageStats(BaseModel):
     open_by_reason: dict[str, int] = Field(description="Open items per reason (an item may have several).")
     dismissed_by_reason: dict[str, int]
     staff_attached: int = Field(description="Staff attached over all dispatches.")
+    by_reason: dict[str, dict[str, int]] = Field(
+        {}, description="Every item per reason, then per status (open, dispatched, dismissed, superseded)."
+    )
 
 
 class DispatchIn(Strict):
     """Staff to attach (ids as the directory knows them; pseudonymized like intake) and a facility if none."""
 
-    staff: list[InvolvedStaff] = Field(min_length=1, max_length=MAX_STAFF, description="Staff to attach.")
+    staff: list[InvolvedStaff] = Field(
+        [],
+        max_length=MAX_STAFF,
+        description="Staff to attach; may be empty when the item already identifies staff (e.g. routed by rules).",
+    )
     facility: str | None = Field(None, min_length=1, max_length=64, description="Facility, if the item has none.")
     unit: str | None = Field(None, min_length=1, max_length=64, description="Unit, replacing a defaulted one.")
 
@@ -114,6 +122,7 @@ def view(row: TriageRow) -> TriageView:
         dismiss_reason=item.dismiss_reason,
         event_id=item.event_id,
         attached=item.attached,
+        rules=list(draft.rules),
     )
 
 
@@ -155,12 +164,22 @@ async def triage_stats(request: Request) -> TriageStats:
         open_reasons = await repo.counts("reasons", TriageFilter(status=TriageStatus.OPEN))
         dismissed = await repo.counts("dismiss_reason")
         attached = await repo.total_attached()
+        pairs = await repo.reason_status_counts()
     per_reason: Counter[str] = Counter()
     for joined, n in open_reasons.items():
         for r in joined.split(","):
             per_reason[r] += n
+    by_reason: dict[str, dict[str, int]] = {}
+    for (joined, status), n in pairs.items():
+        for r in joined.split(","):
+            by_reason.setdefault(r, {}).setdefault(status, 0)
+            by_reason[r][status] += n
     return TriageStats(
-        by_status=by_status, open_by_reason=dict(per_reason), dismissed_by_reason=dismissed, staff_attached=attached
+        by_status=by_status,
+        open_by_reason=dict(per_reason),
+        dismissed_by_reason=dismissed,
+        staff_attached=attached,
+        by_reason=by_reason,
     )
 
 
@@ -201,6 +220,8 @@ async def dispatch_triage(
         return _error(409, "triage item already decided", "item_id", f"item is {exc.status.value}")
     except handlers.FacilityNeeded:
         return _error(422, "request does not match the contract", "facility", "the item names no facility")
+    except handlers.StaffNeeded:
+        return _error(422, "request does not match the contract", "staff", "the item identifies nobody: attach staff")
     return _answer(row, 202 if published else 200)
 
 

@@ -68,6 +68,18 @@ class RuleDoc(Strict):
     tier: Literal[1, 2, 3] = Field(description="1 emotional first aid, 2 peer support, 3 expedited referral.")
     mode: SupportMode | None = Field(None, description="Mode hint: 'group' asks for a group intervention.")
     modifier: bool = Field(False, description="Only counts when another (non-modifier) rule fired.")
+    route: Literal["outreach", "triage", "outreach_and_triage"] = Field(
+        "outreach",
+        description="outreach (default): request outreach. triage: send the incident to the coordinator's triage "
+        "queue instead (psp.rules.triage-requested.v1); once the coordinator dispatches it, the rule requests "
+        "outreach like any other. outreach_and_triage: both at once (e.g. to have someone attach more people).",
+    )
+
+    @model_validator(mode="after")
+    def _triage_is_a_trigger(self) -> RuleDoc:
+        if self.modifier and self.route != "outreach":
+            raise ValueError("route: a modifier only adjusts a decision other rules made; it cannot route to triage")
+        return self
 
 
 class GroupDoc(Strict):
@@ -122,7 +134,7 @@ def _rule(r: RuleDoc) -> m.Rule:
         units_at_least=w.units_at_least,
     )
     mode = m.Mode(r.mode.value) if r.mode else None
-    return m.Rule(r.id, r.text, when, m.Urgency(r.urgency.value), r.tier, mode, r.modifier)
+    return m.Rule(r.id, r.text, when, m.Urgency(r.urgency.value), r.tier, mode, r.modifier, m.Route(r.route))
 
 
 class BadDocument(ValueError):

@@ -33,6 +33,7 @@ class ActionKind(StrEnum):
     MERGE = "merged"
     SUPPRESS = "suppressed: opted out"
     COVERED = "already covered"
+    TRIAGE = "routed to triage"  # a triage rule fired: the coordinator is asked (TriageRequested)
     HELD = "not paged"  # historical or too old: decided and counted, no case, no outreach (domain/paging.py)
 
 
@@ -44,6 +45,7 @@ class Evaluation:
     urgency: Urgency | None
     tier: int
     wants_group: bool
+    triage: tuple[Hit, ...] = ()  # triage rules that fired (route 'triage' or 'outreach_and_triage')
 
     @property
     def fired(self) -> bool:
@@ -79,16 +81,21 @@ def evaluate(incident: Incident, ruleset: RuleSet, group: GroupPolicy) -> Evalua
     """Fire every matching rule; modifiers (and the group policy) only count when a trigger fired."""
     triggers: list[Hit] = []
     modifiers: list[Hit] = []
+    triage: list[Hit] = []
     wants_group = False
     for rule in ruleset.rules:
         reasons = rule.when.match(incident)
         if reasons is None:
             continue
         hit = Hit(rule.id, rule.text, reasons, rule.urgency, rule.tier)
+        if rule.routes_to_triage(incident):
+            triage.append(hit)
+        if not rule.requests_outreach(incident):
+            continue
         (modifiers if rule.modifier else triggers).append(hit)
         wants_group = wants_group or rule.mode is Mode.GROUP
     if not triggers:
-        return Evaluation((), None, 0, False)
+        return Evaluation((), None, 0, False, tuple(triage))
     policy = ruleset.group or group
     group_reasons = _group_reasons(incident, policy)
     if group_reasons:
@@ -103,7 +110,8 @@ def evaluate(incident: Incident, ruleset: RuleSet, group: GroupPolicy) -> Evalua
             )
         )
     hits = tuple(triggers + modifiers)
-    return Evaluation(hits, most_urgent([h.urgency for h in hits]), max(h.tier for h in hits), wants_group)
+    urgency, tier = most_urgent([h.urgency for h in hits]), max(h.tier for h in hits)
+    return Evaluation(hits, urgency, tier, wants_group, tuple(triage))
 
 
 def _group_reasons(incident: Incident, policy: GroupPolicy) -> tuple[str, ...]:
@@ -126,10 +134,11 @@ def case_id_for(incident_ref: str, mode: Mode, pseudonym: str = "") -> str:
 
 def decide(incident: Incident, evaluation: Evaluation, ctx: Context) -> Decision:
     """Apply versions, opt-outs, coverage by this incident's cases, merging and the group rule."""
-    if ctx.last_version is not None and incident.report_version <= ctx.last_version:
+    if _already_decided(incident, ctx.last_version):
         return Decision(evaluation, Mode.INDIVIDUAL, (), "no change: version already decided")
+    routed = _triage_action(incident, evaluation)
     if not evaluation.fired or evaluation.urgency is None:
-        return Decision(evaluation, Mode.INDIVIDUAL, (), "no rule fired")
+        return Decision(evaluation, Mode.INDIVIDUAL, routed, _outcome(list(routed)) if routed else "no rule fired")
     urgency, tier = evaluation.urgency, evaluation.tier
     actions: list[Action] = []
     eligible: list[Person] = []
@@ -144,7 +153,26 @@ def decide(incident: Incident, evaluation: Evaluation, ctx: Context) -> Decision
         actions.extend(_decide_group(incident, eligible, own, urgency, tier))
     else:
         actions.extend(_decide_individuals(incident, eligible, own, ctx, urgency, tier))
+    actions.extend(routed)
     return Decision(evaluation, mode, tuple(actions), _outcome(actions))
+
+
+def _already_decided(incident: Incident, last_version: int | None) -> bool:
+    """An older or equal version was decided; a coordinator's dispatch of the decided version is decided again."""
+    if last_version is None or incident.report_version > last_version:
+        return False
+    return not (incident.triaged and incident.report_version == last_version)
+
+
+def _triage_action(incident: Incident, evaluation: Evaluation) -> tuple[Action, ...]:
+    """One TRIAGE action naming everyone in the incident when a triage rule fired (none otherwise)."""
+    if not evaluation.triage:
+        return ()
+    urgency = most_urgent([h.urgency for h in evaluation.triage])
+    tier = max(h.tier for h in evaluation.triage)
+    people = tuple(p.pseudonym for p in incident.people())
+    note = ", ".join(h.rule_id for h in evaluation.triage)
+    return (Action(ActionKind.TRIAGE, "", people, Mode.INDIVIDUAL, urgency, tier, True, note),)
 
 
 def _more(urgency: Urgency, tier: int, case: OpenCase) -> bool:
@@ -256,6 +284,7 @@ _OUTCOMES = {
     ActionKind.MERGE: "merged",
     ActionKind.SUPPRESS: "suppressed: opted out",
     ActionKind.COVERED: "no change: already covered",
+    ActionKind.TRIAGE: "routed to triage",
 }
 
 

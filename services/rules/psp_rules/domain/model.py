@@ -24,6 +24,14 @@ class Urgency(StrEnum):
 _RANK = {Urgency.IMMEDIATE: 3, Urgency.WITHIN_HOURS: 2, Urgency.WITHIN_DAYS: 1}
 
 
+class Route(StrEnum):
+    """Where a rule sends an incident it fires on (``triage``: to the coordinator's queue instead of outreach)."""
+
+    OUTREACH = "outreach"
+    TRIAGE = "triage"
+    BOTH = "outreach_and_triage"
+
+
 class Mode(StrEnum):
     """One-to-one or group support."""
 
@@ -71,6 +79,7 @@ class Incident:
     cis_flags: frozenset[str] = frozenset()
     other_units: frozenset[str] = frozenset()
     team_size: int | None = None
+    triaged: bool = False  # dispatched by a coordinator from triage: triage rules act as outreach rules
 
     @property
     def head_count(self) -> int:
@@ -155,6 +164,15 @@ class Rule:
     tier: int
     mode: Mode | None = None
     modifier: bool = False
+    route: Route = Route.OUTREACH
+
+    def routes_to_triage(self, incident: Incident) -> bool:
+        """Whether firing on ``incident`` asks the coordinator (never for an incident a coordinator dispatched)."""
+        return self.route is not Route.OUTREACH and not incident.triaged
+
+    def requests_outreach(self, incident: Incident) -> bool:
+        """Whether firing on ``incident`` counts toward outreach (a triage rule only once a coordinator decided)."""
+        return self.route is not Route.TRIAGE or incident.triaged
 
 
 @dataclass(frozen=True)

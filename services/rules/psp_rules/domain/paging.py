@@ -13,7 +13,8 @@ from psp_rules.domain.engine import Action, ActionKind, Decision
 
 HISTORICAL = "historical import"
 # Actions that change a case or page someone; the others (opted out, already covered) change nothing anyway.
-PAGING = frozenset({ActionKind.OPEN, ActionKind.MERGE, ActionKind.ESCALATE, ActionKind.UPDATE})
+# A triage request is held too: a historical or too old report is never put before the coordinator.
+PAGING = frozenset({ActionKind.OPEN, ActionKind.MERGE, ActionKind.ESCALATE, ActionKind.UPDATE, ActionKind.TRIAGE})
 
 
 def not_paged_reason(historical: bool, occurred_at: datetime, now: datetime, max_age_days: float | None) -> str | None:
