@@ -18,6 +18,7 @@ REASONS = {
     "no_staff": "Nobody named",
     "staff_unidentified": "Someone named without a staff id",
     "no_facility": "No facility",
+    "rules": "A rule asks a coordinator to decide",
 }
 STATUSES = {
     "open": "Waiting for a decision",
