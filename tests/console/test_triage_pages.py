@@ -95,6 +95,8 @@ def test_the_dispatch_form_names_each_problem_and_builds_the_api_body() -> None:
         },
         [],
     )
+    # an item that already names staff (routed by a rule) is dispatched as it is, with nobody more attached
+    assert domain.dispatch_body(empty, needs_facility=False, identified=2) == ({"staff": []}, [])
     assert domain.rows_wanted("99") == domain.MAX_ATTACH_ROWS and domain.rows_wanted("x") == domain.ATTACH_ROWS
 
 

@@ -174,8 +174,13 @@ def read_attach(form: dict[str, list[str]]) -> AttachForm:
     return AttachForm(lines, _one(form, "facility"), _one(form, "unit"))
 
 
-def dispatch_body(typed: AttachForm, needs_facility: bool) -> tuple[dict[str, Any] | None, list[str]]:
-    """The ``:dispatch`` body, or the problems, each naming the field and what to do (never echoing a value)."""
+def dispatch_body(
+    typed: AttachForm, needs_facility: bool, identified: int = 0
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The ``:dispatch`` body, or the problems, each naming the field and what to do (never echoing a value).
+
+    ``identified``: people the item already names by staff id (e.g. routed by a rule); then nobody need be attached.
+    """
     problems: list[str] = []
     staff: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -192,7 +197,7 @@ def dispatch_body(typed: AttachForm, needs_facility: bool) -> tuple[dict[str, An
             problems.append(f"Person {n}: the same staff id is entered twice; enter each person once.")
         seen.add(row.staff_id)
         staff.append({"staff_id": row.staff_id, "role": row.role or None, "involvement": row.involvement})
-    if not staff and not problems:
+    if not staff and not problems and not identified:
         problems.append("Staff id: enter the staff id of at least one person to offer support to.")
     if needs_facility and not typed.facility:
         problems.append("Facility: this report names none; enter the facility code (e.g. GEN).")

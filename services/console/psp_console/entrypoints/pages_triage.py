@@ -155,7 +155,8 @@ async def dispatch(
     except NotFound:
         return _missing(request, user)
     typed = t.read_attach(form)
-    body, problems = t.dispatch_body(typed, needs_facility=not item.get("facility"))
+    identified = int(item.get("staff_identified") or 0)
+    body, problems = t.dispatch_body(typed, needs_facility=not item.get("facility"), identified=identified)
     if body is None:
         return _show(request, user, item, typed, 422, ["Nothing was dispatched.", *problems])
     listener = request.app.state.console.backends.listener
