@@ -1,6 +1,6 @@
 """What the supporter does from the case page (authorized by the view token and the form token, CSRF):
-"I've reached them", log an encounter, hand back, close. Each action: check the link and form -> load the
-Assignment -> it checks the supporter still holds the case and decides -> save.
+"I've reached them", log an encounter, "they declined the offer", hand back, close. Each action: check the link
+and form -> load the Assignment -> it checks the supporter still holds the case and decides -> save.
 """
 
 from __future__ import annotations
@@ -64,6 +64,12 @@ async def log_encounter(uow: UnitOfWork, h: Holder, e: Encounter, settings: Noti
         uow, h.assignment_id, e, Actor(refs=frozenset({h.supporter_ref})), settings, now
     )
     return f"encounter {number} logged"
+
+
+async def decline_offer(uow: UnitOfWork, h: Holder, e: Encounter, settings: NotificationSettings, now: datetime) -> str:
+    """ "They declined the offer": a support_declined encounter (the offer declined, the case closed quietly)."""
+    await encounters.decline_offer(uow, h.assignment_id, e, Actor(refs=frozenset({h.supporter_ref})), settings, now)
+    return "offer declined"
 
 
 async def hand_back(uow: UnitOfWork, h: Holder, now: datetime) -> str:

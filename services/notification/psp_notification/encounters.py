@@ -10,12 +10,15 @@ Effects, all committed together or not at all:
   its text saying only the case and "tier-3/crisis referral";
 * a referral offer (``cases.offer``): support given -> accepted; support declined -> declined, and the case
   closes quietly (status ``closed``, detail "offer declined"; pending pages and reminders cancelled);
+* "They declined the offer" (``decline_offer``, the case page's action): an encounter with outcome
+  support_declined, so the same effects as above;
 * a follow-up date: a check-in reminder to the supporter who acknowledged (the coordinator if nobody did), due at
   ``PSP_FOLLOW_UP_REMINDER_TIME`` local time (the facility's zone) on that date.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -25,7 +28,7 @@ from psp_notification.adapters.encounters import EncounterRepository, StoredEnco
 from psp_notification.adapters.offers import offer_of, set_offer
 from psp_notification.domain import offers
 from psp_notification.domain.assignment import Assignment
-from psp_notification.domain.encounters import Actor, Encounter, NotYours
+from psp_notification.domain.encounters import Actor, Encounter, Kind, NotYours, Outcome
 from psp_notification.domain.errors import UnknownAssignment
 from psp_notification.feeds import facility_zone
 from psp_notification.settings import NotificationSettings
@@ -67,6 +70,22 @@ async def log_encounter(
         await set_offer(uow.session, a.case_id, offer)
     await uow.commit()
     return number
+
+
+async def decline_offer(
+    uow: UnitOfWork,
+    assignment_id: str,
+    encounter: Encounter,
+    actor: Actor,
+    settings: NotificationSettings,
+    now: datetime,
+) -> int:
+    """The person declined a referral offer: an encounter with outcome support_declined, logged like any other
+    (the offer becomes declined and the case closes quietly); NotAnOffer when the case is no open offer."""
+    a = await _assignment(AssignmentRepository(uow), assignment_id, lock=False)
+    offers.require_open(await offer_of(uow.session, a.case_id))
+    declined = replace(encounter, outcome=Outcome.SUPPORT_DECLINED, kind=Kind.ONE_TO_ONE, attendance=None)
+    return await log_encounter(uow, assignment_id, declined, actor, settings, now)
 
 
 async def list_encounters(uow: UnitOfWork, assignment_id: str, actor: Actor) -> list[StoredEncounter]:

@@ -18,6 +18,7 @@ from psp_common.events.outreach import OutreachRequested
 from psp_common.events.status import OutreachStatus
 from psp_notification.adapters.assignments import AssignmentRepository, EventWriter
 from psp_notification.adapters.repository import Repository
+from psp_notification.domain.approaches import approach_of
 from psp_notification.domain.assignment import Assignment
 from psp_notification.domain.errors import DomainError
 from psp_notification.domain.events import CaseRef, PageQueued, StatusChanged
@@ -75,6 +76,7 @@ async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, now: 
     }
     if event.referral is not None and event.change == "opened":  # a referral's own case (not an escalation)
         values["offer"] = Offer.OFFERED.value if event.referral.offer else None
+        values["approach"] = approach_of(event.referral.kind.value, event.referral.contacts_referrer).value
     # New: inserted with status 'requested'. Known (its match arrived first): the request's facts are set and
     # the case keeps its correlation id, creation time and the later status it already has.
     key = {"case_id": str(event.case_id), "correlation_id": str(event.correlation_id)}

@@ -1,4 +1,5 @@
-"""The supporter's case page: after acknowledging, who the colleague is, the deadlines and the facility's guide.
+"""The supporter's case page: after acknowledging, who the colleague is, the deadlines and the facility's guide
+(its script for the kind of contact: an incident's outreach, a self-referral, a referral offer, the referrer).
 
 Reached with the ``view`` token issued at acknowledgement (stored hashed, bound to the page and its recipient,
 reusable until it expires). Only the supporter who holds the case sees the colleague; anyone else with a view
@@ -17,14 +18,17 @@ from psp_common.db import UnitOfWork
 from psp_notification.adapters.assignments import AssignmentRepository
 from psp_notification.adapters.directory import DirectoryRepository
 from psp_notification.adapters.links import LinkRepository
+from psp_notification.adapters.offers import approach_of_case, offer_of
 from psp_notification.adapters.orm import audit_log
 from psp_notification.adapters.repository import Repository
 from psp_notification.answers import resolve
 from psp_notification.domain import tokens
+from psp_notification.domain.approaches import Approach
 from psp_notification.domain.directory import DirectoryEntry
 from psp_notification.domain.errors import NoAnswerNeeded
 from psp_notification.domain.guides import FacilityGuide, guide_for
 from psp_notification.domain.model import HELD_STATES, AssignmentState
+from psp_notification.domain.offers import Offer
 from psp_notification.domain.tokens import Action
 from psp_notification.settings import NotificationSettings
 
@@ -49,6 +53,8 @@ class CaseView:
     coordinator_phone: str | None
     form_token: str  # the hidden field of the page's forms (CSRF); empty: a link that cannot act
     contacted: bool
+    approach: Approach  # what kind of contact: decides the approach script
+    offer: Offer | None  # a referral offer's answer so far (None: not an offer)
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,8 @@ async def view(
         coordinator_phone=settings.coordinator_phone,
         form_token=tokens.form_token(link) if link.form_secret else "",
         contacted=a.contacted_at is not None,
+        approach=await approach_of_case(s, a.case_id),
+        offer=await offer_of(s, a.case_id),
     )
     return link.recipient_ref, shown
 

@@ -12,6 +12,12 @@ from psp_common.events.referral import ReferralFacts
 from psp_common.events.vocab import StaffRef, SupportMode, Urgency
 
 
+def _absent(value: object) -> bool:
+    """Fields added after the first consumers are left out of the JSON when None: a consumer built before them
+    (``extra="forbid"``) keeps accepting every event that does not use them, and None and absent read the same."""
+    return value is None
+
+
 class RuleHit(Frozen):
     """A rule that fired, with its explanation."""
 
@@ -40,12 +46,14 @@ class OutreachRequested(Envelope):
     )
     requested_at: AwareDatetime | None = Field(
         None,
+        exclude_if=_absent,
         description="When rules decided that outreach is needed; matching judges shifts, the monthly cap, fairness "
         "and continuity at this instant, so a replay decides what live processing did. Absent on events from "
         "before this field: the envelope's produced_at is used.",
     )
     referral: ReferralFacts | None = Field(
         None,
+        exclude_if=_absent,
         description="Set when a referral (psp.intake.referral-observed.v1) caused the request: its kind, the policy "
         "applied and whether the contact is an offer the person may decline. Absent for incidents; optional, so "
         "consumers that predate it keep working.",

@@ -38,3 +38,9 @@ def parse(form: dict[str, list[str]], zone: ZoneInfo, now: datetime) -> Encounte
         loc = exc.errors()[0]["loc"]
         field = str(loc[0]) if loc else "form"
         raise InvalidEncounter(field, f"{field} is missing or not one of the choices") from None
+
+
+def declined(form: dict[str, list[str]], now: datetime) -> Encounter:
+    """A declined offer's encounter from the case page's small form (how and how long), now, one to one."""
+    given: dict[str, list[str]] = {f: form[f] for f in ("mode", "duration") if f in form}
+    return parse({**given, "kind": ["one_to_one"], "outcome": ["support_declined"]}, ZoneInfo("UTC"), now)

@@ -53,6 +53,7 @@ cases = Table(
     Column("updated_at", TS, nullable=False),
     Column("purged_at", TS),  # set when retention anonymized the case's rows
     Column("offer", String(16)),  # referral offers only: offered, accepted, declined (domain/offers.py)
+    Column("approach", String(24)),  # referrals only: self, reach_out, eap, support_referrer (domain/approaches.py)
 )
 Index("ix_cases_status_updated", cases.c.status, cases.c.updated_at)
 Index("ix_cases_facility_occurred", cases.c.facility, cases.c.occurred_at)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from psp_notification.domain.encounters import Outcome
+from psp_notification.domain.errors import Conflict
 
 
 class Offer(StrEnum):
@@ -28,3 +29,15 @@ def answer(current: Offer | None, outcome: Outcome) -> Offer | None:
     if current is None or outcome is Outcome.NO_ANSWER:
         return None
     return Offer.DECLINED if outcome is Outcome.SUPPORT_DECLINED else Offer.ACCEPTED
+
+
+class NotAnOffer(Conflict):
+    """The case is no referral offer (or its offer was already declined): nothing to decline."""
+
+
+def require_open(current: Offer | None) -> None:
+    """An offer the person can still decline (offered, or accepted earlier: the last answer counts)."""
+    if current is None:
+        raise NotAnOffer("offer", "this case is not a referral offer")
+    if current is Offer.DECLINED:
+        raise NotAnOffer("offer", "the offer was already declined")

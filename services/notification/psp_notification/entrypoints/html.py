@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from psp_notification.domain.encounters import DurationBand, Kind, Mode, Outcome, Referral
+from psp_notification.domain.offers import Offer
 from psp_notification.settings import NotificationSettings
 from psp_notification.supporter_page import CaseView
 
@@ -110,7 +111,9 @@ def case_context(v: CaseView, settings: NotificationSettings) -> dict[str, Any]:
         "callback_by": local(v.callback_by, zone),
         "meet_by": local(v.meet_by, zone),
         "expires": local(v.expires_at, zone),
-        "script": v.guide.approach_script,
+        "script": v.guide.script_for(v.approach),
+        "approach": v.approach.value,
+        "offer_open": v.offer is not None and v.offer is not Offer.DECLINED,
         "resources": v.guide.resources,
         "form_token": v.form_token,
         "contacted": v.contacted,

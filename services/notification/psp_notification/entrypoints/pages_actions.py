@@ -1,4 +1,5 @@
-"""The case page's actions: ``POST /v1/pages/{token}/contacted|encounter|hand-back|close`` (HTML forms).
+"""The case page's actions: ``POST /v1/pages/{token}/contacted|encounter|offer-declined|hand-back|close``
+(HTML forms).
 
 Authorized by the view token in the path and the page's form token (hidden field ``csrf``, CSRF): a POST
 without it, or from another page, changes nothing (403). Only the supporter who holds the case may act; the
@@ -104,6 +105,23 @@ async def encounter(token: Token, request: Request) -> Response:
     async def act(uow: UnitOfWork, h: case_actions.Holder, form: Form, now: datetime) -> str:
         e = encounter_form.parse(form, facility_zone(settings, h.facility), now)
         return await case_actions.log_encounter(uow, h, e, settings, now)
+
+    return await _act(request, token, act)
+
+
+@router.post(
+    "/v1/pages/{token}/offer-declined",
+    responses=ACTION_RESPONSES,
+    summary='Case page (referral offers): "They declined the offer" (logged as a support_declined encounter; the '
+    "case closes quietly and is counted as declined).",
+)
+async def offer_declined(token: Token, request: Request) -> Response:
+    """Record that the person declined the offer (how they were reached and how long: the form's choices)."""
+    settings = request.app.state.container.settings
+
+    async def act(uow: UnitOfWork, h: case_actions.Holder, form: Form, now: datetime) -> str:
+        e = encounter_form.declined(form, now)
+        return await case_actions.decline_offer(uow, h, e, settings, now)
 
     return await _act(request, token, act)
 
