@@ -40,7 +40,9 @@ DECLINE_BUTTON = "They declined the offer</button>"
 DECLINED = [("mode", "phone"), ("duration", "<15m")]
 
 
-async def referral_taken(env: Env, facts: ReferralFacts | None, primary: str = "ps_primary") -> tuple[str, str, str, str]:
+async def referral_taken(
+    env: Env, facts: ReferralFacts | None, primary: str = "ps_primary"
+) -> tuple[str, str, str, str]:
     """A case requested (by a referral when ``facts``), matched and taken in a browser: (case id, assignment id,
     case page path, form token)."""
     base = requested(env.clock.now())
