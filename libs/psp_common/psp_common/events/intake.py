@@ -10,6 +10,13 @@ from pydantic import Field
 from psp_common.events.envelope import AwareDatetime, Envelope
 from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel, StaffRef
 
+
+def _unset(value: object) -> bool:
+    """Flags added after the first consumers are left out of the JSON when false: a consumer built before them
+    (``extra="forbid"``) keeps accepting every live, undispatched event, and false and absent read the same."""
+    return value is False
+
+
 # Most staff one incident may name (the native and huddle intake contracts share the cap).
 MAX_STAFF = 200
 
@@ -48,11 +55,13 @@ class IncidentObserved(Envelope):
     )
     historical: bool = Field(
         False,
+        exclude_if=_unset,
         description="Imported from a past export (the listener's historical import), not reported live: rules "
         "decide and count it but never request outreach for it. Absent means false (a live report).",
     )
     triaged: bool = Field(
         False,
+        exclude_if=_unset,
         description="Dispatched by a PSP coordinator from the listener's triage queue: a person decided, so rules "
         "never route it back to triage (a triage rule then applies as an outreach rule), and decide it even when "
         "rules already routed this report version to triage. Absent means false.",
