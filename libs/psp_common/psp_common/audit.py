@@ -23,7 +23,7 @@ from psp_common.pseudonym import Pseudonymizer
 
 log = logging.getLogger("psp.audit")
 
-OPS_PATHS = frozenset({"/healthz", "/readyz", "/asyncapi.json", "/openapi.json", "/docs", "/redoc"})
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/asyncapi.json", "/openapi.json", "/docs", "/redoc"})
 SECRET_PARAMS = frozenset({"token"})  # path parameters that are credentials (page links): never stored
 
 # PostgreSQL refuses UPDATE and DELETE on the audit table (append-only), whoever asks.

@@ -6,9 +6,11 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from faststream import AckPolicy, Context
@@ -22,6 +24,7 @@ from psp_common.db import DuplicateEvent, UnitOfWork
 from psp_common.events.envelope import Envelope
 from psp_common.field_names import dotted
 from psp_common.locks import lost_race
+from psp_common.metrics import Metrics
 from psp_common.settings import ServiceSettings
 
 log = logging.getLogger("psp.kafka")
@@ -94,9 +97,15 @@ class DeadLetters:
     """Publishes poison messages to the dead-letter topic with reason, source and attempt count."""
 
     def __init__(
-        self, broker: KafkaBroker, service: str, topic: str = topics.DEAD_LETTER, quarantine: Quarantine | None = None
+        self,
+        broker: KafkaBroker,
+        service: str,
+        topic: str = topics.DEAD_LETTER,
+        quarantine: Quarantine | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._broker = broker
+        self.metrics = metrics or Metrics(service)  # where consumers report batch sizes, latency and lag
         self._service = service
         self.topic = topic
         # Where raw input may hold patient data or narrative (the listener), the body stays in the
@@ -137,6 +146,7 @@ class DeadLetters:
                 }
             ).encode()
         await self._broker.publish(payload, self.topic, key=key, headers=headers)
+        self.metrics.dead_lettered(source_topic, reason)
         log.warning(
             "dead-lettered message from %s[%s]@%s after %d attempt(s): %s",
             source_topic,
@@ -425,6 +435,7 @@ def subscribe_raw(
     (the model ``parse`` reads), documented as the channel's payload in AsyncAPI.
     """
     tracker = tracker or RetryTracker()
+    metrics: Metrics | None = getattr(dead_letters, "metrics", None)
     batched = handle_batch is not None and settings.kafka_batch_max > 1
     extra: dict[str, Any] = {}
     if batched:
@@ -449,6 +460,7 @@ def subscribe_raw(
         assert handle_batch is not None
 
         async def consume_batch(body: Any, msg: KafkaMessage = Context("message")) -> None:
+            started = time.perf_counter()
             await deliver_batch(
                 msg,
                 parse=parse,
@@ -458,15 +470,42 @@ def subscribe_raw(
                 tracker=tracker,
                 settings=settings,
             )
+            observe(metrics, msg, group_id, time.perf_counter() - started)
 
         consume_batch.__annotations__["body"] = documented(Any, schema)
         return sub(consume_batch)
 
     async def consume(body: bytes, msg: KafkaMessage = Context("message")) -> None:
+        started = time.perf_counter()
         await deliver(msg, parse=parse, handle=handle, dead_letters=dead_letters, tracker=tracker, settings=settings)
+        observe(metrics, msg, group_id, time.perf_counter() - started)
 
     consume.__annotations__["body"] = documented(bytes, schema)
     return sub(consume)
+
+
+def observe(metrics: Metrics | None, msg: KafkaMessage, group: str, seconds: float) -> None:
+    """Record a handled call: batch size, latency and, per partition, lag (highwater minus next offset).
+
+    aiokafka keeps each partition's high watermark from the last fetch, so ``highwater(tp)`` is a cheap
+    synchronous read; the lag is measured when a batch is handled (an idle consumer keeps its last value).
+    """
+    raw_message: Any = msg.raw_message
+    records = tuple(raw_message) if isinstance(raw_message, list | tuple) else (raw_message,)
+    if metrics is None or not records:
+        return
+    topic = records[0].topic
+    metrics.observe_batch(topic, group, len(records), seconds)
+    highwater: Any = getattr(getattr(msg, "consumer", None), "highwater", None)  # absent on FastStream's test fake
+    if not callable(highwater):
+        return
+    last: dict[int, int] = {}
+    for rec in records:
+        last[rec.partition] = max(last.get(rec.partition, -1), rec.offset)
+    for partition, offset in last.items():
+        mark = highwater(TopicPartition(topic, partition))
+        if isinstance(mark, int):
+            metrics.observe_lag(topic, group, partition, mark - offset - 1)
 
 
 def document_publisher(broker: KafkaBroker, topic: str, model: type[BaseModel], description: str) -> Any:

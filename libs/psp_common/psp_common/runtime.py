@@ -23,6 +23,7 @@ from psp_common.auth import TokenVerifier
 from psp_common.auth_keys import config_problems
 from psp_common.db import OutboxSignal, UnitOfWork, make_engine, messaging_tables
 from psp_common.kafka import DeadLetters, ensure_topics, make_broker
+from psp_common.metrics import Metrics, install
 from psp_common.migrations import upgrade_async
 from psp_common.outbox import OutboxRelay
 from psp_common.settings import ServiceSettings
@@ -47,7 +48,9 @@ class Runtime:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.signal = OutboxSignal()
         self.broker: KafkaBroker = make_broker(settings)
-        self.dead_letters = DeadLetters(self.broker, settings.service_name)
+        self.metrics = Metrics(settings.service_name)
+        self.metrics.watch_outbox(self.engine, self.outbox)
+        self.dead_letters = DeadLetters(self.broker, settings.service_name, metrics=self.metrics)
         self.relay = OutboxRelay(
             self.engine,
             self.outbox,
@@ -123,7 +126,7 @@ class Runtime:
 
 
 def create_app(runtime: Runtime, title: str, description: str) -> FastAPI:
-    """FastAPI app whose lifespan runs the service; adds /healthz, /readyz and /asyncapi.json."""
+    """FastAPI app whose lifespan runs the service; adds /healthz, /readyz, /asyncapi.json and /metrics."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -150,6 +153,7 @@ def create_app(runtime: Runtime, title: str, description: str) -> FastAPI:
     async def asyncapi() -> dict[str, Any]:
         return runtime.asyncapi(title)
 
+    install(app, runtime.metrics)
     return app
 
 

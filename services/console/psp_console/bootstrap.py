@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from psp_common import logs, startup
+from psp_common import logs, metrics, startup
 from psp_common.clock import Clock, SystemClock
 from psp_common.db import make_engine
 from psp_common.migrations import upgrade_async
@@ -158,6 +158,7 @@ def build(
             return JSONResponse({"database": f"error: {type(exc).__name__}"}, status_code=503)
         return JSONResponse({"database": "ok"})
 
+    metrics.install(app, metrics.Metrics(settings.service_name))
     web.install(app)
     return app
 

@@ -36,6 +36,7 @@ from psp_notification.entrypoints import (
     pages_case,
     scim,
 )
+from psp_notification.metrics import count_pages, watch_clocks
 from psp_notification.retention import purge_closed
 from psp_notification.settings import NotificationSettings
 
@@ -142,6 +143,8 @@ def build(
         "Pages supporters, tracks acknowledgement, escalates, publishes status and safety-call feeds.",
     )
     app.state.container = container
+    count_pages(runtime.metrics, router)
+    watch_clocks(runtime.metrics, runtime.engine, clock)
     app.include_router(api.router)
     app.include_router(api_board.router)
     app.include_router(pages.router)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -179,6 +179,7 @@ class ChannelRouter:
     def __init__(self, channels: Sequence[Channel], *, deadline_s: float, budget_s: float | None = None) -> None:
         self.channels = {c.kind: c for c in channels}
         self.deadline_s, self.budget_s = deadline_s, budget_s
+        self.observe: Callable[[str, str], None] = lambda kind, outcome: None  # metrics: (channel, sent|failed)
 
     async def deliver(self, message: PageMessage, preferences: Sequence[ChannelConfig]) -> str:
         """Deliver through the first channel that works; return its kind or raise TransportError (all reasons)."""
@@ -187,6 +188,7 @@ class ChannelRouter:
             async with asyncio.timeout(self.budget_s):
                 for pref in preferences:
                     failure = await self._try(self.channels.get(pref.kind), message, pref)
+                    self.observe(pref.kind, "sent" if failure is None else "failed")
                     if failure is None:
                         return pref.kind
                     failures.append(failure)
