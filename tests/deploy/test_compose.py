@@ -101,3 +101,43 @@ def test_env_example_lists_every_required_variable_empty() -> None:
     assert all(example[var] == "" for var in required)
     assert "openssl rand -base64 48" in text
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_prometheus_scrapes_every_service_and_grafana_is_provisioned() -> None:
+    doc = compose()["services"]
+    prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+    for name in SERVICES:
+        port = re.search(r"127\.0\.0\.1:(\d+)/readyz", doc[name]["healthcheck"]["test"][-1])
+        assert port is not None and f"{name}:{port.group(1)}" in targets
+    assert all(job["metrics_path"] == "/metrics" for job in prom["scrape_configs"])
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in doc["prometheus"]["volumes"]
+    grafana = doc["grafana"]
+    assert REQUIRED.fullmatch(str(grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"]))
+    assert str(grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"]) == "false"
+    assert all(p.startswith("127.0.0.1:") for svc in ("prometheus", "grafana") for p in doc[svc]["ports"])
+    mounts = " ".join(grafana["volumes"])
+    assert "./deploy/grafana/provisioning:/etc/grafana/provisioning" in mounts
+    provider = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/psp.yml").read_text())
+    path = provider["providers"][0]["options"]["path"]
+    assert f"./deploy/grafana/psp-outreach.json:{path}/psp-outreach.json:ro" in grafana["volumes"]
+    source = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert source["datasources"][0]["url"] == "http://prometheus:9090"
+
+
+def test_dashboard_charts_every_metric_the_services_export() -> None:
+    import json
+
+    dashboard = json.loads((ROOT / "deploy/grafana/psp-outreach.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    uids = {t["datasource"]["uid"] for p in dashboard["panels"] for t in p["targets"]}
+    source = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert uids == {source["datasources"][0]["uid"]}
+    code = (ROOT / "libs/psp_common/psp_common/metrics.py").read_text()
+    code += (ROOT / "services/notification/psp_notification/metrics.py").read_text()
+    exported = set(re.findall(r'"(psp_[a-z_]+)"', code))
+    assert len(exported) >= 10
+    for name in exported:
+        assert name in exprs, f"{name} is not on the dashboard"
+    charted = set(re.findall(r"\b(psp_[a-z_]+?)(?:_bucket|_total)?\b", exprs))
+    assert charted <= exported, f"dashboard charts unknown metrics: {charted - exported}"
