@@ -126,6 +126,9 @@ def test_make_run_prints_as_links_only_what_opens_in_a_browser_without_a_token(t
     text = "\n".join(lines)
     assert f"Console           {s.url('console')}   <- open this in a browser" in text  # first, with the sign-ins
     assert text.index(s.url("console")) < text.index(s.url("listener")) and "Casey Demo" in text
+    from psp_console.devidp.accounts import ACCOUNTS
+
+    assert all(a.name in text for a in ACCOUNTS.values()), "every demo sign-in the dev provider offers is printed"
     links: list[str] = []
     for line in lines:
         urls = re.findall(r"https?://[^\s)]+", line)

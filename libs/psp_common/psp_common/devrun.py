@@ -33,6 +33,7 @@ DEMO_SIGN_INS = (
     ("Casey Demo", "coordinator: board, cases, roster, rules, audit"),
     ("Sam Demo", "peer supporter: their own assignments"),
     ("Alex Demo", "analyst: aggregate figures"),
+    ("Jo Demo", "any staff member: refer yourself or a colleague"),
 )
 
 
