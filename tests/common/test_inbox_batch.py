@@ -175,3 +175,40 @@ async def test_deferred_rows_go_in_one_insert_at_commit_and_vanish_on_rollback(e
         assert (await uow.session.execute(select(func.count()).select_from(log))).scalar_one() == 4
         await uow.commit()
     assert await rows() == ["a", "b", "c", "d"]
+
+
+async def test_a_set_based_handler_gets_the_new_distinct_events_of_a_batch_at_once(env: Env) -> None:
+    broker, calls, single = FakeBroker(), [], []
+
+    async def handler(e: Ping, uow: UnitOfWork) -> None:
+        single.append(str(e.event_id))
+
+    async def handler_many(events: list[Ping], uow: UnitOfWork) -> None:
+        calls.append([str(e.event_id) for e in events])
+
+    subscribe_events(
+        broker,  # type: ignore[arg-type]
+        topic="t",
+        group_id="g",
+        model=Ping,
+        handler=handler,
+        handler_many=handler_many,
+        uow_factory=env.uow,
+        settings=ServiceSettings(kafka_batch_max=50),
+        dead_letters=None,  # type: ignore[arg-type]
+        relevant=lambda e: e.act,
+    )
+    done, a, b = uuid4(), uuid4(), uuid4()
+    async with env.uow() as uow:
+        await uow.claim(str(done), "t")
+        await uow.commit()
+
+    def ping(event_id: UUID, act: bool = True) -> bytes:
+        return Ping(event_id=event_id, occurred_at=TEST_NOW, correlation_id=uuid4(), act=act).model_dump_json().encode()
+
+    assert broker.consume is not None
+    batch = [Raw(ping(a), 1), Raw(ping(done), 2), Raw(ping(b), 3), Raw(ping(a), 4), Raw(ping(uuid4(), False), 5)]
+    await broker.consume(None, msg=Msg(batch))
+    assert calls == [[str(a), str(b)]] and single == []
+    await broker.consume(None, msg=Msg([Raw(ping(done), 6)]))
+    assert calls == [[str(a), str(b)]]  # nothing new: the set-based handler is not called with an empty list

@@ -327,11 +327,16 @@ def subscribe_events(
     dead_letters: DeadLetters,
     description: str = "",
     relevant: Callable[[E], bool] | None = None,
+    handler_many: Callable[[list[E], UnitOfWork], Awaitable[None]] | None = None,
 ) -> Any:
     """Subscribe ``handler`` to ``topic``: inbox dedupe, one transaction, commit offset after the DB commit.
 
     ``relevant``: events it rejects change nothing here, so they are acknowledged without a transaction
     (no inbox row: there is nothing to do twice). A batch claims its event ids in one statement.
+    ``handler_many``: the set-based form of ``handler`` for a consumed batch (the new, distinct events in the
+    order received, in one unit of work: a constant number of statements per batch). Without it the batch's
+    events go through ``handler`` one by one in that unit of work. A batch that fails other than by an outage
+    falls back to ``handler`` one event at a time, so a poison event is dead-lettered alone.
     """
     tracker = RetryTracker()
 
@@ -352,13 +357,20 @@ def subscribe_events(
             return
         async with uow_factory() as uow:
             fresh = await uow.claim_many([str(e.event_id) for e in todo], topic)
+            new: list[E] = []
             for event in todo:
                 event_id = str(event.event_id)
                 if event_id not in fresh:
                     log.info("duplicate event %s skipped on %s", event_id, topic)
                     continue
                 fresh.discard(event_id)  # the same id twice in one batch is handled once
-                await handler(event, uow)
+                new.append(event)
+            if handler_many is not None:
+                if new:
+                    await handler_many(new, uow)
+            else:
+                for event in new:
+                    await handler(event, uow)
             await uow.commit()
 
     return subscribe_raw(
