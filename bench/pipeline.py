@@ -110,7 +110,9 @@ class PipelineSystem(System):
             from psp_common.auth import mint
         except ImportError:
             return {}
-        token = mint(ServiceSettings(), "bench", ["coordinator", "intake"], ttl_s=24 * 3600)
+        settings = ServiceSettings()  # the services refuse tokens living longer than their cap
+        ttl = min(24 * 3600, int(settings.auth_max_token_lifetime_s))
+        token = mint(settings, "bench", ["coordinator", "intake"], ttl_s=ttl)
         return {"authorization": f"Bearer {token}"}
 
     async def _register(self) -> None:
