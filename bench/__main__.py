@@ -1,4 +1,4 @@
-"""``make bench``: raw aiokafka relay vs FastStream relay vs the full pipeline, on the same broker, open loop."""
+"""``make bench``: raw and durable relays, FastStream relay and the full pipeline, on the same broker, open loop."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from bench import profile, scenarios
 from bench.env import environment, postgres_version
 from bench.report import Row, results_markdown, text_table, with_ratios, write_csv
 from bench.systems import REPO, RelaySystem, System
+from bench.targets import verdicts
 
-SYSTEMS = ("raw", "faststream", "pipeline")
+SYSTEMS = ("raw", "durable", "faststream", "pipeline")
 QUICK = {
     "duration": 3.0,
     "rates": "50,200,1000",
@@ -36,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (``make bench BENCH_ARGS='--quick'``)."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small run (~2 min) to check the harness works")
-    p.add_argument("--only", default=",".join(SYSTEMS), help="comma list of raw,faststream,pipeline")
+    p.add_argument("--only", default=",".join(SYSTEMS), help="comma list of " + ",".join(SYSTEMS))
     p.add_argument(
         "--scenarios",
         default="fixed,search,replay,drain,whatif",
@@ -49,6 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--step-seconds", type=float, default=15.0, help="length of each step, s")
     p.add_argument("--target-rate", type=float, default=2000.0, help="sustained reports/s the pipeline must reach")
     p.add_argument("--p99-budget-ms", type=float, default=250.0, help="p99 a step must stay under")
+    p.add_argument("--replay-rate-target", type=float, default=500.0, help="pipeline replay reports/s to reach")
+    p.add_argument("--cpu-budget-ms", type=float, default=4.0, help="pipeline CPU ms per report (all processes)")
+    p.add_argument(
+        "--durable-ratio-target", type=float, default=0.5, help="pipeline replay throughput / durable baseline's"
+    )
     p.add_argument("--drain-seconds", type=float, default=60.0, help="how long to wait for stragglers after a step")
     p.add_argument(
         "--settle-seconds", type=float, default=180.0, help="bound on waiting for a backlog to clear between scenarios"
@@ -160,7 +166,11 @@ async def run_system(system: System, args: argparse.Namespace, broker_pid: int |
 
 
 def make_system(name: str, bootstrap: str, workdir: Path, args: argparse.Namespace, pg_dsn: str) -> System:
-    """Build one of the three systems."""
+    """Build one of the systems."""
+    if name == "durable":
+        from bench.durable import DurableSystem
+
+        return DurableSystem(bootstrap, workdir / name, pg_dsn, args.partitions, args.fetch_wait_ms)
     if name == "pipeline":
         from bench.pipeline import PipelineSystem
 
@@ -173,30 +183,6 @@ def make_system(name: str, bootstrap: str, workdir: Path, args: argparse.Namespa
             partitions=args.partitions,
         )
     return RelaySystem(name, bootstrap, workdir / name, args.partitions, args.fetch_wait_ms)
-
-
-def verdicts(rows: list[Row], args: argparse.Namespace) -> list[str]:
-    """The two targets, judged from the pipeline's rows."""
-    out = []
-    fixed = [r for r in rows if r.system == "pipeline" and r.scenario == "fixed_rate" and r.stage == "end_to_end"]
-    if fixed and fixed[0].p99_ms is not None:
-        ok = fixed[0].p99_ms <= args.p99_budget_ms and not fixed[0].missing
-        out.append(
-            f"p99 <= {args.p99_budget_ms:g} ms at {args.rate:g} reports/s: {'MET' if ok else 'NOT MET'} "
-            f"(p99 {fixed[0].p99_ms:,.1f} ms, {fixed[0].missing} missing)"
-        )
-    best = [r for r in rows if r.system == "pipeline" and r.scenario == "max_rate_p99_under_budget"]
-    thr = [r for r in rows if r.system == "pipeline" and r.scenario == "replay_throughput"]
-    if best or thr:
-        b = best[0].value if best else None
-        t = thr[0].value if thr else None
-        ok = (b or 0) >= args.target_rate
-        out.append(
-            f"sustained >= {args.target_rate:,.0f} reports/s end to end: {'MET' if ok else 'NOT MET'} "
-            f"(highest step with p99 <= {args.p99_budget_ms:g} ms: {b if b is not None else 'n/a'} /s; "
-            f"replay throughput: {t if t is not None else 'n/a'} /s)"
-        )
-    return out or ["pipeline not run: no verdict"]
 
 
 async def amain(args: argparse.Namespace) -> int:

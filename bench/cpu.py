@@ -31,3 +31,15 @@ def spent(before: Mapping[str, Mapping[int, float]], after: Mapping[str, Mapping
     return {
         name: sum(s - before.get(name, {}).get(pid, 0.0) for pid, s in pids.items()) for name, pids in after.items()
     }
+
+
+async def postgres_backends(admin_dsn: str, databases: list[str]) -> list[int]:
+    """Pids of the PostgreSQL backends connected to ``databases`` now (their CPU is the system's too)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])", databases)
+    finally:
+        await conn.close()
+    return [r["pid"] for r in rows]

@@ -217,16 +217,11 @@ class PipelineSystem(System):
 
     async def cpu_groups(self) -> dict[str, list[int]]:
         """The four services and the PostgreSQL backends serving their databases."""
-        import asyncpg
+        from bench.cpu import postgres_backends
 
         groups = await super().cpu_groups()
         names = [dsn.rsplit("/", 1)[1] for dsn, _ in self.dbs.values()]
-        conn = await asyncpg.connect(self.pg_admin_dsn)
-        try:
-            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = ANY($1::text[])", names)
-        finally:
-            await conn.close()
-        groups["postgres"] = [r["pid"] for r in rows]
+        groups["postgres"] = await postgres_backends(self.pg_admin_dsn, names)
         return groups
 
     async def stop(self) -> None:

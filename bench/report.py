@@ -1,4 +1,4 @@
-"""Result rows, their ratio to the raw relay, the CSV files and the printed / Markdown tables."""
+"""Result rows, their ratios to the raw and durable relays, the CSV files and the printed / Markdown tables."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.stats import Summary
 
-BASELINE = "raw"
+BASELINES = ("raw", "durable")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Row:
     value: float | None = None
     unit: str = ""
     ratio_to_raw: float | None = None
+    ratio_to_durable: float | None = None
     note: str = ""
 
     @classmethod
@@ -54,20 +55,25 @@ class Row:
         return self.p99_ms if self.p99_ms is not None else self.value
 
 
-def with_ratios(rows: Iterable[Row], baseline: str = BASELINE) -> list[Row]:
-    """Each row's headline divided by the baseline system's same (scenario, stage, offered rate) row."""
+def with_ratios(rows: Iterable[Row], baselines: tuple[str, ...] = BASELINES) -> list[Row]:
+    """Each row's headline divided by each baseline system's same (scenario, stage, offered rate) row.
+
+    ``ratio_to_raw`` and ``ratio_to_durable`` columns; a baseline that did not run (or has no such row) leaves None.
+    """
     rows = list(rows)
 
     def key(r: Row) -> tuple[str, str, float | None, bool]:
         return (r.scenario, r.stage, r.offered_rate, r.p99_ms is None)
 
-    base = {key(r): r.headline() for r in rows if r.system == baseline}
+    bases = {b: {key(r): r.headline() for r in rows if r.system == b} for b in baselines}
     out = []
     for r in rows:
-        b = base.get(key(r))
         h = r.headline()
-        ratio = round(h / b, 2) if (b and h is not None) else None
-        out.append(replace(r, ratio_to_raw=ratio))
+        ratios = {}
+        for b, base in bases.items():
+            v = base.get(key(r))
+            ratios[f"ratio_to_{b}"] = round(h / v, 2) if (v and h is not None) else None
+        out.append(replace(r, **ratios))  # type: ignore[arg-type]
     return out
 
 
@@ -108,6 +114,7 @@ TABLE = [
     "value",
     "unit",
     "ratio_to_raw",
+    "ratio_to_durable",
     "note",
 ]
 
@@ -140,7 +147,10 @@ def results_markdown(rows: list[Row], env: Mapping[str, object], verdicts: list[
     out += [
         "",
         "Latencies are end to end from the SCHEDULED send time (open loop), in ms; `ratio_to_raw` divides",
-        "the p99 (or the value) by the raw aiokafka relay's over the same four hops on the same broker.",
+        "the p99 (or the value) by the raw aiokafka relay's over the same four hops on the same broker, and",
+        "`ratio_to_durable` by the durable relay's (the same hops, each with an inbox claim and an output row",
+        "in one PostgreSQL transaction before producing and committing). For throughput rows a ratio above 1",
+        "is faster than the baseline; for times and latencies, slower.",
         "",
     ]
     out.append(markdown_table(rows))

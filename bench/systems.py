@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class System:
-    """Base of the three systems: a producer for intake, sequence numbers unique across scenarios."""
+    """Base of the systems: a producer for intake, sequence numbers unique across scenarios."""
 
     name = "system"
     stage_labels: tuple[str, ...] = ()
@@ -151,27 +151,31 @@ class RelaySystem(System):
         await self.start_producer()
         await self._probe()
 
+    def relay_args(self, hop: int) -> list[str]:
+        """Arguments every relay process takes: its source and target topic, group, broker, long-poll bound."""
+        return [
+            "--source",
+            self._topics[hop],
+            "--target",
+            self._topics[hop + 1],
+            "--group",
+            f"bench-{self.kind}-relay{hop + 1}",
+            "--bootstrap",
+            self.bootstrap,
+            "--fetch-max-wait-ms",
+            str(self.fetch_wait_ms),
+        ]
+
+    def relay_command(self, hop: int) -> list[str]:
+        """The command line of relay process ``hop`` (0..2)."""
+        return [sys.executable, "-m", "bench.relays", self.kind, *self.relay_args(hop)]
+
     def _spawn_relays(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for i in range(3):
             log = open(self.workdir / f"{self.kind}-relay{i + 1}.log", "ab")  # noqa: SIM115
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.relays",
-                    self.kind,
-                    "--source",
-                    self._topics[i],
-                    "--target",
-                    self._topics[i + 1],
-                    "--group",
-                    f"bench-{self.kind}-relay{i + 1}",
-                    "--bootstrap",
-                    self.bootstrap,
-                    "--fetch-max-wait-ms",
-                    str(self.fetch_wait_ms),
-                ],
+                self.relay_command(i),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -87,6 +88,66 @@ def test_ratios_to_the_raw_relay() -> None:
     ]
     out = with_ratios(rows)
     assert [r.ratio_to_raw for r in out] == [1.0, 4.5, 1.0, 5.0, None]
+    assert [r.ratio_to_durable for r in out] == [None] * 5  # durable did not run
+
+
+def test_ratios_to_the_raw_and_the_durable_relay_side_by_side() -> None:
+    rows = [
+        Row("raw", "replay_throughput", value=4000.0, unit="reports/s"),
+        Row("durable", "replay_throughput", value=1000.0, unit="reports/s"),
+        Row("pipeline", "replay_throughput", value=500.0, unit="reports/s"),
+        Row("durable", "fixed_rate", p99_ms=80.0, offered_rate=200),
+        Row("pipeline", "fixed_rate", p99_ms=200.0, offered_rate=200),
+        Row("pipeline", "replay_cpu", stage="cpu:total", value=3.0, unit="cpu ms/report"),
+        Row("durable", "replay_cpu", stage="cpu:total", value=0.5, unit="cpu ms/report"),
+    ]
+    out = with_ratios(rows)
+    assert [(r.ratio_to_raw, r.ratio_to_durable) for r in out] == [
+        (1.0, 4.0),
+        (0.25, 1.0),
+        (0.12, 0.5),
+        (None, 1.0),
+        (None, 2.5),
+        (None, 6.0),
+        (None, 1.0),
+    ]
+    table = text_table(out)
+    assert "ratio_to_raw  ratio_to_durable" in table
+    header = markdown_table(out).splitlines()[0]
+    assert "| ratio_to_raw | ratio_to_durable | note |" in header
+
+
+def test_targets_judge_the_pipeline_against_the_durable_baseline() -> None:
+    from bench.__main__ import parse_args
+    from bench.targets import verdicts
+
+    args = parse_args([])
+    rows = with_ratios(
+        [
+            Row("durable", "replay_throughput", value=1000.0, unit="reports/s"),
+            Row("pipeline", "replay_throughput", value=600.0, unit="reports/s", count=100_000),
+            Row("pipeline", "replay", value=166.7, unit="s", count=100_000, missing=0),
+            Row("pipeline", "replay_cpu", stage="cpu:total", value=4.5, unit="cpu ms/report"),
+        ]
+    )
+    text = "\n".join(verdicts(rows, args))
+    assert "replay >= 500 reports/s: MET (600.0 /s over 100,000 reports)" in text
+    assert "replay ratio to the durable baseline >= 0.5: MET (0.6)" in text
+    assert "<= 4 CPU ms per report: NOT MET (4.5 ms" in text
+    assert "a measured 100,000-report replay: MET (100,000 of 100,000 arrived in 166.7 s)" in text
+    short = [replace(r, count=10_000) if r.scenario == "replay" else r for r in rows]
+    assert "a measured 100,000-report replay: NOT MET" in "\n".join(verdicts(short, args))
+    alone = [r for r in rows if r.system == "pipeline"]
+    assert "ratio to the durable baseline >= 0.5: durable not run" in "\n".join(verdicts(with_ratios(alone), args))
+
+
+def test_default_systems_run_both_baselines_first() -> None:
+    from bench.__main__ import parse_args
+
+    assert parse_args([]).only == ["raw", "durable", "faststream", "pipeline"]
+    assert parse_args(["--only", "raw,durable"]).only == ["raw", "durable"]
+    with pytest.raises(SystemExit):
+        parse_args(["--only", "kafka"])
 
 
 def test_csv_carries_environment_on_every_row(tmp_path: Path) -> None:
