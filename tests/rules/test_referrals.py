@@ -109,12 +109,38 @@ async def test_an_eap_referral_offers_support_to_the_person_whatever_the_policy(
     assert out.referral is not None and out.referral.offer and out.referral.kind.value == "eap"
 
 
-async def test_opt_outs_silence_a_third_party_offer_but_not_a_self_referral(rt: Runtime) -> None:
+async def opt_out(rt: Runtime, staff_id: str) -> None:
     async with rt.uow() as uow:
-        await OptOutRepository(uow.session).add(PSEUDO.pseudonym("E-200"), ALL_SCOPE, HANDLED)
+        await OptOutRepository(uow.session).add(PSEUDO.pseudonym(staff_id), ALL_SCOPE, HANDLED)
         await uow.commit()
-    offer = await handle(rt, referral("colleague"))
+
+
+@pytest.mark.parametrize("kind", ["colleague", "manager"])
+async def test_reach_out_to_an_opted_out_colleague_supports_the_referrer_instead(rt: Runtime, kind: str) -> None:
+    await opt_out(rt, "E-200")
+    offer = await handle(rt, referral(kind))
+    [out] = await published(rt)
+    assert [p.pseudonym for p in out.people] == [PSEUDO.pseudonym("E-300")]  # the referrer
+    assert PSEUDO.pseudonym("E-200") not in out.model_dump_json()  # the colleague's wish is honoured
+    [hit] = out.rules_fired
+    assert hit.rule_id == "referral-opted-out-support-referrer"
+    assert "referred person opted out of proactive outreach" in hit.text
+    assert out.referral is not None and out.referral.policy is ReferralPolicy.SUPPORT_REFERRER
+    assert out.referral.contacts_referrer and not out.referral.offer
+    assert offer.decision.outcome == "outreach requested"
+    async with rt.session() as s:
+        [fired] = (await s.execute(select(decisions.c.fired))).scalars()
+    assert fired == ["referral-opted-out-support-referrer"]  # recorded, so counted by rule
+
+
+async def test_an_opted_out_colleague_referred_without_a_referrer_is_not_contacted(rt: Runtime) -> None:
+    await opt_out(rt, "E-200")
+    offer = await handle(rt, referral("colleague", referrer=None))
     assert offer.decision.outcome == "suppressed: opted out" and await published(rt) == []
+
+
+async def test_an_opt_out_does_not_silence_a_self_referral(rt: Runtime) -> None:
+    await opt_out(rt, "E-200")
     await handle(rt, referral("self", Urgency.IMMEDIATE))
     [out] = await published(rt)
     assert out.urgency is Urgency.IMMEDIATE and [p.pseudonym for p in out.people] == [PSEUDO.pseudonym("E-200")]

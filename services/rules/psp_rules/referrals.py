@@ -16,7 +16,7 @@ from psp_rules.adapters.repository import CaseRepository, OptOutRepository
 from psp_rules.domain.engine import decide
 from psp_rules.domain.model import Context, Person, RuleSet, Urgency
 from psp_rules.domain.paging import hold, not_paged_reason
-from psp_rules.domain.referrals import Referral, ReferralPlan, as_incident, plan_referral
+from psp_rules.domain.referrals import Referral, ReferralPlan, as_incident, plan_referral, switch_to_referrer
 from psp_rules.handlers import Plan, RulesConfig, apply_plan
 
 log = logging.getLogger("psp.rules.referrals")
@@ -74,19 +74,21 @@ def facts(event: ReferralObserved, rp: ReferralPlan) -> ReferralFacts:
 async def plan(
     event: ReferralObserved, uow: UnitOfWork, cfg: RulesConfig, policy: ReferralPolicy
 ) -> tuple[Plan, ReferralPlan]:
-    """Decide on the referral's time: whom to reach, then opt-outs (only of someone who did not ask), open cases
-    (a person with an open case within the merge window is merged into it, escalated when sooner) and resends."""
-    rp = plan_referral(to_referral(event), policy.value)
-    incident = as_incident(to_referral(event), rp)
+    """Decide on the referral's time: whom to reach, then opt-outs (only of someone who did not ask; a reach-out
+    offer to someone who opted out goes to the referrer instead), open cases (a person with an open case within the
+    merge window is merged into it, escalated when sooner) and resends."""
+    referral = to_referral(event)
+    rp = plan_referral(referral, policy.value)
+    opted_out = await _opted_out(uow, rp, event.facility)
+    switched = switch_to_referrer(referral, rp) if opted_out else None
+    if switched is not None:
+        rp, opted_out = switched, frozenset()
+    incident = as_incident(referral, rp)
     people = incident.people()
     names = rotation.lookup_names(people)
     cases = CaseRepository(uow.session)
     await cases.lock_people(names, incident.incident_ref)
     last_version, _ = await cases.history(incident.incident_ref)
-    opted_out: frozenset[str] = frozenset()
-    if rp.honours_opt_out:
-        found = await OptOutRepository(uow.session).opted_out(names, event.facility)
-        opted_out = rotation.opted_out_now(found, people)
     ctx = Context(
         merge_window_hours=cfg.merge_window_hours,
         opted_out=opted_out,
@@ -95,6 +97,15 @@ async def plan(
     )
     ruleset = RuleSet(version=f"referral:{policy.value}", rules=())
     return Plan(incident, ruleset, decide(incident, rp.evaluation(), ctx)), rp
+
+
+async def _opted_out(uow: UnitOfWork, rp: ReferralPlan, facility: str) -> frozenset[str]:
+    """The person to reach, when they opted out and did not ask themself (empty otherwise)."""
+    if not rp.honours_opt_out:
+        return frozenset()
+    people = (rp.target,)
+    found = await OptOutRepository(uow.session).opted_out(rotation.lookup_names(people), facility)
+    return rotation.opted_out_now(found, people)
 
 
 async def on_referral(
