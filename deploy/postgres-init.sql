@@ -3,3 +3,4 @@ CREATE DATABASE psp_listener;
 CREATE DATABASE psp_rules;
 CREATE DATABASE psp_matching;
 CREATE DATABASE psp_notification;
+CREATE DATABASE psp_console;

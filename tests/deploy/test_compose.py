@@ -135,9 +135,43 @@ def test_dashboard_charts_every_metric_the_services_export() -> None:
     assert uids == {source["datasources"][0]["uid"]}
     code = (ROOT / "libs/psp_common/psp_common/metrics.py").read_text()
     code += (ROOT / "services/notification/psp_notification/metrics.py").read_text()
+    code += (ROOT / "services/console/psp_console/metrics.py").read_text()
     exported = set(re.findall(r'"(psp_[a-z_]+)"', code))
     assert len(exported) >= 10
     for name in exported:
         assert name in exprs, f"{name} is not on the dashboard"
-    charted = set(re.findall(r"\b(psp_[a-z_]+?)(?:_bucket|_total)?\b", exprs))
+    charted = set(re.findall(r"\b(psp_[a-z_]+?)(?:_bucket|_total|_count|_sum)?\b", exprs))
     assert charted <= exported, f"dashboard charts unknown metrics: {charted - exported}"
+
+
+def test_console_runs_behind_the_services_with_its_own_database_and_passes_the_production_check() -> None:
+    from psp_console.settings import ConsoleSettings
+    from psp_console.settings import config_problems as console_problems
+
+    doc = compose()["services"]
+    svc = doc["console"]
+    assert svc["build"]["args"]["SERVICE"] == "console" and svc["command"] == ["python", "-m", "psp_console"]
+    assert svc["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert all(svc["depends_on"][name]["condition"] == "service_healthy" for name in SERVICES)
+    env = {k: str(v) for k, v in svc["environment"].items()}
+    for name in SERVICES:  # the console calls each service's API on the compose network, at its own port
+        port = re.search(r"127\.0\.0\.1:(\d+)/readyz", doc[name]["healthcheck"]["test"][-1])
+        assert port is not None and env[f"PSP_{name.upper()}_URL"] == f"http://{name}:{port.group(1)}"
+    assert REQUIRED.fullmatch(env["PSP_CONSOLE_OIDC_ISSUER"]) and REQUIRED.fullmatch(env["PSP_CONSOLE_PUBLIC_URL"])
+    assert env["PSP_CONSOLE_OIDC_CLIENT_SECRET"].startswith("${PSP_CONSOLE_OIDC_CLIENT_SECRET?")  # set, may be empty
+    filled = {k: REQUIRED.sub(f"{STRONG}-{k}", re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", v)) for k, v in env.items()}
+    filled = {k: re.sub(r"\$\{\w+\?[^}]*\}", "", v) for k, v in filled.items()}
+    filled |= {
+        "PSP_CONSOLE_OIDC_ISSUER": "https://login.example.org",
+        "PSP_CONSOLE_PUBLIC_URL": "https://psp.example.org",
+    }
+    settings = ConsoleSettings(**{k.removeprefix("PSP_").lower(): v for k, v in filled.items()})
+    assert settings.env == "production" and weak_secrets(settings) == [] and console_problems(settings) == []
+    db = settings.database_url.rsplit("/", 1)[1]
+    assert db == "psp_console" and f"CREATE DATABASE {db};" in (ROOT / "deploy/postgres-init.sql").read_text()
+    assert str(settings.http_port) in svc["healthcheck"]["test"][-1]
+    prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]}
+    assert f"console:{settings.http_port}" in targets
+    example = (ROOT / ".env.example").read_text()
+    assert all(f"\n{var}=" in example for var in ("PSP_CONSOLE_PUBLIC_URL", "PSP_CONSOLE_OIDC_ISSUER"))

@@ -448,6 +448,8 @@ def subscribe_raw(
     """
     tracker = tracker or RetryTracker()
     metrics: Metrics | None = getattr(dead_letters, "metrics", None)
+    if metrics is not None:
+        metrics.consumes(topic, group_id)
     batched = handle_batch is not None and settings.kafka_batch_max > 1
     extra: dict[str, Any] = {}
     if batched:

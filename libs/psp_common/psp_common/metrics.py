@@ -43,6 +43,7 @@ class Metrics:
         self.service = service
         self.registry = CollectorRegistry(auto_describe=True)
         self.refreshers: list[Refresher] = []
+        self.consumers: set[tuple[str, str]] = set()  # (topic, group) this service consumes, for lag reads
         reg = self.registry
         self.batch_size = Histogram(
             "psp_consumer_batch_size",
@@ -60,7 +61,8 @@ class Metrics:
         )
         self.lag = Gauge(
             "psp_consumer_lag",
-            "Records behind the partition's high watermark after the last handled batch (highwater - next offset).",
+            "Records behind the partition's end: end offset - the group's committed offset, read from the broker at "
+            "scrape time (at most every 10 s), and highwater - next offset after each handled batch.",
             ["service", "topic", "group", "partition"],
             registry=reg,
         )
@@ -79,6 +81,10 @@ class Metrics:
             ["service"],
             registry=reg,
         )
+
+    def consumes(self, topic: str, group: str) -> None:
+        """Register a subscription so its lag can be read from the broker at scrape time."""
+        self.consumers.add((topic, group))
 
     def observe_batch(self, topic: str, group: str, size: int, seconds: float) -> None:
         """One handler call: its batch size and latency."""

@@ -23,6 +23,7 @@ from psp_common.auth import TokenVerifier
 from psp_common.auth_keys import config_problems
 from psp_common.db import OutboxSignal, UnitOfWork, make_engine, messaging_tables
 from psp_common.kafka import DeadLetters, ensure_topics, make_broker
+from psp_common.lag import BrokerLag
 from psp_common.metrics import Metrics, install
 from psp_common.migrations import upgrade_async
 from psp_common.outbox import OutboxRelay
@@ -50,6 +51,8 @@ class Runtime:
         self.broker: KafkaBroker = make_broker(settings)
         self.metrics = Metrics(settings.service_name)
         self.metrics.watch_outbox(self.engine, self.outbox)
+        self.lag = BrokerLag(self.metrics, settings.kafka_bootstrap)
+        self.metrics.refreshers.append(self.lag.refresh)
         self.dead_letters = DeadLetters(self.broker, settings.service_name, metrics=self.metrics)
         self.relay = OutboxRelay(
             self.engine,
@@ -101,6 +104,7 @@ class Runtime:
         with contextlib.suppress(Exception):
             await self.broker.stop()
         await self.relay.stop()
+        await self.lag.close()
         await self.engine.dispose()
 
     async def check_ready(self) -> dict[str, str]:

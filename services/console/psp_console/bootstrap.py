@@ -47,6 +47,7 @@ from psp_console.entrypoints import (
     pages_triage,
     web,
 )
+from psp_console.metrics import ConsoleMetrics
 from psp_console.settings import ConsoleSettings, config_problems
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -88,6 +89,7 @@ class Console:
     oidc: OidcClient
     backends: Backends
     audit: ConsoleAudit
+    metrics: ConsoleMetrics
 
 
 async def _purge(console: Console) -> None:
@@ -108,14 +110,18 @@ def build(
     settings = settings or ConsoleSettings()
     engine = make_engine(settings.database_url)
     idle = timedelta(minutes=settings.console_session_idle_minutes)
+    clock = clock or SystemClock()
+    console_metrics = ConsoleMetrics(settings.service_name)
+    console_metrics.watch_sessions(engine, clock)
     console = Console(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         engine=engine,
         sessions=SessionStore(engine, idle),
         oidc=OidcClient(settings),
-        backends=Backends.from_settings(settings, backend_transport),
+        backends=Backends.from_settings(settings, backend_transport, console_metrics),
         audit=ConsoleAudit(engine),
+        metrics=console_metrics,
     )
 
     @asynccontextmanager
@@ -158,7 +164,7 @@ def build(
             return JSONResponse({"database": f"error: {type(exc).__name__}"}, status_code=503)
         return JSONResponse({"database": "ok"})
 
-    metrics.install(app, metrics.Metrics(settings.service_name))
+    metrics.install(app, console_metrics)
     web.install(app)
     return app
 

@@ -7,11 +7,13 @@ service's answer body is shown (it could name a field, never a value, but the pa
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from psp_console.metrics import ConsoleMetrics, call_outcome
 from psp_console.settings import ConsoleSettings
 
 
@@ -103,6 +105,7 @@ class ServiceApi:
     name: str
     base_url: str
     http: httpx.AsyncClient
+    metrics: ConsoleMetrics | None = None
 
     async def request(
         self, method: str, path: str, token: str, accept: tuple[int, ...] = (), **kwargs: Any
@@ -112,13 +115,20 @@ class ServiceApi:
         ``accept``: error statuses returned as they are (an import's 422 is a report of rows the page shows).
         """
         headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {token}", "Accept": "application/json"}
+        started = time.perf_counter()
         try:
             response = await self.http.request(method, self.base_url.rstrip("/") + path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
+            self._observe(None, started)
             raise Unavailable(self.name, f"cannot be reached ({type(exc).__name__})") from exc
+        self._observe(response.status_code, started)
         if response.status_code < 400 or response.status_code in accept:
             return response
         raise self._error(response)
+
+    def _observe(self, status: int | None, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.backend_call(self.name, call_outcome(status), time.perf_counter() - started)
 
     def _error(self, response: httpx.Response) -> BackendError:
         code = response.status_code
@@ -182,16 +192,21 @@ class Backends:
     http: httpx.AsyncClient
 
     @classmethod
-    def from_settings(cls, settings: ConsoleSettings, transport: httpx.AsyncBaseTransport | None = None) -> Backends:
+    def from_settings(
+        cls,
+        settings: ConsoleSettings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: ConsoleMetrics | None = None,
+    ) -> Backends:
         """Clients for the URLs in the settings (``transport`` for tests that serve the apps in-process)."""
         http = httpx.AsyncClient(
             timeout=settings.console_backend_timeout_s, follow_redirects=False, trust_env=False, transport=transport
         )
         return cls(
-            listener=ServiceApi("listener", settings.listener_url, http),
-            rules=ServiceApi("rules", settings.rules_url, http),
-            matching=ServiceApi("matching", settings.matching_url, http),
-            notification=ServiceApi("notification", settings.notification_url, http),
+            listener=ServiceApi("listener", settings.listener_url, http, metrics),
+            rules=ServiceApi("rules", settings.rules_url, http, metrics),
+            matching=ServiceApi("matching", settings.matching_url, http, metrics),
+            notification=ServiceApi("notification", settings.notification_url, http, metrics),
             http=http,
         )
 

@@ -80,6 +80,7 @@ async def callback(request: Request) -> Response:
     audit = console.audit
     if q.get("error"):
         await audit.record(now, "anonymous", frozenset(), "SIGNIN", "/auth/callback provider-error", 400)
+        console.metrics.signed_in("provider_error")
         return _refused(request, "the identity provider did not sign you in")
     pending = await console.sessions.take_sign_in(state) if state else None
     try:
@@ -90,15 +91,18 @@ async def callback(request: Request) -> Response:
         signed = await console.oidc.redeem(code, pending.code_verifier, pending.nonce, now)
     except SignInRefused as exc:
         await audit.record(now, "anonymous", frozenset(), "SIGNIN", "/auth/callback refused", 400)
+        console.metrics.signed_in("refused")
         return _refused(request, str(exc))
     except ProviderUnavailable as exc:
         log.warning("sign-in not completed: %s", exc)
+        console.metrics.signed_in("provider_unavailable")
         return _unavailable(request)
     claims, settings = signed.claims, console.settings
     scopes = scopes_from_claims(claims, settings)
     subject = str(claims["sub"])
     if not scopes:
         await audit.record(now, subject, scopes, "SIGNIN", "/auth/callback no-role", 403)
+        console.metrics.signed_in("no_role")
         return render(request, None, "no_role.html", "No PSP role", 403)
     new = NewSession(
         subject=subject,
@@ -111,6 +115,7 @@ async def callback(request: Request) -> Response:
     )
     session_id = await console.sessions.create(new, now)
     await audit.record(now, subject, scopes, "SIGNIN", "/auth/callback", 303)
+    console.metrics.signed_in("signed_in")
     response = RedirectResponse(pending.return_to, status_code=303)
     max_age = int((signed.token_expires_at - now).total_seconds())
     _set_cookie(request, response, session_cookie(request), session_id, max(max_age, 0))
