@@ -117,3 +117,45 @@ async def test_a_service_scrape_shows_the_lag_of_every_group_before_it_handled_a
         assert ((("group", group), ("partition", "0"), ("service", "listener"), ("topic", topic))) in families[
             "psp_consumer_lag"
         ], (topic, group)
+
+
+async def test_reading_lag_does_not_rebalance_the_group_it_reads(kafka_bootstrap: str) -> None:
+    import asyncio
+
+    from aiokafka.abc import ConsumerRebalanceListener
+
+    topic, group = f"lag-{uuid4().hex[:8]}", f"g-{uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, (topic,), partitions=1, replication=1)
+    await _produce(kafka_bootstrap, topic, 3)
+
+    class Count(ConsumerRebalanceListener):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.revoked = 0
+            self.assigned = 0
+
+        async def on_partitions_revoked(self, revoked: object) -> None:
+            self.revoked += 1
+
+        async def on_partitions_assigned(self, assigned: object) -> None:
+            self.assigned += 1
+
+    count = Count()
+    member = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    member.subscribe([topic], listener=count)
+    await member.start()
+    metrics = Metrics("svc")
+    metrics.consumes(topic, group)
+    lag = BrokerLag(metrics, kafka_bootstrap, min_interval_s=0)
+    try:
+        await member.getmany(timeout_ms=2000)  # joined: one assignment
+        assert count.assigned == 1 and member.assignment() == {TopicPartition(topic, 0)}
+        revoked = count.revoked  # aiokafka calls it once before the first join, too
+        for _ in range(3):
+            await lag.refresh()
+        await member.getmany(timeout_ms=500)
+        await asyncio.sleep(0)
+        assert count.assigned == 1 and count.revoked == revoked  # the reader never joined the group
+        assert member.assignment() == {TopicPartition(topic, 0)}
+    finally:
+        await lag.close()
+        await member.stop()
