@@ -9,6 +9,7 @@ import shlex
 import signal
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +31,8 @@ QUICK = {
     "settle_seconds": 30.0,
     "whatif_incidents": 10_000,
 }
-SYSTEM_SCENARIOS = {"fixed", "search", "replay", "drain"}
+ORDER = ("fixed", "search", "replay", "drain")
+SYSTEM_SCENARIOS = set(ORDER)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,6 +64,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--replay", type=int, default=1_000, help="historical reports to replay (target 100,000)")
     p.add_argument("--replay-target", type=int, default=100_000, help="replay size to extrapolate to")
     p.add_argument("--replay-timeout", type=float, default=900.0, help="bound on the replay, s")
+    p.add_argument(
+        "--replay-system",
+        choices=["fresh", "shared"],
+        default="fresh",
+        help="replay on a fresh system and embedded broker (default) or after the other scenarios on the same one",
+    )
     p.add_argument("--pause-seconds", type=float, default=60.0, help="how long the broker is SIGSTOPped")
     p.add_argument("--pause-rate", type=float, default=200.0, help="load during the pause, reports/s")
     p.add_argument("--supporters", type=int, default=50, help="supporters registered for the pipeline")
@@ -106,9 +114,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def run_system(system: System, args: argparse.Namespace, broker_pid: int | None) -> list[Row]:
-    """Start one system, run the chosen scenarios on it, always stop it."""
+def phases(args: argparse.Namespace, external: bool) -> list[set[str]]:
+    """The system scenarios in runs of their own: the replay alone on a fresh system and broker unless shared.
+
+    Tansu answers a fetch by listing every batch it holds for the partition, and the open-loop scenarios store
+    one batch per message, so a replay after them would measure the broker's backlog of objects (and any
+    backlog the system had not drained) rather than the system.
+    """
+    wanted = args.scenarios & SYSTEM_SCENARIOS
+    if args.replay_system == "fresh" and not external and "replay" in wanted and wanted - {"replay"}:
+        return [wanted - {"replay"}, {"replay"}]
+    return [wanted] if wanted else []
+
+
+async def run_system(
+    system: System, args: argparse.Namespace, broker_pid: int | None, wanted: set[str] | None = None
+) -> list[Row]:
+    """Start one system, run the chosen scenarios on it (``wanted``, default all chosen), always stop it."""
     rows: list[Row] = []
+    wanted = args.scenarios if wanted is None else wanted
 
     async def settle(before: str) -> None:
         left = await scenarios.settle(system, max_s=args.settle_seconds)
@@ -125,12 +149,12 @@ async def run_system(system: System, args: argparse.Namespace, broker_pid: int |
             )
 
     system.broker_pid = broker_pid
-    print(f"\n== {system.name}: starting", flush=True)
+    print(f"\n== {system.name}: starting for {', '.join(s for s in ORDER if s in wanted)}", flush=True)
     t0 = time.monotonic()
     try:
         await system.start()
         print(f"   ready in {time.monotonic() - t0:.1f} s", flush=True)
-        if "fixed" in args.scenarios:
+        if "fixed" in wanted:
             fixed, m = await scenarios.fixed_rate(system, args.rate, args.duration, args.drain_seconds, "fixed_rate")
             rows += fixed
             print(
@@ -138,21 +162,25 @@ async def run_system(system: System, args: argparse.Namespace, broker_pid: int |
                 f" missing {m.e2e.missing}",
                 flush=True,
             )
-        if "search" in args.scenarios:
+        if "search" in wanted:
             await settle("search")
             rows += await scenarios.step_search(
                 system, args.rates, args.step_seconds, args.p99_budget_ms, args.drain_seconds
             )
-        if "replay" in args.scenarios:
+        if "replay" in wanted:
             await settle("replay")
             sampling = None
             if args.profile_seconds > 0 and system.name == "pipeline":
                 sampling = asyncio.create_task(profile.record(system.pids, args.profile_seconds, system.workdir))
-            rows += await scenarios.replay(system, args.replay, args.replay_timeout, args.replay_target)
+            replayed = await scenarios.replay(system, args.replay, args.replay_timeout, args.replay_target)
+            alone = "replay alone on a fresh system and broker" if wanted == {"replay"} else "after the scenarios above"
+            rows += [
+                replace(r, note=f"{r.note}; {alone}") if r.scenario == "replay" and r.value else r for r in replayed
+            ]
             if sampling is not None:
                 found = await sampling
                 print(profile.report(found) if found else "   py-spy not installed: no profile", flush=True)
-        if "drain" in args.scenarios:
+        if "drain" in wanted:
             await settle("drain")
             rows += await scenarios.backlog_drain(
                 system, broker_pid, args.pause_rate, args.pause_seconds, warm_s=3.0, timeout_s=args.pause_seconds + 300
@@ -207,17 +235,20 @@ async def amain(args: argparse.Namespace) -> int:
         except Exception as exc:
             print(f"   what-if failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             rows.append(Row("rules", "error", note=f"{type(exc).__name__}: {str(exc)[:200]}"))
-    for name in args.only if args.scenarios & SYSTEM_SCENARIOS else []:
-        # The embedded broker keeps every message in memory and slows as it fills, so each system starts on a
-        # fresh one (same binary, same settings); an external broker is shared as given.
-        broker = None if external else EmbeddedBroker(log_path=workdir / f"broker-{name}.log").start()
-        bootstrap = external or (broker.bootstrap if broker else "")
-        broker_pid = broker.proc.pid if broker and broker.proc else None
-        try:
-            rows += await run_system(make_system(name, bootstrap, workdir, args, dsn), args, broker_pid)
-        finally:
-            if broker is not None:
-                broker.stop()
+    for name in args.only:
+        for i, wanted in enumerate(phases(args, bool(external))):
+            # The embedded broker keeps every message in memory and slows as it fills, so each system starts on a
+            # fresh one (same binary, same settings); an external broker is shared as given.
+            tag = f"{name}-replay" if i else name
+            broker = None if external else EmbeddedBroker(log_path=workdir / f"broker-{tag}.log").start()
+            bootstrap = external or (broker.bootstrap if broker else "")
+            broker_pid = broker.proc.pid if broker and broker.proc else None
+            try:
+                system = make_system(name, bootstrap, workdir / ("replay" if i else ""), args, dsn)
+                rows += await run_system(system, args, broker_pid, wanted)
+            finally:
+                if broker is not None:
+                    broker.stop()
     rows = with_ratios(rows)
     print("\n" + text_table(rows))
     verdict = verdicts(rows, args)

@@ -244,3 +244,13 @@ def test_what_if_verdict_is_the_slowest_round_with_best_median_and_cpu() -> None
     assert "NOT MET (100,000 in 10.50 s" in (verdict(rows, 100_000) or "")
     assert "NOT MET" in (verdict(rows[1:], 10_000) or "")  # fewer than 100,000 cannot meet it
     assert verdict([], 100_000) is None
+
+
+def test_the_replay_runs_alone_on_a_fresh_system_unless_shared() -> None:
+    from bench.__main__ import parse_args, phases
+
+    assert phases(parse_args([]), external=False) == [{"fixed", "search", "drain"}, {"replay"}]
+    assert phases(parse_args(["--replay-system", "shared"]), external=False) == [{"fixed", "search", "replay", "drain"}]
+    assert phases(parse_args([]), external=True) == [{"fixed", "search", "replay", "drain"}]  # one broker, as given
+    assert phases(parse_args(["--scenarios", "replay"]), external=False) == [{"replay"}]
+    assert phases(parse_args(["--scenarios", "whatif"]), external=False) == []
