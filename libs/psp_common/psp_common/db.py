@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from datetime import datetime
@@ -34,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from psp_common.clock import utcnow
 from psp_common.deferred import DEFERRED, flush_deferred
 from psp_common.events.envelope import Envelope
+from psp_common.outbox_rows import OutboxSignal as OutboxSignal  # re-exported: callers import it from here
+from psp_common.outbox_rows import write_outbox
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -189,25 +190,6 @@ async def upsert(session: AsyncSession, table: Table, key: str, values: dict[str
         await session.execute(insert(table), values)
 
 
-class OutboxSignal:
-    """Wakes the outbox relay as soon as a unit of work commits new outbox rows."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        """Tell the relay there is work."""
-        self._event.set()
-
-    async def wait(self, timeout: float) -> None:
-        """Wait for work or ``timeout`` seconds, whichever comes first."""
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
-        self._event.clear()
-
-
 class DuplicateEvent(Exception):
     """The event id is already in the inbox: the event was handled before."""
 
@@ -304,14 +286,13 @@ class UnitOfWork:
             self._after.append(callback)
 
     async def commit(self) -> None:
-        """Write queued outbox rows and commit; wake the relay and run the after-commit callbacks."""
+        """Write queued outbox rows (one statement), commit, hand them to the relay; run the after-commit callbacks."""
         await flush_deferred(self.session)
-        rows, self._queued = self._queued, []
-        if rows:
-            await self.session.execute(insert(self._outbox), rows)
+        queued, self._queued = self._queued, []
+        rows = await write_outbox(self.session, self._outbox, queued) if queued else []
         await self.session.commit()
-        if rows and self._signal is not None:
-            self._signal.notify()
+        if rows and self._signal is not None:  # the relay publishes these without reading them back
+            self._signal.committed(rows)
         callbacks, self._after = self._after, []
         for callback in callbacks:
             callback()

@@ -1,5 +1,9 @@
 """Outbox relay: publishes committed outbox rows in order, then deletes them (at least once).
 
+Rows this process committed come in memory from the commit (psp_common.outbox_rows) and are published without
+reading them back; the table is read at start, after a failure, and whenever it holds rows the relay was not
+handed (another instance's, a crashed process's, or more than the signal keeps).
+
 Several instances of a service share its database, each with a relay. Only one relay at a time reads and
 publishes (a PostgreSQL advisory lock held for the round's transaction); the others stand by and poll. Two
 relays publishing neighbouring rows at once would let a later event of a case overtake an earlier one.
@@ -9,16 +13,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Table, delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from psp_common.db import OutboxSignal
-from psp_common.locks import try_lock
+from psp_common.locks import lock_key, try_lock
+from psp_common.outbox_rows import OutboxRow, OutboxSignal
 
 log = logging.getLogger("psp.outbox")
+
+
+@functools.cache
+def _claim_pg(outbox: Table) -> Any:
+    """Take the relay lock, count the rows up to the last held id, and delete the held rows (one statement).
+
+    The deletes commit only once the publishes are confirmed. A row another relay deleted meanwhile is not
+    deleted again (its row lock waits for that relay's commit), so a mismatch sends the round to the table.
+    """
+    t = outbox.name  # a table name from the service's metadata, never input
+    return text(
+        f"WITH gone AS (DELETE FROM {t} WHERE id = ANY(CAST(:ids AS bigint[])) RETURNING id) "  # noqa: S608
+        f"SELECT pg_try_advisory_xact_lock(:key), (SELECT count(*) FROM {t} WHERE id <= :max), "
+        "(SELECT count(*) FROM gone)"
+    )
 
 
 class OutboxRelay:
@@ -43,37 +65,90 @@ class OutboxRelay:
         self._idle = idle_poll_s
         self._standby_poll = standby_poll_s
         self._lock_name = f"psp.outbox:{outbox.name}"
+        self._lock_key = lock_key(self._lock_name)
         self.standby = False  # the last round found another relay publishing
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.published = 0
+        self.from_memory = 0  # of which published as handed over by the commit, without reading the table
 
     async def relay_once(self) -> int:
-        """Publish one batch of pending rows; return how many were published."""
+        """Publish one batch of pending rows; return how many were published.
+
+        Rows this process committed are published from memory when the table holds nothing older that this
+        relay does not hold (another instance's rows, a crashed process's): then one statement claims them
+        (deletes them, uncommitted until the publishes are confirmed). Otherwise the round reads the table.
+        """
+        held = self._signal.oldest(self._batch)
+        if held:
+            done = await self._memory_round(held)
+            if done is not None:
+                return done
+        return await self._table_round(held[-1].id if held else None)
+
+    async def _memory_round(self, held: list[OutboxRow]) -> int | None:
+        """Publish ``held`` unless the table says otherwise; None: read the table instead."""
+        ids = [r.id for r in held]
+        async with self._engine.connect() as conn:
+            trans = await conn.begin()
+            try:
+                locked, seen, gone = await self._claim(conn, ids)
+                self.standby = not locked
+                if not locked or seen != len(ids) or gone != len(ids):  # standing by, or rows it does not hold
+                    await trans.rollback()
+                    return 0 if not locked else None
+                await self._publish(held)
+                await trans.commit()
+            except BaseException:
+                await trans.rollback()
+                raise
+        self._signal.forget(ids)
+        self.published += len(held)
+        self.from_memory += len(held)
+        return len(held)
+
+    async def _claim(self, conn: AsyncConnection, ids: list[int]) -> tuple[bool, int, int]:
+        """(lock taken, rows up to the last held id the table holds, held rows deleted) in one statement."""
+        params = {"ids": ids, "max": ids[-1], "key": self._lock_key}
+        if conn.dialect.name == "postgresql":
+            row = (await conn.execute(_claim_pg(self._outbox), params)).one()
+            return bool(row[0]), int(row[1]), int(row[2])
+        t = self._outbox  # one writer at a time: no lock needed, two statements are fine
+        seen = (await conn.execute(select(func.count()).select_from(t).where(t.c.id <= ids[-1]))).scalar_one()
+        gone = (await conn.execute(delete(t).where(t.c.id.in_(ids)).returning(t.c.id))).all()
+        return True, int(seen), len(gone)
+
+    async def _table_round(self, last_held: int | None) -> int:
+        """Read the oldest rows from the table, publish them in id order, delete them."""
         t = self._outbox
         async with self._engine.begin() as conn:
             self.standby = not await try_lock(conn, self._lock_name)  # one relay per database at a time
             if self.standby:
                 return 0
             query = select(t.c.id, t.c.topic, t.c.key, t.c.payload, t.c.headers).order_by(t.c.id)
-            query = query.limit(self._batch)
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(query.limit(self._batch))).all()
+            # Held rows up to the last one read are in ``rows`` or were published already (they are committed).
+            self._signal.forget_through(rows[-1].id if rows else (last_held or 0))
             if not rows:
                 return 0
-            futures = []
-            for row in rows:
-                fut = await self._broker.publish(
-                    row.payload,
-                    row.topic,
-                    key=row.key.encode(),
-                    headers=dict(row.headers or {}),
-                    no_confirm=True,
-                )
-                futures.append(fut)
-            await asyncio.gather(*futures)
+            await self._publish(rows)
             await conn.execute(delete(t).where(t.c.id.in_([r.id for r in rows])))
         self.published += len(rows)
         return len(rows)
+
+    async def _publish(self, rows: Sequence[Any]) -> None:
+        """Publish in order without waiting for each confirmation, then wait for them all."""
+        futures = []
+        for row in rows:
+            fut = await self._broker.publish(
+                row.payload,
+                row.topic,
+                key=row.key.encode(),
+                headers=dict(row.headers or {}),
+                no_confirm=True,
+            )
+            futures.append(fut)
+        await asyncio.gather(*futures)
 
     async def run(self) -> None:
         """Loop until stopped: drain, then wait for a commit signal or the idle poll."""
