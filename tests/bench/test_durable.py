@@ -9,7 +9,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bench.durable import DurableSystem, claim_and_write, create_schema
+from bench.durable import DurableSystem
+from bench.durable_relay import claim_and_write, create_schema
 from tests.support import create_database, drop_database, eventually, produce, read_topic
 
 pytestmark = pytest.mark.postgres
