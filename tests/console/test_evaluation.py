@@ -6,10 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.console.conftest import sign_in
-from tests.console.stack import Stack, seed_evaluation, stack  # noqa: F401  (fixture)
+from tests.console.stack import Stack, decide, seed_evaluation, stack  # noqa: F401  (fixture)
 
 SEPT = datetime(2026, 9, 1, tzinfo=UTC)
 RANGE = {"from": "2026-09", "to": "2026-11"}
@@ -46,12 +46,13 @@ async def test_charts_from_the_services_with_small_cells_suppressed(stack: Stack
     html = r.text
     assert re.findall(r'data-chart="(\w+)"', html) == [
         "triggers",
+        "paging",
         "first_contact",
         "encounters",
         "referrals",
         "declined",
     ]
-    for key in ("triggers", "first_contact", "encounters", "referrals", "declined"):
+    for key in ("triggers", "paging", "first_contact", "encounters", "referrals", "declined"):
         part = section(html, key)
         assert 'role="img"' in part and f'aria-labelledby="chart-{key}-t chart-{key}-d"' in part
         assert "<title id=" in part and "<desc id=" in part and "Data table:" in part
@@ -94,6 +95,24 @@ async def test_charts_from_the_services_with_small_cells_suppressed(stack: Stack
     assert len(markers(triggers)) == len(rows[0]) - 1
 
 
+async def test_reports_decided_but_not_paged_are_shown_per_month(stack: Stack) -> None:  # noqa: F811
+    for i in range(6):  # a historical import in September: decided and counted, nobody paged
+        await decide(stack, SEPT + timedelta(days=2, hours=i), historical=True)
+    for i in range(5):  # October: five live reports, one of them too old to page for
+        occurred = {"occurred_at": SEPT - timedelta(days=40)} if i == 0 else {}
+        await decide(stack, SEPT + timedelta(days=32, hours=i), **occurred)
+    async with stack.site.client() as c:
+        await sign_in(c, "analyst", "/evaluation")
+        r = await c.get("/evaluation", params=RANGE)
+        exported = await c.get("/evaluation/charts.csv", params=RANGE)
+    paging = section(r.text, "paging")
+    assert "Decided, not paged" in paging and "Not paged (historical or too old)" in paging
+    assert table(paging) == [["2026-09", "6", "6"], ["2026-10", "&lt;5", "5"], ["2026-11", "0", "0"]]
+    rows = [row for row in csv.DictReader(io.StringIO(exported.text)) if row["chart"] == "Decided, not paged"]
+    cells = {(x["month"], x["series"], x["value"]) for x in rows}
+    assert ("2026-09", "Not paged (historical or too old)", "6") in cells
+
+
 async def test_csv_downloads_keep_suppressed_cells_empty(stack: Stack) -> None:  # noqa: F811
     await seed_evaluation(stack, SEPT)
     async with stack.site.client() as c:
@@ -123,7 +142,7 @@ async def test_month_range_and_roles(stack: Stack) -> None:  # noqa: F811
         empty = await c.get("/evaluation")  # default: the six months up to this one (November 2026)
         assert empty.status_code == 200
         assert 'value="2026-06"' in empty.text and 'value="2026-11"' in empty.text
-        assert empty.text.count("Nothing to chart for these months") == 5  # every empty chart says what to do
+        assert empty.text.count("Nothing to chart for these months") == 6  # every empty chart says what to do
         for params, field, message in (
             ({"from": "2026-13"}, "from", "First month must be a month"),
             ({"from": "2026-11", "to": "2026-09"}, "from", "must not be after"),

@@ -26,7 +26,7 @@ async def test_the_evaluation_page_draws_its_charts(stack: Stack, browser: Brows
     page = await signed_in(browser, stack, "/evaluation?from=2026-09&to=2026-11", "Alex Demo", problems)
     await page.get_by_role("heading", name="Evaluation", level=1).wait_for()
     charts = page.locator("svg.bars")
-    assert await charts.count() == 5
+    assert await charts.count() == 6
     encounters = page.get_by_role("img", name="Encounters per month by outcome")
     assert await encounters.count() == 1
     assert await encounters.locator("rect.bar").count() == 7  # 9 cells, 2 suppressed in October

@@ -138,6 +138,22 @@ async def test_a_sample_on_the_active_rules_and_the_draft_side_by_side(rules_sit
         )
 
 
+async def test_a_sample_too_old_or_historical_shows_it_would_not_be_paged(rules_site: tuple[Site, FastAPI]) -> None:
+    site, _ = rules_site
+    death = {**SAMPLE, "harm_level": "death"}
+    async with coordinator(site) as c:
+        csrf = CSRF.search((await c.get("/rules/default")).text)[1]  # type: ignore[index]
+        old = text_of(await c.post("/rules/default/dry-run", data={"csrf": csrf, **death, "days_ago": "40"}))
+        assert "Would not be paged (occurred more than 30 days before the decision)" in old
+        assert "harm-death" in old and "Would publish No" in old and "would have: outreach requested" in old
+        past = text_of(await c.post("/rules/default/dry-run", data={"csrf": csrf, **death, "historical": "on"}))
+        assert "Would not be paged (historical import)" in past and "Would publish No" in past
+        live = text_of(await c.post("/rules/default/dry-run", data={"csrf": csrf, **death, "days_ago": "2"}))
+        assert "Would not be paged" not in live and "Would publish Yes" in live
+        wrong = await c.post("/rules/default/dry-run", data={"csrf": csrf, **death, "days_ago": "-3"})
+        assert wrong.status_code == 422 and "Give a number of days from 0 to 3650" in wrong.text
+
+
 async def test_compare_publish_with_confirmation_audited_then_discard(rules_site: tuple[Site, FastAPI]) -> None:
     site, rules_app = rules_site
     async with coordinator(site) as c:

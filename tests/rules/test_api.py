@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ from psp_rules.adapters.orm import case_members, cases, decisions, inbox, opt_ou
 from psp_rules.adapters.ruleset_schema import DEFAULT_FILE
 from psp_rules.bootstrap import MIGRATIONS, build
 from psp_rules.settings import RulesSettings
-from tests.rules.helpers import observed, staff
+from tests.rules.helpers import OCCURRED, observed, staff
 from tests.support import client_for
 
 JSON = {"content-type": "application/json"}
@@ -61,6 +62,28 @@ async def test_dry_run_shows_suppression_without_storing(app_client: tuple[Any, 
     body = (await client.post("/v1/dry-run", content=ev.model_dump_json(), headers=JSON)).json()
     assert body["outcome"] == "suppressed: opted out" and body["would_publish"] == []
     assert await row_counts(app) == before
+
+
+@pytest.mark.parametrize(
+    ("over", "why"),
+    [
+        ({"historical": True}, "historical import"),
+        ({"occurred_at": OCCURRED - timedelta(days=31)}, "occurred more than 30 days before the decision"),
+    ],
+)
+async def test_dry_run_shows_a_historical_or_too_old_incident_would_not_be_paged(
+    app_client: tuple[Any, httpx.AsyncClient], over: dict[str, Any], why: str
+) -> None:
+    app, client = app_client
+    ev = observed(ids=("E1", "E2"), **over)
+    body = (await client.post("/v1/dry-run", content=ev.model_dump_json(), headers=JSON)).json()
+    assert body["not_paged"] == why and body["would_publish"] == []
+    assert body["outcome"] == f"not paged ({why}); would have: outreach requested"
+    assert body["urgency"] == "immediate" and {f["rule_id"] for f in body["fired"]} == {"harm-death"}  # still decided
+    assert [a["kind"] for a in body["actions"]] == ["not paged", "not paged"]
+    assert await row_counts(app) == dict.fromkeys(await row_counts(app), 0)
+    fresh = (await client.post("/v1/dry-run", content=observed().model_dump_json(), headers=JSON)).json()
+    assert fresh["not_paged"] is None and len(fresh["would_publish"]) == 1
 
 
 async def test_dry_run_rejects_bad_body_with_field_and_reason(app_client: tuple[Any, httpx.AsyncClient]) -> None:

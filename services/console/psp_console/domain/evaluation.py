@@ -123,6 +123,24 @@ def trigger_chart(months: tuple[str, ...], rules: dict[str, dict[str, Any]], min
     )
 
 
+def paging_chart(months: tuple[str, ...], rules: dict[str, dict[str, Any]], min_cell: int) -> Chart:
+    """Reports decided but paged for nobody (rules /v1/stats ``not_paged``), beside all reports decided."""
+    keys = ("not_paged", "decisions")
+    values = {(k, month): body.get(k) for month, body in rules.items() for k in keys}
+    return Chart(
+        "paging",
+        "Decided, not paged",
+        "Incident reports the rules decided (rules fired, counted) but paged nobody for: historical imports and "
+        "reports older than the outreach max age, beside all reports decided, by the month they were decided.",
+        "Month (UTC)",
+        "Reports",
+        months,
+        (Series("not_paged", "Not paged (historical or too old)"), Series("decisions", "All reports decided")),
+        values,
+        min_cell,
+    )
+
+
 def first_contact_chart(months: tuple[str, ...], monthly: dict[str, dict[str, Any]], min_cell: int) -> Chart:
     """Minutes from the first match to the first contact, percentiles per month (notification ``monthly``)."""
     values: dict[tuple[str, str], float | None] = {}
@@ -206,6 +224,7 @@ def charts(chosen: MonthRange, rules: dict[str, dict[str, Any]], notification: d
     min_cell = int(notification.get("min_cell", 5))
     return [
         trigger_chart(months, rules, rules_min),
+        paging_chart(months, rules, rules_min),
         first_contact_chart(months, monthly, min_cell),
         outcome_chart(months, monthly, min_cell),
         referral_chart(months, monthly, min_cell),

@@ -1,8 +1,10 @@
 """The sample report a coordinator tries the rules on: a form's fields -> an IncidentObserved body.
 
 No narrative and no patient fields: only what the rules read (facility, unit, class, harm, category, age group,
-CIS flags, huddle, staff roles and count). The staff are made-up pseudonyms, so no real person's opt-out or open
-case colours the answer, and nothing is stored: the rules service's dry-run has no side effects.
+CIS flags, huddle, staff roles and count), how long ago it occurred and whether it is a historical import (the
+rules decide both but page nobody for them: the answer says so). The staff are made-up pseudonyms, so no real
+person's opt-out or open case colours the answer, and nothing is stored: the rules service's dry-run has no side
+effects.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,6 +26,7 @@ ROLE = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]{0,31}$")
 AGE_GROUPS = ("neonate", "child", "adult", "unknown")
 HUDDLES = ("morning", "evening", "ad_hoc")
 MAX_SAMPLE_STAFF = 50
+MAX_DAYS_AGO = 3650
 HARM_LEVELS = [h.value for h in HarmLevel]
 EVENT_CLASSES = [e.value for e in EventClass]
 CIS_FLAGS = [c.value for c in CisTrigger]
@@ -43,7 +46,7 @@ class Sample:
 def blank(facility: str) -> Sample:
     """The form's starting values."""
     values = {"facility": facility, "unit": "ICU", "event_class": "incident", "harm_level": "death"}
-    return Sample(values | {"staff_count": "1", "staff_role": "rn", "source_kind": "native"})
+    return Sample(values | {"staff_count": "1", "staff_role": "rn", "source_kind": "native", "days_ago": "0"})
 
 
 def _one(form: dict[str, list[str]], name: str) -> str:
@@ -51,9 +54,11 @@ def _one(form: dict[str, list[str]], name: str) -> str:
 
 
 def read_sample(form: dict[str, list[str]], now: datetime) -> Sample:
-    """Check the form and build the event body (``now``: the sample's occurrence time)."""
+    """Check the form and build the event body (occurring ``days_ago`` days before ``now``)."""
     names = ("facility", "unit", "event_class", "harm_level", "category", "patient_age_group", "huddle_call")
-    s = Sample({n: _one(form, n) for n in (*names, "staff_count", "staff_role", "source_kind")})
+    s = Sample({n: _one(form, n) for n in (*names, "staff_count", "staff_role", "source_kind", "days_ago")})
+    s.values["days_ago"] = s.values["days_ago"] or "0"
+    s.values["historical"] = "on" if _one(form, "historical") else ""
     s.flags = [f for f in form.get("cis_flags", []) if f in CIS_FLAGS]
     v, e = s.values, s.errors
     for name in ("facility", "unit"):
@@ -70,20 +75,23 @@ def read_sample(form: dict[str, list[str]], now: datetime) -> Sample:
         e["staff_count"] = f"Give a number of staff from 1 to {MAX_SAMPLE_STAFF}."
     if v["staff_role"] and not ROLE.match(v["staff_role"]):
         e["staff_role"] = "Give a role such as rn, physician or rt (letters, digits, spaces)."
+    days = int(v["days_ago"]) if v["days_ago"].isdigit() else -1
+    if not 0 <= days <= MAX_DAYS_AGO:
+        e["days_ago"] = f"Give a number of days from 0 to {MAX_DAYS_AGO}."
     if e:
         return s
-    s.body = _body(s, count, now)
+    s.body = _body(s, count, now - timedelta(days=days))
     return s
 
 
-def _body(s: Sample, count: int, now: datetime) -> dict[str, Any] | None:
+def _body(s: Sample, count: int, occurred_at: datetime) -> dict[str, Any] | None:
     v = s.values
     staff = [
         {"pseudonym": f"sample-person-{i:03d}", "key_id": "sample", "role": v["staff_role"] or None}
         for i in range(1, count + 1)
     ]
     body: dict[str, Any] = {
-        "occurred_at": now.isoformat(),
+        "occurred_at": occurred_at.isoformat(),
         "correlation_id": str(uuid.uuid4()),
         "incident_ref": f"sample-{uuid.uuid4().hex}",
         "report_version": 1,
@@ -97,6 +105,7 @@ def _body(s: Sample, count: int, now: datetime) -> dict[str, Any] | None:
         "huddle_call": v["huddle_call"] or None,
         "cis_flags": s.flags,
         "staff": staff,
+        "historical": bool(v["historical"]),
     }
     try:
         IncidentObserved.model_validate(body)

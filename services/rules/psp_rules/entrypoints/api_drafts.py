@@ -7,6 +7,7 @@ so a save over someone else's newer save is refused (409) instead of silently lo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from psp_rules.adapters.drafts import Draft, DraftRepository, StaleDraft
 from psp_rules.adapters.repository import RuleSetRepository
 from psp_rules.adapters.ruleset_check import Problem
 from psp_rules.adapters.ruleset_schema import MAX_DOCUMENT_CHARS, valid_scope
+from psp_rules.domain.paging import hold, not_paged_reason
 from psp_rules.entrypoints.api import ActiveRuleSet, readable_source
 
 router = APIRouter(dependencies=[Depends(require(Scope.COORDINATOR))], responses=AUTH_RESPONSES)
@@ -249,7 +251,9 @@ async def dry_run(
     request: Request,
     draft: str | None = Query(None, max_length=64, description="Decide with this scope's draft instead."),
 ) -> Any:
-    """Evaluate and decide on a read-only session that is rolled back: no rows, no outbox, no events."""
+    """Evaluate and decide on a read-only session that is rolled back: no rows, no outbox, no events. A historical
+    or too old incident is decided as the consumer would (at the clock's now): ``not_paged`` says why nobody would
+    be paged, the outcome what would have happened."""
     container = request.app.state.container
     async with container.runtime.session() as session:
         rules = None
@@ -260,7 +264,11 @@ async def dry_run(
             rules = found
         p = await handlers.plan(event, session, container.config, seed=None, rules=rules)
         await session.rollback()
-    return dry_run_answer(p)
+    age = container.config.outreach_max_age_days
+    held = not_paged_reason(event.historical, p.incident.occurred_at, container.clock.now(), age)
+    if held is not None:
+        p = replace(p, decision=hold(p.decision, held))
+    return dry_run_answer(p, held)
 
 
 async def _draft_rules(session: Any, scope: str, facility: str, cfg: handlers.RulesConfig) -> Any:
@@ -277,8 +285,9 @@ async def _draft_rules(session: Any, scope: str, facility: str, cfg: handlers.Ru
         return _error(422, "the draft does not apply to this facility", "facility", str(exc))
 
 
-def dry_run_answer(p: handlers.Plan) -> dict[str, Any]:
-    """The dry-run's JSON: fired rules, urgency, tier, mode, outcome and what would be published."""
+def dry_run_answer(p: handlers.Plan, not_paged: str | None = None) -> dict[str, Any]:
+    """The dry-run's JSON: fired rules, urgency, tier, mode, outcome, what would be published and, for a historical
+    or too old incident, why it would not be paged (``not_paged``; None when it may page)."""
     d = p.decision
     would = [
         {
@@ -305,4 +314,5 @@ def dry_run_answer(p: handlers.Plan) -> dict[str, Any]:
         "outcome": d.outcome,
         "actions": [handlers.action_json(a) for a in d.actions],
         "would_publish": would,
+        "not_paged": not_paged,
     }
