@@ -26,7 +26,8 @@ LOADED = "psp.matching.loaded_cases"  # case id -> its row as read or last writt
 QUEUED_CASES = "psp.matching.queued_cases"
 
 
-def _row(row: Any) -> dict[str, Any]:
+def row_values(row: Any) -> dict[str, Any]:
+    """A stored row as a dict, its instants aware (SQLite returns naive ones)."""
     out = dict(row._mapping)
     for key in ("created_at", "updated_at", "closed_at", "purged_at"):
         if key in out:
@@ -69,7 +70,7 @@ class CaseRepository:
         row = await get_by(self.session, cases, "case_id", case_id, lock=lock)
         if row is None:
             return None
-        case = to_case(_row(row))
+        case = to_case(row_values(row))
         if teams:
             query = select(members.c.assignment_id, members.c.supporter_ref).where(members.c.case_id == case_id)
             found: dict[str, set[str]] = {}
@@ -163,7 +164,7 @@ class CaseRepository:
             query = query.where(assignments.c.case_id == case_id)
         if status is not None:
             query = query.where(assignments.c.status == status)
-        return [_row(r) for r in await self.session.execute(query)]
+        return [row_values(r) for r in await self.session.execute(query)]
 
     async def member_assignments(self, supporter_ref: str, limit: int) -> list[dict[str, Any]]:
         """Assignments whose team includes ``supporter_ref``, newest first."""
@@ -174,7 +175,7 @@ class CaseRepository:
             .order_by(assignments.c.created_at.desc())
             .limit(limit)
         )
-        return [_row(r) for r in await self.session.execute(query)]
+        return [row_values(r) for r in await self.session.execute(query)]
 
     async def is_member(self, case_id: str, supporter_ref: str) -> bool:
         """Whether ``supporter_ref`` is on the team of any assignment of the case."""

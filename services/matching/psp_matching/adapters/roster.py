@@ -68,6 +68,33 @@ class ShiftsNear:
         return frozenset(ref for ref, start, end in self.rows if start and end and start <= at < end)
 
 
+def profiles(
+    refs: Iterable[str],
+    roles: Mapping[str, str | None],
+    aliases: Mapping[str, Iterable[str]] | None,
+    known: Mapping[str, Any],
+    roster: Iterable[Supporter],
+) -> tuple[Person, ...]:
+    """Profiles of the people to support from the staff directory rows ``known`` (by staff_ref) first, then the
+    roster, then the event role; entries stored under the current pseudonym win over those under an alias."""
+    wanted = list(dict.fromkeys(refs))
+    names = {ref: (ref, *((aliases or {}).get(ref) or ())) for ref in wanted}
+    every = {n for ns in names.values() for n in ns}
+    peers = {s.ref: s for s in roster if s.ref in every}
+    out = []
+    for ref in wanted:
+        d = next((known[n] for n in names[ref] if n in known), None)
+        s = next((peers[n] for n in names[ref] if n in peers), None)
+        profession = (d.profession if d else None) or (s.profession if s else None) or roles.get(ref)
+        seniority = d.seniority_level if d and d.seniority_level is not None else None
+        if seniority is None and s is not None:
+            seniority = s.seniority_level
+        langs = frozenset((d.languages if d else None) or (s.languages if s else None) or ())
+        lower = profession.lower() if profession else None
+        out.append(Person(ref, lower, seniority, langs, frozenset(names[ref][1:])))
+    return tuple(out)
+
+
 def transaction_time(session: AsyncSession, clock: Callable[[], datetime]) -> datetime:
     """One 'now' per transaction (as PostgreSQL's now()): a consumed batch is matched at one instant."""
     now: datetime = session.info.setdefault(TX_NOW, clock())
@@ -142,23 +169,12 @@ class RosterRepository:
         pseudonym win over those stored under an alias.
         """
         wanted = list(dict.fromkeys(refs))
-        names = {ref: (ref, *((aliases or {}).get(ref) or ())) for ref in wanted}
-        every = [n for ns in names.values() for n in ns]
-        known = {r.staff_ref: r for r in await self.session.execute(STAFF_IN, {"refs": every})}
-        every_set = set(every)
-        peers = {s.ref: s for s in await self.roster() if s.ref in every_set}  # the transaction's roster copy
-        out = []
-        for ref in wanted:
-            d = next((known[n] for n in names[ref] if n in known), None)
-            s = next((peers[n] for n in names[ref] if n in peers), None)
-            profession = (d.profession if d else None) or (s.profession if s else None) or roles.get(ref)
-            seniority = d.seniority_level if d and d.seniority_level is not None else None
-            if seniority is None and s is not None:
-                seniority = s.seniority_level
-            langs = frozenset((d.languages if d else None) or (s.languages if s else None) or ())
-            lower = profession.lower() if profession else None
-            out.append(Person(ref, lower, seniority, langs, frozenset(names[ref][1:])))
-        return tuple(out)
+        every = [n for ref in wanted for n in (ref, *((aliases or {}).get(ref) or ()))]
+        return profiles(wanted, roles, aliases, await self.directory(every), await self.roster())
+
+    async def directory(self, names: Iterable[str]) -> dict[str, Any]:
+        """Staff directory rows of these pseudonyms, by staff_ref (one query)."""
+        return {r.staff_ref: r for r in await self.session.execute(STAFF_IN, {"refs": sorted(set(names))})}
 
     async def ref_of_staff_id(self, staff_id: str) -> str | None:
         """The supporter_ref stored with exactly this staff id (any key it was registered under)."""
@@ -223,6 +239,13 @@ class RosterRepository:
             found = [(ref, aware(start), aware(end)) for ref, start, end in rows]
             memo = self.session.info[SHIFTS_MEMO] = ShiftsNear(lo, hi, found)
         return memo.covering(now)
+
+    async def shifts_around(self, lo: datetime, hi: datetime) -> ShiftsNear:
+        """Every shift overlapping ``lo``..``hi`` widened by ``SHIFTS_SPAN`` (one query): who is on shift at any
+        instant a consumed batch judges its cases at."""
+        lo, hi = lo.astimezone(UTC) - SHIFTS_SPAN, hi.astimezone(UTC) + SHIFTS_SPAN
+        rows = await self.session.execute(SHIFTS_OVERLAPPING, {"lo": lo, "hi": hi})
+        return ShiftsNear(lo, hi, [(ref, aware(start), aware(end)) for ref, start, end in rows])
 
     async def case_counts(self, since: datetime, exclude_case: str | None = None) -> dict[str, int]:
         """Distinct cases per supporter (primary or co-facilitator) since ``since``."""

@@ -9,7 +9,7 @@ from psp_common.db import UnitOfWork
 from psp_common.events.outreach import OutreachRequested
 from psp_common.events.status import OutreachStatusChanged
 from psp_common.kafka import subscribe_events
-from psp_matching import handlers
+from psp_matching import handlers, set_based
 
 if TYPE_CHECKING:
     from psp_matching.bootstrap import Container
@@ -25,12 +25,16 @@ def register(container: Container) -> None:
     async def handle(event: OutreachRequested, uow: UnitOfWork) -> None:
         await handlers.on_outreach_requested(event, uow, container.deps)
 
+    async def handle_many(events: list[OutreachRequested], uow: UnitOfWork) -> None:
+        await set_based.on_outreach_requested_many(events, uow, container.deps)
+
     subscribe_events(
         rt.broker,
         topic=topics.OUTREACH_REQUESTED,
         group_id=GROUP,
         model=OutreachRequested,
         handler=handle,
+        handler_many=handle_many,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
@@ -40,12 +44,16 @@ def register(container: Container) -> None:
     async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
         await handlers.on_status(event, uow, container.deps)
 
+    async def on_status_many(events: list[OutreachStatusChanged], uow: UnitOfWork) -> None:
+        await set_based.on_status_many(events, uow, container.deps)
+
     subscribe_events(
         rt.broker,
         topic=topics.OUTREACH_STATUS,
         group_id=GROUP_STATUS,
         model=OutreachStatusChanged,
         handler=on_status,
+        handler_many=on_status_many,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,

@@ -1,0 +1,213 @@
+"""Set-based handlers: a consumed batch is read in one query per table, decided in memory event by event, in
+order, and written in one statement per table (``adapters.batch``).
+
+Each event is decided exactly as ``handlers`` decides it alone: the batch's earlier matches count toward the
+monthly cap, fairness and continuity of its later ones, and a case seen twice is decided on what its first
+event made of it. The monthly cap across instances: once the batch is decided, every supporter it put on a
+team is locked (one statement) and their team rows read again (one query); when another transaction gave
+one of them a case meanwhile, the batch is decided again with that row known (as ``monthly_cap`` does for
+one case), until every supporter chosen is locked and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psp_common.db import UnitOfWork
+from psp_common.events.outreach import OutreachRequested
+from psp_common.events.status import OutreachStatus, OutreachStatusChanged
+from psp_matching.adapters import batch
+from psp_matching.adapters.case_rows import case_values, to_case
+from psp_matching.adapters.messages import publish
+from psp_matching.adapters.roster import RosterRepository, ShiftsNear, profiles, transaction_time
+from psp_matching.adapters.workload import Seen, WorkloadRepository, month_of
+from psp_matching.domain.cases import Action, Assignment, Case, Request
+from psp_matching.domain.errors import CaseError
+from psp_matching.domain.events import Event
+from psp_matching.domain.matcher import match
+from psp_matching.domain.model import Facts, Policy, Supporter
+from psp_matching.facts import requested_at
+from psp_matching.handlers import Deps, as_request, policy_from
+
+log = logging.getLogger("psp.matching")
+
+
+@dataclass
+class Snapshot:
+    """What a batch of requests needs, read once: its stored cases (locked), their active teams, the staff
+    directory, roster and shifts, team rows (workload) and active assignments of the people (continuity)."""
+
+    rows: dict[str, dict[str, Any]]
+    on_case: dict[str, frozenset[str]]
+    directory: dict[str, Any]
+    roster: list[Supporter]
+    shifts: ShiftsNear
+    workload: Seen  # as read: the first round adds the batch's rows to it, a next one starts again from the rows
+    support: list[batch.SupportRow]
+
+
+@dataclass
+class View:
+    """One round of deciding the batch in memory, from the snapshot plus what its earlier events made."""
+
+    snap: Snapshot
+    seen: Seen  # team rows: as read, then what the batch's earlier events made
+    cases: dict[str, Case] = field(default_factory=dict)
+    on_case: dict[str, frozenset[str]] = field(default_factory=dict)
+    support: dict[str, tuple[str, dict[str, datetime], set[str]]] = field(default_factory=dict)
+    made: list[Assignment] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    chosen: set[str] = field(default_factory=set)
+    decisions: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.on_case = dict(self.snap.on_case)
+        for aid, case_id, person, at, ref in self.snap.support:
+            entry = self.support.setdefault(aid, (case_id, {}, set()))
+            entry[1][person] = at
+            entry[2].add(ref)
+
+    def case(self, request: Request, discipline: str, now: datetime) -> Case:
+        """The case as stored or as the batch left it; a new one when neither."""
+        found = self.cases.get(request.case_id)
+        if found is None:
+            row = self.snap.rows.get(request.case_id)
+            found = to_case(row) if row is not None else Case.open(request, discipline, now)
+        return found
+
+    def supporting(self, names: frozenset[str], since: datetime) -> frozenset[str]:
+        """Supporters on an active assignment for any of ``names`` since ``since``."""
+        out: set[str] = set()
+        for _, people, team in self.support.values():
+            if any(p in names and at >= since for p, at in people.items()):
+                out |= team
+        return frozenset(out)
+
+    def keep(self, case: Case) -> None:
+        """What saving the case would store, as later events of the batch must see it."""
+        self.cases[case.case_id] = case
+        a = case.new_assignment
+        if a is not None:
+            self.made.append(a)
+            self.on_case[case.case_id] = frozenset(a.team)
+            for aid in [aid for aid, entry in self.support.items() if entry[0] == case.case_id]:
+                del self.support[aid]  # superseded
+            self.support[a.assignment_id] = (case.case_id, dict.fromkeys(a.supported, a.created_at), set(a.team))
+            self.seen.add((ref, case.case_id, a.created_at) for ref in a.team)
+        self.events.extend(case.events)
+        case.stored, case.new_assignment, case.events = True, None, []
+
+
+async def on_outreach_requested_many(events: Sequence[OutreachRequested], uow: UnitOfWork, deps: Deps) -> None:
+    """Match a batch's (possibly repeated) cases as ``handlers.on_outreach_requested`` would one at a time."""
+    session, roster = uow.session, RosterRepository(uow.session, deps.pseudo.pseudonyms_of)
+    now, policy = transaction_time(session, deps.clock), policy_from(deps.settings)
+    snap = await read_snapshot(roster, events, deps)
+    loaded = {case_id: case_values(to_case(row)) for case_id, row in snap.rows.items()}  # to write what changed
+    workload, locked, seen = WorkloadRepository(session), set[str](), snap.workload
+    base = set(seen.rows)
+    while True:
+        view = View(snap, seen)
+        for event in events:
+            decide(view, event, deps, policy, now)
+        fresh = view.chosen - locked
+        if not fresh:
+            break
+        rows = await workload.lock_and_read(fresh, seen.floor)
+        locked |= fresh
+        before = {r for r in base if r[0] in fresh}
+        if rows == before:
+            break
+        log.info("%d of the batch's supporters took cases meanwhile; matching the batch again", len(fresh))
+        base = (base - before) | rows
+        seen = Seen(seen.floor, base)
+    await batch.save_cases(session, loaded, list(view.cases.values()), view.made)
+    await publish(uow, roster, view.events)
+    log.info("batch of %d requests: %s", len(events), dict(sorted(view.decisions.items())))
+
+
+async def read_snapshot(roster: RosterRepository, events: Sequence[OutreachRequested], deps: Deps) -> Snapshot:
+    """One query per table for the whole batch (the cases locked in id order, as ``handlers`` locks each)."""
+    session, s = roster.session, deps.settings
+    requests, ats = [as_request(e) for e in events], [requested_at(e) for e in events]
+    rows = await batch.locked_cases(session, {r.case_id for r in requests})
+    names: set[str] = set()
+    for r in requests:
+        names.update(r.roles, (old for olds in r.aliases.values() for old in olds))
+    for row in rows.values():
+        names.update(row["people"], row["aliases"] or (), (o for olds in (row["aliases"] or {}).values() for o in olds))
+    floor = min(min(month_of(at, s.cap_time_zone).since, at - timedelta(days=s.fairness_window_days)) for at in ats)
+    return Snapshot(
+        rows=rows,
+        on_case=await batch.active_teams(session, rows),
+        directory=await roster.directory(names),
+        roster=await roster.roster(),
+        shifts=await roster.shifts_around(min(ats), max(ats)),
+        workload=await WorkloadRepository(session).read(floor),
+        support=await batch.support(session, names, min(ats) - timedelta(days=s.continuity_window_days)),
+    )
+
+
+def decide(view: View, event: OutreachRequested, deps: Deps, policy: Policy, now: datetime) -> None:
+    """One request, in memory: see ``handlers.on_outreach_requested`` (the same steps, on the batch's view)."""
+    s, request, at = deps.settings, as_request(event), requested_at(event)
+    case = view.case(request, s.default_discipline, now)
+    action, why = case.request(request, now)
+    if action is not Action.IGNORE:
+        persons = profiles(case.people, case.roles, case.aliases, view.snap.directory, view.snap.roster)
+        names = frozenset(n for p in persons for n in (p.ref, *p.aliases))
+        month, recent = view.seen.counts(
+            month_of(at, s.cap_time_zone), at - timedelta(days=s.fairness_window_days), case.case_id
+        )
+        facts = Facts(
+            now=at,
+            on_shift=view.snap.shifts.covering(at),
+            month_counts=month,
+            recent_counts=recent,
+            on_case=view.on_case.get(case.case_id, frozenset()) if case.stored else frozenset(),
+            supporting_person=view.supporting(names, at - timedelta(days=s.continuity_window_days)),
+        )
+        result = match(case.profile(persons), view.snap.roster, facts, policy)
+        if result.primary is not None:
+            view.chosen.update(r.ref for r in (result.primary, *result.co_facilitators))
+        case.record_match(result, why, at, now, publish_unmatched=action is not Action.RETRY)
+    log.debug("case %s: %s", case.case_id, case.last_decision)
+    view.decisions[case.last_decision.split(" (")[0].split(":")[0]] += 1
+    view.keep(case)
+
+
+async def on_status_many(events: Sequence[OutreachStatusChanged], uow: UnitOfWork, deps: Deps) -> None:
+    """A batch of closures and acknowledgements as ``handlers.on_status`` would handle them one at a time."""
+    session = uow.session
+    rows = await batch.locked_cases(session, {str(e.case_id) for e in events})
+    acks = [e for e in events if e.status is not OutreachStatus.CLOSED and str(e.case_id) in rows]
+    teams = await batch.teams(session, {str(e.case_id) for e in acks})
+    await WorkloadRepository(session).lock({e.supporter_ref for e in acks if e.supporter_ref})
+    cases: dict[str, Case] = {}
+    for event in events:
+        case_id = str(event.case_id)
+        if case_id not in rows:
+            continue
+        case = cases.get(case_id)
+        if case is None:
+            case = cases[case_id] = to_case(rows[case_id])
+            case.teams = dict(teams.get(case_id, {}))
+        _apply_status(case, event)
+    loaded = {case_id: case_values(to_case(rows[case_id])) for case_id in cases}
+    joined = [m for case in cases.values() for m in case.joined]
+    await batch.save_closed_and_joined(session, loaded, list(cases.values()), joined)
+
+
+def _apply_status(case: Case, event: OutreachStatusChanged) -> None:
+    try:
+        if event.status is OutreachStatus.CLOSED:
+            case.close(event.occurred_at.astimezone(UTC))
+        elif case.backup_acknowledged(str(event.assignment_id), event.supporter_ref or "", event.occurred_at):
+            log.info("case %s: a backup acknowledged; counted toward their monthly cap", case.case_id)
+    except CaseError as exc:
+        log.info("case %s: status %s ignored (%s)", case.case_id, event.status.value, exc.reason)
