@@ -95,12 +95,10 @@ class Delivery:
             repo = Repository(uow.session)
             rows = await repo.pages_by_ids(ids)
             states = await AssignmentRepository(uow).states_of(str(p.assignment_id) for p in rows if p.asks_supporter)
-            live = []
-            for page in rows:
-                if still_wanted(page, states.get(str(page.assignment_id))):
-                    live.append(page)
-                else:
-                    await repo.update_page(int(page.id or 0), claimable(now), state=PageState.CANCELLED.value)
+            wanted = {p.id: still_wanted(p, states.get(str(p.assignment_id))) for p in rows}
+            live = [p for p in rows if wanted[p.id]]
+            unwanted = [int(p.id or 0) for p in rows if not wanted[p.id]]
+            await repo.update_pages(unwanted, claimable(now), state=PageState.CANCELLED.value)  # one statement
             lease = now + timedelta(seconds=self.settings.send_lease_s)
             leased = await repo.lease_pages(
                 [int(p.id or 0) for p in live],

@@ -16,8 +16,9 @@ from uuid import UUID
 from sqlalchemy import select
 
 from psp_common import topics
-from psp_common.db import UnitOfWork, aware, get_by, insert_or_skip, update_by
+from psp_common.db import UnitOfWork, aware, get_by, update_by
 from psp_common.events.status import EncounterCounts, OutreachStatusChanged
+from psp_notification.adapters.bulk import insert_new_many
 from psp_notification.adapters.encounters import EncounterRepository
 from psp_notification.adapters.orm import assignments, pages
 from psp_notification.adapters.repository import Repository, page_of
@@ -90,13 +91,21 @@ class AssignmentRepository:
 
     async def add(self, a: Assignment) -> bool:
         """Store a new assignment and its events; False (events dropped) if its id was stored before."""
-        if not await insert_or_skip(self.session, assignments, _row_values(a)):
+        return bool(await self.add_many([a]))
+
+    async def add_many(self, new: list[Assignment]) -> list[Assignment]:
+        """Store new assignments (distinct ids) and their events, in order, in one statement per table; those whose
+        id was stored before are left out (their events dropped). The assignments stored."""
+        rows = [_row_values(a) for a in new]
+        added = await insert_new_many(self.session, assignments, rows, "assignment_id")
+        stored = [a for a in new if a.assignment_id in added]
+        events = [e for a in stored for e in a.events]
+        for a in new:
             a.events.clear()
-            return False
-        self._seen_as(a)
-        await EventWriter(self.uow).write(a.events)
-        a.events.clear()
-        return True
+        for a in stored:
+            self._seen_as(a)
+        await EventWriter(self.uow).write(events)
+        return stored
 
     async def save(self, a: Assignment) -> None:
         """Write the assignment's changes and turn its events into rows."""
@@ -130,28 +139,33 @@ class EventWriter:
         self.uow, self.repo = uow, Repository(uow.session)
 
     async def write(self, events: Iterable[Event]) -> None:
-        """Apply ``events`` in order; the cases' statuses last, one statement per status."""
+        """Apply ``events`` in order: new pages in one statement (before any cancel that may concern them), the
+        cases' statuses last, one statement per status."""
         moved: dict[str, tuple[str, datetime]] = {}
+        queued: list[Page] = []
         for e in events:
             if isinstance(e, StatusChanged):
-                await self.status(e)
+                self.status(e)
                 if e.moves_case:
                     moved[e.case.case_id] = (e.status.value, e.at)
             elif isinstance(e, PageQueued):
-                await self.repo.insert_page(e.page)
+                queued.append(e.page)
             elif isinstance(e, PagesCancelled):
+                await self.repo.insert_pages(queued)
+                queued = []
                 await self.repo.cancel_pending(e.assignment_id, sorted(p.value for p in e.purposes))
             elif isinstance(e, PageAnswered):
                 await self.repo.update_page(e.page_id, response=e.response.value, responded_at=e.at)
             elif isinstance(e, EncounterLogged):
                 await EncounterRepository(self.uow.session).add(e.assignment_id, e.case_id, e.number, e.encounter, e.at)
+        await self.repo.insert_pages(queued)
         by_status: dict[str, list[tuple[str, datetime]]] = {}
         for case_id, (status, at) in moved.items():
             by_status.setdefault(status, []).append((case_id, at))
         for status, cases in by_status.items():
             await self.repo.set_case_status([c for c, _ in cases], status, max(at for _, at in cases))
 
-    async def status(self, e: StatusChanged) -> None:
+    def status(self, e: StatusChanged) -> None:
         """Queue OutreachStatusChanged (pseudonymized) on the outbox and append it to the case's history."""
         c, counts = e.case, e.encounter
         event = OutreachStatusChanged(
@@ -171,7 +185,7 @@ class EventWriter:
             else None,
         )
         self.uow.publish(topics.OUTREACH_STATUS, event)
-        await self.repo.log_status(
+        self.repo.log_status(
             event_id=str(event.event_id),
             case_id=c.case_id,
             assignment_id=e.assignment_id,

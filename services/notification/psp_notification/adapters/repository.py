@@ -5,17 +5,20 @@ Pages come out as typed ``Page`` rows; assignments are loaded and saved as aggre
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, get_by, insert_or_skip, upsert
 from psp_common.deferred import defer_insert, flush_deferred
+from psp_notification.adapters.bulk import insert_skip_many, upsert_many
+from psp_notification.adapters.contacts import Aliases, Contact, contacts_of, link_contacts_many
 from psp_notification.adapters.orm import assignments, cases, contacts, feeds_published, pages, status_log
 from psp_notification.domain.model import Page, PageState, Purpose, Response
 
@@ -63,6 +66,11 @@ def overdue_query(now: datetime, states: list[str]) -> Any:
     )
 
 
+@functools.cache
+def _correlations() -> Any:
+    return select(cases.c.case_id, cases.c.correlation_id).where(cases.c.case_id.in_(bindparam("ids", expanding=True)))
+
+
 def as_dict(row: Row[Any] | None) -> dict[str, Any] | None:
     """A row as a dict with timezone-aware datetimes (SQLite returns naive UTC)."""
     if row is None:
@@ -75,16 +83,6 @@ def as_dict(row: Row[Any] | None) -> dict[str, Any] | None:
 
 
 PAGE_FIELDS = tuple(f.name for f in fields(Page))
-
-
-@dataclass(frozen=True)
-class Contact:
-    """A person's channels in preference order, stored under a pseudonym of key ``key_id``."""
-
-    staff_ref: str
-    key_id: str
-    channels: list[dict[str, str]]
-    updated_at: datetime
 
 
 def page_of(row: Row[Any]) -> Page:
@@ -115,28 +113,9 @@ class Repository:
         if done.rowcount == 0:  # type: ignore[attr-defined]
             await self.session.execute(insert(contacts).values(staff_ref=ref, **values))
 
-    async def link_contacts(self, aliases: Mapping[str, Sequence[str]]) -> int:
-        """Key rotation: give a ref the newest channels stored under it or its aliases (``aliases``: ref -> aliases).
-
-        A supporter may be paged under a pseudonym from one key while their channels were last saved under
-        another (registered before a rotation, or changed after an old key was retired). Returns how many refs
-        got channels copied.
-        """
-        wanted = {ref: list(a) for ref, a in aliases.items() if a}
-        if not wanted:
-            return 0
-        stored = await self.contacts_of(sorted({*wanted, *(n for a in wanted.values() for n in a)}))
-        copied = 0
-        for ref, names in wanted.items():
-            found = [stored[n] for n in (ref, *names) if n in stored]
-            newest = max(found, key=lambda c: c.updated_at, default=None)
-            if newest is None or newest.staff_ref == ref:
-                continue
-            if ref in stored and stored[ref].updated_at >= newest.updated_at:
-                continue
-            await self.save_contact(ref, newest.key_id, newest.channels, newest.updated_at)
-            copied += 1
-        return copied
+    async def link_contacts(self, aliases: Aliases) -> int:
+        """Key rotation: give a ref the newest channels stored under it or its aliases (see ``link_contacts_many``)."""
+        return await link_contacts_many(self.session, [aliases])
 
     # cases
     async def case(self, case_id: str) -> dict[str, Any] | None:
@@ -152,6 +131,22 @@ class Repository:
         """The correlation id a case was stored with."""
         query = select(cases.c.correlation_id).where(cases.c.case_id == case_id)
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def correlations_of(self, case_ids: Iterable[str]) -> dict[str, str]:
+        """The correlation id each of several cases was stored with (one query)."""
+        wanted = sorted(set(case_ids))
+        if not wanted:
+            return {}
+        rows = await self.session.execute(_correlations(), {"ids": wanted})
+        return {case_id: correlation for case_id, correlation in rows.all()}
+
+    async def insert_cases(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert cases (rows of one shape) unless they exist (one statement)."""
+        await insert_skip_many(self.session, cases, rows)
+
+    async def upsert_cases(self, rows: Sequence[dict[str, Any]], on_update: Sequence[str]) -> None:
+        """Insert cases (one shape, distinct ids), or set only ``on_update`` on stored ones (one statement)."""
+        await upsert_many(self.session, cases, "case_id", rows, on_update)
 
     async def insert_case(self, **values: Any) -> bool:
         """Insert a case unless it exists."""
@@ -189,15 +184,16 @@ class Repository:
         """Insert a page unless its idempotency key exists: nobody is paged twice for the same purpose."""
         return await insert_or_skip(self.session, pages, page_row(page))
 
+    async def insert_pages(self, queued: Sequence[Page]) -> None:
+        """Insert pages, each unless its idempotency key exists (one statement)."""
+        await insert_skip_many(self.session, pages, [page_row(p) for p in queued])
+
     async def _pages(self, query: Any) -> list[Page]:
         return [page_of(r) for r in (await self.session.execute(query)).all()]
 
     async def contacts_of(self, refs: list[str]) -> dict[str, Contact]:
         """Stored channels of several people (one query)."""
-        if not refs:
-            return {}
-        rows = (await self.session.execute(select(contacts).where(contacts.c.staff_ref.in_(refs)))).all()
-        return {r.staff_ref: Contact(r.staff_ref, r.key_id, r.channels, aware(r.updated_at)) for r in rows}
+        return await contacts_of(self.session, refs)
 
     async def pages_by_ids(self, ids: Iterable[int]) -> list[Page]:
         """Pages by row id, in id order (one query)."""
@@ -271,7 +267,7 @@ class Repository:
         return await self._pages(query)
 
     # status history and feeds
-    async def log_status(self, **values: Any) -> None:
+    def log_status(self, **values: Any) -> None:
         """Append a lifecycle change (written with the transaction's other changes at commit, in order)."""
         defer_insert(self.session, status_log, values)
 

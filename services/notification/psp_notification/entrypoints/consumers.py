@@ -1,4 +1,8 @@
-"""Notification subscribers: thin adapters from topics to handlers (inbox dedupe, DB commit, then offset)."""
+"""Notification subscribers: thin adapters from topics to handlers (inbox dedupe, DB commit, then offset).
+
+A consumed batch's new events are handled set-based (``consumed``) in one unit of work; a batch that fails
+falls back to one event at a time (the same functions with one event), so a poison event is dead-lettered alone.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from psp_common.db import UnitOfWork
 from psp_common.events.matching import SupporterMatched, SupporterUnmatched
 from psp_common.events.outreach import OutreachRequested
 from psp_common.kafka import subscribe_events
-from psp_notification import handlers
+from psp_notification import consumed
 
 if TYPE_CHECKING:
     from psp_notification.bootstrap import Container
@@ -26,15 +30,24 @@ def register(c: Container) -> None:
     rt = c.runtime
 
     async def matched(event: SupporterMatched, uow: UnitOfWork) -> None:
-        await handlers.on_supporter_matched(event, uow, c.settings, c.clock.now())
-        uow.after_commit(c.dispatcher.wake)  # the page is due now: do not wait for the poll
+        await matched_many([event], uow)
+
+    async def matched_many(events: list[SupporterMatched], uow: UnitOfWork) -> None:
+        await consumed.matched(events, uow, c.settings, c.clock.now())
+        uow.after_commit(c.dispatcher.wake)  # the pages are due now: do not wait for the poll
 
     async def unmatched(event: SupporterUnmatched, uow: UnitOfWork) -> None:
-        await handlers.on_supporter_unmatched(event, uow, c.clock.now())
+        await unmatched_many([event], uow)
+
+    async def unmatched_many(events: list[SupporterUnmatched], uow: UnitOfWork) -> None:
+        await consumed.unmatched(events, uow, c.clock.now())
         uow.after_commit(c.dispatcher.wake)
 
     async def requested(event: OutreachRequested, uow: UnitOfWork) -> None:
-        await handlers.on_outreach_requested(event, uow, c.clock.now())
+        await requested_many([event], uow)
+
+    async def requested_many(events: list[OutreachRequested], uow: UnitOfWork) -> None:
+        await consumed.requested(events, uow, c.clock.now())
 
     subscribe_events(
         rt.broker,
@@ -42,6 +55,7 @@ def register(c: Container) -> None:
         group_id=GROUP,
         model=SupporterMatched,
         handler=matched,
+        handler_many=matched_many,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
@@ -53,6 +67,7 @@ def register(c: Container) -> None:
         group_id=GROUP_UNMATCHED,
         model=SupporterUnmatched,
         handler=unmatched,
+        handler_many=unmatched_many,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
@@ -64,6 +79,7 @@ def register(c: Container) -> None:
         group_id=GROUP_REQUESTED,
         model=OutreachRequested,
         handler=requested,
+        handler_many=requested_many,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
