@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,7 +25,7 @@ from psp_matching.adapters import batch
 from psp_matching.adapters.case_rows import case_values, to_case
 from psp_matching.adapters.messages import publish
 from psp_matching.adapters.roster import RosterRepository, ShiftsNear, profiles, transaction_time
-from psp_matching.adapters.workload import Seen, WorkloadRepository, month_of
+from psp_matching.adapters.workload import Month, Seen, WorkloadRepository, month_of
 from psp_matching.domain.cases import Action, Assignment, Case, Request
 from psp_matching.domain.errors import CaseError
 from psp_matching.domain.events import Event
@@ -51,6 +51,42 @@ class Snapshot:
     support: list[batch.SupportRow]
 
 
+class Support:
+    """Active assignments of the batch's people (continuity): whom each supports since when, and its team; by
+    case (a new assignment supersedes the case's active ones) and by person."""
+
+    def __init__(self, rows: Iterable[batch.SupportRow]) -> None:
+        people: dict[str, dict[str, datetime]] = {}
+        teams: dict[str, set[str]] = {}
+        self._of_case: dict[str, set[str]] = {}
+        self._of_person: dict[str, set[str]] = {}
+        for aid, case_id, person, at, ref in rows:
+            people.setdefault(aid, {})[person] = at
+            teams.setdefault(aid, set()).add(ref)
+            self._of_case.setdefault(case_id, set()).add(aid)
+            self._of_person.setdefault(person, set()).add(aid)
+        self._active = {aid: (people[aid], frozenset(teams[aid])) for aid in people}
+
+    def supporting(self, names: frozenset[str], since: datetime) -> frozenset[str]:
+        """Supporters on an active assignment for any of ``names`` since ``since``."""
+        out: set[str] = set()
+        for name in names:
+            for aid in self._of_person.get(name, ()):
+                found = self._active.get(aid)
+                if found is not None and found[0][name] >= since:
+                    out |= found[1]
+        return frozenset(out)
+
+    def replace(self, a: Assignment) -> None:
+        """The case's new assignment, superseding its active ones."""
+        for aid in self._of_case.pop(a.case_id, ()):
+            self._active.pop(aid, None)
+        self._of_case[a.case_id] = {a.assignment_id}
+        self._active[a.assignment_id] = (dict.fromkeys(a.supported, a.created_at), frozenset(a.team))
+        for person in a.supported:
+            self._of_person.setdefault(person, set()).add(a.assignment_id)
+
+
 @dataclass
 class View:
     """One round of deciding the batch in memory, from the snapshot plus what its earlier events made."""
@@ -59,18 +95,23 @@ class View:
     seen: Seen  # team rows: as read, then what the batch's earlier events made
     cases: dict[str, Case] = field(default_factory=dict)
     on_case: dict[str, frozenset[str]] = field(default_factory=dict)
-    support: dict[str, tuple[str, dict[str, datetime], set[str]]] = field(default_factory=dict)
+    support: Support = field(init=False)
     made: list[Assignment] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     chosen: set[str] = field(default_factory=set)
     decisions: Counter[str] = field(default_factory=Counter)
 
+    last_month: Month | None = None
+
     def __post_init__(self) -> None:
         self.on_case = dict(self.snap.on_case)
-        for aid, case_id, person, at, ref in self.snap.support:
-            entry = self.support.setdefault(aid, (case_id, {}, set()))
-            entry[1][person] = at
-            entry[2].add(ref)
+        self.support = Support(self.snap.support)
+
+    def month(self, at: datetime, tz: str) -> Month:
+        """The cap's month ``at`` falls in (the batch's cases mostly share one)."""
+        if self.last_month is None or not self.last_month.holds(at):
+            self.last_month = month_of(at, tz)
+        return self.last_month
 
     def case(self, request: Request, discipline: str, now: datetime) -> Case:
         """The case as stored or as the batch left it; a new one when neither."""
@@ -80,14 +121,6 @@ class View:
             found = to_case(row) if row is not None else Case.open(request, discipline, now)
         return found
 
-    def supporting(self, names: frozenset[str], since: datetime) -> frozenset[str]:
-        """Supporters on an active assignment for any of ``names`` since ``since``."""
-        out: set[str] = set()
-        for _, people, team in self.support.values():
-            if any(p in names and at >= since for p, at in people.items()):
-                out |= team
-        return frozenset(out)
-
     def keep(self, case: Case) -> None:
         """What saving the case would store, as later events of the batch must see it."""
         self.cases[case.case_id] = case
@@ -95,9 +128,7 @@ class View:
         if a is not None:
             self.made.append(a)
             self.on_case[case.case_id] = frozenset(a.team)
-            for aid in [aid for aid, entry in self.support.items() if entry[0] == case.case_id]:
-                del self.support[aid]  # superseded
-            self.support[a.assignment_id] = (case.case_id, dict.fromkeys(a.supported, a.created_at), set(a.team))
+            self.support.replace(a)
             self.seen.add((ref, case.case_id, a.created_at) for ref in a.team)
         self.events.extend(case.events)
         case.stored, case.new_assignment, case.events = True, None, []
@@ -162,7 +193,7 @@ def decide(view: View, event: OutreachRequested, deps: Deps, policy: Policy, now
         persons = profiles(case.people, case.roles, case.aliases, view.snap.directory, view.snap.roster)
         names = frozenset(n for p in persons for n in (p.ref, *p.aliases))
         month, recent = view.seen.counts(
-            month_of(at, s.cap_time_zone), at - timedelta(days=s.fairness_window_days), case.case_id
+            view.month(at, s.cap_time_zone), at - timedelta(days=s.fairness_window_days), case.case_id
         )
         facts = Facts(
             now=at,
@@ -170,7 +201,7 @@ def decide(view: View, event: OutreachRequested, deps: Deps, policy: Policy, now
             month_counts=month,
             recent_counts=recent,
             on_case=view.on_case.get(case.case_id, frozenset()) if case.stored else frozenset(),
-            supporting_person=view.supporting(names, at - timedelta(days=s.continuity_window_days)),
+            supporting_person=view.support.supporting(names, at - timedelta(days=s.continuity_window_days)),
         )
         result = match(case.profile(persons), view.snap.roster, facts, policy)
         if result.primary is not None:
