@@ -30,6 +30,8 @@ def _kind(statement: str) -> str:
     words = statement.split()
     verb = words[0].upper() if words else ""
     upper = [w.upper() for w in words]
+    if verb == "UPDATE" and len(words) > 1:  # its table, not that of a FROM or a subquery after it
+        return f"UPDATE {words[1]}"
     for marker in ("INTO", "FROM", "UPDATE"):
         if marker in upper:
             i = upper.index(marker)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from psp_common import topics
@@ -15,7 +16,7 @@ from psp_common.events.triage import TriageRequested
 from psp_common.pseudonym import Pseudonymizer
 from psp_listener.adapters.common import Person, staff_refs
 from psp_listener.adapters.drafts import IncidentDraft, Intake, routed
-from psp_listener.adapters.repository import ReportRepository
+from psp_listener.adapters.repository import ReportRepository, ReportRow
 from psp_listener.adapters.triage_repo import TriageRepository, TriageRow
 from psp_listener.domain.model import Disposition, Outcome, amendment_disposition
 from psp_listener.domain.triage import DismissReason, TriageItem, TriageReason, TriageStatus
@@ -35,9 +36,19 @@ class StaffNeeded(Exception):
     """The item identifies nobody and the dispatch attached nobody."""
 
 
+@dataclass
+class _Plan:
+    """What a batch writes: the reports rows (by reference), held drafts, and the amended references."""
+
+    latest: dict[str, int]  # each reference's version, moved forward by every accepted intake
+    rows: dict[str, ReportRow] = field(default_factory=dict)
+    items: list[tuple[TriageItem, IncidentDraft]] = field(default_factory=list)
+    amended: set[str] = field(default_factory=set)
+
+
 async def accept_incident(intake: Intake, uow: UnitOfWork) -> Outcome:
     """Store the version and queue the event (or hold it for triage), unless it is a resend or older; commit."""
-    outcome = await stage_incident(intake, uow)
+    (outcome,) = await stage_batch([intake], uow)
     if outcome.disposition in (Disposition.ACCEPTED, Disposition.TRIAGED):
         await uow.commit()
     return outcome
@@ -45,30 +56,47 @@ async def accept_incident(intake: Intake, uow: UnitOfWork) -> Outcome:
 
 async def accept_batch(intakes: list[Intake], uow: UnitOfWork) -> list[Outcome]:
     """Stage every message in one transaction and commit once (Kafka intake; amendments in order)."""
-    outcomes = [await stage_incident(intake, uow) for intake in intakes]
+    outcomes = await stage_batch(intakes, uow)
     await uow.commit()
     return outcomes
 
 
-async def stage_incident(intake: Intake, uow: UnitOfWork) -> Outcome:
-    """Store the version and queue the event, or hold the draft for triage, in ``uow`` (no commit).
+async def stage_batch(intakes: Sequence[Intake], uow: UnitOfWork) -> list[Outcome]:
+    """Store the versions and queue the events, or hold drafts for triage, in ``uow`` (no commit), in order.
 
-    A resend or an older version is a no-op; a newer version supersedes open triage items of older ones.
+    Set-based: one query reads (and locks) the stored versions, one statement per table writes, whatever the
+    batch size. A resend or an older version is a no-op; a newer version supersedes open triage items of older
+    ones (also those held earlier in the same batch).
     """
-    repo = ReportRepository(uow.session)
-    stored = await repo.latest_version(intake.incident_ref)
-    disposition = amendment_disposition(stored, intake.report_version)
+    repo, held = ReportRepository(uow.session), TriageRepository(uow.session)
+    stored = await repo.latest_versions({i.incident_ref for i in intakes})
+    plan, now = _Plan(dict(stored)), utcnow()
+    outcomes = [_stage(intake, plan, uow, now) for intake in intakes]
+    await repo.insert_many([row for ref, row in plan.rows.items() if ref not in stored], now)
+    await repo.advance_many([row for ref, row in plan.rows.items() if ref in stored], now)
+    await held.add_many(plan.items)
+    await held.supersede_stale(plan.amended)  # after the rows above: items older than the stored version
+    return outcomes
+
+
+def _stage(intake: Intake, plan: _Plan, uow: UnitOfWork, now: datetime) -> Outcome:
     ref, version = intake.incident_ref, intake.report_version
+    previous = plan.latest.get(ref)
+    disposition = amendment_disposition(previous, version)
     if disposition is not Disposition.ACCEPTED:
         return Outcome(disposition, ref, version)
-    now = utcnow()
-    await repo.save(ref, intake.source_kind.value, version, intake.facility or "", now, exists=stored is not None)
-    held = TriageRepository(uow.session)
-    if stored is not None:
-        await held.supersede_older(ref, version)
+    plan.latest[ref] = version
+    row = plan.rows.get(ref)
+    plan.rows[ref] = (
+        replace(row, version=version)
+        if row
+        else ReportRow(ref, intake.source_kind.value, version, intake.facility or "")
+    )
+    if previous is not None:
+        plan.amended.add(ref)
     if isinstance(intake, IncidentDraft):
         item = TriageItem(str(uuid.uuid4()), ref, version, intake.reasons(), now)
-        await held.add(item, intake)
+        plan.items.append((item, intake))
         return Outcome(Disposition.TRIAGED, ref, version, triage_id=item.id, reasons=item.reasons)
     uow.publish(topics.INCIDENT_OBSERVED, intake)
     return Outcome(disposition, ref, version, str(intake.event_id))
@@ -123,23 +151,31 @@ async def dismiss(
 
 
 async def hold_routed(event: TriageRequested, uow: UnitOfWork) -> TriageItem:
-    """Hold an incident rules routed to triage (reason ``rules``); one already superseded by a newer version of
-    the report is stored as superseded (counted, never offered for dispatch). The consumer commits."""
-    incident = event.incident
-    draft = routed(incident, tuple(h.rule_id for h in event.rules_fired))
-    latest = await ReportRepository(uow.session).latest_version(incident.incident_ref)
-    status = TriageStatus.SUPERSEDED if latest is not None and latest > incident.report_version else None
-    item = TriageItem(
-        str(uuid.uuid4()), incident.incident_ref, incident.report_version, (TriageReason.RULES,), utcnow()
-    )
-    item.status = status or item.status
-    await TriageRepository(uow.session).add(item, draft)
+    """Hold one incident rules routed to triage (see ``hold_routed_many``)."""
+    (item,) = await hold_routed_many([event], uow)
     return item
+
+
+async def hold_routed_many(events: Sequence[TriageRequested], uow: UnitOfWork) -> list[TriageItem]:
+    """Hold incidents rules routed to triage (reason ``rules``); one already superseded by a newer version of
+    the report is stored as superseded (counted, never offered for dispatch). One query reads the stored
+    versions, one statement stores the items. The consumer commits."""
+    latest = await ReportRepository(uow.session).latest_versions({e.incident.incident_ref for e in events})
+    held: list[tuple[TriageItem, IncidentDraft]] = []
+    now = utcnow()
+    for event in events:
+        incident = event.incident
+        item = TriageItem(str(uuid.uuid4()), incident.incident_ref, incident.report_version, (TriageReason.RULES,), now)
+        if latest.get(incident.incident_ref, 0) > incident.report_version:
+            item.status = TriageStatus.SUPERSEDED
+        held.append((item, routed(incident, tuple(h.rule_id for h in event.rules_fired))))
+    await TriageRepository(uow.session).add_many(held)
+    return [item for item, _ in held]
 
 
 async def accept_referral(event: ReferralObserved, uow: UnitOfWork) -> Outcome:
     """Store the referral and queue its event, unless it is a resend; commit."""
-    outcome = await stage_referral(event, uow)
+    (outcome,) = await stage_referrals([event], uow)
     if outcome.disposition is Disposition.ACCEPTED:
         await uow.commit()
     return outcome
@@ -147,16 +183,25 @@ async def accept_referral(event: ReferralObserved, uow: UnitOfWork) -> Outcome:
 
 async def accept_referrals(events: list[ReferralObserved], uow: UnitOfWork) -> list[Outcome]:
     """Stage every referral in one transaction and commit once (Kafka intake)."""
-    outcomes = [await stage_referral(event, uow) for event in events]
+    outcomes = await stage_referrals(events, uow)
     await uow.commit()
     return outcomes
 
 
-async def stage_referral(event: ReferralObserved, uow: UnitOfWork) -> Outcome:
-    """A referral has one version: the first one is stored and published, a resend changes nothing."""
-    repo = ReportRepository(uow.session)
-    if await repo.latest_version(event.referral_ref) is not None:
-        return Outcome(Disposition.DUPLICATE, event.referral_ref, 1)
-    await repo.save(event.referral_ref, REFERRAL_KIND, 1, event.facility, utcnow(), exists=False)
-    uow.publish(topics.REFERRAL_OBSERVED, event)
-    return Outcome(Disposition.ACCEPTED, event.referral_ref, 1, str(event.event_id))
+async def stage_referrals(events: Sequence[ReferralObserved], uow: UnitOfWork) -> list[Outcome]:
+    """A referral has one version: the first one is stored and published, a resend changes nothing. One
+    statement stores those not stored yet and says which they were."""
+    first: dict[str, ReferralObserved] = {}
+    for event in events:
+        first.setdefault(event.referral_ref, event)
+    rows = [ReportRow(ref, REFERRAL_KIND, 1, event.facility) for ref, event in first.items()]
+    new = await ReportRepository(uow.session).insert_new(rows, utcnow())
+    outcomes = []
+    for event in events:
+        ref = event.referral_ref
+        if ref in new and first[ref] is event:
+            uow.publish(topics.REFERRAL_OBSERVED, event)
+            outcomes.append(Outcome(Disposition.ACCEPTED, ref, 1, str(event.event_id)))
+        else:
+            outcomes.append(Outcome(Disposition.DUPLICATE, ref, 1))
+    return outcomes

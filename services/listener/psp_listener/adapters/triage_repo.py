@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, String, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import aware, get_by, update_by
+from psp_common.db import aware, dialect_of, get_by, update_by
 from psp_listener.adapters.drafts import IncidentDraft
-from psp_listener.adapters.orm import triage
+from psp_listener.adapters.orm import reports, triage
 from psp_listener.domain.triage import Decision, DismissReason, TriageItem, TriageReason, TriageStatus
 
 
@@ -50,6 +52,35 @@ def _item(row: Any) -> TriageItem:
     )
 
 
+def _values(item: TriageItem, draft: IncidentDraft) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "incident_ref": item.incident_ref,
+        "report_version": item.report_version,
+        "source_kind": draft.source_kind.value,
+        "reasons": ",".join(r.value for r in item.reasons),
+        "status": item.status.value,
+        "facility": draft.facility,
+        "occurred_at": draft.occurred_at,
+        "received_at": item.received_at,
+        "draft": draft.model_dump_json(),
+        "attached": 0,
+    }
+
+
+def _supersede(refs: Any) -> Any:
+    stored = select(reports.c.version).where(reports.c.incident_ref == triage.c.incident_ref).scalar_subquery()
+    return (
+        update(triage)
+        .where(refs, triage.c.report_version < stored, triage.c.status == TriageStatus.OPEN.value)
+        .values(status=TriageStatus.SUPERSEDED.value)
+    )
+
+
+_SUPERSEDE_PG = _supersede(triage.c.incident_ref == any_(bindparam("refs", type_=postgresql.ARRAY(String))))
+_SUPERSEDE = _supersede(triage.c.incident_ref.in_(bindparam("refs", expanding=True)))
+
+
 def _row(row: Any) -> TriageRow:
     return TriageRow(_item(row), IncidentDraft.model_validate_json(row.draft))
 
@@ -77,22 +108,12 @@ class TriageRepository:
 
     async def add(self, item: TriageItem, draft: IncidentDraft) -> None:
         """Hold a new item."""
-        await self.session.execute(
-            insert(triage),
-            {
-                "id": item.id,
-                "incident_ref": item.incident_ref,
-                "report_version": item.report_version,
-                "source_kind": draft.source_kind.value,
-                "reasons": ",".join(r.value for r in item.reasons),
-                "status": item.status.value,
-                "facility": draft.facility,
-                "occurred_at": draft.occurred_at,
-                "received_at": item.received_at,
-                "draft": draft.model_dump_json(),
-                "attached": 0,
-            },
-        )
+        await self.add_many([(item, draft)])
+
+    async def add_many(self, held: Sequence[tuple[TriageItem, IncidentDraft]]) -> None:
+        """Hold new items (one statement)."""
+        if held:
+            await self.session.execute(insert(triage).values([_values(item, draft) for item, draft in held]))
 
     async def get(self, item_id: str, *, lock: bool = False) -> TriageRow | None:
         """One item (locked for update when deciding, so two coordinators serialize)."""
@@ -117,15 +138,12 @@ class TriageRepository:
             },
         )
 
-    async def supersede_older(self, incident_ref: str, version: int) -> int:
-        """Open items of older versions of the same report are superseded by a newer version."""
-        result = await self.session.execute(
-            update(triage)
-            .where(triage.c.incident_ref == incident_ref)
-            .where(triage.c.report_version < version)
-            .where(triage.c.status == TriageStatus.OPEN.value)
-            .values(status=TriageStatus.SUPERSEDED.value)
-        )
+    async def supersede_stale(self, refs: Collection[str]) -> int:
+        """Open items of ``refs`` older than the report's stored version are superseded (one statement)."""
+        if not refs:
+            return 0
+        pg = dialect_of(self.session) == "postgresql"
+        result = await self.session.execute(_SUPERSEDE_PG if pg else _SUPERSEDE, {"refs": sorted(refs)})
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def page(self, f: TriageFilter, limit: int, offset: int) -> tuple[list[TriageRow], int]:

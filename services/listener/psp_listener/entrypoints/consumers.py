@@ -110,12 +110,16 @@ def register_triage(container: Container) -> None:
     async def hold(event: TriageRequested, uow: UnitOfWork) -> None:
         await handlers.hold_routed(event, uow)
 
+    async def hold_many(events: list[TriageRequested], uow: UnitOfWork) -> None:
+        await handlers.hold_routed_many(events, uow)
+
     subscribe_events(
         rt.broker,
         topic=topics.TRIAGE_REQUESTED,
         group_id=GROUPS[topics.TRIAGE_REQUESTED],
         model=TriageRequested,
         handler=hold,
+        handler_many=hold_many,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,

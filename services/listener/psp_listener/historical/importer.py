@@ -2,13 +2,13 @@
 
 Exactly once, whatever row a run is interrupted at:
 
-- Rows are staged in batches of ``batch`` through ``handlers.stage_incident`` (the live intake's store-and-queue:
+- Rows are staged in batches of ``batch`` through ``handlers.stage_batch`` (the live intake's store-and-queue:
   report-version dedupe, outbox) and committed in one transaction; only then is the checkpoint (the last
   committed row) written, atomically (temporary file + rename).
 - A run interrupted before a commit loses nothing: that batch was never committed, the checkpoint still points
   before it, and the next run reads it again.
 - A run interrupted between a commit and the checkpoint write resends that batch: each of its reports already
-  has its version stored, so ``stage_incident`` answers ``duplicate`` and neither stores nor queues anything.
+  has its version stored, so ``stage_batch`` answers ``duplicate`` and neither stores nor queues anything.
 """
 
 from __future__ import annotations
