@@ -59,6 +59,6 @@ async def test_open_case_lookup_does_not_scan_every_open_case_or_member(pg_url: 
             )
     finally:
         await engine.dispose()
-    scans = await scans_of(pg_url, OPEN_CASES, {"names": ["ps_7", "ps_8"], "ref": "ref-9"})
+    scans = await scans_of(pg_url, OPEN_CASES, {"names": ["ps_7", "ps_8"], "refs": ["ref-9"]})
     assert {table for _, table, _ in scans} == {"cases", "case_members"}
     assert sum(read for _, _, read in scans) < 50, scans

@@ -1,73 +1,42 @@
-"""Rules handlers: decide on one incident in a unit of work; rule set and opt-out commands."""
+"""Rules handlers: decide on a consumed batch of incidents in one unit of work; case closures.
+
+A batch is decided set-based: the rule sets, cases, opt-outs and history it needs are read with one query per
+table (``CaseBook``), each incident is decided in memory in the order received (the next one sees what the
+previous one changed, as if handled one after another), and the changes are written with one statement per
+table. Decisions use event time; ``now`` (the handling time) only stamps what is recorded.
+"""
 
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common import topics
 from psp_common.db import UnitOfWork
 from psp_common.events.intake import IncidentObserved
-from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.referral import ReferralFacts
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
-from psp_common.events.vocab import StaffRef
-from psp_rules import rotation
-from psp_rules.adapters.facts import FactRepository
-from psp_rules.adapters.repository import (
-    CaseRepository,
-    Member,
-    OptOutRepository,
-    RuleSetRepository,
-    distinct_members,
-)
-from psp_rules.adapters.ruleset_schema import RuleSetDoc
-from psp_rules.domain.engine import Action, ActionKind, Decision, decide, evaluate, overlay
-from psp_rules.domain.model import Context, GroupPolicy, Incident, Person, RuleSet
+from psp_rules.adapters.repository import CaseRepository, RuleSetRepository
+from psp_rules.casebook import CaseBook
+from psp_rules.domain.engine import ActionKind, decide, evaluate
+from psp_rules.domain.model import Context, Incident, Person, RuleSet
 from psp_rules.domain.paging import hold, not_paged_reason
-from psp_rules.settings import RulesSettings
+from psp_rules.outcome import CHANGE, Decided, Plan, action_json, decision_row, outreach_event
+from psp_rules.ruleconfig import DEFAULT_SCOPE, RulesConfig, RuleSetCache, effective_ruleset, effective_rulesets
 from psp_rules.triage import triage_event
 
+__all__ = [
+    "CHANGE", "DEFAULT_SCOPE", "Decided", "Plan", "RuleSetCache", "RulesConfig", "action_json", "apply_plan",
+    "decision_row", "effective_ruleset", "effective_rulesets", "on_incident", "on_incidents", "on_status",
+    "on_statuses", "outreach_event", "plan", "status_is_relevant", "to_incident",
+]  # fmt: skip
+
 log = logging.getLogger("psp.rules")
-DEFAULT_SCOPE = "default"
-CHANGE: dict[ActionKind, Any] = {
-    ActionKind.OPEN: "opened",
-    ActionKind.ESCALATE: "escalated",
-    ActionKind.UPDATE: "updated",
-}
-
-
-@dataclass(frozen=True)
-class RulesConfig:
-    """Defaults the handlers fall back on: settings thresholds and the packaged default rule set."""
-
-    group: GroupPolicy
-    merge_window_hours: float
-    default_doc: RuleSetDoc
-    default_source: str = ""  # the packaged default's text, as the console shows it
-    outreach_max_age_days: float | None = None  # older incidents are decided and counted, never paged
-    cache: RuleSetCache = field(default_factory=lambda: RuleSetCache(), compare=False)
-
-    @classmethod
-    def from_settings(cls, settings: RulesSettings, default_doc: RuleSetDoc, default_source: str = "") -> RulesConfig:
-        """Build from settings."""
-        group = GroupPolicy(settings.group_staff_more_than, settings.group_units_at_least)
-        return cls(group, settings.merge_window_hours, default_doc, default_source, settings.outreach_max_age_days)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A decision and everything that led to it (what dry-run shows, what the consumer applies)."""
-
-    incident: Incident
-    ruleset: RuleSet
-    decision: Decision
-    fresh: bool = True  # a version newer than any decided for the incident (False: already decided)
 
 
 def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset()) -> Incident:
@@ -93,49 +62,25 @@ def to_incident(event: IncidentObserved, other_units: frozenset[str] = frozenset
     )
 
 
-class RuleSetCache:
-    """Parsed rule sets by (scope, version): stored versions never change, so a version is parsed once."""
-
-    def __init__(self) -> None:
-        self._parsed: dict[tuple[str, int], tuple[RuleSetDoc, RuleSet]] = {}
-
-    async def get(self, repo: RuleSetRepository, scope: str, version: int) -> tuple[RuleSetDoc, RuleSet]:
-        """The document and domain rule set of one stored version (read and validated on first use)."""
-        key = (scope, version)
-        if key not in self._parsed:
-            stored = await repo.get(scope, version)
-            if stored is None:
-                raise LookupError(f"rule set {scope}:{version} vanished")
-            doc = RuleSetDoc.model_validate(stored.document)
-            if len(self._parsed) > 256:
-                self._parsed.clear()
-            self._parsed[key] = (doc, doc.to_domain(stored.label))
-        return self._parsed[key]
+def decide_in(book: CaseBook, event: IncidentObserved, ruleset: RuleSet, cfg: RulesConfig) -> Plan:
+    """Evaluate ``ruleset`` and decide on event time, on what ``book`` holds now."""
+    last_version, units = book.history(event.incident_ref)
+    incident = to_incident(event, units)
+    people = incident.people()
+    ctx = Context(
+        merge_window_hours=ruleset.merge_window_hours or cfg.merge_window_hours,
+        opted_out=book.opted_out(people, event.facility),
+        open_cases=book.open_cases(people, event.incident_ref),
+        last_version=last_version,
+    )
+    evaluation = evaluate(incident, ruleset, cfg.group)
+    fresh = last_version is None or event.report_version > last_version
+    return Plan(incident, ruleset, decide(incident, evaluation, ctx), fresh)
 
 
-async def effective_ruleset(
-    repo: RuleSetRepository, facility: str, cfg: RulesConfig, *, seed: datetime | None
-) -> RuleSet:
-    """The facility override (on top of the default when it extends it) or the default rule set.
-
-    With ``seed`` (the time to store it at) the packaged default is stored as version 1 when the database has
-    none yet. One query per call finds the newest versions; parsed versions come from ``cfg.cache``.
-    """
-    scopes = (DEFAULT_SCOPE, facility) if facility != DEFAULT_SCOPE else (DEFAULT_SCOPE,)
-    newest = await repo.newest(scopes)
-    if DEFAULT_SCOPE in newest:
-        default = (await cfg.cache.get(repo, DEFAULT_SCOPE, newest[DEFAULT_SCOPE]))[1]
-    elif seed is not None:
-        stored = await repo.add(
-            DEFAULT_SCOPE, cfg.default_doc.model_dump(mode="json"), cfg.default_source or "packaged default", seed
-        )
-        default = cfg.default_doc.to_domain(stored.label)
-    else:
-        default = cfg.default_doc.to_domain(f"{DEFAULT_SCOPE}:packaged")
-    if facility not in newest or facility == DEFAULT_SCOPE:
-        return default
-    odoc, mine = await cfg.cache.get(repo, facility, newest[facility])
-    return overlay(default, mine, frozenset(odoc.disable)) if odoc.extends_default else mine
+def lookup_names(events: Sequence[IncidentObserved]) -> list[str]:
+    """Every name (current pseudonym and aliases) of everyone in ``events``."""
+    return list(dict.fromkeys(n for e in events for s in e.staff for n in s.names()))
 
 
 async def plan(
@@ -148,127 +93,60 @@ async def plan(
 ) -> Plan:
     """Evaluate the rules (``rules``, else the stored ones) and decide on event time, reading (never writing,
     unless ``seed``: the time to store the packaged default at) the database."""
-    cases = CaseRepository(uow_session)
     ruleset = rules or await effective_ruleset(RuleSetRepository(uow_session), event.facility, cfg, seed=seed)
-    last_version, units = await cases.history(event.incident_ref)
-    incident = to_incident(event, units)
-    people = incident.people()
-    names = rotation.lookup_names(people)  # current pseudonyms and aliases under previous keys
-    ctx = Context(
-        merge_window_hours=ruleset.merge_window_hours or cfg.merge_window_hours,
-        opted_out=rotation.opted_out_now(await OptOutRepository(uow_session).opted_out(names, event.facility), people),
-        open_cases=rotation.as_current(await cases.open_cases(names, event.incident_ref), people),
-        last_version=last_version,
-    )
-    evaluation = evaluate(incident, ruleset, cfg.group)
-    fresh = last_version is None or event.report_version > last_version
-    return Plan(incident, ruleset, decide(incident, evaluation, ctx), fresh)
-
-
-class Decided(Protocol):
-    """What a decision's outcome needs from the event it was made on (an incident, or a referral's view)."""
-
-    @property
-    def occurred_at(self) -> datetime: ...
-    @property
-    def correlation_id(self) -> uuid.UUID: ...
-    @property
-    def event_id(self) -> uuid.UUID: ...
-    @property
-    def incident_ref(self) -> str: ...
-    @property
-    def report_version(self) -> int: ...
-    @property
-    def facility(self) -> str: ...
-    @property
-    def unit(self) -> str: ...
-
-
-def outreach_event(
-    event: Decided,
-    p: Plan,
-    action: Action,
-    members: list[Member],
-    now: datetime,
-    referral: ReferralFacts | None = None,
-) -> OutreachRequested:
-    """The OutreachRequested an action publishes, requested at the decision time ``now`` (matching judges shifts
-    and workload then, not when the incident occurred: a report filed late goes to whoever is on shift now)."""
-    people = tuple(
-        StaffRef(pseudonym=m.pseudonym, key_id=m.key_id, role=m.role, involvement=m.involvement, aliases=m.aliases)
-        for m in members
-    )  # type: ignore[arg-type]
-    hits = tuple(RuleHit(rule_id=h.rule_id, text=h.explanation()) for h in p.decision.evaluation.hits)
-    return OutreachRequested(
-        occurred_at=event.occurred_at,
-        correlation_id=event.correlation_id,
-        case_id=uuid.UUID(action.case_id),
-        incident_ref=event.incident_ref,
-        report_version=event.report_version,
-        facility=event.facility,
-        unit=event.unit,
-        people=people,
-        rules_fired=hits,
-        urgency=action.urgency.value,  # type: ignore[arg-type]
-        mode=action.mode.value,
-        tier=action.tier,  # type: ignore[arg-type]
-        ruleset_version=p.ruleset.version,
-        change=CHANGE[action.kind],
-        requested_at=now,
-        referral=referral,
-    )
-
-
-def _member_rows(case_id: str, names: tuple[str, ...], incident: Incident, how: str, now: datetime) -> list[dict]:
-    """Member rows: joined (handled) at ``now``, for the incident that occurred at ``incident.occurred_at``."""
-    by_name = {p.pseudonym: p for p in incident.people()}
-    return [
-        {
-            "case_id": case_id,
-            "pseudonym": n,
-            "incident_ref": incident.incident_ref,
-            "key_id": by_name[n].key_id,
-            "role": by_name[n].role,
-            "involvement": by_name[n].involvement,
-            "aliases": list(by_name[n].aliases) or None,
-            "how": how,
-            "joined_at": now,
-            "occurred_at": incident.occurred_at,
-        }
-        for n in names
-    ]
+    book = await CaseBook.load(uow_session, lookup_names([event]), [event.incident_ref], [event.facility])
+    return decide_in(book, event, ruleset, cfg)
 
 
 async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig, now: datetime) -> Plan:
-    """Decide on one incident version (on its event time); persist cases, merges and the decision stamped with
-    the handling time ``now``; queue the outreach events."""
-    names = [n for s in event.staff for n in s.names()]  # current pseudonyms and aliases: every stored name
-    await CaseRepository(uow.session).lock_people(names, event.incident_ref)  # before reading open cases
-    p = await plan(event, uow.session, cfg, seed=now)
-    held = not_paged_reason(event.historical, p.incident.occurred_at, now, cfg.outreach_max_age_days)
-    if held is not None:  # decided and recorded (so counted), but no case and no outreach
-        p = replace(p, decision=hold(p.decision, held))
-    await rotation.relink(uow.session, p.incident.people(), now)
-    published = await apply_plan(event, p, uow, now)
-    if p.fresh:  # what the rules read, so a draft can be tried on history (what-if)
-        await FactRepository(uow.session).add(p.incident, now)
-    log.info(
-        "decided %s v%d: %s (%d published, ruleset %s)",
-        event.incident_ref,
-        event.report_version,
-        p.decision.outcome,
-        published,
-        p.ruleset.version,
-    )
-    return p
+    """Decide on one incident version (``on_incidents`` of a batch of one)."""
+    return (await on_incidents([event], uow, cfg, now))[0]
 
 
-async def apply_plan(
-    event: Decided, p: Plan, uow: UnitOfWork, now: datetime, referral: ReferralFacts | None = None
+async def on_incidents(
+    events: Sequence[IncidentObserved], uow: UnitOfWork, cfg: RulesConfig, now: datetime
+) -> list[Plan]:
+    """Decide on incident versions in order (each on its event time); persist cases, merges and the decisions
+    stamped with the handling time ``now``; queue the outreach events. A constant number of statements."""
+    session, refs = uow.session, [e.incident_ref for e in events]
+    names = lookup_names(events)
+    await CaseRepository(session).lock_people(names, refs)  # before reading open cases
+    facilities = [e.facility for e in events]
+    rulesets = await effective_rulesets(RuleSetRepository(session), facilities, cfg, seed=now)
+    book = await CaseBook.load(session, names, refs, facilities)
+    plans, published = [], 0
+    for event in events:
+        p = decide_in(book, event, rulesets[event.facility], cfg)
+        held = not_paged_reason(event.historical, p.incident.occurred_at, now, cfg.outreach_max_age_days)
+        if held is not None:  # decided and recorded (so counted), but no case and no outreach
+            p = replace(p, decision=hold(p.decision, held))
+        book.relink(p.incident.people())
+        queued = apply_plan(book, event, p, uow, now)
+        published += queued
+        if p.fresh:  # what the rules read, so a draft can be tried on history (what-if)
+            book.add_facts(p.incident, now)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "decided %s v%d: %s (%d published, ruleset %s)",
+                event.incident_ref, event.report_version, p.decision.outcome, queued, p.ruleset.version,
+            )  # fmt: skip
+        plans.append(p)
+    await book.flush(session, now)
+    log.info("decided %d incident version(s): %s (%d published)", len(plans), summary(plans), published)
+    return plans
+
+
+def summary(plans: Sequence[Plan]) -> str:
+    """How many decisions had each outcome, e.g. '3 outreach requested, 1 no rule fired'."""
+    counts = Counter(p.decision.outcome for p in plans)
+    return ", ".join(f"{n} {outcome}" for outcome, n in counts.most_common())
+
+
+def apply_plan(
+    book: CaseBook, event: Decided, p: Plan, uow: UnitOfWork, now: datetime, referral: ReferralFacts | None = None
 ) -> int:
-    """Persist a plan's cases and merges and its decision (stamped with the handling time ``now``); queue the
-    outreach events; how many were queued."""
-    cases = CaseRepository(uow.session)
+    """Apply a plan's cases and merges to ``book`` and log its decision (stamped with the handling time ``now``);
+    queue the outreach events; how many were queued."""
     published = 0
     for action in p.decision.actions:
         if action.kind is ActionKind.TRIAGE:
@@ -278,74 +156,13 @@ async def apply_plan(
                 )
                 published += 1
             continue
-        if action.kind is ActionKind.OPEN:
-            await cases.open_case(
-                {
-                    "case_id": action.case_id,
-                    "incident_ref": event.incident_ref,
-                    "facility": event.facility,
-                    "unit": event.unit,
-                    "mode": action.mode.value,
-                    "urgency": action.urgency.value,
-                    "tier": action.tier,
-                    "opened_at": now,
-                    "updated_at": now,
-                    "occurred_at": p.incident.occurred_at,
-                }
-            )
-            opened = _member_rows(action.case_id, action.people, p.incident, "opened", now)
-            await cases.add_members(opened)
-        elif action.kind is ActionKind.MERGE:
-            await cases.add_members(_member_rows(action.case_id, action.people, p.incident, "merged", now))
-        elif action.kind in (ActionKind.ESCALATE, ActionKind.UPDATE):
-            known = {m.pseudonym for m in await cases.members(action.case_id)}
-            new = tuple(n for n in action.people if n not in known)
-            await cases.add_members(_member_rows(action.case_id, new, p.incident, "added", now))
-            await cases.raise_case(action.case_id, action.urgency.value, action.tier, now)
-        if action.publish:
-            if action.kind is ActionKind.OPEN:  # a new case holds exactly the rows just added
-                members = distinct_members(opened)
-            else:
-                members = await cases.members(action.case_id)
+        members = book.apply(event, p.incident, action, now)
+        if members is not None:
             facts = referral if action.kind is ActionKind.OPEN else None  # an offer is a case of its own
             uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members, now, facts))
             published += 1
-    await cases.record(decision_row(event, p, now))
+    book.record(decision_row(event, p, now))
     return published
-
-
-def decision_row(event: Decided, p: Plan, now: datetime) -> dict[str, Any]:
-    """The decision log row."""
-    d = p.decision
-    return {
-        "incident_ref": event.incident_ref,
-        "report_version": event.report_version,
-        "event_id": str(event.event_id),
-        "facility": event.facility,
-        "unit": event.unit,
-        "ruleset_version": p.ruleset.version,
-        "fired": [h.rule_id for h in d.evaluation.hits],
-        "urgency": d.evaluation.urgency.value if d.evaluation.urgency else None,
-        "tier": d.evaluation.tier or None,
-        "mode": d.mode.value if d.evaluation.fired else None,
-        "outcome": d.outcome[:300],
-        "detail": [action_json(a) for a in d.actions],
-        "decided_at": now,
-    }
-
-
-def action_json(a: Action) -> dict[str, Any]:
-    """An action as JSON (pseudonyms only)."""
-    return {
-        "kind": a.kind.value,
-        "case_id": a.case_id or None,
-        "people": list(a.people),
-        "mode": a.mode.value,
-        "urgency": a.urgency.value,
-        "tier": a.tier,
-        "publishes": a.publish,
-        "note": a.note,
-    }
 
 
 def status_is_relevant(event: OutreachStatusChanged) -> bool:
@@ -354,10 +171,15 @@ def status_is_relevant(event: OutreachStatusChanged) -> bool:
 
 
 async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
-    """A closed outreach closes its case, so later incidents open a new one instead of merging.
+    """A closed outreach closes its case, so later incidents open a new one instead of merging."""
+    await on_statuses([event], uow)
 
-    The case closes when the outreach closed (the event's ``occurred_at``), not when the event arrived: the
+
+async def on_statuses(events: Sequence[OutreachStatusChanged], uow: UnitOfWork) -> None:
+    """Closed outreaches close their cases (one statement), so later incidents open a new one instead of merging.
+
+    A case closes when the outreach closed (the event's ``occurred_at``), not when the event arrived: the
     retention clock starts there, so a replay or a lagging consumer purges on the same day.
     """
-    if event.status is OutreachStatus.CLOSED:
-        await CaseRepository(uow.session).close(str(event.case_id), event.occurred_at.astimezone(UTC))
+    closes = [(str(e.case_id), e.occurred_at.astimezone(UTC)) for e in events if e.status is OutreachStatus.CLOSED]
+    await CaseRepository(uow.session).close_many(closes)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from psp_common.db import UnitOfWork
 from psp_common.events.referral import ReferralFacts, ReferralKind, ReferralObserved, ReferralPolicy
 from psp_common.events.vocab import StaffRef
-from psp_rules import rotation
-from psp_rules.adapters.repository import CaseRepository, OptOutRepository
+from psp_rules.adapters.repository import CaseRepository
+from psp_rules.casebook import CaseBook
 from psp_rules.domain.engine import decide
 from psp_rules.domain.model import Context, Person, RuleSet, Urgency
 from psp_rules.domain.paging import hold, not_paged_reason
@@ -71,57 +72,64 @@ def facts(event: ReferralObserved, rp: ReferralPlan) -> ReferralFacts:
     return ReferralFacts(kind=event.kind, policy=policy, offer=rp.offer, contacts_referrer=rp.contacts_referrer)
 
 
-async def plan(
-    event: ReferralObserved, uow: UnitOfWork, cfg: RulesConfig, policy: ReferralPolicy
+def decide_in(
+    book: CaseBook, event: ReferralObserved, cfg: RulesConfig, policy: ReferralPolicy
 ) -> tuple[Plan, ReferralPlan]:
     """Decide on the referral's time: whom to reach, then opt-outs (only of someone who did not ask; a reach-out
     offer to someone who opted out goes to the referrer instead), open cases (a person with an open case within the
     merge window is merged into it, escalated when sooner) and resends."""
     referral = to_referral(event)
     rp = plan_referral(referral, policy.value)
-    opted_out = await _opted_out(uow, rp, event.facility)
+    opted_out = book.opted_out((rp.target,), event.facility) if rp.honours_opt_out else frozenset()
     switched = switch_to_referrer(referral, rp) if opted_out else None
     if switched is not None:
         rp, opted_out = switched, frozenset()
     incident = as_incident(referral, rp)
-    people = incident.people()
-    names = rotation.lookup_names(people)
-    cases = CaseRepository(uow.session)
-    await cases.lock_people(names, incident.incident_ref)
-    last_version, _ = await cases.history(incident.incident_ref)
+    last_version, _ = book.history(incident.incident_ref)
     ctx = Context(
         merge_window_hours=cfg.merge_window_hours,
         opted_out=opted_out,
-        open_cases=rotation.as_current(await cases.open_cases(names, incident.incident_ref), people),
+        open_cases=book.open_cases(incident.people(), incident.incident_ref),
         last_version=last_version,
     )
     ruleset = RuleSet(version=f"referral:{policy.value}", rules=())
     return Plan(incident, ruleset, decide(incident, rp.evaluation(), ctx)), rp
 
 
-async def _opted_out(uow: UnitOfWork, rp: ReferralPlan, facility: str) -> frozenset[str]:
-    """The person to reach, when they opted out and did not ask themself (empty otherwise)."""
-    if not rp.honours_opt_out:
-        return frozenset()
-    people = (rp.target,)
-    found = await OptOutRepository(uow.session).opted_out(rotation.lookup_names(people), facility)
-    return rotation.opted_out_now(found, people)
+def _names(event: ReferralObserved) -> list[str]:
+    return [n for s in (event.person, event.referrer) if s is not None for n in s.names()]
 
 
 async def on_referral(
     event: ReferralObserved, uow: UnitOfWork, cfg: RulesConfig, policies: ReferralPolicies, now: datetime
 ) -> Plan:
-    """Decide on one referral and apply it like an incident's decision (cases, decision log, outbox)."""
-    policy = policies.of(event.facility) if event.kind is not ReferralKind.SELF else policies.default
-    p, rp = await plan(event, uow, cfg, policy)
-    held = not_paged_reason(False, p.incident.occurred_at, now, cfg.outreach_max_age_days)
-    if held is not None:  # a referral made longer ago than the outreach max age: decided and counted, not paged
-        p = replace(p, decision=hold(p.decision, held))
-    await rotation.relink(uow.session, p.incident.people(), now)
-    source = ReferralSource(
-        event.occurred_at, event.correlation_id, event.event_id, event.referral_ref, event.facility, event.unit
-    )
-    published = await apply_plan(source, p, uow, now, facts(event, rp))
-    log.info("decided referral %s (%s): %s (%d published)", event.referral_ref, event.kind.value,
-             p.decision.outcome, published)  # fmt: skip
-    return p
+    """Decide on one referral (``on_referrals`` of a batch of one)."""
+    return (await on_referrals([event], uow, cfg, policies, now))[0]
+
+
+async def on_referrals(
+    events: Sequence[ReferralObserved], uow: UnitOfWork, cfg: RulesConfig, policies: ReferralPolicies, now: datetime
+) -> list[Plan]:
+    """Decide on referrals in order and apply them like incidents' decisions (cases, decision log, outbox): one
+    query per table read, one statement per table written."""
+    names = list(dict.fromkeys(n for e in events for n in _names(e)))
+    refs = [e.referral_ref for e in events]
+    await CaseRepository(uow.session).lock_people(names, refs)
+    book = await CaseBook.load(uow.session, names, refs, [e.facility for e in events])
+    plans = []
+    for event in events:
+        policy = policies.of(event.facility) if event.kind is not ReferralKind.SELF else policies.default
+        p, rp = decide_in(book, event, cfg, policy)
+        held = not_paged_reason(False, p.incident.occurred_at, now, cfg.outreach_max_age_days)
+        if held is not None:  # a referral made longer ago than the outreach max age: decided and counted, not paged
+            p = replace(p, decision=hold(p.decision, held))
+        book.relink(p.incident.people())
+        source = ReferralSource(
+            event.occurred_at, event.correlation_id, event.event_id, event.referral_ref, event.facility, event.unit
+        )
+        published = apply_plan(book, source, p, uow, now, facts(event, rp))
+        log.info("decided referral %s (%s): %s (%d published)", event.referral_ref, event.kind.value,
+                 p.decision.outcome, published)  # fmt: skip
+        plans.append(p)
+    await book.flush(uow.session, now)
+    return plans

@@ -94,7 +94,12 @@ class FactRepository:
 
     async def add(self, incident: Incident, recorded_at: datetime) -> None:
         """Store the facts of one newly decided version."""
-        await self.session.execute(insert(incident_facts), fact_row(incident, recorded_at))
+        await self.add_many([fact_row(incident, recorded_at)])
+
+    async def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """Store ``fact_row``s of newly decided versions, in decision order (one statement)."""
+        if rows:
+            await self.session.execute(insert(incident_facts), rows)
 
     async def facilities(self, since: datetime, until: datetime, facility: str | None) -> list[str]:
         """The facilities of the versions that occurred in [since, until] (only ``facility`` when given)."""

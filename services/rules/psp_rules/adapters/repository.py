@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from psp_common.db import aware, insert_or_skip
 from psp_common.locks import lock_all
 from psp_rules.adapters.orm import case_members, cases, decisions, opt_outs, rulesets
-from psp_rules.domain.model import Mode, OpenCase, Urgency
 
 ALL_SCOPE = "all"
 NEWEST_MEMO = "psp.rules.newest_rulesets"
@@ -56,23 +55,38 @@ def distinct_members(rows: Iterable[Mapping[Any, Any]]) -> list[Member]:
 
 
 # Hot statements, built once (building one per call costs about as much as executing it).
-OPTED_OUT = select(opt_outs.c.pseudonym).where(
+OPT_OUT_ROWS = select(opt_outs.c.pseudonym, opt_outs.c.scope).where(
     opt_outs.c.pseudonym.in_(bindparam("names", expanding=True)),
     opt_outs.c.scope.in_(bindparam("scopes", expanding=True)),
 )
-HISTORY = (
-    select(decisions.c.unit, func.max(decisions.c.report_version))
-    .where(decisions.c.incident_ref == bindparam("ref"))
-    .group_by(decisions.c.unit)
+HISTORIES = (
+    select(decisions.c.incident_ref, decisions.c.unit, func.max(decisions.c.report_version))
+    .where(decisions.c.incident_ref.in_(bindparam("refs", expanding=True)))
+    .group_by(decisions.c.incident_ref, decisions.c.unit)
 )
 
 # Each branch an index lookup (an OR across them made PostgreSQL scan every member and every open case).
 _HOLDING = union(
     select(case_members.c.case_id).where(case_members.c.pseudonym.in_(bindparam("names", expanding=True))),
-    select(case_members.c.case_id).where(case_members.c.incident_ref == bindparam("ref")),
-    select(cases.c.case_id).where(cases.c.incident_ref == bindparam("ref")),
+    select(case_members.c.case_id).where(case_members.c.incident_ref.in_(bindparam("refs", expanding=True))),
+    select(cases.c.case_id).where(cases.c.incident_ref.in_(bindparam("refs", expanding=True))),
 )
 OPEN_CASES = select(cases).where(cases.c.case_id.in_(_HOLDING), cases.c.status == "open")
+MEMBERS_OF = (
+    select(case_members)
+    .where(case_members.c.case_id.in_(bindparam("ids", expanding=True)))
+    .order_by(case_members.c.joined_at)
+)
+RAISE = (
+    update(cases)
+    .where(cases.c.case_id == bindparam("b_case_id"))
+    .values(urgency=bindparam("b_urgency"), tier=bindparam("b_tier"), updated_at=bindparam("b_at"))
+)
+CLOSE = (
+    update(cases)
+    .where(cases.c.case_id == bindparam("b_case_id"), cases.c.status == "open")
+    .values(status="closed", updated_at=bindparam("b_at"))
+)
 
 
 class RuleSetRepository:
@@ -172,12 +186,13 @@ class OptOutRepository:
             added += await insert_or_skip(self.session, opt_outs, row)
         return added
 
-    async def opted_out(self, pseudonyms: list[str], facility: str) -> frozenset[str]:
-        """Which of ``pseudonyms`` must not be contacted at ``facility``."""
-        if not pseudonyms:
-            return frozenset()
-        params = {"names": list(pseudonyms), "scopes": [ALL_SCOPE, facility]}
-        return frozenset((await self.session.execute(OPTED_OUT, params)).scalars())
+    async def found(self, pseudonyms: Iterable[str], scopes: Iterable[str]) -> set[tuple[str, str]]:
+        """The (pseudonym, scope) opt-outs stored for any of ``pseudonyms`` in any of ``scopes`` (one query)."""
+        names = list(dict.fromkeys(pseudonyms))
+        if not names:
+            return set()
+        params = {"names": names, "scopes": list(dict.fromkeys(scopes))}
+        return {(n, s) for n, s in (await self.session.execute(OPT_OUT_ROWS, params)).all()}
 
 
 class CaseRepository:
@@ -186,49 +201,27 @@ class CaseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lock_people(self, pseudonyms: Iterable[str], incident_ref: str) -> None:
-        """Hold the case locks of these people and this incident until commit (PostgreSQL advisory locks).
+    async def lock_people(self, pseudonyms: Iterable[str], incident_refs: Iterable[str]) -> None:
+        """Hold the case locks of these people and incidents until commit (PostgreSQL advisory locks, one
+        statement).
 
         Another instance deciding on any of them waits, then reads the case this transaction opens: one person
         never gets two cases in one merge window because two events were decided at the same time.
         """
         names = [f"psp.rules.person:{p}" for p in pseudonyms]
-        await lock_all(self.session, [*names, f"psp.rules.incident:{incident_ref}"])
+        await lock_all(self.session, [*names, *(f"psp.rules.incident:{ref}" for ref in incident_refs)])
 
-    async def open_cases(self, pseudonyms: list[str], incident_ref: str) -> tuple[OpenCase, ...]:
-        """Open cases holding any of ``pseudonyms`` or covering ``incident_ref``."""
-        rows = (await self.session.execute(OPEN_CASES, {"names": list(pseudonyms), "ref": incident_ref})).all()
+    async def open_cases(
+        self, pseudonyms: Iterable[str], incident_refs: Iterable[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Open cases holding any of ``pseudonyms`` or covering any of ``incident_refs``, and every member row of
+        them in joining order (one query per table)."""
+        params = {"names": list(dict.fromkeys(pseudonyms)), "refs": list(dict.fromkeys(incident_refs))}
+        rows = [dict(r._mapping) for r in (await self.session.execute(OPEN_CASES, params)).all()]
         if not rows:
-            return ()
-        ids = [r.case_id for r in rows]
-        mq = (
-            select(
-                case_members.c.case_id,
-                case_members.c.pseudonym,
-                case_members.c.incident_ref,
-                case_members.c.occurred_at,
-            )
-            .where(case_members.c.case_id.in_(ids))
-            .order_by(case_members.c.joined_at)
-        )
-        people: dict[str, dict[str, list[datetime]]] = {i: {} for i in ids}
-        incidents: dict[str, set[str]] = {i: set() for i in ids}
-        for cid, pseudonym, ref, occurred in (await self.session.execute(mq)).all():
-            people[cid].setdefault(pseudonym, []).append(aware(occurred) or occurred)
-            incidents[cid].add(ref)
-        return tuple(
-            OpenCase(
-                r.case_id,
-                r.incident_ref,
-                Mode(r.mode),
-                Urgency(r.urgency),
-                r.tier,
-                tuple(people[r.case_id]),
-                {name: tuple(times) for name, times in people[r.case_id].items()},
-                frozenset(incidents[r.case_id]),
-            )
-            for r in rows
-        )
+            return [], []
+        found = await self.session.execute(MEMBERS_OF, {"ids": [r["case_id"] for r in rows]})
+        return rows, [dict(r._mapping) for r in found.all()]
 
     async def members(self, case_id: str) -> list[Member]:
         """Distinct people of a case, in joining order."""
@@ -258,40 +251,47 @@ class CaseRepository:
             )
         return len(rows)
 
-    async def open_case(self, values: dict[str, Any]) -> None:
-        """Insert a new case."""
-        await self.session.execute(insert(cases), {"status": "open", **values})
+    async def open_many(self, rows: list[dict[str, Any]]) -> None:
+        """Insert new cases (one statement)."""
+        if rows:
+            await self.session.execute(insert(cases), [{"status": "open", **r} for r in rows])
 
     async def add_members(self, rows: list[dict[str, Any]]) -> None:
-        """Add people to cases (one row per person, case and source incident)."""
+        """Add people to cases (one row per person, case and source incident; one statement)."""
         if rows:
             await self.session.execute(insert(case_members), rows)
 
-    async def raise_case(self, case_id: str, urgency: str, tier: int, now: datetime) -> None:
-        """Store a case's new urgency and tier."""
-        await self.session.execute(
-            update(cases).where(cases.c.case_id == case_id).values(urgency=urgency, tier=tier, updated_at=now)
-        )
+    async def raise_many(self, rows: list[tuple[str, str, int, datetime]]) -> None:
+        """Store cases' new (case id, urgency, tier, updated at) (one statement)."""
+        if rows:
+            params = [{"b_case_id": c, "b_urgency": u, "b_tier": t, "b_at": at} for c, u, t, at in rows]
+            await self.session.execute(RAISE, params)
 
     async def close(self, case_id: str, now: datetime) -> bool:
         """Mark a case closed; False when unknown or already closed."""
-        result = await self.session.execute(
-            update(cases)
-            .where(cases.c.case_id == case_id, cases.c.status == "open")
-            .values(status="closed", updated_at=now)
-        )
+        result = await self.session.execute(CLOSE, {"b_case_id": case_id, "b_at": now})
         return bool(getattr(result, "rowcount", 0))
 
-    async def history(self, incident_ref: str) -> tuple[int | None, frozenset[str]]:
-        """Highest report version decided for ``incident_ref`` and the units of its versions (one query)."""
-        rows = (await self.session.execute(HISTORY, {"ref": incident_ref})).all()
-        if not rows:
-            return None, frozenset()
-        return max(int(v) for _, v in rows), frozenset(u for u, _ in rows)
+    async def close_many(self, closes: list[tuple[str, datetime]]) -> None:
+        """Close cases (case id, closed at) that are still open, in order (one statement)."""
+        if closes:
+            await self.session.execute(CLOSE, [{"b_case_id": c, "b_at": at} for c, at in closes])
 
-    async def record(self, values: dict[str, Any]) -> None:
-        """Append a decision to the log."""
-        await self.session.execute(insert(decisions), values)
+    async def histories(self, incident_refs: Iterable[str]) -> dict[str, tuple[int, frozenset[str]]]:
+        """Per incident: the highest report version decided and the units of its versions (one query)."""
+        refs = list(dict.fromkeys(incident_refs))
+        out: dict[str, tuple[int, frozenset[str]]] = {}
+        if not refs:
+            return out
+        for ref, unit, version in (await self.session.execute(HISTORIES, {"refs": refs})).all():
+            last, units = out.get(ref, (int(version), frozenset()))
+            out[ref] = (max(last, int(version)), units | {unit})
+        return out
+
+    async def record_many(self, rows: list[dict[str, Any]]) -> None:
+        """Append decisions to the log, in order (one statement)."""
+        if rows:
+            await self.session.execute(insert(decisions), rows)
 
     async def decisions(self, incident_ref: str | None, limit: int) -> list[dict[str, Any]]:
         """Recent decisions, newest first."""

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 
 class Urgency(StrEnum):
@@ -117,22 +118,26 @@ class Conditions:
         """A rule without conditions would fire on everything."""
         return self == Conditions()
 
+    @cached_property
+    def _checks(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """The incident fields this rule reads (with the values it wants), in the order reasons name them."""
+        fields = (
+            ("cis_flags", self.cis_flags_any),
+            ("harm_level", self.harm_levels_any),
+            ("event_class", self.event_classes_any),
+            ("category", self.categories_any),
+            ("patient_age_group", self.patient_age_groups_any),
+            ("source_kind", self.source_kinds_any),
+            ("huddle_call", self.huddle_calls_any),
+        )
+        return tuple((name, wanted) for name, wanted in fields if wanted)
+
     def match(self, incident: Incident) -> tuple[str, ...] | None:
         """The reasons it matches, or None when any condition fails."""
         reasons: list[str] = []
-        sets = (
-            ("cis_flags", self.cis_flags_any, incident.cis_flags),
-            ("harm_level", self.harm_levels_any, _one(incident.harm_level)),
-            ("event_class", self.event_classes_any, _one(incident.event_class)),
-            ("category", self.categories_any, _one(incident.category)),
-            ("patient_age_group", self.patient_age_groups_any, _one(incident.patient_age_group)),
-            ("source_kind", self.source_kinds_any, _one(incident.source_kind)),
-            ("huddle_call", self.huddle_calls_any, _one(incident.huddle_call)),
-        )
-        for name, wanted, have in sets:
-            if not wanted:
-                continue
-            common = sorted(wanted & have)
+        for name, wanted in self._checks:
+            have = getattr(incident, name)
+            common = sorted(wanted & have) if name == "cis_flags" else ([have] if have in wanted else [])
             if not common:
                 return None
             reasons.append(f"{name}={','.join(common)}")
@@ -147,10 +152,6 @@ class Conditions:
                 return None
             reasons.append(f"{n} units >= {self.units_at_least}")
         return tuple(reasons)
-
-
-def _one(value: str | None) -> frozenset[str]:
-    return frozenset() if value is None else frozenset({value})
 
 
 @dataclass(frozen=True)

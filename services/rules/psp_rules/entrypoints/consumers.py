@@ -27,12 +27,16 @@ def register(container: Container) -> None:
     async def on_incident(event: IncidentObserved, uow: UnitOfWork) -> None:
         await handlers.on_incident(event, uow, container.config, container.clock.now())
 
+    async def on_incidents(events: list[IncidentObserved], uow: UnitOfWork) -> None:
+        await handlers.on_incidents(events, uow, container.config, container.clock.now())
+
     subscribe_events(
         rt.broker,
         topic=topics.INCIDENT_OBSERVED,
         group_id=GROUP,
         model=IncidentObserved,
         handler=on_incident,
+        handler_many=on_incidents,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
@@ -44,6 +48,7 @@ def register(container: Container) -> None:
         group_id=GROUP_STATUS,
         model=OutreachStatusChanged,
         handler=handlers.on_status,
+        handler_many=handlers.on_statuses,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
@@ -54,12 +59,17 @@ def register(container: Container) -> None:
     async def on_referral(event: ReferralObserved, uow: UnitOfWork) -> None:
         await referrals.on_referral(event, uow, container.config, container.referral_policies, container.clock.now())
 
+    async def on_referrals(events: list[ReferralObserved], uow: UnitOfWork) -> None:
+        now = container.clock.now()
+        await referrals.on_referrals(events, uow, container.config, container.referral_policies, now)
+
     subscribe_events(
         rt.broker,
         topic=topics.REFERRAL_OBSERVED,
         group_id=GROUP_REFERRALS,
         model=ReferralObserved,
         handler=on_referral,
+        handler_many=on_referrals,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
