@@ -71,6 +71,11 @@ class ConsoleSettings(ServiceSettings):
         """Where the provider sends the browser back after sign-in."""
         return self.console_public_url.rstrip("/") + "/auth/callback"
 
+    @property
+    def signed_out_uri(self) -> str:
+        """Where the provider sends the browser back after signing out there (post_logout_redirect_uri)."""
+        return self.console_public_url.rstrip("/") + "/auth/signed-out"
+
     def zone_of(self, facility: str | None) -> ZoneInfo:
         """The zone a facility's times are shown in."""
         return ZoneInfo(self.console_facility_timezones.get(facility or "", self.console_default_timezone))

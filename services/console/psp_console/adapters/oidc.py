@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import jwt
@@ -50,6 +51,7 @@ class SignedIn:
     claims: dict[str, Any]
     access_token: str
     token_expires_at: datetime
+    id_token: str
 
 
 class OidcClient:
@@ -100,7 +102,7 @@ class OidcClient:
                     authorization_endpoint=str(doc["authorization_endpoint"]),
                     token_endpoint=str(doc["token_endpoint"]),
                     jwks_uri=str(doc["jwks_uri"]),
-                    end_session_endpoint=doc.get("end_session_endpoint"),
+                    end_session_endpoint=str(doc["end_session_endpoint"]) if doc.get("end_session_endpoint") else None,
                 )
             except KeyError as exc:
                 raise ProviderUnavailable("the discovery document lacks an endpoint") from exc
@@ -114,6 +116,20 @@ class OidcClient:
                 provider.authorization_endpoint, state=state, code_verifier=code_verifier, nonce=nonce
             )
         return str(url)
+
+    async def end_session_url(self, id_token: str | None) -> str | None:
+        """Where to end the provider's session (RP-initiated logout), or None when it offers no end_session_endpoint.
+
+        The browser comes back to the console's signed-out page (``post_logout_redirect_uri``, to be registered at
+        the provider); ``id_token_hint`` names the session that ends, ``client_id`` the client.
+        """
+        endpoint = (await self.provider()).end_session_endpoint
+        if not endpoint:
+            return None
+        params = {"client_id": self.settings.console_oidc_client_id}
+        params |= {"id_token_hint": id_token} if id_token else {}
+        params["post_logout_redirect_uri"] = self.settings.signed_out_uri
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
 
     async def redeem(self, code: str, code_verifier: str, nonce: str, now: datetime) -> SignedIn:
         """Exchange the code (with the PKCE verifier) for tokens and check the ID token; SignInRefused if bad."""
@@ -138,7 +154,7 @@ class OidcClient:
             expires_at = now + timedelta(seconds=float(expires_in))
         else:
             expires_at = datetime.fromtimestamp(float(claims["exp"]), tz=now.tzinfo)
-        return SignedIn(claims=claims, access_token=access, token_expires_at=expires_at)
+        return SignedIn(claims=claims, access_token=access, token_expires_at=expires_at, id_token=id_token)
 
     async def _key(self, token: str) -> Any:
         kid = jwt.get_unverified_header(token).get("kid")

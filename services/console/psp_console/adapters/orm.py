@@ -20,6 +20,7 @@ web_sessions = Table(
     Column("scopes", JSON, nullable=False),
     Column("staff_id", String(128), nullable=True),
     Column("access_token", Text, nullable=False),  # server-side only: never in a cookie, a page or a log line
+    Column("id_token", Text, nullable=True),  # server-side only: the id_token_hint of RP-initiated logout
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("token_expires_at", DateTime(timezone=True), nullable=False),

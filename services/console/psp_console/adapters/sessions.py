@@ -42,6 +42,7 @@ class NewSession:
     staff_id: str | None
     access_token: str
     token_expires_at: datetime
+    id_token: str | None = None
 
 
 class SessionStore:
@@ -63,6 +64,7 @@ class SessionStore:
             "scopes": sorted(new.scopes),
             "staff_id": new.staff_id,
             "access_token": new.access_token,
+            "id_token": new.id_token,
             "csrf_token": new_secret(),
             "created_at": now,
             "token_expires_at": new.token_expires_at,
@@ -99,11 +101,17 @@ class SessionStore:
             expires_at=expires_at,
         )
 
-    async def end(self, session_id: str | None) -> None:
-        """Delete a session (sign-out)."""
-        if session_id:
-            async with self.engine.begin() as conn:
-                await conn.execute(delete(web_sessions).where(web_sessions.c.id_hash == digest(session_id)))
+    async def end(self, session_id: str | None) -> str | None:
+        """Delete a session (sign-out); its ID token (the provider's logout hint), if it had one."""
+        if not session_id:
+            return None
+        key = digest(session_id)
+        async with self.engine.begin() as conn:
+            id_token = (
+                await conn.execute(select(web_sessions.c.id_token).where(web_sessions.c.id_hash == key))
+            ).scalar()
+            await conn.execute(delete(web_sessions).where(web_sessions.c.id_hash == key))
+        return id_token
 
     async def purge(self, now: datetime, sign_in_timeout: timedelta) -> None:
         """Drop expired sessions and abandoned sign-ins."""

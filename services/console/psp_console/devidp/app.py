@@ -1,4 +1,4 @@
-"""The dev provider's HTTP endpoints: discovery, JWKS, authorize (account chooser), token."""
+"""The dev provider's HTTP endpoints: discovery, JWKS, authorize (account chooser), token, end_session."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from psp_common.auth import Scope
 from psp_common.clock import Clock, SystemClock
 from psp_console.devidp.accounts import ACCOUNTS, DemoAccount
+from psp_console.devidp.end_session import SESSION_COOKIE, LogoutRefused, hinted_client, redirect_target
 from psp_console.devidp.settings import DEV_TOOLS_CLIENT, DevIdpSettings
 from psp_console.devidp.tokens import Signer, s256
 
@@ -46,6 +47,7 @@ class DevIdp:
         self.clock = clock
         self.signer = Signer(settings)
         self.codes: dict[str, Grant] = {}
+        self.sessions: dict[str, str] = {}  # this provider's sign-ins: browser cookie -> demo account key
 
     def redirect_allowed(self, uri: str) -> bool:
         """A registered redirect URI, or (none registered) an http(s) URI on this machine."""
@@ -104,6 +106,7 @@ def build(settings: DevIdpSettings | None = None, *, clock: Clock | None = None)
             "authorization_endpoint": f"{issuer}/authorize",
             "token_endpoint": f"{issuer}/token",
             "jwks_uri": f"{issuer}/jwks",
+            **({"end_session_endpoint": f"{issuer}/end_session"} if settings.devidp_end_session else {}),
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "client_credentials"],
             "subject_types_supported": ["public"],
@@ -126,7 +129,7 @@ def build(settings: DevIdpSettings | None = None, *, clock: Clock | None = None)
     async def readyz() -> dict[str, str]:
         return {"status": "ok"}
 
-    def _authorize(p: dict[str, str], account_key: str | None) -> Response:
+    def _authorize(p: dict[str, str], account_key: str | None, signed_in: str | None = None) -> Response:
         if p.get("client_id") not in settings.devidp_clients or not idp.redirect_allowed(p.get("redirect_uri", "")):
             return _page("error.html", 400, message="Unknown client or redirect URI: this sign-in cannot continue.")
         problem = idp.request_problem(p)
@@ -135,24 +138,47 @@ def build(settings: DevIdpSettings | None = None, *, clock: Clock | None = None)
             return RedirectResponse(f"{p['redirect_uri']}?{query}", status_code=303)
         if account_key is None:
             hidden = {k: p[k] for k in AUTHORIZE_PARAMS if k in p}
-            return _page("choose.html", hidden=hidden, accounts=list(ACCOUNTS.values()))
+            known = ACCOUNTS.get(idp.sessions.get(signed_in or "", ""))
+            return _page("choose.html", hidden=hidden, accounts=list(ACCOUNTS.values()), signed_in=known)
         account = ACCOUNTS.get(account_key)
         if account is None:
             return _page("error.html", 400, message="Choose one of the demo accounts.")
         code = idp.issue_code(p, account)
         query = urlencode({"code": code, "state": p.get("state", ""), "iss": issuer})
-        return RedirectResponse(f"{p['redirect_uri']}?{query}", status_code=303)
+        response = RedirectResponse(f"{p['redirect_uri']}?{query}", status_code=303)
+        session = signed_in if signed_in in idp.sessions else secrets.token_urlsafe(32)
+        idp.sessions[session] = account.key
+        response.set_cookie(SESSION_COOKIE, session, path="/", httponly=True, samesite="lax")
+        return response
 
     @app.get("/authorize")
     async def authorize(request: Request) -> Response:
         """Check the request, then show the demo accounts to choose from."""
-        return _authorize(dict(request.query_params), None)
+        return _authorize(dict(request.query_params), None, request.cookies.get(SESSION_COOKIE))
 
     @app.post("/authorize")
     async def choose(request: Request) -> Response:
         """The chosen account: issue a code and send the browser back to the client."""
         form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
-        return _authorize(form, form.get("account", ""))
+        return _authorize(form, form.get("account", ""), request.cookies.get(SESSION_COOKIE))
+
+    @app.api_route("/end_session", methods=["GET", "POST"])
+    async def end_session(request: Request) -> Response:
+        """RP-initiated logout: forget this browser's sign-in, then back to a registered post-logout URI only."""
+        params = dict(request.query_params)
+        if request.method == "POST":
+            body = (await request.body()).decode("utf-8", "replace")
+            params |= {k: v[0] for k, v in parse_qs(body).items()}
+        idp.sessions.pop(request.cookies.get(SESSION_COOKIE, ""), None)
+        try:
+            hint = hinted_client(params.get("id_token_hint"), idp.signer.key.public_key(), issuer)
+            target = redirect_target(settings, params, hint)
+        except LogoutRefused as exc:
+            response: Response = _page("error.html", 400, message=f"Signed out here, but {exc}.")
+        else:
+            response = RedirectResponse(target, status_code=303) if target else _page("signed_out.html")
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+        return response
 
     @app.post("/token")
     async def token(request: Request) -> Response:

@@ -25,6 +25,14 @@ class DevIdpSettings(ServiceSettings):
         default_factory=list,
         description="Allowed redirect URIs; empty allows any http(s) URI on 127.0.0.1 or localhost (dev).",
     )
+    devidp_post_logout_redirect_uris: list[str] = Field(
+        default_factory=list,
+        description="Registered post-logout redirect URIs (RP-initiated logout); empty allows any http(s) URI on "
+        "127.0.0.1 or localhost (dev). Any other is never redirected to.",
+    )
+    devidp_end_session: bool = Field(
+        True, description="Advertise end_session_endpoint (off: act as a provider without RP-initiated logout)."
+    )
     devidp_token_ttl_s: int = Field(3600, gt=0, description="Lifetime of issued tokens.")
     devidp_code_ttl_s: int = Field(120, gt=0, description="Lifetime of an authorization code.")
 

@@ -112,6 +112,7 @@ async def callback(request: Request) -> Response:
         staff_id=claims.get("staff_id") if isinstance(claims.get("staff_id"), str) else None,
         access_token=signed.access_token,
         token_expires_at=signed.token_expires_at,
+        id_token=signed.id_token,
     )
     session_id = await console.sessions.create(new, now)
     await audit.record(now, subject, scopes, "SIGNIN", "/auth/callback", 303)
@@ -123,14 +124,24 @@ async def callback(request: Request) -> Response:
     return response
 
 
-@router.post("/auth/logout", summary="Sign out (ends the console session).")
+async def _provider_sign_out(request: Request, id_token: str | None) -> str:
+    """The provider's end-session URL (RP-initiated logout) when it has one, else the console's signed-out page."""
+    try:
+        url = await request.app.state.console.oidc.end_session_url(id_token)
+    except ProviderUnavailable as exc:
+        log.warning("provider session not ended: %s", exc)
+        url = None
+    return url or "/auth/signed-out"
+
+
+@router.post("/auth/logout", summary="Sign out (ends the console session, then the provider's if it can).")
 async def logout(request: Request, user: WebSession = Depends(current_user)) -> Response:
-    """End the session (CSRF-checked) and forget the cookie."""
+    """End the session (CSRF-checked), forget the cookie, then end the provider's session (RP-initiated logout)."""
     console = request.app.state.console
     check_csrf(request, user, await read_form(request))
-    await console.sessions.end(request.cookies.get(session_cookie(request)))
+    id_token = await console.sessions.end(request.cookies.get(session_cookie(request)))
     await console.audit.record(console.clock.now(), user.subject, user.scopes, "SIGNOUT", "/auth/logout", 303)
-    response = RedirectResponse("/auth/signed-out", status_code=303)
+    response = RedirectResponse(await _provider_sign_out(request, id_token), status_code=303)
     _clear_cookie(request, response, session_cookie(request))
     return response
 

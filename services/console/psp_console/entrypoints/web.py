@@ -239,26 +239,29 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(NotPermitted, on_forbidden)
     app.add_exception_handler(CsrfRefused, on_csrf)
     app.add_exception_handler(BackendError, on_backend)
-    app.add_middleware(SecurityHeaders)
+    issuer = urlsplit(str(app.state.console.settings.console_oidc_issuer or ""))
+    app.add_middleware(SecurityHeaders, provider=f"{issuer.scheme}://{issuer.netloc}" if issuer.netloc else "")
 
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
-HEADERS = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-]
+def csp(provider: str = "") -> str:
+    """The console's CSP; the sign-out form may end at the identity provider (its origin: RP-initiated logout)."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"form-action 'self'{' ' + provider if provider else ''}; frame-ancestors 'none'; base-uri 'none'; "
+        "object-src 'none'"
+    )
+
+
+FIXED_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
+                 (b"referrer-policy", b"same-origin")]  # fmt: skip
 
 
 class SecurityHeaders:
     """CSP (scripts and styles from the console only), no framing, no sniffing; pages are never cached."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, provider: str = "") -> None:
         self.app = app
+        self.headers = [(b"content-security-policy", csp(provider).encode()), *FIXED_HEADERS]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -268,7 +271,7 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", [])) + HEADERS
+                headers = list(message.get("headers", [])) + self.headers
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
