@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import profile, scenarios
+from bench import profile, quiet, scenarios
 from bench.env import environment, postgres_version
 from bench.report import Row, results_markdown, text_table, with_ratios, write_csv
 from bench.systems import REPO, RelaySystem, System
@@ -30,9 +30,12 @@ QUICK = {
     "drain_seconds": 20.0,
     "settle_seconds": 30.0,
     "whatif_incidents": 10_000,
+    "idle_seconds": 20.0,
+    "quiet_seconds": 20.0,
 }
 ORDER = ("fixed", "search", "replay", "drain")
 SYSTEM_SCENARIOS = set(ORDER)
+QUIET_SCENARIOS = {"idle", "cold"}  # the make run stack at rest (bench/quiet.py)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,9 +45,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--only", default=",".join(SYSTEMS), help="comma list of " + ",".join(SYSTEMS))
     p.add_argument(
         "--scenarios",
-        default="fixed,search,replay,drain,whatif",
-        help="comma list of the scenarios to run (whatif: rules' draft what-if on stored history, no broker)",
+        default="fixed,search,replay,drain,whatif,idle,cold",
+        help="comma list of the scenarios to run (whatif: rules' draft what-if on stored history, no broker; "
+        "idle, cold: the make run stack at rest)",
     )
+    p.add_argument("--idle-seconds", type=float, default=60.0, help="idle scenario: how long CPU is read, s")
+    p.add_argument("--quiet-seconds", type=float, default=60.0, help="cold scenario: quiet before the first report")
+    p.add_argument("--warm-reports", type=int, default=5, help="cold scenario: reports timed after the first")
     p.add_argument("--whatif-incidents", type=int, default=100_000, help="stored incident versions the what-if decides")
     p.add_argument("--rate", type=float, default=200.0, help="fixed-rate scenario, reports/s (target: p99 <= 250 ms)")
     p.add_argument("--duration", type=float, default=30.0, help="fixed-rate scenario length, s")
@@ -235,6 +242,14 @@ async def amain(args: argparse.Namespace) -> int:
         except Exception as exc:
             print(f"   what-if failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             rows.append(Row("rules", "error", note=f"{type(exc).__name__}: {str(exc)[:200]}"))
+    if args.scenarios & QUIET_SCENARIOS:
+        rows += await quiet.run(
+            args.scenarios & QUIET_SCENARIOS,
+            workdir / quiet.SYSTEM,
+            args.idle_seconds,
+            args.quiet_seconds,
+            args.warm_reports,
+        )
     for name in args.only:
         for i, wanted in enumerate(phases(args, bool(external))):
             # The embedded broker keeps every message in memory and slows as it fills, so each system starts on a
@@ -251,7 +266,7 @@ async def amain(args: argparse.Namespace) -> int:
                     broker.stop()
     rows = with_ratios(rows)
     print("\n" + text_table(rows))
-    verdict = verdicts(rows, args)
+    verdict = verdicts(rows, args) + quiet.verdicts(rows)
     if "whatif" in args.scenarios:
         from bench import whatif
 

@@ -254,3 +254,27 @@ def test_the_replay_runs_alone_on_a_fresh_system_unless_shared() -> None:
     assert phases(parse_args([]), external=True) == [{"fixed", "search", "replay", "drain"}]  # one broker, as given
     assert phases(parse_args(["--scenarios", "replay"]), external=False) == [{"replay"}]
     assert phases(parse_args(["--scenarios", "whatif"]), external=False) == []
+
+
+def test_quiet_verdicts_judge_the_idle_total_and_the_cold_ratio() -> None:
+    from bench.quiet import verdicts
+
+    rows = [
+        Row("makerun", "idle", stage="cpu:broker", value=2.0),
+        Row("makerun", "idle", stage="cpu:services_total", value=4.9),
+        Row("makerun", "cold", stage="first_after_quiet", value=3000.0),
+        Row("makerun", "cold", stage="following_median", value=170.0),
+        Row("makerun", "cold", stage="first_over_following", value=17.6),
+    ]
+    idle, cold = verdicts(rows)
+    assert "MET (4.9%" in idle and "NOT MET" not in idle
+    assert "NOT MET" in cold
+
+
+def test_quiet_counts_pages_by_their_ack_link(tmp_path: Path) -> None:
+    from bench.quiet import pages_seen
+
+    links = tmp_path / "links.txt"
+    assert pages_seen(links) == 0
+    links.write_text("ref1 ack http://x/a\nref1 decline http://x/d\nref2 ack http://x/b\n")
+    assert pages_seen(links) == 2

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from itertools import chain
 from typing import Annotated, Any, TypeVar
 
 from aiokafka import TopicPartition
@@ -453,11 +454,7 @@ def subscribe_raw(
     batched = handle_batch is not None and settings.kafka_batch_max > 1
     extra: dict[str, Any] = {}
     if batched:
-        extra = {
-            "batch": True,
-            "max_records": settings.kafka_batch_max,
-            "batch_timeout_ms": settings.kafka_fetch_max_wait_ms,
-        }
+        extra = {"batch": True, "max_records": settings.kafka_batch_max}
     sub = broker.subscriber(
         topic,
         group_id=group_id,
@@ -470,6 +467,7 @@ def subscribe_raw(
         **extra,
     )
 
+    FetchPacer.from_settings(settings).install(sub, settings.kafka_batch_max if batched else None)
     if batched:
         assert handle_batch is not None
 
@@ -496,6 +494,56 @@ def subscribe_raw(
 
     consume.__annotations__["body"] = documented(bytes, schema)
     return sub(consume)
+
+
+class FetchPacer:
+    """How a subscriber waits for records: short broker long-polls while records flow, long ones once idle.
+
+    FastStream's batch loop calls ``getmany(timeout_ms=batch_timeout_ms)`` and, when nothing came, sleeps another
+    ``batch_timeout_ms``: a short timeout wakes every subscriber many times a second with nothing to do, a long
+    one delays the first record after quiet by up to that sleep. Here ``getmany`` waits up to ``idle_after_ms``
+    (the consumer's fetcher wakes it as soon as records arrive) and an empty answer is asked again at once.
+
+    The broker-side wait (``fetch_max_wait_ms``) is what an idle consumer costs: one fetch per wait, in the
+    service and in the broker. Some brokers (the embedded Tansu) do not answer a fetch as soon as data arrives,
+    so a short wait is what keeps the pipeline fast. The pacer keeps ``active_ms`` while records flow and
+    switches the consumer's fetcher to ``idle_ms`` after ``idle_after_ms`` without any.
+    """
+
+    def __init__(self, active_ms: int, idle_ms: int, idle_after_ms: int) -> None:
+        self.active_ms, self.idle_ms, self.idle_after_ms = active_ms, max(idle_ms, active_ms), idle_after_ms
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> FetchPacer:
+        """The pacer ``settings`` configure."""
+        return cls(
+            settings.kafka_fetch_max_wait_ms, settings.kafka_idle_fetch_max_wait_ms, settings.kafka_idle_after_ms
+        )
+
+    async def next_records(self, consumer: Any, max_records: int) -> tuple[Any, ...]:
+        """The next records (empty after ``idle_after_ms`` without any); paces the consumer's fetches."""
+        batches = await consumer.getmany(timeout_ms=self.idle_after_ms, max_records=max_records)
+        self.pace(consumer, self.active_ms if batches else self.idle_ms)
+        return tuple(chain.from_iterable(batches.values()))
+
+    @staticmethod
+    def pace(consumer: Any, wait_ms: int) -> None:
+        """Set the broker-side wait of the consumer's next fetches (aiokafka reads it per request)."""
+        fetcher = getattr(consumer, "_fetcher", None)
+        if fetcher is not None and hasattr(fetcher, "_fetch_max_wait_ms"):
+            fetcher._fetch_max_wait_ms = wait_ms
+
+    def install(self, sub: Any, max_records: int | None) -> None:
+        """Replace the subscriber's record wait (``max_records`` None: FastStream's one-record subscriber)."""
+
+        async def get_batch(consumer: Any) -> tuple[Any, ...]:
+            return await self.next_records(consumer, max_records or 1)
+
+        async def get_one(consumer: Any) -> Any:
+            records = await self.next_records(consumer, 1)
+            return records[0] if records else None
+
+        sub.get_msg = get_one if max_records is None else get_batch
 
 
 def observe(metrics: Metrics | None, msg: KafkaMessage, group: str, seconds: float) -> None:

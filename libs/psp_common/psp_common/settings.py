@@ -51,7 +51,17 @@ class ServiceSettings(BaseSettings):
     kafka_fetch_max_wait_ms: int = Field(
         100,
         ge=1,
-        description="Longest a fetch waits for data; keep it low on brokers that do not answer early (Tansu).",
+        description="Longest a fetch waits for data while records flow; keep it low on brokers that do not answer "
+        "early (Tansu).",
+    )
+    kafka_idle_fetch_max_wait_ms: int = Field(
+        500,
+        ge=1,
+        description="Longest a fetch waits for data once a subscriber has been idle (what an idle consumer costs: "
+        "one fetch per wait, in the service and the broker).",
+    )
+    kafka_idle_after_ms: int = Field(
+        2000, ge=100, description="A subscriber that got no records for this long uses the idle fetch wait."
     )
     kafka_batch_max: int = Field(
         100, ge=1, description="Events handled per database transaction by event subscribers (1 = one at a time)."

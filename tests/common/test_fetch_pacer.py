@@ -1,0 +1,124 @@
+"""An idle subscriber sleeps: it waits for records instead of polling, and its fetches slow down once idle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from faststream.kafka import KafkaBroker
+
+from psp_common.kafka import DeadLetters, FetchPacer, subscribe_raw
+from psp_common.settings import ServiceSettings
+
+
+class FakeFetcher:
+    def __init__(self) -> None:
+        self._fetch_max_wait_ms = 20
+
+
+class FakeConsumer:
+    """aiokafka's getmany: returns what is queued (an empty dict when the wait ran out)."""
+
+    def __init__(self, answers: list[dict[str, list[str]]]) -> None:
+        self.answers = answers
+        self.timeouts: list[int] = []
+        self._fetcher = FakeFetcher()
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[str, list[str]]:
+        self.timeouts.append(timeout_ms)
+        return self.answers.pop(0)
+
+
+def settings(**kw: Any) -> ServiceSettings:
+    return ServiceSettings(kafka_fetch_max_wait_ms=20, kafka_idle_fetch_max_wait_ms=500, kafka_idle_after_ms=2000, **kw)
+
+
+def batch_subscriber(s: ServiceSettings) -> Any:
+    broker = KafkaBroker("127.0.0.1:1")
+
+    async def handle(_: bytes) -> None:
+        return None
+
+    async def handle_batch(_: list[bytes]) -> None:
+        return None
+
+    subscribe_raw(
+        broker,
+        topic="t",
+        group_id="g",
+        parse=lambda b: b,  # type: ignore[arg-type, return-value]
+        handle=handle,
+        handle_batch=handle_batch,
+        dead_letters=DeadLetters(broker, "test"),
+        settings=s,
+    )
+    (sub,) = broker.subscribers
+    return sub
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every sleep FastStream's loop would take (the idle wait must be getmany's own, not a sleep)."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(anyio, "sleep", sleep)
+    return slept
+
+
+async def test_an_empty_wait_asks_again_without_sleeping(no_sleep: list[float]) -> None:
+    sub = batch_subscriber(settings())
+    consumer = FakeConsumer([{}, {}, {"tp": ["r1", "r2"]}])
+    got = [await sub.get_msg(consumer) for _ in range(3)]
+    assert got == [(), (), ("r1", "r2")]
+    assert no_sleep == []
+    assert consumer.timeouts == [2000, 2000, 2000]  # one wake-up per idle_after_ms, whatever the fetch wait
+
+
+async def test_an_idle_subscriber_wakes_once_per_idle_after_not_per_fetch(no_sleep: list[float]) -> None:
+    """Over a simulated idle minute the subscriber's loop wakes 30 times (60 s / 2 s), not 3,000 (60 s / 20 ms)."""
+    sub = batch_subscriber(settings())
+    idle_minute_ms = 60_000
+    consumer = FakeConsumer([{} for _ in range(100)])
+    waited = 0
+    wakeups = 0
+    while waited < idle_minute_ms:
+        await sub.get_msg(consumer)
+        waited += consumer.timeouts[-1] + int(1000 * sum(no_sleep))
+        no_sleep.clear()
+        wakeups += 1
+    assert wakeups == 30
+
+
+async def test_fetches_slow_down_when_idle_and_speed_up_when_records_flow(no_sleep: list[float]) -> None:
+    sub = batch_subscriber(settings())
+    consumer = FakeConsumer([{}, {"tp": ["r"]}, {}])
+    await sub.get_msg(consumer)
+    assert consumer._fetcher._fetch_max_wait_ms == 500
+    await sub.get_msg(consumer)
+    assert consumer._fetcher._fetch_max_wait_ms == 20
+    await sub.get_msg(consumer)
+    assert consumer._fetcher._fetch_max_wait_ms == 500
+
+
+async def test_one_record_subscriber_is_paced_too(no_sleep: list[float]) -> None:
+    pacer = FetchPacer(active_ms=20, idle_ms=500, idle_after_ms=2000)
+
+    class Sub:
+        get_msg: Any = None
+
+    sub = Sub()
+    pacer.install(sub, None)
+    consumer = FakeConsumer([{}, {"tp": ["only"]}])
+    assert await sub.get_msg(consumer) is None
+    assert consumer._fetcher._fetch_max_wait_ms == 500
+    assert await sub.get_msg(consumer) == "only"
+    assert consumer._fetcher._fetch_max_wait_ms == 20
+    assert no_sleep == []
+
+
+def test_the_idle_wait_is_never_shorter_than_the_active_one() -> None:
+    assert FetchPacer(active_ms=300, idle_ms=100, idle_after_ms=2000).idle_ms == 300
