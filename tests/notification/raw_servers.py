@@ -60,6 +60,17 @@ async def endless_body(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
         server.written += len(chunk)
 
 
+async def keep_answering(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:
+    """Answer 200 to every request on the connection until the client hangs up (HTTP/1.1 keep-alive)."""
+    while not reader.at_eof():
+        try:
+            server.first_bytes.append(await read_request(reader))
+        except asyncio.IncompleteReadError:
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+
 async def hello_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server: RawServer) -> None:
     """Record the first bytes (a TLS ClientHello carries the server name) and hang up."""
     server.first_bytes.append(await reader.read(4096))

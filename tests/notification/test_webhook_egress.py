@@ -20,7 +20,7 @@ from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.bootstrap import webhook_client
 from psp_notification.domain.addresses import address_problem, literal_ip
 from psp_notification.settings import NotificationSettings
-from tests.notification.raw_servers import endless_body, hello_only, raw_server
+from tests.notification.raw_servers import endless_body, hello_only, keep_answering, raw_server
 from tests.notification.support import app_env, matched
 from tests.notification.test_channels_real import MESSAGE, SECRET, Recorder, serve
 
@@ -102,6 +102,31 @@ async def test_an_allow_listed_host_may_be_internal_and_is_called_at_the_checked
         assert not err.value.permanent
     assert len(listener.opened) == 1
     assert b"pager.hospital.internal" in listener.first_bytes[0]  # TLS server name is the host, not the IP
+
+
+async def test_connections_are_kept_per_host_name_and_never_shared_between_names() -> None:
+    async def local(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]  # every name at one address: only the name tells the pools apart
+
+    async with raw_server(keep_answering) as listener:
+        transport = GuardedTransport(EgressPolicy(production=False), resolver=local, keep_hosts=2)
+        async with httpx.AsyncClient(transport=transport) as client:
+            channel = WebhookChannel(client, SECRET, retries=0, backoff_s=0)
+            for _ in range(3):
+                await channel.notify(MESSAGE, f"http://a.hooks.test:{listener.port}/hook")
+            assert len(listener.opened) == 1  # three pages, one connection
+            await channel.notify(MESSAGE, f"http://b.hooks.test:{listener.port}/hook")
+            assert len(listener.opened) == 2  # the same address under another name: a connection of its own
+            for _ in range(2):  # a third name with no pool left: a connection per request
+                await channel.notify(MESSAGE, f"http://c.hooks.test:{listener.port}/hook")
+            assert len(listener.opened) == 4
+    hosts = [b.split(b"\r\nhost: ", 1)[1].split(b"\r\n", 1)[0] for b in (h.lower() for h in listener.first_bytes)]
+    assert (
+        hosts
+        == [b"a.hooks.test:%d" % listener.port] * 3
+        + [b"b.hooks.test:%d" % listener.port]
+        + [b"c.hooks.test:%d" % listener.port] * 2
+    )
 
 
 async def test_redirects_are_not_followed() -> None:

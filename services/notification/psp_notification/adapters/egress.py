@@ -3,8 +3,10 @@
 ``GuardedTransport`` resolves the host, refuses the send when any resolved address is loopback, private,
 link-local, metadata, multicast or reserved (unless the host is allow-listed), then sends to the checked
 IP with the original ``Host`` header and TLS server name. There is no second lookup a rebinding DNS server
-could answer differently. Keep-alive is off so a connection verified for one host name is never reused for
-another that shares its address. Refusals raise ``AddressRefused`` whose message names the rule only.
+could answer differently. Connections are kept alive per host name (each name has its own pool, so a connection
+verified for one name is never reused for another that shares its address), for at most ``keep_hosts`` names;
+further names get a connection per request. Every request is checked before a connection is chosen. Refusals
+raise ``AddressRefused`` whose message names the rule only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from psp_notification.domain.addresses import address_problem, literal_ip, url_p
 from psp_notification.settings import NotificationSettings
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+KEEP_ALIVE = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=5.0)  # per host name
 
 
 class AddressRefused(Exception):
@@ -65,11 +68,14 @@ class EgressPolicy:
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """An httpx transport that pins each request to a checked address of its host."""
 
-    def __init__(self, policy: EgressPolicy, resolver: Resolver = resolve, **kwargs: object) -> None:
-        kwargs.setdefault("limits", httpx.Limits(max_keepalive_connections=0))
+    def __init__(
+        self, policy: EgressPolicy, resolver: Resolver = resolve, *, keep_hosts: int = 64, **kwargs: object
+    ) -> None:
         kwargs.setdefault("trust_env", False)
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._policy, self._resolve = policy, resolver
+        self._pool_kwargs = {**kwargs, "limits": kwargs.get("limits", KEEP_ALIVE)}
+        super().__init__(**{**kwargs, "limits": httpx.Limits(max_keepalive_connections=0)})  # type: ignore[arg-type]
+        self._policy, self._resolve, self._keep_hosts = policy, resolver, keep_hosts
+        self._pools: dict[tuple[str, str, int], httpx.AsyncHTTPTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Check the URL, resolve and check the host, send to the checked address."""
@@ -82,7 +88,24 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         if pinned != host:
             request.extensions = {**request.extensions, "sni_hostname": host}
             request.url = request.url.copy_with(host=pinned)  # Host header was set from the original URL
-        return await super().handle_async_request(request)
+        pool = self._pool_of((request.url.scheme, host.lower(), port))
+        if pool is None:  # more names than pools: a connection of its own, closed after the answer
+            return await super().handle_async_request(request)
+        return await pool.handle_async_request(request)
+
+    def _pool_of(self, name: tuple[str, str, int]) -> httpx.AsyncHTTPTransport | None:
+        """The keep-alive pool of one host name (scheme and port too), made on first use while there is room."""
+        pool = self._pools.get(name)
+        if pool is None and len(self._pools) < self._keep_hosts:
+            pool = self._pools[name] = httpx.AsyncHTTPTransport(**self._pool_kwargs)  # type: ignore[arg-type]
+        return pool
+
+    async def aclose(self) -> None:
+        """Close every host's pool, then the transport."""
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+        await super().aclose()
 
     async def _checked_address(self, host: str, port: int) -> str:
         ip = literal_ip(host)
