@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from tests.console.conftest import sign_in
-from tests.console.stack import Stack, decide, seed_evaluation, stack  # noqa: F401  (fixture)
+from tests.console.stack import Stack, decide, open_case, seed_evaluation, stack  # noqa: F401  (fixture)
 
 SEPT = datetime(2026, 9, 1, tzinfo=UTC)
 RANGE = {"from": "2026-09", "to": "2026-11"}
@@ -87,12 +87,32 @@ async def test_charts_from_the_services_with_small_cells_suppressed(stack: Stack
     declined = section(html, "declined")
     assert table(declined) == [["2026-09", "0", "6"], ["2026-10", "&lt;5", "7"], ["2026-11", "0", "0"]]
 
-    triggers = section(html, "triggers")
-    rows = table(triggers)
-    assert [row[0] for row in rows] == ["2026-09", "2026-10", "2026-11"]
-    assert all(v == "6" for v in rows[0][1:]) and all(v == "&lt;5" for v in rows[1][1:])  # 2 reports in October
-    assert all(v == "0" for v in rows[2][1:]) and len(rows[0]) > 1
-    assert len(markers(triggers)) == len(rows[0]) - 1
+    triggers = section(html, "triggers")  # cases (6, then 7), not the reports the rules decided (6, then 2)
+    assert table(triggers) == [["2026-09", "6"], ["2026-10", "7"], ["2026-11", "0"]] and markers(triggers) == []
+
+
+async def test_cases_by_trigger_count_cases_with_small_cells_suppressed(stack: Stack) -> None:  # noqa: F811
+    for i in range(8):  # eight reports decided in September (the rules count reports per rule fired) ...
+        await decide(stack, SEPT + timedelta(days=1, hours=i))
+    for days, n in ((3, 5), (33, 2)):  # ... but five cases in September, two in October (each by harm.death)
+        for i in range(n):
+            await open_case(stack, SEPT + timedelta(days=days, hours=i))
+    async with stack.site.client() as c:
+        await sign_in(c, "analyst", "/evaluation")
+        r = await c.get("/evaluation", params=RANGE)
+        exported = await c.get("/evaluation/charts.csv", params=RANGE)
+    triggers = section(r.text, "triggers")
+    assert "Cases per month by trigger" in triggers and ">Cases</text>" in triggers
+    assert table(triggers) == [["2026-09", "5"], ["2026-10", "&lt;5"], ["2026-11", "0"]]
+    assert markers(triggers) == ["2026-10, harm.death: &lt;5 (suppressed)"]
+    drawn = bars(triggers)
+    assert ("harm.death", "2026-09", "2026-09, harm.death: 5") in drawn and "2026-10" not in {m for _, m, _ in drawn}
+    rows = [x for x in csv.DictReader(io.StringIO(exported.text)) if x["chart"] == "Cases per month by trigger"]
+    assert [(x["month"], x["series"], x["value"], x["suppressed"]) for x in rows] == [
+        ("2026-09", "harm.death", "5", ""),
+        ("2026-10", "harm.death", "", "yes"),
+        ("2026-11", "harm.death", "0", ""),
+    ]
 
 
 async def test_reports_decided_but_not_paged_are_shown_per_month(stack: Stack) -> None:  # noqa: F811

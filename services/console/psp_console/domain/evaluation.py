@@ -106,19 +106,19 @@ def _counts(by_month: dict[str, dict[str, Any]], field: str) -> dict[tuple[str, 
     return {(key, month): value for month, body in by_month.items() for key, value in (body.get(field) or {}).items()}
 
 
-def trigger_chart(months: tuple[str, ...], rules: dict[str, dict[str, Any]], min_cell: int) -> Chart:
-    """Reports that triggered outreach per month, by rule (rules /v1/stats per month: ``by_rule``)."""
-    keys = sorted({k for body in rules.values() for k in (body.get("by_rule") or {})})
+def trigger_chart(months: tuple[str, ...], cases: dict[str, dict[str, Any]], min_cell: int) -> Chart:
+    """Cases per month by the rule that triggered their outreach (notification /v1/stats per month: ``by_trigger``)."""
+    keys = sorted({k for body in cases.values() for k in (body.get("by_trigger") or {})})
     return Chart(
         "triggers",
         "Cases per month by trigger",
-        "Incident reports for which each rule fired, by the month the rules service decided them; "
-        "a report can fire more than one rule.",
+        "Outreach cases opened each month, counted once under each rule that triggered them (a case can have "
+        "more than one trigger); several reports about one incident make one case.",
         "Month (UTC)",
-        "Reports",
+        "Cases",
         months,
         tuple(Series(k, k) for k in keys),
-        _counts(rules, "by_rule"),
+        _counts(cases, "by_trigger"),
         min_cell,
     )
 
@@ -216,14 +216,19 @@ def declined_chart(months: tuple[str, ...], monthly: dict[str, dict[str, Any]], 
     )
 
 
-def charts(chosen: MonthRange, rules: dict[str, dict[str, Any]], notification: dict[str, Any]) -> list[Chart]:
-    """Every chart of the page, from rules /v1/stats (one per month) and notification /v1/stats (the range)."""
+def charts(
+    chosen: MonthRange,
+    rules: dict[str, dict[str, Any]],
+    notification: dict[str, Any],
+    cases: dict[str, dict[str, Any]],
+) -> list[Chart]:
+    """Every chart of the page, from rules and notification /v1/stats per month and notification's for the range."""
     months = chosen.months
     monthly = {m["month"]: m for m in notification.get("monthly", []) if m.get("month") in months}
     rules_min = min((int(b.get("min_cell", 5)) for b in rules.values()), default=5)
     min_cell = int(notification.get("min_cell", 5))
     return [
-        trigger_chart(months, rules, rules_min),
+        trigger_chart(months, cases, min((int(b.get("min_cell", 5)) for b in cases.values()), default=5)),
         paging_chart(months, rules, rules_min),
         first_contact_chart(months, monthly, min_cell),
         outcome_chart(months, monthly, min_cell),

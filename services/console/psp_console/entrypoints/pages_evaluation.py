@@ -55,11 +55,12 @@ async def evaluation(request: Request, user: WebSession = Depends(page("evaluati
             charts=[],
         )
     backends = request.app.state.console.backends
-    rules, notification = await asyncio.gather(
+    rules, notification, cases = await asyncio.gather(
         stats.rules_by_month(backends, user.access_token, chosen),
         stats.notification_stats(backends, user.access_token, chosen),
+        stats.cases_by_month(backends, user.access_token, chosen),
     )
-    drawn = [(c, layout(c)) for c in charts(chosen, rules, notification)]
+    drawn = [(c, layout(c)) for c in charts(chosen, rules, notification, cases)]
     query = f"from={chosen.first}&to={chosen.last}"
     return render(
         request,
@@ -83,11 +84,12 @@ async def charts_csv(request: Request, user: WebSession = Depends(page("evaluati
     except RangeError as exc:
         return _bad_range(request, user, exc)
     backends = request.app.state.console.backends
-    rules, notification = await asyncio.gather(
+    rules, notification, cases = await asyncio.gather(
         stats.rules_by_month(backends, user.access_token, chosen),
         stats.notification_stats(backends, user.access_token, chosen),
+        stats.cases_by_month(backends, user.access_token, chosen),
     )
-    return _csv(to_csv(charts(chosen, rules, notification)), f"psp-evaluation-{chosen.first}-{chosen.last}.csv")
+    return _csv(to_csv(charts(chosen, rules, notification, cases)), f"psp-evaluation-{chosen.first}-{chosen.last}.csv")
 
 
 @router.get("/evaluation/monthly.csv", summary="The notification service's monthly figures as CSV.")
