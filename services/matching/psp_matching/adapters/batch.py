@@ -4,7 +4,6 @@ decided, written in one statement per table (``psp_matching.set_based`` decides 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import KEY, aware, dialect_of, insert_or_skip
 from psp_common.deferred import defer_insert
-from psp_matching.adapters.case_rows import assignment_values, case_values
+from psp_matching.adapters.case_rows import assignment_values, case_values, member_values
 from psp_matching.adapters.cases import ACTIVE, SUPERSEDED, row_values
 from psp_matching.adapters.orm import assignments, cases, members, supported
 from psp_matching.domain.cases import BACKUP, Assignment, Case, TeamMember
@@ -126,7 +125,7 @@ async def save_cases(
         for c in a.candidates:
             if c.role != BACKUP:
                 member = TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at)
-                defer_insert(session, members, asdict(member))
+                defer_insert(session, members, member_values(member))
 
 
 async def save_closed_and_joined(
@@ -139,7 +138,7 @@ async def save_closed_and_joined(
         await session.execute(UPDATE_CASE, changed)
     if not joined:
         return
-    rows = [asdict(m) for m in joined]
+    rows = [member_values(m) for m in joined]
     dialect = dialect_of(session)
     if dialect in ("postgresql", "sqlite"):
         await session.execute(SKIP_MEMBER[dialect], rows)  # one statement for the batch

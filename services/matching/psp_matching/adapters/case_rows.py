@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
-from psp_matching.domain.cases import Assignment, Case
+from psp_matching.domain.cases import Assignment, Candidate, Case, TeamMember
 
 CASE_COLUMNS = (
     "case_id", "correlation_id", "incident_ref", "report_version", "facility", "unit", "urgency", "mode", "tier",
@@ -39,6 +38,23 @@ def assignment_values(a: Assignment) -> dict[str, Any]:
         "primary_ref": a.primary_ref,
         "team": list(a.team),
         "supported": list(a.supported),
-        "candidates": [{**asdict(c), "reasons": list(c.reasons)} for c in a.candidates],
+        "candidates": [candidate_values(c) for c in a.candidates],
         "created_at": a.created_at,
+    }
+
+
+def candidate_values(c: Candidate) -> dict[str, Any]:
+    """A candidate as stored in its assignment (built by hand: ``dataclasses.asdict`` deep-copies, and was a tenth
+    of matching's samples in a replay)."""
+    return {"supporter_ref": c.supporter_ref, "role": c.role, "score": c.score, "reasons": list(c.reasons)}
+
+
+def member_values(m: TeamMember) -> dict[str, Any]:
+    """A team member's row."""
+    return {
+        "assignment_id": m.assignment_id,
+        "supporter_ref": m.supporter_ref,
+        "case_id": m.case_id,
+        "role": m.role,
+        "created_at": m.created_at,
     }

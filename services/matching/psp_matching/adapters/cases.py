@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, get_by, insert_or_skip, update_by
 from psp_common.deferred import defer_insert, deferred_rows, flush_deferred
-from psp_matching.adapters.case_rows import assignment_values, case_values, to_case
+from psp_matching.adapters.case_rows import assignment_values, case_values, member_values, to_case
 from psp_matching.adapters.orm import assignments, cases, members, supported
 from psp_matching.adapters.workload import note_team
 from psp_matching.domain.cases import BACKUP, Assignment, Case, TeamMember
@@ -145,14 +144,14 @@ class CaseRepository:
             if c.role != BACKUP:
                 self._queue(
                     members,
-                    asdict(TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at)),
+                    member_values(TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at)),
                     a.case_id,
                 )
 
     async def _join(self, m: TeamMember) -> None:
         """A backup who acknowledged joins the team: the monthly cap and fairness count them."""
         await self._flush_if_queued(m.case_id)
-        if await insert_or_skip(self.session, members, asdict(m)):
+        if await insert_or_skip(self.session, members, member_values(m)):
             note_team(self.session, [m.supporter_ref], m.case_id, m.created_at)
 
     async def assignments(
