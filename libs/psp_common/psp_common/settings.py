@@ -88,7 +88,11 @@ class ServiceSettings(BaseSettings):
     )
     max_attempts: int = Field(5, description="Handler attempts before a message is dead-lettered.")
     retry_backoff_s: float = Field(0.2, description="First backoff between handler retries (doubles).")
-    outbox_poll_s: float = Field(0.5, description="Outbox relay poll interval when idle.")
+    outbox_poll_s: float = Field(
+        5.0,
+        description="Outbox relay poll interval when idle: a commit wakes the relay of its own process at once; "
+        "this catches rows another process committed while no relay of its own ran.",
+    )
     outbox_batch: int = Field(200, description="Outbox rows published per relay round.")
     log_level: str = Field("INFO", description="Root log level.")
     retention_days: float = Field(

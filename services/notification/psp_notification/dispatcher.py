@@ -17,6 +17,7 @@ from psp_common import topics
 from psp_common.clock import Clock
 from psp_common.db import UowFactory
 from psp_notification import handlers
+from psp_notification.adapters import wakeups
 from psp_notification.adapters.channels import ChannelRouter
 from psp_notification.adapters.repository import Repository
 from psp_notification.delivery import Claimed, Delivery
@@ -49,31 +50,65 @@ class Dispatcher:
             loops.create_task(self.run_deliveries())
 
     async def run_timers(self) -> None:
-        """Run the timers every ``timer_poll_s`` (they create pages: wake the deliveries); retry failures."""
+        """Run the timers, then sleep until the next ack window or contact deadline runs out, at most
+        ``timer_poll_s`` (safety-call feeds; a deadline written meanwhile is minutes away). They create pages: wake
+        the deliveries. Failures are retried after ``timer_poll_s``."""
         while True:
+            wait = self.settings.timer_poll_s
             try:
-                await self.timers(self.clock.now())
+                now = self.clock.now()
+                await self.timers(now)
                 self.wake()
+                wait = await self.timer_wait(now)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("dispatcher timers failed; retrying")
-            await asyncio.sleep(self.settings.timer_poll_s)
+            await self.pause(None, wait)
 
     async def run_deliveries(self) -> None:
-        """Deliver due pages on every wake-up or every ``dispatch_poll_s``; retry failures."""
+        """Deliver due pages, then sleep until woken (a page was written) or the next page falls due (a retry, a
+        lease running out), at most ``dispatch_idle_s``; failures are retried after ``dispatch_poll_s``."""
         while True:
             self._wake.clear()
+            wait = self.settings.dispatch_poll_s
             try:
-                await self.deliver_due(self.clock.now())
+                now = self.clock.now()
+                await self.deliver_due(now)
+                wait = await self.delivery_wait(now)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("dispatcher delivery round failed; retrying")
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.dispatch_poll_s)
-            except TimeoutError:
-                pass
+            await self.pause(self._wake, wait)
+
+    async def timer_wait(self, now: datetime) -> float:
+        """Seconds from the clock's now until the next timer after ``now`` is due, at most ``timer_poll_s``."""
+        states = sorted(s.value for s in OPEN_STATES)
+        async with self.uow() as uow:
+            due = await wakeups.next_timer_due(uow.session, now, states)
+        return self._until(due, self.settings.timer_poll_s)
+
+    async def delivery_wait(self, now: datetime) -> float:
+        """Seconds from the clock's now until the next page after ``now`` is due, at most ``dispatch_idle_s``."""
+        async with self.uow() as uow:
+            due = await wakeups.next_page_due(uow.session, now)
+        return self._until(due, self.settings.dispatch_idle_s)
+
+    def _until(self, due: datetime | None, cap_s: float) -> float:
+        if due is None:
+            return cap_s
+        return min(max((due - self.clock.now()).total_seconds(), 0.0), cap_s)
+
+    async def pause(self, wake: asyncio.Event | None, seconds: float) -> None:
+        """Sleep ``seconds`` or until ``wake`` is set (tests replace this to advance a manual clock instead)."""
+        if wake is None:
+            await asyncio.sleep(seconds)
+            return
+        try:
+            await asyncio.wait_for(wake.wait(), seconds)
+        except TimeoutError:
+            pass
 
     async def tick(self) -> int:
         """One full round: timers first (they create pages), then deliveries; return how many pages were sent."""

@@ -83,10 +83,19 @@ class NotificationSettings(ServiceSettings):
         description="How the PSP coordinator is reached, in preference order.",
     )
     dispatch_poll_s: float = Field(
-        0.5, gt=0, description="How often the dispatcher looks for due pages when nothing wakes it."
+        0.5, gt=0, description="How often finished sends are marked, and the retry delay of a failed delivery round."
+    )
+    dispatch_idle_s: float = Field(
+        60.0,
+        gt=0,
+        description="Longest the dispatcher sleeps with no page due (a new page wakes it; a retry or a lease "
+        "running out is waited for exactly).",
     )
     timer_poll_s: float = Field(
-        5.0, gt=0, description="How often the timers run (ack window, contact deadline, check-ins, safety calls)."
+        60.0,
+        gt=0,
+        description="Longest the timers sleep: they wake when the next ack window or contact deadline runs out, "
+        "and at least this often (safety-call feeds, deadlines written meanwhile).",
     )
     dispatch_concurrency: int = Field(8, ge=1, description="Pages handed to channels at the same time.")
     send_lease_s: float = Field(120, gt=0, description="A page claimed longer ago than this is retried (crash).")
