@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -16,9 +18,14 @@ from sqlalchemy import select
 
 from psp_common import topics
 from psp_common.db import make_engine
+from psp_common.events.intake import SourceKind
+from psp_common.events.outreach import IncidentFacts
+from psp_common.events.status import OutreachStatus, OutreachStatusChanged, UnknownColleagues
+from psp_common.events.vocab import EventClass, HarmLevel, Involvement, StaffRef
 from psp_console.domain import triage as domain
 from psp_listener.adapters.orm import outbox
 from psp_listener.domain.triage import DismissReason, TriageReason, TriageStatus
+from psp_listener.unknown_staff import hold_unknown_staff
 from tests.console.conftest import sign_in
 from tests.console.stack import Stack, stack  # noqa: F401  (fixture)
 from tests.console.test_roster_pages import csrf, text_of
@@ -220,3 +227,36 @@ async def test_supporters_are_refused_and_an_unreachable_listener_is_explained(s
         down = await c.get("/triage")
         assert down.status_code == 200 and "The listener service cannot be reached" in down.text
         assert "check the service status page" in down.text
+
+
+async def test_an_unknown_colleague_item_explains_itself_and_needs_someone_attached(stack: Stack) -> None:  # noqa: F811
+    occurred = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+    facts = IncidentFacts(source_kind=SourceKind.NATIVE, event_class=EventClass.INCIDENT, harm_level=HarmLevel.DEATH)
+    who = (StaffRef(pseudonym="ps_unknown_person", key_id="k1", involvement=Involvement.AFFECTED),)
+    status = OutreachStatusChanged(
+        occurred_at=occurred,
+        correlation_id=uuid.uuid4(),
+        case_id=uuid.uuid4(),
+        status=OutreachStatus.COLLEAGUE_UNKNOWN,
+        facility="GEN",
+        unit="ICU",
+        unknown=UnknownColleagues(
+            incident_ref="ref_unknown_1", report_version=1, incident_occurred_at=occurred, people=who, incident=facts
+        ),
+    )
+    rt = stack.apps["listener"].state.runtime
+    async with rt.uow() as uow:
+        item = await hold_unknown_staff(status, uow)
+        await uow.commit()
+    assert item is not None
+    async with stack.site.client() as c:
+        await sign_in(c, "coordinator")
+        queue = text_of(await c.get("/triage"))
+        assert f"Item {item.id[:8]}" in queue and "A colleague to reach is not in the contacts directory" in queue
+        page = await c.get(f"/triage/{item.id}")
+        shown = text_of(page)
+        assert "their supporter sees your number instead of theirs" in shown and "(1: affected (harmed" in shown
+        assert "GEN · ICU" in shown and "harm: death" in shown and "ps_unknown_person" not in page.text
+        form = {"csrf": csrf(page), "rows": "4"}
+        nobody = await c.post(f"/triage/{item.id}/dispatch", data=form)
+        assert nobody.status_code == 422 and await published(stack) == []

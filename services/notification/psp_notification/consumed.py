@@ -19,6 +19,7 @@ from psp_common.events.status import OutreachStatus
 from psp_notification.adapters.assignments import AssignmentRepository, EventWriter
 from psp_notification.adapters.contacts import Aliases, link_contacts_many
 from psp_notification.adapters.repository import Repository
+from psp_notification.colleagues import unknown_statuses
 from psp_notification.domain.approaches import approach_of
 from psp_notification.domain.assignment import Assignment
 from psp_notification.domain.events import CaseRef, Event, PageQueued, StatusChanged
@@ -37,6 +38,7 @@ async def requested(events: Sequence[OutreachRequested], uow: UnitOfWork, now: d
     """
     merged: dict[str, tuple[dict[str, Any], set[str]]] = {}  # case id -> row, columns a stored case takes
     statuses: list[Event] = []
+    asked: list[tuple[OutreachRequested, CaseRef]] = []
     for event in events:
         case_id, values = str(event.case_id), _request_values(event, now)
         if case_id in merged:  # a later request of the same case overwrites what the earlier one set
@@ -49,12 +51,14 @@ async def requested(events: Sequence[OutreachRequested], uow: UnitOfWork, now: d
                                set(values))  # fmt: skip
         case = CaseRef(case_id, str(event.correlation_id), event.facility, event.unit, event.urgency.value)
         statuses.append(StatusChanged(case, OutreachStatus.REQUESTED, now, moves_case=False))
+        asked.append((event, case))
     shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # one statement per set of columns (at most two)
     for row, taken in merged.values():
         shapes.setdefault(tuple(sorted(taken)), []).append(row)
     repo = Repository(uow.session)
     for columns, rows in shapes.items():
         await repo.upsert_cases(rows, columns)
+    statuses.extend(await unknown_statuses(uow, asked, now))  # someone not in the directory: the coordinator is asked
     await EventWriter(uow).write(statuses)
 
 

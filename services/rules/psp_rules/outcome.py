@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from psp_common.events.outreach import OutreachRequested, RuleHit
+from psp_common.events.intake import IncidentObserved
+from psp_common.events.outreach import IncidentFacts, OutreachRequested, RuleHit
 from psp_common.events.referral import ReferralFacts
 from psp_common.events.vocab import StaffRef
 from psp_rules.adapters.repository import Member
@@ -82,6 +83,7 @@ def outreach_event(
         change=CHANGE[action.kind],
         requested_at=now,
         referral=referral,
+        incident=IncidentFacts.of(event) if isinstance(event, IncidentObserved) else None,
     )
 
 

@@ -8,8 +8,9 @@ from uuid import UUID
 from pydantic import Field
 
 from psp_common.events.envelope import AwareDatetime, Envelope, Frozen
+from psp_common.events.intake import IncidentObserved, SourceKind
 from psp_common.events.referral import ReferralFacts
-from psp_common.events.vocab import StaffRef, SupportMode, Urgency
+from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel, StaffRef, SupportMode, Urgency
 
 
 def _absent(value: object) -> bool:
@@ -23,6 +24,28 @@ class RuleHit(Frozen):
 
     rule_id: str = Field(description="Stable id of the rule in the rule set.")
     text: str = Field(description="Human-readable explanation of why it fired.")
+
+
+class IncidentFacts(Frozen):
+    """The incident's codes as rules read them (no people, no narrative, no patient data): enough for a coordinator
+    to recognise the incident and for rules to decide it again when it is dispatched from triage."""
+
+    source_kind: SourceKind = Field(description="Which intake format the incident came from.")
+    event_class: EventClass = Field(description="Incident, near miss or unsafe condition.")
+    category: str | None = Field(None, description="Event category, e.g. 'medication', 'fall'.")
+    harm_level: HarmLevel | None = Field(None, description="AHRQ harm level, if rated.")
+    patient_age_group: Literal["neonate", "child", "adult", "unknown"] | None = Field(
+        None, description="Age group of the patient, never an identifier."
+    )
+    cis_flags: tuple[CisTrigger, ...] = Field((), description="Critical Incident Stress triggers flagged.")
+    huddle_call: Literal["morning", "evening", "ad_hoc"] | None = Field(None, description="Huddle, for huddles.")
+    team_size: int | None = Field(None, ge=1, description="Head count of the affected team, when reported so.")
+    facility_tz: str | None = Field(None, description="IANA time zone of the facility, when known.")
+
+    @classmethod
+    def of(cls, event: IncidentObserved) -> IncidentFacts:
+        """The facts of ``event``."""
+        return cls.model_validate({f: getattr(event, f) for f in cls.model_fields})
 
 
 class OutreachRequested(Envelope):
@@ -57,6 +80,13 @@ class OutreachRequested(Envelope):
         description="Set when a referral (psp.intake.referral-observed.v1) caused the request: its kind, the policy "
         "applied and whether the contact is an offer the person may decline. Absent for incidents; optional, so "
         "consumers that predate it keep working.",
+    )
+    incident: IncidentFacts | None = Field(
+        None,
+        exclude_if=_absent,
+        description="Set when an incident (not a referral) caused the request: its codes as rules read them, so "
+        "notification can hand a case whose colleague it cannot reach to the listener's triage queue "
+        "(status 'colleague_unknown'). Optional, so consumers that predate it keep working.",
     )
 
     def partition_key(self) -> str:

@@ -7,8 +7,14 @@ from uuid import UUID
 
 from pydantic import Field
 
-from psp_common.events.envelope import Envelope, Frozen
-from psp_common.events.vocab import Urgency
+from psp_common.events.envelope import AwareDatetime, Envelope, Frozen
+from psp_common.events.outreach import IncidentFacts
+from psp_common.events.vocab import StaffRef, Urgency
+
+
+def _absent(value: object) -> bool:
+    """Fields added after the first consumers are left out of the JSON when None (see outreach._absent)."""
+    return value is None
 
 
 class OutreachStatus(StrEnum):
@@ -25,6 +31,10 @@ class OutreachStatus(StrEnum):
     HANDED_BACK = "handed_back"  # the supporter who acknowledged gave the case back (the next one is paged)
     CLOSED = "closed"
     UNMATCHED = "unmatched"
+    # A person to reach is not in notification's contacts directory: the case goes on (its supporter is paged and
+    # shown the coordinator's number) and the listener holds the incident for the coordinator (triage
+    # 'unknown_staff'). Does not move the case's status; only the listener acts on it.
+    COLLEAGUE_UNKNOWN = "colleague_unknown"
 
 
 class EncounterCounts(Frozen):
@@ -36,6 +46,17 @@ class EncounterCounts(Frozen):
     number: int = Field(ge=1, description="Encounters logged on this assignment so far, this one included.")
     referrals: int = Field(ge=0, description="How many referrals were made in this encounter.")
     follow_up: bool = Field(description="Whether a follow-up check-in was scheduled.")
+
+
+class UnknownColleagues(Frozen):
+    """What a ``colleague_unknown`` status says about the incident: its reference and codes, and the pseudonyms of
+    the people notification's contacts directory does not know (no names, no contact details)."""
+
+    incident_ref: str = Field(description="Opaque reference of the incident the case is for.")
+    report_version: int = Field(ge=1, description="Report version the case was requested on.")
+    incident_occurred_at: AwareDatetime = Field(description="When the incident occurred.")
+    people: tuple[StaffRef, ...] = Field(min_length=1, description="The people to reach who are not in it.")
+    incident: IncidentFacts = Field(description="The incident's codes as rules read them.")
 
 
 class OutreachStatusChanged(Envelope):
@@ -56,6 +77,12 @@ class OutreachStatusChanged(Envelope):
     detail: str | None = Field(None, description="Short non-identifying explanation.")
     encounter: EncounterCounts | None = Field(
         None, description="On 'encounter_logged' only: counts about the encounter (nothing else about it)."
+    )
+    unknown: UnknownColleagues | None = Field(
+        None,
+        exclude_if=_absent,
+        description="On 'colleague_unknown' only: the incident and the people the contacts directory lacks. "
+        "Optional, so consumers that predate it keep working.",
     )
 
     def partition_key(self) -> str:

@@ -19,6 +19,7 @@ STATUS_LABELS = {
     "handed_back": "Supporter handed the case back",
     "closed": "Case closed",
     "unmatched": "Nobody eligible was found",
+    "colleague_unknown": "Colleague not in the contacts directory: held for the coordinator in triage",
 }
 PURPOSE_LABELS = {
     "page": "Page to a supporter",

@@ -19,6 +19,7 @@ REASONS = {
     "staff_unidentified": "Someone named without a staff id",
     "no_facility": "No facility",
     "rules": "A rule asks a coordinator to decide",
+    "unknown_staff": "A colleague to reach is not in the contacts directory",
 }
 STATUSES = {
     "open": "Waiting for a decision",

@@ -19,6 +19,7 @@ class TriageReason(StrEnum):
     STAFF_UNIDENTIFIED = "staff_unidentified"  # someone named without an id (e.g. FHIR display only)
     NO_FACILITY = "no_facility"  # no facility in the report and no default configured
     RULES = "rules"  # a rule routes this kind of incident to a human (TriageRequested from rules)
+    UNKNOWN_STAFF = "unknown_staff"  # notification's contacts directory lacks someone to reach ('colleague_unknown')
 
 
 class TriageStatus(StrEnum):

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 from psp_common import topics
 from psp_common.db import UnitOfWork
 from psp_common.events.referral import ReferralObserved
+from psp_common.events.status import OutreachStatusChanged
 from psp_common.events.triage import TriageRequested
 from psp_common.kafka import Schema, subscribe_events, subscribe_raw
-from psp_listener import handlers
+from psp_listener import handlers, unknown_staff
 from psp_listener.adapters import fhir
 from psp_listener.adapters.drafts import Intake
 from psp_listener.adapters.huddles import HuddleEntryV1
@@ -28,6 +29,7 @@ GROUPS = {
     topics.SAFETY_HUDDLES: f"{GROUP}-huddles",
     topics.REFERRALS: f"{GROUP}-referrals",
     topics.TRIAGE_REQUESTED: f"{GROUP}-triage",
+    topics.OUTREACH_STATUS: f"{GROUP}-unknown-staff",
 }
 
 
@@ -74,6 +76,7 @@ def register(container: Container) -> None:
         )
     register_referrals(container)
     register_triage(container)
+    register_unknown_staff(container)
 
 
 def register_referrals(container: Container) -> None:
@@ -124,4 +127,32 @@ def register_triage(container: Container) -> None:
         settings=rt.settings,
         dead_letters=rt.dead_letters,
         description="Incidents a triage rule routed to a human: held in the triage queue with reason 'rules'.",
+    )
+
+
+def register_unknown_staff(container: Container) -> None:
+    """Subscribe psp.outreach-status.v1 for 'colleague_unknown' only (every other status is acknowledged without
+    a transaction): the incident is held for the coordinator (reason 'unknown_staff'); inbox dedupe on event_id,
+    poison dead-lettered."""
+    rt = container.runtime
+
+    async def hold(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
+        await unknown_staff.hold_unknown_staff(event, uow)
+
+    async def hold_many(events: list[OutreachStatusChanged], uow: UnitOfWork) -> None:
+        await unknown_staff.hold_unknown_staff_many(events, uow)
+
+    subscribe_events(
+        rt.broker,
+        topic=topics.OUTREACH_STATUS,
+        group_id=GROUPS[topics.OUTREACH_STATUS],
+        model=OutreachStatusChanged,
+        handler=hold,
+        handler_many=hold_many,
+        uow_factory=rt.uow,
+        settings=rt.settings,
+        dead_letters=rt.dead_letters,
+        description="Cases whose colleague is not in notification's contacts directory ('colleague_unknown'): the "
+        "incident is held in the triage queue with reason 'unknown_staff'.",
+        relevant=unknown_staff.is_unknown_colleague,
     )

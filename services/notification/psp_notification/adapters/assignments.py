@@ -183,6 +183,7 @@ class EventWriter:
             encounter=EncounterCounts(number=counts.number, referrals=counts.referrals, follow_up=counts.follow_up)
             if counts
             else None,
+            unknown=e.unknown,
         )
         self.uow.publish(topics.OUTREACH_STATUS, event)
         self.repo.log_status(

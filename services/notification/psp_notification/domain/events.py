@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from psp_common.events.status import OutreachStatus
+from psp_common.events.status import OutreachStatus, UnknownColleagues
 from psp_notification.domain.encounters import Encounter
 from psp_notification.domain.model import Page, Purpose, Response
 
@@ -49,6 +49,7 @@ class StatusChanged:
     detail: str | None = None
     encounter: EncounterSummary | None = None
     moves_case: bool = True
+    unknown: UnknownColleagues | None = None  # 'colleague_unknown' only: the incident, the people not in the directory
 
 
 @dataclass(frozen=True)
