@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from psp_console.adapters.services import BackendError, Conflict, Invalid, NotFound
+from psp_console.adapters.services import BackendError, NotFound
 from psp_console.adapters.sessions import WebSession
 from psp_console.domain.case_view import Entry, timeline
-from psp_console.entrypoints.web import NOTICES, Form, checked_form, current_user, page, render
+from psp_console.entrypoints.web import NOTICES, Form, act, checked_form, current_user, page, render
 
 router = APIRouter()
 DISCIPLINES = {"": "Keep the case's preference", "same": "Same discipline", "other": "Another discipline",
@@ -99,11 +100,20 @@ async def case_page(case_id: UUID, request: Request, user: WebSession = Depends(
     return _show(request, user, str(case_id), await load(request, user, str(case_id)))
 
 
-async def _after(request: Request, user: WebSession, case_id: str, exc: BackendError) -> HTMLResponse:
-    """The case page again, saying why the action was refused (409 / 422)."""
+async def _again(request: Request, user: WebSession, case_id: str, problems: list[str], status: int) -> HTMLResponse:
+    """The case page again, saying why the action was not done."""
     data = await load(request, user, case_id)
-    data.problems = [exc.message_for_page]
-    return _show(request, user, case_id, data, exc.status)
+    data.problems = problems
+    return _show(request, user, case_id, data, status)
+
+
+async def _act(request: Request, user: WebSession, case_id: str, call: Awaitable[Any], notice: str) -> Response:
+    """The action's service call; then the case page with ``notice``, or again with the service's refusal."""
+
+    async def refused(exc: BackendError) -> Response:
+        return await _again(request, user, case_id, [exc.message_for_page], exc.status)
+
+    return await act(call, f"/cases/{case_id}?notice={notice}", refused)
 
 
 @router.post("/cases/{case_id}/rematch", summary="Re-match a case.")
@@ -114,18 +124,14 @@ async def rematch(
     form: Form = Depends(checked_form("case")),
 ) -> Response:
     """Matching decides again now (optionally with another discipline preference)."""
-    cid = str(case_id)
-    discipline = (form.get("discipline") or [""])[0]
+    cid, discipline = str(case_id), (form.get("discipline") or [""])[0]
     if discipline not in DISCIPLINES:
-        data = await load(request, user, cid)
-        data.problems = [f"Discipline: choose one of {', '.join(v for v in DISCIPLINES.values())}."]
-        return _show(request, user, cid, data, 422)
+        choices = ", ".join(v for v in DISCIPLINES.values())
+        return await _again(request, user, cid, [f"Discipline: choose one of {choices}."], 422)
     body = {"discipline": discipline} if discipline else {}
-    try:
-        await request.app.state.console.backends.matching.post_json(f"/v1/cases/{cid}:rematch", user.access_token, body)
-    except (Conflict, Invalid, NotFound) as exc:
-        return await _after(request, user, cid, exc)
-    return RedirectResponse(f"/cases/{cid}?notice=rematched", status_code=303)
+    matching = request.app.state.console.backends.matching
+    call = matching.post_json(f"/v1/cases/{cid}:rematch", user.access_token, body)
+    return await _act(request, user, cid, call, "rematched")
 
 
 @router.post("/cases/{case_id}/close", summary="Close a case.")
@@ -142,13 +148,9 @@ async def close(
     if not assignment:
         data.problems = ["This case has no assignment to close yet: re-match it or assign a supporter first."]
         return _show(request, user, cid, data, 409)
-    try:
-        await request.app.state.console.backends.notification.post_json(
-            f"/v1/assignments/{assignment}/close", user.access_token
-        )
-    except (Conflict, Invalid, NotFound) as exc:
-        return await _after(request, user, cid, exc)
-    return RedirectResponse(f"/cases/{cid}?notice=closed", status_code=303)
+    notification = request.app.state.console.backends.notification
+    call = notification.post_json(f"/v1/assignments/{assignment}/close", user.access_token)
+    return await _act(request, user, cid, call, "closed")
 
 
 @router.post("/cases/{case_id}/assign", summary="Assign a named supporter.")
@@ -159,16 +161,9 @@ async def assign(
     form: Form = Depends(checked_form("case")),
 ) -> Response:
     """The chosen supporter (a roster pseudonym) becomes primary; matching checks the safety rules."""
-    cid = str(case_id)
-    ref = (form.get("supporter_ref") or [""])[0]
+    cid, ref = str(case_id), (form.get("supporter_ref") or [""])[0]
     if not ref:
-        data = await load(request, user, cid)
-        data.problems = ["Supporter: choose who agreed to take the case."]
-        return _show(request, user, cid, data, 422)
-    try:
-        await request.app.state.console.backends.matching.post_json(
-            f"/v1/cases/{cid}:assign", user.access_token, {"supporter_ref": ref}
-        )
-    except (Conflict, Invalid, NotFound) as exc:
-        return await _after(request, user, cid, exc)
-    return RedirectResponse(f"/cases/{cid}?notice=assigned", status_code=303)
+        return await _again(request, user, cid, ["Supporter: choose who agreed to take the case."], 422)
+    matching = request.app.state.console.backends.matching
+    call = matching.post_json(f"/v1/cases/{cid}:assign", user.access_token, {"supporter_ref": ref})
+    return await _act(request, user, cid, call, "assigned")

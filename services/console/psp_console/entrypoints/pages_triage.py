@@ -6,17 +6,18 @@ counts every decision); a directory look-up is notification's audited reveal, sh
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from psp_console.adapters.services import BackendError, Conflict, Invalid, NotAllowed, NotFound, NotSignedIn
 from psp_console.adapters.sessions import WebSession
 from psp_console.domain import triage as t
-from psp_console.entrypoints.web import NOTICES, Form, checked_form, current_user, page, render
+from psp_console.entrypoints.web import NOTICES, Form, act, checked_form, current_user, page, render
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -101,12 +102,30 @@ def _missing(request: Request, user: WebSession) -> HTMLResponse:
     return render(request, user, "error.html", "Triage item not found", 404, [NOT_FOUND])
 
 
+async def _found(request: Request, user: WebSession, iid: str) -> dict[str, Any] | None:
+    """The item, or None when the listener holds no such item (the handler answers with ``_missing``)."""
+    try:
+        return await _item(request, user, iid)
+    except NotFound:
+        return None
+
+
+async def _act(
+    request: Request, user: WebSession, iid: str, call: Awaitable[Any], done: str | Callable[[Any], str], **shown: Any
+) -> Response:
+    """A decision's listener call; then the item with a notice, or the item again with the listener's refusal."""
+
+    async def refused(exc: BackendError) -> Response:
+        item = await _item(request, user, iid)
+        return _show(request, user, item, status=exc.status, problems=[exc.message_for_page], **shown)
+
+    return await act(call, done, refused)
+
+
 @router.get("/triage/{item_id}", summary="One held report.")
 async def item_page(item_id: UUID, request: Request, user: WebSession = Depends(page("triage"))) -> HTMLResponse:
     """What the PSP may know of it, its decision, and (while open) the dispatch and dismiss forms."""
-    try:
-        item = await _item(request, user, str(item_id))
-    except NotFound:
+    if (item := await _found(request, user, str(item_id))) is None:
         return _missing(request, user)
     return _show(request, user, item)
 
@@ -120,9 +139,7 @@ async def lookup(
 ) -> HTMLResponse:
     """Notification's ``GET /v1/directory/{staff_id}`` (audited there); the answer shown on this page only."""
     iid, staff_id = str(item_id), (form.get("staff_id") or [""])[0].strip()
-    try:
-        item = await _item(request, user, iid)
-    except NotFound:
+    if (item := await _found(request, user, iid)) is None:
         return _missing(request, user)
     if not staff_id or len(staff_id) > t.MAX_ID:
         problem = f"Staff id to look up: enter one (up to {t.MAX_ID} characters)."
@@ -150,22 +167,21 @@ async def dispatch(
 ) -> Response:
     """The listener publishes one incident (the normal path); a second submit publishes nothing again."""
     iid = str(item_id)
-    try:
-        item = await _item(request, user, iid)
-    except NotFound:
+    if (item := await _found(request, user, iid)) is None:
         return _missing(request, user)
     typed = t.read_attach(form)
     identified = int(item.get("staff_identified") or 0)
     body, problems = t.dispatch_body(typed, needs_facility=not item.get("facility"), identified=identified)
     if body is None:
         return _show(request, user, item, typed, 422, ["Nothing was dispatched.", *problems])
-    listener = request.app.state.console.backends.listener
-    try:
-        response = await listener.request("POST", f"/v1/triage/{iid}:dispatch", user.access_token, json=body)
-    except (Conflict, Invalid, NotFound) as exc:
-        return _show(request, user, await _item(request, user, iid), typed, exc.status, [exc.message_for_page])
-    notice = "triage_dispatched" if response.status_code == 202 else "triage_already"
-    return RedirectResponse(f"/triage/{iid}?notice={notice}", status_code=303)
+    call = request.app.state.console.backends.listener.request(
+        "POST", f"/v1/triage/{iid}:dispatch", user.access_token, json=body
+    )
+
+    def done(response: Any) -> str:  # 202: dispatched now; 200: it was already
+        return f"/triage/{iid}?notice={'triage_dispatched' if response.status_code == 202 else 'triage_already'}"
+
+    return await _act(request, user, iid, call, done, form=typed)
 
 
 @router.post("/triage/{item_id}/dismiss", summary="Dismiss with a reason.")
@@ -177,15 +193,11 @@ async def dismiss(
 ) -> Response:
     """Close it without outreach; the reason comes from the listener's closed list (no free text)."""
     iid, reason = str(item_id), (form.get("reason") or [""])[0]
-    try:
-        item = await _item(request, user, iid)
-    except NotFound:
+    if (item := await _found(request, user, iid)) is None:
         return _missing(request, user)
     if reason not in t.DISMISS_REASONS:
         return _show(request, user, item, status=422, problems=["Reason: choose why it needs no outreach."])
-    listener = request.app.state.console.backends.listener
-    try:
-        await listener.post_json(f"/v1/triage/{iid}:dismiss", user.access_token, {"reason": reason})
-    except (Conflict, Invalid, NotFound) as exc:
-        return _show(request, user, await _item(request, user, iid), status=exc.status, problems=[exc.message_for_page])
-    return RedirectResponse(f"/triage/{iid}?notice=triage_dismissed", status_code=303)
+    call = request.app.state.console.backends.listener.post_json(
+        f"/v1/triage/{iid}:dismiss", user.access_token, {"reason": reason}
+    )
+    return await _act(request, user, iid, call, f"/triage/{iid}?notice=triage_dismissed")

@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from psp_console.adapters.services import BackendError, NotSignedIn
+from psp_console.adapters.services import BackendError, Conflict, Invalid, NotFound, NotSignedIn
 from psp_console.adapters.sessions import WebSession
 from psp_console.domain.access import PAGES, PageSpec, nav_for, role_labels
 from psp_console.domain.session import safe_return_path, same
@@ -186,6 +186,20 @@ def checked_form(key: str) -> Callable[..., Awaitable[Form]]:
         return form
 
     return dependency
+
+
+async def act(
+    call: Awaitable[Any],
+    done: str | Callable[[Any], str],
+    refused: Callable[[BackendError], Awaitable[Response]],
+) -> Response:
+    """A form's service call: on success a redirect (303) to ``done`` (a path, or one made of the answer); when
+    the service refuses it (409, 422, 404) the page again from ``refused(exc)``; other failures: the error pages."""
+    try:
+        answer = await call
+    except (Conflict, Invalid, NotFound) as exc:
+        return await refused(exc)
+    return RedirectResponse(done if isinstance(done, str) else done(answer), status_code=303)
 
 
 def _is_htmx(request: Request) -> bool:
