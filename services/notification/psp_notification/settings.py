@@ -97,7 +97,12 @@ class NotificationSettings(ServiceSettings):
         description="Longest the timers sleep: they wake when the next ack window or contact deadline runs out, "
         "and at least this often (safety-call feeds, deadlines written meanwhile).",
     )
-    dispatch_concurrency: int = Field(8, ge=1, description="Pages handed to channels at the same time.")
+    dispatch_concurrency: int = Field(
+        32,
+        ge=1,
+        description="Pages handed to channels at the same time (claimed together in one transaction and marked "
+        "together in one: fewer rounds per page under load).",
+    )
     send_lease_s: float = Field(120, gt=0, description="A page claimed longer ago than this is retried (crash).")
     send_max_attempts: int = Field(5, ge=1, description="Delivery rounds before a page is marked failed.")
     send_retry_s: float = Field(30, ge=0, description="Delay before the second delivery round (doubles).")
