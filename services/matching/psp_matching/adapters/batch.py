@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, select, update
+from sqlalchemy import String, any_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,35 +18,55 @@ from psp_matching.adapters.cases import ACTIVE, SUPERSEDED, row_values
 from psp_matching.adapters.orm import assignments, cases, members, supported
 from psp_matching.domain.cases import BACKUP, Assignment, Case, TeamMember
 
-IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-# Built once: constructing a statement per call costs about as much as running it. Rows are locked in case id
-# order, so two transactions locking overlapping batches wait for each other rather than deadlock.
-CASES_LOCKED = select(cases).where(cases.c.case_id.in_(IDS)).order_by(cases.c.case_id).with_for_update()
-ACTIVE_TEAMS = (
-    select(assignments.c.case_id, members.c.supporter_ref)
-    .join(members, members.c.assignment_id == assignments.c.assignment_id)
-    .where(assignments.c.case_id.in_(IDS), assignments.c.status == ACTIVE)
-)
-TEAMS = select(members.c.case_id, members.c.assignment_id, members.c.supporter_ref).where(members.c.case_id.in_(IDS))
-SUPPORT = (
-    select(
-        assignments.c.assignment_id,
-        assignments.c.case_id,
-        supported.c.person_ref,
-        supported.c.created_at,
-        members.c.supporter_ref,
-    )
-    .join(assignments, assignments.c.assignment_id == supported.c.assignment_id)
-    .join(members, members.c.assignment_id == supported.c.assignment_id)
-    .where(
-        supported.c.person_ref.in_(bindparam("people", expanding=True)),
-        supported.c.created_at >= bindparam("since"),
-        assignments.c.status == ACTIVE,
-    )
-)
-SUPERSEDE = (
-    update(assignments).where(assignments.c.case_id.in_(IDS), assignments.c.status == ACTIVE).values(status=SUPERSEDED)
-)
+
+def _one_of(column: Any, name: str, pg: bool) -> Any:
+    """``column`` is one of the list bound as ``name``: ``= ANY(array)`` on PostgreSQL (one statement text and one
+    prepared statement whatever the list's length; an expanding IN renders one per length), an IN elsewhere."""
+    if pg:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _statements(pg: bool) -> dict[str, Any]:
+    """Built once per dialect: constructing a statement per call costs about as much as running it. Rows are
+    locked in case id order, so two transactions locking overlapping batches wait for each other (no deadlock)."""
+    ids = _one_of(assignments.c.case_id, "ids", pg)
+    return {
+        "cases_locked": select(cases)
+        .where(_one_of(cases.c.case_id, "ids", pg))
+        .order_by(cases.c.case_id)
+        .with_for_update(),
+        "active_teams": select(assignments.c.case_id, members.c.supporter_ref)
+        .join(members, members.c.assignment_id == assignments.c.assignment_id)
+        .where(ids, assignments.c.status == ACTIVE),
+        "teams": select(members.c.case_id, members.c.assignment_id, members.c.supporter_ref).where(
+            _one_of(members.c.case_id, "ids", pg)
+        ),
+        "support": select(
+            assignments.c.assignment_id,
+            assignments.c.case_id,
+            supported.c.person_ref,
+            supported.c.created_at,
+            members.c.supporter_ref,
+        )
+        .join(assignments, assignments.c.assignment_id == supported.c.assignment_id)
+        .join(members, members.c.assignment_id == supported.c.assignment_id)
+        .where(
+            _one_of(supported.c.person_ref, "people", pg),
+            supported.c.created_at >= bindparam("since"),
+            assignments.c.status == ACTIVE,
+        ),
+        "supersede": update(assignments).where(ids, assignments.c.status == ACTIVE).values(status=SUPERSEDED),
+    }
+
+
+STATEMENTS = {pg: _statements(pg) for pg in (True, False)}
+
+
+def _q(session: AsyncSession, name: str) -> Any:
+    return STATEMENTS[dialect_of(session) == "postgresql"][name]
+
+
 SKIP_MEMBER = {
     "postgresql": postgresql.insert(members).on_conflict_do_nothing(),
     "sqlite": sqlite.insert(members).on_conflict_do_nothing(),
@@ -59,7 +79,11 @@ SupportRow = tuple[str, str, str, datetime, str]  # assignment_id, case_id, pers
 async def locked_cases(session: AsyncSession, case_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     """The stored rows of these cases, locked for update until commit (one query)."""
     ids = sorted(set(case_ids))
-    return {r.case_id: row_values(r) for r in await session.execute(CASES_LOCKED, {"ids": ids})} if ids else {}
+    return (
+        {r.case_id: row_values(r) for r in await session.execute(_q(session, "cases_locked"), {"ids": ids})}
+        if ids
+        else {}
+    )
 
 
 async def active_teams(session: AsyncSession, case_ids: Iterable[str]) -> dict[str, frozenset[str]]:
@@ -67,7 +91,7 @@ async def active_teams(session: AsyncSession, case_ids: Iterable[str]) -> dict[s
     ids = sorted(set(case_ids))
     found: dict[str, set[str]] = {}
     if ids:
-        for case_id, ref in await session.execute(ACTIVE_TEAMS, {"ids": ids}):
+        for case_id, ref in await session.execute(_q(session, "active_teams"), {"ids": ids}):
             found.setdefault(case_id, set()).add(ref)
     return {case_id: frozenset(refs) for case_id, refs in found.items()}
 
@@ -77,7 +101,7 @@ async def teams(session: AsyncSession, case_ids: Iterable[str]) -> dict[str, dic
     ids = sorted(set(case_ids))
     found: dict[str, dict[str, set[str]]] = {}
     if ids:
-        for case_id, aid, ref in await session.execute(TEAMS, {"ids": ids}):
+        for case_id, aid, ref in await session.execute(_q(session, "teams"), {"ids": ids}):
             found.setdefault(case_id, {}).setdefault(aid, set()).add(ref)
     return {c: {aid: frozenset(refs) for aid, refs in by.items()} for c, by in found.items()}
 
@@ -88,7 +112,10 @@ async def support(session: AsyncSession, people: Iterable[str], since: datetime)
     if not wanted:
         return []
     params = {"people": wanted, "since": since.astimezone(UTC)}
-    return [(aid, c, p, aware(at) or at, ref) for aid, c, p, at, ref in await session.execute(SUPPORT, params)]
+    return [
+        (aid, c, p, aware(at) or at, ref)
+        for aid, c, p, at, ref in await session.execute(_q(session, "support"), params)
+    ]
 
 
 async def save_cases(
@@ -111,7 +138,7 @@ async def save_cases(
             defer_insert(session, cases, row)
     rematched = sorted({a.case_id for a in made} & loaded.keys())
     if rematched:
-        await session.execute(SUPERSEDE, {"ids": rematched})
+        await session.execute(_q(session, "supersede"), {"ids": rematched})
     last = {a.case_id: a.assignment_id for a in made}
     for a in made:
         values = assignment_values(a)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import String, and_, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import aware
+from psp_common.db import aware, dialect_of
 from psp_common.deferred import flush_deferred
 from psp_matching.adapters.orm import members, shifts, staff, supporters
 from psp_matching.domain.model import ContactHours, Person, Supporter
@@ -53,6 +54,8 @@ SHIFTS_OVERLAPPING = select(shifts.c.staff_ref, shifts.c.starts_at, shifts.c.end
     shifts.c.starts_at <= bindparam("hi"), shifts.c.ends_at > bindparam("lo")
 )
 STAFF_IN = select(staff).where(staff.c.staff_ref.in_(bindparam("refs", expanding=True)))
+# PostgreSQL: one statement text whatever the number of names (an expanding IN renders one per length).
+STAFF_ANY = select(staff).where(staff.c.staff_ref == any_(bindparam("refs", type_=postgresql.ARRAY(String))))
 
 
 @dataclass
@@ -174,7 +177,8 @@ class RosterRepository:
 
     async def directory(self, names: Iterable[str]) -> dict[str, Any]:
         """Staff directory rows of these pseudonyms, by staff_ref (one query)."""
-        return {r.staff_ref: r for r in await self.session.execute(STAFF_IN, {"refs": sorted(set(names))})}
+        query = STAFF_ANY if dialect_of(self.session) == "postgresql" else STAFF_IN
+        return {r.staff_ref: r for r in await self.session.execute(query, {"refs": sorted(set(names))})}
 
     async def ref_of_staff_id(self, staff_id: str) -> str | None:
         """The supporter_ref stored with exactly this staff id (any key it was registered under)."""
