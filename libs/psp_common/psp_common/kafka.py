@@ -14,10 +14,10 @@ from typing import Annotated, Any, TypeVar
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from faststream import AckPolicy, Context
+from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage
-from pydantic import BaseModel, ValidationError, WithJsonSchema
+from pydantic import BaseModel, TypeAdapter, ValidationError, WithJsonSchema
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from psp_common import topics
@@ -310,10 +310,14 @@ async def _handle_parsed(
     tracker.clear(pos)
 
 
-async def _raw_body(msg: Any) -> bytes:
-    """Hand the handler the undecoded bytes: parsing is ours, so bad input cannot escape the DLQ."""
-    body: bytes = msg.body
-    return body
+async def _whole_message(msg: Any) -> Any:
+    """Hand the handler FastStream's message itself, undecoded: parsing is ours, so bad input cannot escape the DLQ.
+
+    The handler takes it as its only argument. Asking for it with ``Context("message")`` instead makes
+    fast_depends resolve that synchronous field in a worker thread on every call (a thread hop per record,
+    or per batch).
+    """
+    return msg
 
 
 def subscribe_events(
@@ -393,15 +397,17 @@ Schema = type[BaseModel] | dict[str, Any]
 
 
 def documented(body_type: Any, schema: Schema | None) -> Any:
-    """``body_type`` as FastStream validates it, shown in AsyncAPI as ``schema`` (a model or a JSON Schema).
+    """What FastStream hands the handler (its message, not validated), shown in AsyncAPI as ``schema`` (a model or a
+    JSON Schema; without one, as ``body_type``).
 
-    FastStream still hands the handler the undecoded bytes (parsing stays ours, so a malformed message is
+    FastStream hands the handler its undecoded message (parsing stays ours, so a malformed message is
     dead-lettered with its reason instead of failing FastStream's own validation); only the document changes.
     """
     if schema is None:
-        return body_type
-    json_schema = schema if isinstance(schema, dict) else schema.model_json_schema()
-    return Annotated[body_type, WithJsonSchema(inlined(json_schema))]
+        json_schema = TypeAdapter(body_type).json_schema()
+    else:
+        json_schema = schema if isinstance(schema, dict) else schema.model_json_schema()
+    return Annotated[Any, WithJsonSchema(inlined(json_schema))]  # Any: the value is FastStream's message
 
 
 def inlined(schema: dict[str, Any]) -> dict[str, Any]:
@@ -463,7 +469,7 @@ def subscribe_raw(
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         title=f"{group_id}:{topic}",
         description=description or None,
-        decoder=_raw_body,
+        decoder=_whole_message,
         **extra,
     )
 
@@ -471,7 +477,7 @@ def subscribe_raw(
     if batched:
         assert handle_batch is not None
 
-        async def consume_batch(body: Any, msg: KafkaMessage = Context("message")) -> None:
+        async def consume_batch(msg: KafkaMessage) -> None:
             started = time.perf_counter()
             await deliver_batch(
                 msg,
@@ -484,15 +490,15 @@ def subscribe_raw(
             )
             observe(metrics, msg, group_id, time.perf_counter() - started)
 
-        consume_batch.__annotations__["body"] = documented(Any, schema)
+        consume_batch.__annotations__["msg"] = documented(Any, schema)
         return sub(consume_batch)
 
-    async def consume(body: bytes, msg: KafkaMessage = Context("message")) -> None:
+    async def consume(msg: KafkaMessage) -> None:
         started = time.perf_counter()
         await deliver(msg, parse=parse, handle=handle, dead_letters=dead_letters, tracker=tracker, settings=settings)
         observe(metrics, msg, group_id, time.perf_counter() - started)
 
-    consume.__annotations__["body"] = documented(bytes, schema)
+    consume.__annotations__["msg"] = documented(bytes, schema)
     return sub(consume)
 
 
