@@ -88,7 +88,8 @@ async def test_a_report_appears_on_the_live_board_and_is_rematched_and_assigned_
             assert await serious(page) == []
 
             await report(stack, unit)  # the page is not reloaded: the row arrives through htmx polling
-            row = page.locator("#board tbody tr", has_text=unit)
+            # the case shows as soon as outreach is requested; wait until matching's pick (a pseudonym) is on it
+            row = page.locator("#board tbody tr", has_text=unit).filter(has_text="ps_")
             await row.wait_for(timeout=WAIT_MS)
             assert page.url == stack.url("console") + "/board"
             text = await row.inner_text()
