@@ -138,3 +138,27 @@ async def test_an_unexpected_fault_in_one_page_leaves_the_rest_of_the_chunk_mark
         assert await env.tick() == 2
         states = sorted(p["state"] for p in await env.pages())
         assert states == ["pending", "sent", "sent"]
+
+
+async def test_by_default_a_backlog_of_64_pages_goes_out_in_one_round(sqlite_url: str) -> None:
+    """One claim and one mark transaction for 64 pages, all handed to channels at once: a round costs two
+    transactions and the slowest send, so a small round (8 pages) capped a replay's end at ~26 pages/s."""
+    from sqlalchemy import event as sa_event
+
+    async with app_env(sqlite_url) as env:
+        slow = SlowChannel("console")
+        env.c.dispatcher.router.channels["console"] = slow
+        await _page_many(env, 64)
+        commits: list[str] = []
+
+        def count(_conn: Any) -> None:
+            commits.append("commit")
+
+        engine = env.c.runtime.engine.sync_engine
+        sa_event.listen(engine, "commit", count)
+        try:
+            assert await env.c.dispatcher.deliver_due(env.clock.now()) == 64
+        finally:
+            sa_event.remove(engine, "commit", count)
+        assert slow.most == 64
+        assert len(commits) == 2

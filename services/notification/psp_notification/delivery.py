@@ -57,7 +57,7 @@ class Delivery:
         pages, and pages falling due meanwhile, are sent and marked without waiting for it.
         """
         window = self.settings.dispatch_poll_s
-        backlog = await self._due(now)
+        backlog = await self._due(now, max(50, 2 * slots))  # enough to fill every slot twice
         running: set[asyncio.Task[Outcome]] = set()
         tried: set[int] = set()  # one round per page and call: a failed page waits for its retry time
         sent = 0
@@ -76,12 +76,12 @@ class Delivery:
             failed = any(o.kind is None for o in outcomes)  # a failure may have paged the next backup
             if not backlog and (running or failed):  # pick up pages that fell due meanwhile
                 now = self.clock.now()
-                backlog = [i for i in await self._due(now) if i not in tried]
+                backlog = [i for i in await self._due(now, max(50, 2 * slots)) if i not in tried]
         return sent
 
-    async def _due(self, now: datetime) -> list[int]:
+    async def _due(self, now: datetime, limit: int) -> list[int]:
         async with self.uow() as uow:
-            return await Repository(uow.session).due_pages(now)
+            return await Repository(uow.session).due_pages(now, limit)
 
     async def _start(self, ids: list[int], now: datetime) -> set[asyncio.Task[Outcome]]:
         """Claim ``ids`` under a new lease owner; one send task per claimed page."""

@@ -98,10 +98,10 @@ class NotificationSettings(ServiceSettings):
         "and at least this often (safety-call feeds, deadlines written meanwhile).",
     )
     dispatch_concurrency: int = Field(
-        32,
+        64,
         ge=1,
         description="Pages handed to channels at the same time (claimed together in one transaction and marked "
-        "together in one: fewer rounds per page under load).",
+        "together in one: a round costs two transactions and the slowest send).",
     )
     send_lease_s: float = Field(120, gt=0, description="A page claimed longer ago than this is retried (crash).")
     send_max_attempts: int = Field(5, ge=1, description="Delivery rounds before a page is marked failed.")
