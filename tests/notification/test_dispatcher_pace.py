@@ -162,3 +162,13 @@ async def test_by_default_a_backlog_of_64_pages_goes_out_in_one_round(sqlite_url
             sa_event.remove(engine, "commit", count)
         assert slow.most == 64
         assert len(commits) == 2
+
+
+async def test_one_call_sends_every_due_page_beyond_one_read(sqlite_url: str) -> None:
+    """Due pages are read 50 at a time (here: 2 x 4 slots < 50); a call goes on reading while a read came back
+    full. The delivery loop sleeps until a page is written or falls due, so pages left due after a call waited
+    up to dispatch_idle_s: a 3,000-report replay stalled at 5 pages/s."""
+    async with app_env(sqlite_url, dispatch_concurrency=4) as env:
+        await _page_many(env, 60)
+        assert await env.c.dispatcher.deliver_due(env.clock.now()) == 60
+        assert len(env.console.sent) == 60

@@ -56,8 +56,9 @@ class Delivery:
         are marked in one transaction. A slow send holds only its own slot (until its deadline): the other
         pages, and pages falling due meanwhile, are sent and marked without waiting for it.
         """
-        window = self.settings.dispatch_poll_s
-        backlog = await self._due(now, max(50, 2 * slots))  # enough to fill every slot twice
+        window, limit = self.settings.dispatch_poll_s, max(50, 2 * slots)  # enough to fill every slot twice
+        read = await self._due(now, limit)
+        backlog, more = read, len(read) == limit  # a read cut at its limit: more pages may be due
         running: set[asyncio.Task[Outcome]] = set()
         tried: set[int] = set()  # one round per page and call: a failed page waits for its retry time
         sent = 0
@@ -66,17 +67,18 @@ class Delivery:
                 take, backlog = backlog[: slots - len(running)], backlog[slots - len(running) :]
                 tried.update(take)
                 running |= await self._start(take, now)
-            if not running:
-                continue
-            done, running = await asyncio.wait(running, timeout=window)
-            outcomes = [task.result() for task in done]
-            if outcomes:
-                await self.mark(outcomes)
-                sent += sum(1 for o in outcomes if o.kind is not None)
-            failed = any(o.kind is None for o in outcomes)  # a failure may have paged the next backup
-            if not backlog and (running or failed):  # pick up pages that fell due meanwhile
+            failed = False
+            if running:
+                done, running = await asyncio.wait(running, timeout=window)
+                outcomes = [task.result() for task in done]
+                if outcomes:
+                    await self.mark(outcomes)
+                    sent += sum(1 for o in outcomes if o.kind is not None)
+                failed = any(o.kind is None for o in outcomes)  # a failure may have paged the next backup
+            if not backlog and (running or failed or more):  # pages that fell due meanwhile, or beyond the read
                 now = self.clock.now()
-                backlog = [i for i in await self._due(now, max(50, 2 * slots)) if i not in tried]
+                read = await self._due(now, limit)
+                backlog, more = [i for i in read if i not in tried], len(read) == limit
         return sent
 
     async def _due(self, now: datetime, limit: int) -> list[int]:
