@@ -131,14 +131,14 @@ async def test_batch_skips_duplicates_and_irrelevant_events_without_inbox_rows(e
     batch = [Raw(ping(fresh), 1), Raw(ping(ignored, act=False), 2), Raw(ping(fresh), 3), Raw(ping(done), 4)]
     env.inserts = 0
     assert broker.consume is not None
-    await broker.consume(None, msg=Msg(batch))
+    await broker.consume(Msg(batch))
     assert handled == [str(fresh)]  # the redelivered copy and the event handled before are skipped
     assert env.inserts == 1
     assert await env.inbox_ids() == {str(done), str(fresh)}  # nothing recorded for the ignored event
 
     handled.clear()
     env.inserts = 0
-    await broker.consume(None, msg=Msg([Raw(ping(uuid4(), act=False), 5)]))
+    await broker.consume(Msg([Raw(ping(uuid4(), act=False), 5)]))
     assert handled == [] and env.inserts == 0  # a batch of only ignored events opens no transaction
 
 
@@ -208,7 +208,7 @@ async def test_a_set_based_handler_gets_the_new_distinct_events_of_a_batch_at_on
 
     assert broker.consume is not None
     batch = [Raw(ping(a), 1), Raw(ping(done), 2), Raw(ping(b), 3), Raw(ping(a), 4), Raw(ping(uuid4(), False), 5)]
-    await broker.consume(None, msg=Msg(batch))
+    await broker.consume(Msg(batch))
     assert calls == [[str(a), str(b)]] and single == []
-    await broker.consume(None, msg=Msg([Raw(ping(done), 6)]))
+    await broker.consume(Msg([Raw(ping(done), 6)]))
     assert calls == [[str(a), str(b)]]  # nothing new: the set-based handler is not called with an empty list

@@ -227,9 +227,9 @@ async def test_batch_latency_lag_and_dead_letters_by_reason_class(uow_factory: C
     before = parse((await metrics.render()).decode())
     assert value(before, "psp_consumer_batch_size_count") == 0
 
-    await broker.consume(None, msg=Msg([Raw(ping(), 4), Raw(ping(), 5), Raw(b"not json", 6)], Consumer()))
+    await broker.consume(Msg([Raw(ping(), 4), Raw(ping(), 5), Raw(b"not json", 6)], Consumer()))
     poison = Ping(event_id=uuid4(), occurred_at=TEST_NOW, correlation_id=poison_id).model_dump_json().encode()
-    await broker.consume(None, msg=Msg([Raw(poison, 7)], Consumer()))
+    await broker.consume(Msg([Raw(poison, 7)], Consumer()))
     families = parse((await metrics.render()).decode())
 
     assert value(families, "psp_consumer_batch_size_count", topic="t", group="g") == 2

@@ -57,15 +57,15 @@ async def test_the_consumers_decide_a_batch_at_once_and_skip_duplicates(
         consume = brokers[topics.OUTREACH_REQUESTED].consume
         assert consume is not None
         a, b = request(svc, ["E-1"]), request(svc, ["E-2"])
-        await consume(None, msg=records(a, a, b))  # the same event twice in one batch
-        await consume(None, msg=records(b, a))  # redelivered: both handled already
+        await consume(records(a, a, b))  # the same event twice in one batch
+        await consume(records(b, a))  # redelivered: both handled already
         out = [m["case_id"] for _, m in await published(svc)]
         assert batches == [2] and out == [str(a.case_id), str(b.case_id)]
         _, matched = (await published(svc))[0]
         ack = acknowledged(matched, matched["backups"][0]["supporter_ref"])
         on_status = brokers[topics.OUTREACH_STATUS].consume
         assert on_status is not None
-        await on_status(None, msg=records(ack, ack))
+        await on_status(records(ack, ack))
         views = {s["staff_id"]: s["assignments_this_month"] for s in (await svc.client.get("/v1/supporters")).json()}
         assert sorted(views.values()) == [1, 2]  # each primary of one case; one also the backup who acknowledged
 

@@ -64,7 +64,7 @@ class Subscribers:
 
     async def feed(self, topic: str, events: list[BaseModel]) -> None:
         records = [Raw(e.model_dump_json().encode(), i, topic) for i, e in enumerate(events)]
-        await self.consume[topic](None, msg=Msg(records))
+        await self.consume[topic](Msg(records))
 
 
 @pytest.fixture
