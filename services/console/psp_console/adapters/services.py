@@ -120,7 +120,7 @@ class ServiceApi:
             response = await self.http.request(method, self.base_url.rstrip("/") + path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             self._observe(None, started)
-            raise Unavailable(self.name, f"cannot be reached ({type(exc).__name__})") from exc
+            raise Unavailable(self.name, f"cannot be reached ({type(exc).__name__}); try again in a moment") from exc
         self._observe(response.status_code, started)
         if response.status_code < 400 or response.status_code in accept:
             return response

@@ -9,13 +9,13 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from psp_console.adapters.services import Invalid, NotFound
+from psp_console.adapters.services import BackendError, NotFound
 from psp_console.adapters.sessions import WebSession
-from psp_console.domain.roster import Form, problems_of
+from psp_console.domain.roster import Form, label, problems_of
 from psp_console.entrypoints.uploads import Upload, checked_upload
-from psp_console.entrypoints.web import NOTICES, checked_form, page, render
+from psp_console.entrypoints.web import NOTICES, act, checked_form, page, refusal_lines, render
 
 router = APIRouter()
 FORMATS = {
@@ -24,6 +24,7 @@ FORMATS = {
 }
 MODES = ("upsert", "replace")
 NOTICES["leaver_removed"] = "Removed from the directory: their name and contacts are gone."
+NO_ONE = "No one with that staff id is in the directory. Check the id (as on their badge) and try again."
 
 
 def _page(
@@ -69,18 +70,17 @@ async def import_directory(request: Request, upload: Upload = Depends(checked_up
 
 @router.post("/directory/remove", summary="Remove a leaver.")
 async def remove(request: Request, form: Form = Depends(checked_form("directory"))) -> Response:
-    """Delete one person's entry by staff id."""
+    """Delete one person's entry by staff id; a refusal shows the form again with the id kept."""
     user: WebSession = request.state.user
     staff_id = (form.get("staff_id") or [""])[0].strip()
     if not staff_id:
         return _page(request, user, 422, ["Staff id: enter the staff id of the person who left."])
-    try:
-        await request.app.state.console.backends.notification.request(
-            "DELETE", f"/v1/directory/{quote(staff_id, safe='')}", user.access_token
-        )
-    except NotFound:
-        message = "No one with that staff id is in the directory. Check the id (as on their badge) and try again."
-        return _page(request, user, 404, [message], leaver=staff_id)
-    except Invalid as exc:
-        return _page(request, user, 422, [exc.message_for_page], leaver=staff_id)
-    return RedirectResponse("/directory?notice=leaver_removed", status_code=303)
+
+    async def refused(exc: BackendError) -> Response:
+        lines = [NO_ONE] if isinstance(exc, NotFound) else ["Nobody was removed.", *refusal_lines(exc, label)]
+        return _page(request, user, exc.status, lines, leaver=staff_id)
+
+    call = request.app.state.console.backends.notification.request(
+        "DELETE", f"/v1/directory/{quote(staff_id, safe='')}", user.access_token
+    )
+    return await act(call, "/directory?notice=leaver_removed", refused)

@@ -8,9 +8,9 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from psp_console.adapters.services import Invalid, NotFound
+from psp_console.adapters.services import BackendError, NotFound
 from psp_console.adapters.sessions import WebSession
 from psp_console.domain.roster import (
     Form,
@@ -22,7 +22,7 @@ from psp_console.domain.roster import (
     supporter_body,
 )
 from psp_console.entrypoints.uploads import Upload, checked_upload
-from psp_console.entrypoints.web import NOTICES, checked_form, page, render
+from psp_console.entrypoints.web import NOTICES, act, checked_form, page, refusal_lines, render
 
 router = APIRouter()
 ACTIONS = {
@@ -63,10 +63,6 @@ async def _roster_page(
     return render(request, user, "roster.html", "Roster", status, errors, rows=rows, **context)
 
 
-def _field_lines(exc: Invalid) -> list[str]:
-    return [f"{label(f)}: {r}." for f, r in exc.fields] or [exc.message_for_page]
-
-
 @router.get("/roster", summary="The roster.")
 async def roster(request: Request, user: WebSession = Depends(page("roster"))) -> HTMLResponse:
     """Every supporter, the add form and the CSV import."""
@@ -78,16 +74,15 @@ async def add(request: Request, form: Form = Depends(checked_form("roster"))) ->
     """Register a supporter with matching; the form comes back with each problem named."""
     user: WebSession = request.state.user
     body, problems = supporter_body(form, new=True)
-    lines = [f"{label(f)}: {r}." for f, r in problems]
-    if not lines:
-        try:
-            await request.app.state.console.backends.matching.post_json("/v1/supporters", user.access_token, body)
-        except Invalid as exc:
-            lines = _field_lines(exc)
-        else:
-            return RedirectResponse("/roster?notice=supporter_added", status_code=303)
-    fix = ["The supporter was not added. Correct the fields below and send the form again."]
-    return await _roster_page(request, user, 422, fix + lines, values=submitted(form))
+
+    async def refused(lines: list[str], status: int = 422) -> Response:
+        fix = ["The supporter was not added. Correct the fields below and send the form again."]
+        return await _roster_page(request, user, status, fix + lines, values=submitted(form))
+
+    if problems:
+        return await refused([f"{label(f)}: {r}." for f, r in problems])
+    call = request.app.state.console.backends.matching.post_json("/v1/supporters", user.access_token, body)
+    return await act(call, "/roster?notice=supporter_added", lambda exc: refused(refusal_lines(exc, label), exc.status))
 
 
 async def _one(request: Request, user: WebSession, staff_id: str) -> dict[str, Any]:
@@ -111,34 +106,38 @@ async def save(staff_id: str, request: Request, form: Form = Depends(checked_for
     """Change the supporter's fields (PATCH: lists left empty keep what is stored, "clear" empties them)."""
     user: WebSession = request.state.user
     body, problems = supporter_body(form, new=False)
-    lines = [f"{label(f)}: {r}." for f, r in problems]
+
+    async def refused(lines: list[str], status: int = 422) -> Response:
+        view = await _one(request, user, staff_id)
+        fix = ["Nothing was saved. Correct the fields below and send the form again."]
+        values = submitted(form) | {"staff_id": staff_id}
+        title = f"Edit {view['display_name']}"
+        return render(request, user, "roster_edit.html", title, status, fix + lines, values=values, view=view)
+
+    if problems:
+        return await refused([f"{label(f)}: {r}." for f, r in problems])
     matching = request.app.state.console.backends.matching
-    if not lines:
-        try:
-            await matching.request("PATCH", f"/v1/supporters/{_path(staff_id)}", user.access_token, json=body)
-        except Invalid as exc:
-            lines = _field_lines(exc)
-        else:
-            return RedirectResponse("/roster?notice=supporter_saved", status_code=303)
-    view = await _one(request, user, staff_id)
-    fix = ["Nothing was saved. Correct the fields below and send the form again."]
-    values = submitted(form) | {"staff_id": staff_id}
-    return render(
-        request, user, "roster_edit.html", f"Edit {view['display_name']}", 422, fix + lines, values=values, view=view
-    )
+    call = matching.request("PATCH", f"/v1/supporters/{_path(staff_id)}", user.access_token, json=body)
+    return await act(call, "/roster?notice=supporter_saved", lambda exc: refused(refusal_lines(exc, label), exc.status))
 
 
 @router.post("/roster/{staff_id:path}/{action}", summary="Pause, resume, step away or come back.")
-async def act(staff_id: str, action: str, request: Request, _: Form = Depends(checked_form("roster"))) -> Response:
-    """One of matching's pause / resume / deactivate / activate."""
+async def change_state(
+    staff_id: str, action: str, request: Request, _: Form = Depends(checked_form("roster"))
+) -> Response:
+    """One of matching's pause / resume / deactivate / activate; a refusal shows the roster with its reason."""
     if action not in ACTIONS:
         raise NotFound("console", "has no such roster action")
     user: WebSession = request.state.user
     verb, notice = ACTIONS[action]
-    await request.app.state.console.backends.matching.post_json(
+
+    async def refused(exc: BackendError) -> Response:
+        return await _roster_page(request, user, exc.status, refusal_lines(exc, label))
+
+    call = request.app.state.console.backends.matching.post_json(
         f"/v1/supporters/{_path(staff_id)}/{verb}", user.access_token
     )
-    return RedirectResponse(f"/roster?notice={notice}", status_code=303)
+    return await act(call, f"/roster?notice={notice}", refused)
 
 
 @router.post("/roster/import", summary="Import the roster from CSV.")

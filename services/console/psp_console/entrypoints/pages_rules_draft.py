@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from psp_console.adapters.services import Conflict, Invalid, NotFound
+from psp_console.adapters.services import BackendError, Conflict, Invalid, NotFound
 from psp_console.adapters.sessions import WebSession
 from psp_console.domain import rules_sample
 from psp_console.domain.rules_view import rule_changes
 from psp_console.entrypoints.pages_rules import BAD_SCOPE, SCOPE, get_draft, rules_api
-from psp_console.entrypoints.web import MAX_FORM_BYTES, NOTICES, Form, checked_form, page, render
+from psp_console.entrypoints.web import MAX_FORM_BYTES, NOTICES, Form, act, checked_form, page, refusal_lines, render
 
 router = APIRouter()
 NOTICES.update(
@@ -35,6 +36,8 @@ STALE = (
     "Someone else saved, published or discarded this draft since you opened it. Your text is kept below: "
     "open the draft again in another tab, merge your change into it, and save."
 )
+CHANGED = "The draft changed or does not validate any more; review it again before publishing."
+GONE = "There is no draft to publish any more: someone published or discarded it. Open the rules to see them."
 NEW_OVERRIDE = """name: {code}
 description: Rules of facility {code} on top of the default rule set.
 extends_default: true
@@ -76,10 +79,9 @@ async def new_scope(request: Request, form: Form = Depends(checked_form("rules")
     if not _scope_ok(code) or code == "default":
         errors = ["Give the facility code (letters, digits, '.', '_' or '-'), e.g. GEN, then start again."]
         return render(request, user, "error.html", "Cannot start that rule set", 422, errors=errors)
-    if await get_draft(request, code, user.access_token) is None:
-        slug = re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-") or "facility"
-        await _save(request, user, code, NEW_OVERRIDE.format(code=code, slug=slug), 0)
-    return RedirectResponse(f"/rules/{code}/draft?notice=draft_started", status_code=303)
+    slug = re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-") or "facility"
+    call = _start(request, user, code, lambda: _text(NEW_OVERRIDE.format(code=code, slug=slug)))
+    return await act(call, f"/rules/{code}/draft?notice=draft_started", _not_started(request, user))
 
 
 @router.post("/rules/{scope}/draft/start", summary="Start a draft from the active rule set.")
@@ -88,14 +90,34 @@ async def start_draft(scope: str, request: Request, form: Form = Depends(checked
     user: WebSession = request.state.user
     if not _scope_ok(scope):
         return _bad(request, user)
-    if await get_draft(request, scope, user.access_token) is None:
+
+    async def active_text() -> str:
         active = await rules_api(request).get_json(f"/v1/rulesets/{scope}", user.access_token)
-        text = active["source"] if active["source_scope"] == scope else NEW_OVERRIDE.format(code=scope, slug="local")
-        try:
-            await _save(request, user, scope, text, 0)
-        except Conflict:
-            pass  # someone started one at the same moment: open theirs
-    return RedirectResponse(f"/rules/{scope}/draft?notice=draft_started", status_code=303)
+        return (
+            str(active["source"]) if active["source_scope"] == scope else NEW_OVERRIDE.format(code=scope, slug="local")
+        )
+
+    call = _start(request, user, scope, active_text)
+    return await act(call, f"/rules/{scope}/draft?notice=draft_started", _not_started(request, user))
+
+
+async def _text(text: str) -> str:
+    return text
+
+
+async def _start(request: Request, user: WebSession, scope: str, text: Callable[[], Awaitable[str]]) -> None:
+    """A draft of ``text()`` unless the scope has one (then, or when someone starts one meanwhile, theirs opens)."""
+    if await get_draft(request, scope, user.access_token) is None:
+        with contextlib.suppress(Conflict):  # someone started one at the same moment: open theirs
+            await _save(request, user, scope, await text(), 0)
+
+
+def _not_started(request: Request, user: WebSession) -> Callable[[BackendError], Awaitable[Response]]:
+    async def refused(exc: BackendError) -> Response:
+        lines = ["The draft was not started.", *refusal_lines(exc)]
+        return render(request, user, "error.html", "Cannot start that rule set", exc.status, errors=lines)
+
+    return refused
 
 
 def _editor(
@@ -150,13 +172,14 @@ async def save_draft(scope: str, request: Request, form: Form = Depends(checked_
         )
         result = checked.json()
         return _editor(request, user, scope, draft, text=text, problems=result["problems"], checked=result)
-    try:
-        await _save(request, user, scope, text, revision)
-    except Conflict:
-        return _editor(request, user, scope, draft, 409, text=text, problems=[], errors=[STALE])
-    except Invalid as exc:
-        return _editor(request, user, scope, draft, 422, text=text, errors=[exc.message_for_page])
-    return RedirectResponse(f"/rules/{scope}/draft?notice=draft_saved#source", status_code=303)
+
+    async def refused(exc: BackendError) -> Response:
+        if isinstance(exc, Conflict):
+            return _editor(request, user, scope, draft, 409, text=text, problems=[], errors=[STALE])
+        return _editor(request, user, scope, draft, exc.status, text=text, errors=refusal_lines(exc))
+
+    call = _save(request, user, scope, text, revision)
+    return await act(call, f"/rules/{scope}/draft?notice=draft_saved#source", refused)
 
 
 @router.post("/rules/{scope}/dry-run", summary="Try a sample report on the active rules and the draft.")
@@ -231,15 +254,16 @@ async def publish(scope: str, request: Request, form: Form = Depends(checked_for
     if not _scope_ok(scope):
         return _bad(request, user)
     revision = _one(form, "revision")
-    try:
-        await rules_api(request).request(
-            "POST", f"/v1/rulesets/{scope}/draft:publish", user.access_token, params={"revision": revision or "0"}
-        )
-    except (Conflict, Invalid) as exc:
-        again = "The draft changed or does not validate any more; review it again before publishing."
+
+    async def refused(exc: BackendError) -> Response:
         reason = "; ".join(r for _, r in getattr(exc, "fields", [])) or exc.message
-        return render(request, user, "error.html", "Not published", exc.status, errors=[again, reason.capitalize()])
-    return RedirectResponse(f"/rules/{quote(scope)}?notice=rules_published", status_code=303)
+        lines = [GONE] if isinstance(exc, NotFound) else [CHANGED, reason.capitalize()]
+        return render(request, user, "error.html", "Not published", exc.status, errors=lines)
+
+    call = rules_api(request).request(
+        "POST", f"/v1/rulesets/{scope}/draft:publish", user.access_token, params={"revision": revision or "0"}
+    )
+    return await act(call, f"/rules/{quote(scope)}?notice=rules_published", refused)
 
 
 @router.get("/rules/{scope}/discard", summary="Confirm discarding the draft.")
@@ -259,6 +283,13 @@ async def discard(scope: str, request: Request, form: Form = Depends(checked_for
     user: WebSession = request.state.user
     if not _scope_ok(scope):
         return _bad(request, user)
-    with contextlib.suppress(NotFound):  # already discarded or published by someone else: nothing left to do
-        await rules_api(request).request("DELETE", f"/v1/rulesets/{scope}/draft", user.access_token)
-    return RedirectResponse(f"/rules/{quote(scope)}?notice=draft_discarded", status_code=303)
+
+    async def delete() -> None:
+        with contextlib.suppress(NotFound):  # already discarded or published by someone else: nothing left to do
+            await rules_api(request).request("DELETE", f"/v1/rulesets/{scope}/draft", user.access_token)
+
+    async def refused(exc: BackendError) -> Response:
+        lines = ["The draft was not discarded.", *refusal_lines(exc)]
+        return render(request, user, "error.html", "Not discarded", exc.status, errors=lines)
+
+    return await act(delete(), f"/rules/{quote(scope)}?notice=draft_discarded", refused)

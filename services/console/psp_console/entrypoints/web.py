@@ -202,6 +202,13 @@ async def act(
     return RedirectResponse(done if isinstance(done, str) else done(answer), status_code=303)
 
 
+def refusal_lines(exc: BackendError, label: Callable[[str], str] | None = None) -> list[str]:
+    """What a page says of a service's refusal: with ``label`` (a field's name on the form), one line per field
+    the service named ("Name: too long."); otherwise, or when it named none, its sentence (which names them)."""
+    named = [f"{label(f)}: {r}." for f, r in getattr(exc, "fields", []) if f and r] if label else []
+    return named or [exc.message_for_page]
+
+
 def _is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
