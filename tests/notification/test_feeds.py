@@ -137,8 +137,8 @@ async def test_request_arriving_after_its_match_flags_the_case_and_keeps_its_sta
         async with env.c.runtime.uow() as uow:
             case = await Repository(uow.session).case(str(req.case_id))
     assert case is not None
-    assert case["status"] == "assigned" and case["flagged"] is True and case["urgency"] == "immediate"
-    assert case["created_at"] == created and case["correlation_id"] == str(req.correlation_id)
+    assert case.status == "assigned" and case.flagged is True and case.urgency == "immediate"
+    assert case.created_at == created and case.correlation_id == str(req.correlation_id)
     assert [(e["status"], e["triggers"]) for e in feed["entries"]] == [
         ("assigned", [{"rule_id": "harm.death", "text": "Patient death"}])
     ]

@@ -34,13 +34,13 @@ async def build_feed(
     rows = await repo.feed_cases(facility, window.start, window.end)
     entries = tuple(
         FeedEntry(
-            case_id=uuid.UUID(r["case_id"]),
-            unit=r["unit"],
-            occurred_at=r["occurred_at"],
-            triggers=tuple(RuleHit.model_validate(t) for t in r["triggers"]),
-            urgency=r["urgency"],
-            mode=r["mode"],
-            status=r["status"],
+            case_id=uuid.UUID(r.case_id),
+            unit=r.unit,
+            occurred_at=r.occurred_at,
+            triggers=tuple(RuleHit.model_validate(t) for t in r.triggers),
+            urgency=r.urgency,
+            mode=r.mode,
+            status=r.status,
         )
         for r in rows
     )

@@ -18,11 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from psp_common.db import aware, get_by, insert_or_skip, upsert
 from psp_common.deferred import defer_insert, flush_deferred
 from psp_notification.adapters.bulk import insert_skip_many, upsert_many
+from psp_notification.adapters.case_rows import CaseRow, StatusRow, typed
 from psp_notification.adapters.contacts import Aliases, Contact, contacts_of, link_contacts_many
 from psp_notification.adapters.orm import assignments, cases, contacts, feeds_published, pages, status_log
 from psp_notification.domain.model import Page, PageState, Purpose, Response
-
-TIME_COLUMNS = ("occurred_at", "created_at", "updated_at", "at", "published_at")  # of the rows read as dicts
 
 
 def leased_by(owner: str) -> Any:
@@ -71,17 +70,6 @@ def _correlations() -> Any:
     return select(cases.c.case_id, cases.c.correlation_id).where(cases.c.case_id.in_(bindparam("ids", expanding=True)))
 
 
-def as_dict(row: Row[Any] | None) -> dict[str, Any] | None:
-    """A row as a dict with timezone-aware datetimes (SQLite returns naive UTC)."""
-    if row is None:
-        return None
-    out = dict(row._mapping)
-    for name in TIME_COLUMNS:
-        if name in out:
-            out[name] = aware(out[name])
-    return out
-
-
 PAGE_FIELDS = tuple(f.name for f in fields(Page))
 
 
@@ -118,9 +106,10 @@ class Repository:
         return await link_contacts_many(self.session, [aliases])
 
     # cases
-    async def case(self, case_id: str) -> dict[str, Any] | None:
+    async def case(self, case_id: str) -> CaseRow | None:
         """One case."""
-        return as_dict(await get_by(self.session, cases, "case_id", case_id))
+        row = await get_by(self.session, cases, "case_id", case_id)
+        return typed(CaseRow, row) if row is not None else None
 
     async def case_mode(self, case_id: str) -> str | None:
         """A case's mode (one_to_one or group), if known."""
@@ -156,7 +145,7 @@ class Repository:
         """Insert a case, or set only the ``on_update`` columns of the stored one (one statement)."""
         await upsert(self.session, cases, "case_id", values, on_update)
 
-    async def feed_cases(self, facility: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    async def feed_cases(self, facility: str, start: datetime, end: datetime) -> list[CaseRow]:
         """Flagged cases of a facility whose event happened in [start, end)."""
         query = (
             select(cases)
@@ -168,7 +157,7 @@ class Repository:
             )
             .order_by(cases.c.occurred_at, cases.c.case_id)
         )
-        return [d for r in (await self.session.execute(query)).all() if (d := as_dict(r))]
+        return [typed(CaseRow, r) for r in (await self.session.execute(query)).all()]
 
     async def facilities(self) -> list[str]:
         """Facilities with at least one case."""
@@ -271,11 +260,11 @@ class Repository:
         """Append a lifecycle change (written with the transaction's other changes at commit, in order)."""
         defer_insert(self.session, status_log, values)
 
-    async def history(self, case_id: str) -> list[dict[str, Any]]:
+    async def history(self, case_id: str) -> list[StatusRow]:
         """Lifecycle changes of a case, in order."""
         await flush_deferred(self.session)
         query = select(status_log).where(status_log.c.case_id == case_id).order_by(status_log.c.id)
-        return [d for r in (await self.session.execute(query)).all() if (d := as_dict(r))]
+        return [typed(StatusRow, r) for r in (await self.session.execute(query)).all()]
 
     async def mark_feed(self, facility: str, call: str, day: str, event_id: str, entries: int, now: datetime) -> bool:
         """Record a published feed; False if this facility/call/date was published before."""

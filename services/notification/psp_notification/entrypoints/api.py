@@ -171,12 +171,12 @@ async def case_status(case_id: Uuid, request: Request, who: OwnerOrCoordinator) 
             return error(404, "case_id", "no such case")
         history = await repo.history(case_id.lower())
     return CaseStatus(
-        case_id=case["case_id"],
-        facility=case["facility"],
-        unit=case["unit"],
-        urgency=case["urgency"],
-        status=case["status"],
-        history=[StatusChange.model_validate(h) for h in history],
+        case_id=case.case_id,
+        facility=case.facility,
+        unit=case.unit,
+        urgency=case.urgency,
+        status=case.status,
+        history=[StatusChange.model_validate(h, from_attributes=True) for h in history],
     )
 
 

@@ -41,29 +41,28 @@ class BoardCase(BaseModel):
     @classmethod
     def from_row(cls, row: BoardRow) -> BoardCase:
         """Flatten a board row."""
-        c, a, p = row.case, row.assignment or {}, row.awaiting or {}
-        candidates = a.get("candidates") or []
+        c, a, p = row.case, row.assignment, row.awaiting
         return cls(
-            case_id=c["case_id"],
-            facility=c["facility"],
-            unit=c["unit"],
-            urgency=c["urgency"],
-            mode=c["mode"],
-            status=c["status"],
-            occurred_at=c["occurred_at"],
-            requested_at=c["created_at"],
-            assignment_id=a.get("assignment_id"),
-            assignment_state=a.get("state"),
-            primary_ref=candidates[0] if candidates else None,
-            acknowledged_by=a.get("acknowledged_by"),
-            matched_at=a.get("matched_at"),
-            acknowledged_at=a.get("acknowledged_at"),
-            contact_deadline=a.get("contact_deadline"),
-            contacted_at=a.get("contacted_at"),
-            contact_overdue_escalated=bool(a.get("overdue_escalated")),
-            paged_ref=p.get("recipient_ref"),
-            paged_at=p.get("sent_at"),
-            ack_deadline=p.get("ack_deadline"),
+            case_id=c.case_id,
+            facility=c.facility,
+            unit=c.unit,
+            urgency=c.urgency,
+            mode=c.mode,
+            status=c.status,
+            occurred_at=c.occurred_at,
+            requested_at=c.created_at,
+            assignment_id=a.assignment_id if a else None,
+            assignment_state=a.state if a else None,
+            primary_ref=a.primary_ref if a else None,
+            acknowledged_by=a.acknowledged_by if a else None,
+            matched_at=a.matched_at if a else None,
+            acknowledged_at=a.acknowledged_at if a else None,
+            contact_deadline=a.contact_deadline if a else None,
+            contacted_at=a.contacted_at if a else None,
+            contact_overdue_escalated=bool(a.overdue_escalated) if a else False,
+            paged_ref=p.recipient_ref if p else None,
+            paged_at=p.sent_at if p else None,
+            ack_deadline=p.ack_deadline if p else None,
         )
 
 

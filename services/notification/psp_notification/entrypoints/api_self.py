@@ -13,7 +13,6 @@ from psp_common.auth import AUTH_RESPONSES, Principal, Scope, own_refs, require
 from psp_common.http import ErrorResponse, FieldError, as_utc
 from psp_notification.adapters.encounter_stats import monthly_stats, to_csv
 from psp_notification.adapters.orm import assignments, pages
-from psp_notification.adapters.repository import as_dict
 from psp_notification.adapters.schemas import MyAssignment, MyPage, MyWork, Stats
 from psp_notification.adapters.stats import case_stats
 
@@ -72,18 +71,23 @@ async def my_work(
         body = ErrorResponse(detail=reason, errors=[FieldError(field="staff_id", reason=reason)])
         return JSONResponse(body.model_dump(), status_code=403)
     a_query = (
-        select(assignments)
+        select(*(assignments.c[name] for name in MyAssignment.model_fields))
         .where(assignments.c.acknowledged_by.in_(refs))
         .order_by(assignments.c.matched_at.desc())
         .limit(limit)
     )
-    p_query = select(pages).where(pages.c.recipient_ref.in_(refs)).order_by(pages.c.id.desc()).limit(limit)
+    p_query = (
+        select(*(pages.c[name] for name in MyPage.model_fields))
+        .where(pages.c.recipient_ref.in_(refs))
+        .order_by(pages.c.id.desc())
+        .limit(limit)
+    )
     async with c.runtime.session() as session:
-        a_rows = [as_dict(r) for r in (await session.execute(a_query)).all()]
-        p_rows = [as_dict(r) for r in (await session.execute(p_query)).all()]
+        a_rows = (await session.execute(a_query)).all()
+        p_rows = (await session.execute(p_query)).all()
     return MyWork(
-        assignments=[MyAssignment.model_validate(r) for r in a_rows],
-        pages=[MyPage.model_validate(r) for r in p_rows],
+        assignments=[MyAssignment.model_validate(r, from_attributes=True) for r in a_rows],
+        pages=[MyPage.model_validate(r, from_attributes=True) for r in p_rows],
     )
 
 
