@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from fastapi import FastAPI
 
 from psp_common.auth import Scope, mint
@@ -83,14 +83,29 @@ async def running(
         yield client
 
 
-async def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:
-    """Publish raw bytes with a plain aiokafka producer."""
+async def produce(
+    bootstrap: str, topic: str, value: bytes, key: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, int]:
+    """Publish raw bytes with a plain aiokafka producer; the (partition, offset) they were written at."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
     try:
-        await producer.send_and_wait(topic, value, key=key)
+        sent = [(k, v.encode()) for k, v in (headers or {}).items()] or None
+        meta = await producer.send_and_wait(topic, value, key=key, headers=sent)
     finally:
         await producer.stop()
+    return meta.partition, meta.offset
+
+
+async def consumed(bootstrap: str, group: str, topic: str, at: tuple[int, int]) -> bool:
+    """Whether consumer group ``group`` committed its offset on ``topic`` past ``at`` (partition, offset)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        committed = await consumer.committed(TopicPartition(topic, at[0]))
+    finally:
+        await consumer.stop()
+    return committed is not None and committed > at[1]
 
 
 def _matches(match: Any, item: dict[str, Any]) -> bool:
@@ -101,12 +116,28 @@ def _matches(match: Any, item: dict[str, Any]) -> bool:
         return False
 
 
+def _item(r: Any) -> dict[str, Any]:
+    try:
+        value: Any = json.loads(r.value)
+    except (ValueError, TypeError):
+        value = r.value
+    return {
+        "value": value,
+        "raw": r.value,
+        "key": r.key,
+        "headers": {k: v.decode() for k, v in (r.headers or ())},
+        "partition": r.partition,
+        "offset": r.offset,
+    }
+
+
 async def read_topic(
     bootstrap: str, topic: str, *, count: int = 1, timeout: float = 30.0, match: Any = None
 ) -> list[dict[str, Any]]:
     """Read messages from the start of ``topic`` until ``count`` matching ones arrive (or time out).
 
-    Returns dicts with ``value`` (parsed JSON when possible), ``key`` and ``headers``.
+    Returns dicts with ``value`` (parsed JSON when possible), ``raw``, ``key``, ``headers``, ``partition`` and
+    ``offset``.
     """
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
@@ -118,22 +149,33 @@ async def read_topic(
         while len(out) < count and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
-                for r in records:
-                    try:
-                        value: Any = json.loads(r.value)
-                    except (ValueError, TypeError):
-                        value = r.value
-                    item = {
-                        "value": value,
-                        "raw": r.value,
-                        "key": r.key,
-                        "headers": {k: v.decode() for k, v in (r.headers or ())},
-                    }
-                    if match is None or _matches(match, item):
-                        out.append(item)
+                out.extend(i for i in map(_item, records) if match is None or _matches(match, i))
     finally:
         await consumer.stop()
     return out
+
+
+async def read_to_end(bootstrap: str, topic: str, *, match: Any = None, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Every message (matching ``match``) written to ``topic`` before the call: read up to the end offsets found
+    at the start, so absence is checked without waiting out a timeout (``timeout`` only bounds a stuck read)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    out: list[dict[str, Any]] = []
+    try:
+        await consumer.topics()  # fetches the metadata partitions_for_topic reads
+        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            assert asyncio.get_running_loop().time() < deadline, f"{topic} not read to its end within {timeout}s"
+            batch = await consumer.getmany(*parts, timeout_ms=500)
+            for tp, records in batch.items():
+                out.extend(_item(r) for r in records if r.offset < ends[tp])
+    finally:
+        await consumer.stop()
+    return [i for i in out if match is None or _matches(match, i)]
 
 
 async def eventually(predicate: Any, timeout: float = 30.0, interval: float = 0.2) -> Any:
