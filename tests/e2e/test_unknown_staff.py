@@ -157,3 +157,8 @@ async def test_an_unknown_colleague_is_paged_held_once_and_dispatched_with_the_r
         bootstrap, topics.OUTREACH_STATUS, match=lambda m: m["value"]["status"] == "colleague_unknown"
     )
     assert [m["value"]["case_id"] for m in flags if m["value"]["case_id"] in (first_case, new_case)] == [first_case] * 2
+    # No service logged anyone's name, id, pseudonym or case, nor the narrative or patient data.
+    forbidden = [*leaks, KNOWN[0], pseudo.pseudonym(STRANGER), pseudo.pseudonym(KNOWN[0]), first_case, new_case]
+    for svc in stack.services.values():
+        text = svc.log_path.read_text(errors="replace")
+        assert not [f for f in forbidden if f in text], f"{svc.name} log carries {[f for f in forbidden if f in text]}"
