@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from psp_common.locks import lock_key, try_lock
 from psp_common.outbox_rows import OutboxRow, OutboxSignal
+from psp_common.outbox_send import send_rows
 
 log = logging.getLogger("psp.outbox")
 
@@ -137,18 +138,8 @@ class OutboxRelay:
         return len(rows)
 
     async def _publish(self, rows: Sequence[Any]) -> None:
-        """Publish in order without waiting for each confirmation, then wait for them all."""
-        futures = []
-        for row in rows:
-            fut = await self._broker.publish(
-                row.payload,
-                row.topic,
-                key=row.key.encode(),
-                headers=dict(row.headers or {}),
-                no_confirm=True,
-            )
-            futures.append(fut)
-        await asyncio.gather(*futures)
+        """Send the rows in order without waiting for each acknowledgement, then wait for them all."""
+        await send_rows(self._broker, rows)
 
     async def run(self) -> None:
         """Loop until stopped: drain, then wait for a commit signal or the idle poll."""
