@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from itertools import chain
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeGuard, TypeVar
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -320,6 +320,13 @@ async def _whole_message(msg: Any) -> Any:
     return msg
 
 
+class Unread(BaseModel):
+    """A record ``subscribe_events`` acknowledged without parsing it (it lacks the subscription's marker)."""
+
+
+UNREAD = Unread()
+
+
 def subscribe_events(
     broker: KafkaBroker,
     *,
@@ -333,11 +340,14 @@ def subscribe_events(
     description: str = "",
     relevant: Callable[[E], bool] | None = None,
     handler_many: Callable[[list[E], UnitOfWork], Awaitable[None]] | None = None,
+    markers: tuple[bytes, ...] = (),
 ) -> Any:
     """Subscribe ``handler`` to ``topic``: inbox dedupe, one transaction, commit offset after the DB commit.
 
     ``relevant``: events it rejects change nothing here, so they are acknowledged without a transaction
     (no inbox row: there is nothing to do twice). A batch claims its event ids in one statement.
+    ``markers``: every event ``relevant`` accepts holds one of these bytes (e.g. the JSON strings of the statuses
+    it wants); a record holding none is acknowledged unparsed (not validated in full only to be rejected).
     ``handler_many``: the set-based form of ``handler`` for a consumed batch (the new, distinct events in the
     order received, in one unit of work: a constant number of statements per batch). Without it the batch's
     events go through ``handler`` one by one in that unit of work. A batch that fails other than by an outage
@@ -345,10 +355,13 @@ def subscribe_events(
     """
     tracker = RetryTracker()
 
-    def wanted(event: E) -> bool:
-        return relevant is None or relevant(event)
+    def parse(raw: bytes) -> E | Unread:
+        return model.model_validate_json(raw) if not markers or any(m in raw for m in markers) else UNREAD
 
-    async def handle(event: E) -> None:
+    def wanted(event: E | Unread) -> TypeGuard[E]:
+        return not isinstance(event, Unread) and (relevant is None or relevant(event))
+
+    async def handle(event: E | Unread) -> None:
         if not wanted(event):
             return
         async with uow_factory() as uow:
@@ -356,7 +369,7 @@ def subscribe_events(
             await handler(event, uow)
             await uow.commit()
 
-    async def handle_batch(events: list[E]) -> None:
+    async def handle_batch(events: list[E | Unread]) -> None:
         todo = [e for e in events if wanted(e)]
         if not todo:
             return
@@ -382,7 +395,7 @@ def subscribe_events(
         broker,
         topic=topic,
         group_id=group_id,
-        parse=model.model_validate_json,
+        parse=parse,
         handle=handle,
         handle_batch=handle_batch,
         dead_letters=dead_letters,

@@ -37,6 +37,11 @@ class OutreachStatus(StrEnum):
     COLLEAGUE_UNKNOWN = "colleague_unknown"
 
 
+def status_marker(status: OutreachStatus) -> bytes:
+    """Bytes the JSON of every OutreachStatusChanged with ``status`` holds (a subscription's ``markers``)."""
+    return f'"{status.value}"'.encode()
+
+
 class EncounterCounts(Frozen):
     """What an ``encounter_logged`` status says about the encounter: counts only.
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from psp_common import topics
 from psp_common.db import UnitOfWork
 from psp_common.events.referral import ReferralObserved
-from psp_common.events.status import OutreachStatusChanged
+from psp_common.events.status import OutreachStatus, OutreachStatusChanged, status_marker
 from psp_common.events.triage import TriageRequested
 from psp_common.kafka import Schema, subscribe_events, subscribe_raw
 from psp_listener import handlers, unknown_staff
@@ -155,4 +155,5 @@ def register_unknown_staff(container: Container) -> None:
         description="Cases whose colleague is not in notification's contacts directory ('colleague_unknown'): the "
         "incident is held in the triage queue with reason 'unknown_staff'.",
         relevant=unknown_staff.is_unknown_colleague,
+        markers=(status_marker(OutreachStatus.COLLEAGUE_UNKNOWN),),
     )

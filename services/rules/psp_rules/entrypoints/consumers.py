@@ -8,7 +8,7 @@ from psp_common import topics
 from psp_common.db import UnitOfWork
 from psp_common.events.intake import IncidentObserved
 from psp_common.events.referral import ReferralObserved
-from psp_common.events.status import OutreachStatusChanged
+from psp_common.events.status import OutreachStatus, OutreachStatusChanged, status_marker
 from psp_common.kafka import subscribe_events
 from psp_rules import handlers, referrals
 
@@ -54,6 +54,7 @@ def register(container: Container) -> None:
         dead_letters=rt.dead_letters,
         description="Outreach lifecycle; 'closed' closes the rules service's case.",
         relevant=handlers.status_is_relevant,
+        markers=(status_marker(OutreachStatus.CLOSED),),
     )
 
     async def on_referral(event: ReferralObserved, uow: UnitOfWork) -> None:
