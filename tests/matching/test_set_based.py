@@ -17,7 +17,7 @@ from psp_common.events.outreach import OutreachRequested
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.events.vocab import StaffRef
 from psp_matching import handlers, set_based
-from psp_matching.adapters.orm import assignments, cases, members, outbox, supported
+from psp_matching.adapters.orm import assignments, cases, members, outbox, supported, workload_days, workload_months
 from tests.matching.conftest import Service, service_on
 from tests.matching.factories import NOW
 from tests.matching.test_backup_acknowledged import acknowledged
@@ -123,7 +123,7 @@ async def stored_state(svc: Service) -> dict[str, Any]:
         ]
         tables = {
             t.name: [dict(r._mapping) for r in await s.execute(select(t))]
-            for t in (cases, assignments, members, supported)
+            for t in (cases, assignments, members, supported, workload_months, workload_days)
         }
     ids: dict[str, str] = {}
     for _, msg in out:

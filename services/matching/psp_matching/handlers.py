@@ -66,7 +66,7 @@ def as_request(event: OutreachRequested) -> Request:
 async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps: Deps) -> None:
     """Match a (possibly repeated) case, judged when rules requested it; see ``domain.cases.decide``."""
     request, now = as_request(event), transaction_time(uow.session, deps.clock)
-    case = await CaseRepository(uow.session).get(request.case_id, lock=True)
+    case = await CaseRepository(uow.session, deps.settings.cap_time_zone).get(request.case_id, lock=True)
     case = case or Case.open(request, deps.settings.default_discipline, now)
     action, why = case.request(request, now)
     if action is not Action.IGNORE:
@@ -90,7 +90,8 @@ async def assign(uow: UnitOfWork, case_id: str, supporter_ref: str, deps: Deps) 
     The safety constraints still hold (``domain.matcher.assign``); the new assignment supersedes the current one
     and notification pages the supporter, as after a re-match.
     """
-    repo, roster = CaseRepository(uow.session), RosterRepository(uow.session, deps.pseudo.pseudonyms_of)
+    repo = CaseRepository(uow.session, deps.settings.cap_time_zone)
+    roster = RosterRepository(uow.session, deps.pseudo.pseudonyms_of)
     case = await repo.get(case_id, lock=True)
     if case is None:
         raise UnknownCase
@@ -123,7 +124,7 @@ async def on_status(event: OutreachStatusChanged, uow: UnitOfWork, deps: Deps) -
     A backup who acknowledged (paged when the primary did not answer) joins the team: the monthly cap and
     fairness count the case for them from when they acknowledged.
     """
-    repo, closing = CaseRepository(uow.session), event.status is OutreachStatus.CLOSED
+    repo, closing = CaseRepository(uow.session, deps.settings.cap_time_zone), event.status is OutreachStatus.CLOSED
     case = await repo.get(str(event.case_id), lock=True, teams=not closing)
     if case is None:
         return
@@ -155,6 +156,6 @@ async def _match(
 async def _save(uow: UnitOfWork, deps: Deps, case: Case) -> None:
     """Store the case and publish what it recorded."""
     log.info("case %s: %s", case.case_id, case.last_decision)
-    await CaseRepository(uow.session).save(case)
+    await CaseRepository(uow.session, deps.settings.cap_time_zone).save(case)
     await publish(uow, RosterRepository(uow.session, deps.pseudo.pseudonyms_of), case.events)
     case.events.clear()

@@ -3,10 +3,11 @@ order, and written in one statement per table (``adapters.batch``).
 
 Each event is decided exactly as ``handlers`` decides it alone: the batch's earlier matches count toward the
 monthly cap, fairness and continuity of its later ones, and a case seen twice is decided on what its first
-event made of it. The monthly cap across instances: once the batch is decided, every supporter it put on a
-team is locked (one statement) and their team rows read again (one query); when another transaction gave
-one of them a case meanwhile, the batch is decided again with that row known (as ``monthly_cap`` does for
-one case), until every supporter chosen is locked and counted.
+event made of it. The workload is read as tallies (O(supporters) rows, ``adapters.tally``), not team rows.
+The monthly cap across instances: once the batch is decided, every supporter it put on a team is locked (one
+statement) and their tallies read again (one query per table); when another transaction gave one of them a
+case meanwhile, the batch is decided again with those counts (as ``monthly_cap`` does for one case), until
+every supporter chosen is locked and counted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from psp_matching.adapters import batch
 from psp_matching.adapters.case_rows import case_values, to_case
 from psp_matching.adapters.messages import publish
 from psp_matching.adapters.roster import RosterRepository, ShiftsNear, profiles, transaction_time
-from psp_matching.adapters.workload import Month, Seen, WorkloadRepository, month_of
+from psp_matching.adapters.workload import Month, Workload, WorkloadRepository, day_of, month_of
 from psp_matching.domain.cases import Action, Assignment, Case, Request
 from psp_matching.domain.errors import CaseError
 from psp_matching.domain.events import Event
@@ -47,7 +48,7 @@ class Snapshot:
     directory: dict[str, Any]
     roster: list[Supporter]
     shifts: ShiftsNear
-    workload: Seen  # as read: the first round adds the batch's rows to it, a next one starts again from the rows
+    workload: Workload  # as read: the first round adds the batch's rows to it, a next one starts again
     support: list[batch.SupportRow]
 
 
@@ -92,7 +93,7 @@ class View:
     """One round of deciding the batch in memory, from the snapshot plus what its earlier events made."""
 
     snap: Snapshot
-    seen: Seen  # team rows: as read, then what the batch's earlier events made
+    seen: Workload  # tallies: as read, then what the batch's earlier events made
     cases: dict[str, Case] = field(default_factory=dict)
     on_case: dict[str, frozenset[str]] = field(default_factory=dict)
     support: Support = field(init=False)
@@ -141,7 +142,6 @@ async def on_outreach_requested_many(events: Sequence[OutreachRequested], uow: U
     snap = await read_snapshot(roster, events, deps)
     loaded = {case_id: case_values(to_case(row)) for case_id, row in snap.rows.items()}  # to write what changed
     workload, locked, seen = WorkloadRepository(session), set[str](), snap.workload
-    base = set(seen.rows)
     while True:
         view = View(snap, seen)
         for event in events:
@@ -149,15 +149,13 @@ async def on_outreach_requested_many(events: Sequence[OutreachRequested], uow: U
         fresh = view.chosen - locked
         if not fresh:
             break
-        rows = await workload.lock_and_read(fresh, seen.floor)
+        got = await workload.lock_and_read(fresh, seen.months, seen.floor)
         locked |= fresh
-        before = {r for r in base if r[0] in fresh}
-        if rows == before:
+        if got == seen.tallies.of(fresh):
             break
         log.info("%d of the batch's supporters took cases meanwhile; matching the batch again", len(fresh))
-        base = (base - before) | rows
-        seen = Seen(seen.floor, base)
-    await batch.save_cases(session, loaded, list(view.cases.values()), view.made)
+        seen = seen.again(seen.tallies.replaced(got, fresh))
+    await batch.save_cases(session, loaded, list(view.cases.values()), view.made, deps.settings.cap_time_zone)
     await publish(uow, roster, view.events)
     log.info("batch of %d requests: %s", len(events), dict(sorted(view.decisions.items())))
 
@@ -172,14 +170,15 @@ async def read_snapshot(roster: RosterRepository, events: Sequence[OutreachReque
         names.update(r.roles, (old for olds in r.aliases.values() for old in olds))
     for row in rows.values():
         names.update(row["people"], row["aliases"] or (), (o for olds in (row["aliases"] or {}).values() for o in olds))
-    floor = min(min(month_of(at, s.cap_time_zone).since, at - timedelta(days=s.fairness_window_days)) for at in ats)
+    months = {month_of(at, s.cap_time_zone).first for at in ats}
+    floor = min(day_of(at - timedelta(days=s.fairness_window_days)) for at in ats)
     return Snapshot(
         rows=rows,
         on_case=await batch.active_teams(session, rows),
         directory=await roster.directory(names),
         roster=await roster.roster(),
         shifts=await roster.shifts_around(min(ats), max(ats)),
-        workload=await WorkloadRepository(session).read(floor),
+        workload=await WorkloadRepository(session).read_batch(rows, months, floor, s.cap_time_zone),
         support=await batch.support(session, names, min(ats) - timedelta(days=s.continuity_window_days)),
     )
 
@@ -231,7 +230,7 @@ async def on_status_many(events: Sequence[OutreachStatusChanged], uow: UnitOfWor
         _apply_status(case, event)
     loaded = {case_id: case_values(to_case(rows[case_id])) for case_id in cases}
     joined = [m for case in cases.values() for m in case.joined]
-    await batch.save_closed_and_joined(session, loaded, list(cases.values()), joined)
+    await batch.save_closed_and_joined(session, loaded, list(cases.values()), joined, deps.settings.cap_time_zone)
 
 
 def _apply_status(case: Case, event: OutreachStatusChanged) -> None:

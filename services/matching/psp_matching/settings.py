@@ -23,7 +23,13 @@ class MatchingSettings(ServiceSettings):
     default_discipline: Literal["same", "other", "any"] = Field(
         "same", description="Discipline preference of a case unless a coordinator re-matches with another."
     )
-    fairness_window_days: int = Field(30, ge=1, description="Recent assignments counted for fairness (days).")
+    fairness_window_days: int = Field(
+        30,
+        ge=1,
+        description="Recent assignments counted for fairness (days), in whole UTC days: a supporter's case counts "
+        "when their latest team row for it falls on the UTC day of (the instant judged at minus this many days) "
+        "or later.",
+    )
     continuity_window_days: int = Field(90, ge=1, description="How far back 'already supporting this person' looks.")
     weight_on_shift: float = Field(3.0, description="Score for a supporter on shift now (in the workplace).")
     weight_discipline: float = Field(2.0, description="Score for the case's discipline preference (same/other).")

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, any_, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,15 +16,9 @@ from psp_common.deferred import defer_insert
 from psp_matching.adapters.case_rows import assignment_values, case_values, member_values
 from psp_matching.adapters.cases import ACTIVE, SUPERSEDED, row_values
 from psp_matching.adapters.orm import assignments, cases, members, supported
+from psp_matching.adapters.tally import one_of as _one_of
+from psp_matching.adapters.tally import record
 from psp_matching.domain.cases import BACKUP, Assignment, Case, TeamMember
-
-
-def _one_of(column: Any, name: str, pg: bool) -> Any:
-    """``column`` is one of the list bound as ``name``: ``= ANY(array)`` on PostgreSQL (one statement text and one
-    prepared statement whatever the list's length; an expanding IN renders one per length), an IN elsewhere."""
-    if pg:
-        return column == any_(bindparam(name, type_=postgresql.ARRAY(String)))
-    return column.in_(bindparam(name, expanding=True))
 
 
 def _statements(pg: bool) -> dict[str, Any]:
@@ -123,11 +117,13 @@ async def save_cases(
     loaded: dict[str, dict[str, Any]],
     decided: Sequence[Case],
     made: Sequence[Assignment],
+    tz: str,
 ) -> None:
     """Write what a batch decided: new cases and their assignments queued (one insert per table at commit),
     changed cases in one update, the previously active assignments of re-matched stored cases superseded in one.
 
     ``made``: the batch's new assignments in order; one superseded later in the same batch goes in superseded.
+    Their team rows are counted in the workload tallies (``tally.record``; months of the cap's zone ``tz``).
     """
     rows = [case_values(c) for c in decided]
     changed = [{KEY: r["case_id"], **r} for r in rows if r["case_id"] in loaded and loaded[r["case_id"]] != r]
@@ -140,6 +136,14 @@ async def save_cases(
     if rematched:
         await session.execute(_q(session, "supersede"), {"ids": rematched})
     last = {a.case_id: a.assignment_id for a in made}
+    team = [
+        member_values(TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at))
+        for a in made
+        for c in a.candidates
+        if c.role != BACKUP
+    ]
+    for row in await record(session, team, tz):
+        defer_insert(session, members, row)
     for a in made:
         values = assignment_values(a)
         if last[a.case_id] != a.assignment_id:
@@ -149,23 +153,25 @@ async def save_cases(
             defer_insert(
                 session, supported, {"assignment_id": a.assignment_id, "person_ref": p, "created_at": a.created_at}
             )
-        for c in a.candidates:
-            if c.role != BACKUP:
-                member = TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at)
-                defer_insert(session, members, member_values(member))
 
 
 async def save_closed_and_joined(
-    session: AsyncSession, loaded: dict[str, dict[str, Any]], decided: Sequence[Case], joined: Sequence[TeamMember]
+    session: AsyncSession,
+    loaded: dict[str, dict[str, Any]],
+    decided: Sequence[Case],
+    joined: Sequence[TeamMember],
+    tz: str,
 ) -> None:
     """Write what a batch of status events changed: cases in one update, backups who joined in one insert
-    (a team member already stored is skipped)."""
+    (a team member already stored is skipped), counted in the workload tallies (``tally.record``)."""
     changed = [{KEY: c.case_id, **v} for c in decided if loaded[c.case_id] != (v := case_values(c))]
     if changed:
         await session.execute(UPDATE_CASE, changed)
     if not joined:
         return
-    rows = [member_values(m) for m in joined]
+    rows = await record(session, [member_values(m) for m in joined], tz)
+    if not rows:
+        return
     dialect = dialect_of(session)
     if dialect in ("postgresql", "sqlite"):
         await session.execute(SKIP_MEMBER[dialect], rows)  # one statement for the batch

@@ -12,7 +12,7 @@ from psp_common.db import aware, get_by, insert_or_skip, update_by
 from psp_common.deferred import defer_insert, deferred_rows, flush_deferred
 from psp_matching.adapters.case_rows import assignment_values, case_values, member_values, to_case
 from psp_matching.adapters.orm import assignments, cases, members, supported
-from psp_matching.adapters.workload import note_team
+from psp_matching.adapters.tally import record
 from psp_matching.domain.cases import BACKUP, Assignment, Case, TeamMember
 
 ACTIVE = "active"
@@ -49,10 +49,13 @@ SUPPORTING = (
 
 
 class CaseRepository:
-    """Outreach cases as matching saw them, and the assignments made for them."""
+    """Outreach cases as matching saw them, and the assignments made for them.
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    Team rows it adds are counted in the workload tallies (``tally.record``) in months of ``cap_time_zone``.
+    """
+
+    def __init__(self, session: AsyncSession, cap_time_zone: str = "UTC") -> None:
+        self.session, self.tz = session, cap_time_zone
 
     def _queue(self, table: Table, row: dict[str, Any], case_id: str) -> None:
         defer_insert(self.session, table, row)
@@ -93,7 +96,7 @@ class CaseRepository:
         if case.new_assignment is not None:
             if case.stored:
                 await self._supersede(case.case_id)
-            self._add_assignment(case.new_assignment)
+            await self._add_assignment(case.new_assignment)
         for member in case.joined:
             await self._join(member)
         case.stored, case.new_assignment, case.joined = True, None, []
@@ -132,27 +135,26 @@ class CaseRepository:
             .values(status=SUPERSEDED)
         )
 
-    def _add_assignment(self, a: Assignment) -> None:
-        """Queue an assignment, whom it supports and its team (primary, co-facilitators)."""
-        note_team(self.session, a.team, a.case_id, a.created_at)
+    async def _add_assignment(self, a: Assignment) -> None:
+        """Queue an assignment, whom it supports and its team (primary, co-facilitators), counted."""
+        team = [
+            member_values(TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at))
+            for c in a.candidates
+            if c.role != BACKUP
+        ]
+        for row in await record(self.session, team, self.tz):
+            self._queue(members, row, a.case_id)
         self._queue(assignments, assignment_values(a), a.case_id)
         for p in sorted(set(a.supported)):
             self._queue(
                 supported, {"assignment_id": a.assignment_id, "person_ref": p, "created_at": a.created_at}, a.case_id
             )
-        for c in a.candidates:
-            if c.role != BACKUP:
-                self._queue(
-                    members,
-                    member_values(TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at)),
-                    a.case_id,
-                )
 
     async def _join(self, m: TeamMember) -> None:
         """A backup who acknowledged joins the team: the monthly cap and fairness count them."""
         await self._flush_if_queued(m.case_id)
-        if await insert_or_skip(self.session, members, member_values(m)):
-            note_team(self.session, [m.supporter_ref], m.case_id, m.created_at)
+        for row in await record(self.session, [member_values(m)], self.tz):
+            await insert_or_skip(self.session, members, row)
 
     async def assignments(
         self, limit: int, case_id: str | None = None, status: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Index, Integer, String, Table, UniqueConstraint
 
 from psp_common.audit import audit_table
 from psp_common.db import BigId, messaging_tables, new_metadata
@@ -121,3 +121,21 @@ supported = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_supported_people_person", supported.c.person_ref, supported.c.created_at)
+
+# Supporters' workload, kept by every writer of team rows in the same transaction (``adapters.tally``): a batch
+# reads these, O(supporters) rows, instead of every team row since the month or fairness window began.
+workload_months = Table(  # distinct cases per supporter and calendar month of the cap's time zone
+    "workload_months",
+    metadata,
+    Column("month", Date, primary_key=True),  # the month's first day, in the cap's time zone
+    Column("supporter_ref", String(64), primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+workload_days = Table(  # cases per supporter on the (UTC) day of their latest team row for that supporter
+    "workload_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("supporter_ref", String(64), primary_key=True),
+    Column("n", Integer, nullable=False),
+)
