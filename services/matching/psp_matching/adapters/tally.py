@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, String, Table, any_, bindparam, select
+from sqlalchemy import Date, String, Table, any_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,6 +47,9 @@ def _statements(pg: bool) -> dict[str, Any]:
         ).where(one_of(members.c.case_id, "ids", pg)),
         "months": select(m.month, m.supporter_ref, m.n).where(one_of(m.month, "months", pg, Date), m.n != 0),
         "days": select(d.day, d.supporter_ref, d.n).where(d.day >= bindparam("since"), d.n != 0),
+        "recent": select(d.supporter_ref, func.sum(d.n))
+        .where(d.day >= bindparam("since"), d.n != 0)
+        .group_by(d.supporter_ref),
         "months_of": select(m.month, m.supporter_ref, m.n).where(
             one_of(m.month, "months", pg, Date), one_of(m.supporter_ref, "refs", pg), m.n != 0
         ),
@@ -140,6 +143,13 @@ async def read(session: AsyncSession, months: Iterable[date], since: date) -> Ta
     """Every supporter's tallies for these months and for days from ``since`` on (one query per table)."""
     got = _counts(await session.execute(_q(session, "months"), {"months": sorted(set(months))}))
     return Tallies(got, _counts(await session.execute(_q(session, "days"), {"since": since})))
+
+
+async def month_and_recent(session: AsyncSession, month: date, since: date) -> tuple[dict[str, int], dict[str, int]]:
+    """Every supporter's cases in the month starting ``month``, and from day ``since`` on (summed in the database)."""
+    got = _counts(await session.execute(_q(session, "months"), {"months": [month]}))
+    recent = {ref: int(n) for ref, n in await session.execute(_q(session, "recent"), {"since": since}) if n}
+    return got.get(month, {}), recent
 
 
 async def read_of(session: AsyncSession, refs: Iterable[str], months: Iterable[date], since: date | None) -> Tallies:

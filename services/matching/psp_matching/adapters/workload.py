@@ -47,14 +47,11 @@ class WorkloadRepository:
 
         Two queries of O(supporters) rows, and (not for a new case, which has no team rows) the case's own rows.
         """
-        got = await tally.read(self.session, [month.first], day_of(recent_since))
+        in_month, recent = await tally.month_and_recent(self.session, month.first, day_of(recent_since))
         out = set() if new_case else await self._refs_in(exclude_case, month)
-        in_month = {r: m for r, n in got.months.get(month.first, {}).items() if (m := n - (r in out)) > 0}
-        recent: dict[str, int] = {}
-        for by_ref in got.days.values():
-            for ref, n in by_ref.items():
-                recent[ref] = recent.get(ref, 0) + n
-        return in_month, {r: n for r, n in recent.items() if n > 0}
+        return {r: m for r, n in in_month.items() if (m := n - (r in out)) > 0}, {
+            r: n for r, n in recent.items() if n > 0
+        }
 
     async def _refs_in(self, case_id: str, month: Month) -> set[str]:
         return {ref for _, (ref, _c, at) in await tally.case_rows(self.session, [case_id]) if month.holds(at)}
