@@ -7,7 +7,8 @@ offsets. A redelivered batch claims nothing and writes nothing, but is produced 
 it), so a crash between the commit and the produce loses nothing. This is the cheapest correct version of what
 every service does per batch (inbox, transaction, output row, publish, commit after the DB), hence the fairer
 limit the pipeline is compared with. Run as ``python -m bench.durable_relay --dsn DSN --source T1 ...``
-(``bench.durable.DurableSystem`` starts three); it imports only asyncpg and aiokafka, so it starts quickly.
+(``bench.durable.DurableSystem`` starts three); it imports only asyncpg, aiokafka and the raw relay's loop, so
+it starts quickly.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
+
+from bench.relays import relay_loop
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS inbox (event_id text PRIMARY KEY, claimed_at timestamptz NOT NULL DEFAULT now())",
@@ -50,46 +53,20 @@ async def claim_and_write(conn: asyncpg.Connection, events: Sequence[tuple[str, 
 async def durable_relay(
     bootstrap: str, source: str, target: str, group: str, dsn: str, fetch_wait_ms: int = 500
 ) -> None:
-    """Consume ``source`` in batches; claim + write in one transaction; produce to ``target``; commit offsets."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-    from aiokafka.errors import KafkaError
+    """Consume ``source`` in batches; claim + write in one transaction; produce to ``target``; commit offsets.
 
+    The raw relay's loop (``bench.relays.relay_loop``) with the inbox transaction before the produce; a batch
+    read again after a broker error claims nothing (the inbox makes it a no-op)."""
     conn = await asyncpg.connect(dsn)
     await create_schema(conn)
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=fetch_wait_ms,
-    )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, request_timeout_ms=180_000
-    )
-    await producer.start()
-    await consumer.start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+
+    async def claim(records: list[Any]) -> None:
+        # The event id is the record key (the baselines key every message by its sequence number).
+        await claim_and_write(conn, [(r.key.decode(), r.value) for r in records])
+
     try:
-        while not stop.is_set():
-            batch = await consumer.getmany(timeout_ms=200, max_records=500)
-            records = [r for rs in batch.values() for r in rs]
-            if not records:
-                continue
-            # The event id is the record key (the baselines key every message by its sequence number).
-            await claim_and_write(conn, [(r.key.decode(), r.value) for r in records])
-            try:
-                futures = [await producer.send(target, r.value, key=r.key) for r in records]
-                await asyncio.gather(*futures)
-                await consumer.commit()
-            except KafkaError:  # broker gone for a while: read the batch again (the inbox makes it a no-op)
-                await asyncio.sleep(0.5)
-                with contextlib.suppress(KafkaError):
-                    await consumer.seek_to_committed()
+        await relay_loop(bootstrap, source, target, group, fetch_wait_ms, before_produce=claim)
     finally:
-        await consumer.stop()
-        await producer.stop()
         await conn.close()
 
 

@@ -12,11 +12,26 @@ import argparse
 import asyncio
 import contextlib
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+BatchStep = Callable[[list[Any]], Awaitable[None]]
 
-async def raw_relay(bootstrap: str, source: str, target: str, group: str, fetch_wait_ms: int = 500) -> None:
-    """Consume ``source`` in batches, produce each record to ``target``, commit once the batch is acked."""
+
+async def relay_loop(
+    bootstrap: str,
+    source: str,
+    target: str,
+    group: str,
+    fetch_wait_ms: int = 500,
+    before_produce: BatchStep | None = None,
+) -> None:
+    """Consume ``source`` in batches, (``before_produce`` the batch's records,) produce each record to ``target``,
+    commit once the batch is acked; on a broker error read the batch again from the last commit.
+
+    The loop of the ``raw`` relay and, with its inbox transaction as ``before_produce``, of the ``durable`` one
+    (``bench.durable_relay``): the two baselines differ only in that step.
+    """
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
@@ -35,15 +50,17 @@ async def raw_relay(bootstrap: str, source: str, target: str, group: str, fetch_
     await producer.start()
     await consumer.start()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=200, max_records=500)
-            if not batch:
+            records = [r for rs in batch.values() for r in rs]
+            if not records:
                 continue
+            if before_produce is not None:
+                await before_produce(records)
             try:
-                futures = [await producer.send(target, r.value, key=r.key) for rs in batch.values() for r in rs]
+                futures = [await producer.send(target, r.value, key=r.key) for r in records]
                 await asyncio.gather(*futures)
                 await consumer.commit()
             except KafkaError:  # broker gone for a while: read the batch again from the last commit
@@ -53,6 +70,11 @@ async def raw_relay(bootstrap: str, source: str, target: str, group: str, fetch_
     finally:
         await consumer.stop()
         await producer.stop()
+
+
+async def raw_relay(bootstrap: str, source: str, target: str, group: str, fetch_wait_ms: int = 500) -> None:
+    """Consume ``source`` in batches, produce each record to ``target``, commit once the batch is acked."""
+    await relay_loop(bootstrap, source, target, group, fetch_wait_ms)
 
 
 async def faststream_relay(bootstrap: str, source: str, target: str, group: str, fetch_wait_ms: int = 500) -> None:
