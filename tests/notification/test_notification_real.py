@@ -58,8 +58,10 @@ async def test_supporter_matched_is_paged_once_and_notified_is_published(
         )
 
         async def sent() -> list[dict[str, Any]]:
+            # Pages are sent concurrently (the marker's may be recorded before the webhook's): wait for both.
             items = (await client.get("/v1/deliveries", params={"state": "sent"})).json()["items"]
-            return items if {i["assignment_id"] for i in items} >= {str(marker.assignment_id)} else []
+            wanted = {str(marker.assignment_id), str(event.assignment_id)}
+            return items if {i["assignment_id"] for i in items} >= wanted else []
 
         items = await eventually(sent)
         mine = [i for i in items if i["assignment_id"] == str(event.assignment_id)]

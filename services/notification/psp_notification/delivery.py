@@ -1,5 +1,6 @@
-"""Page delivery: due pages claimed in one transaction as send slots free up, sent concurrently (each within
-its channels' deadlines), and the finished ones marked together.
+"""Page delivery, pipelined: due pages are claimed (read and leased in one statement) as send slots free up, while
+the other pages are still being sent (each within its channels' deadlines); the sends that finished are recorded
+together (one statement on PostgreSQL).
 
 Crash safety is the dispatcher's (see its module docstring): a page is leased in a committed transaction
 before any channel is called and marked afterwards only while the lease is still its claim's; a crash in
@@ -14,13 +15,16 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from psp_common.clock import Clock
 from psp_common.db import UnitOfWork, UowFactory
+from psp_notification.adapters import claims
 from psp_notification.adapters.assignments import AssignmentRepository
 from psp_notification.adapters.channels import ChannelRouter, PageMessage, TransportError
 from psp_notification.adapters.links import LinkRepository
-from psp_notification.adapters.repository import Contact, Repository, claimable
+from psp_notification.adapters.orm import pages
+from psp_notification.adapters.repository import Contact, Repository
 from psp_notification.domain import tokens
 from psp_notification.domain.assignment import still_wanted
 from psp_notification.domain.model import COORDINATOR, Page, PageState, Purpose, backoff
@@ -49,76 +53,90 @@ class Delivery:
     def __init__(self, uow: UowFactory, settings: NotificationSettings, clock: Clock, router: ChannelRouter) -> None:
         self.uow, self.settings, self.clock, self.router = uow, settings, clock, router
 
-    async def deliver_due(self, now: datetime, slots: int) -> int:
+    async def deliver_due(self, now: datetime, slots: int, woken: asyncio.Event | None = None) -> int:
         """Send every due page, at most ``slots`` at once; return how many were sent.
 
-        Pages are claimed in one transaction as slots free up; every ``dispatch_poll_s`` the sends that finished
-        are marked in one transaction. A slow send holds only its own slot (until its deadline): the other
-        pages, and pages falling due meanwhile, are sent and marked without waiting for it.
+        Pipelined: slots freed by finished sends are refilled by one claim while the other pages are still being
+        sent, and the sends that finished meanwhile are recorded together; claims and marks are one transaction
+        at a time. Pages written during the call (``woken``), falling due during it, or paged because a page
+        failed for good are claimed in the same call. A page that failed in this call waits for its retry time.
         """
-        window, limit = self.settings.dispatch_poll_s, max(50, 2 * slots)  # enough to fill every slot twice
-        read = await self._due(now, limit)
-        backlog, more = read, len(read) == limit  # a read cut at its limit: more pages may be due
         running: set[asyncio.Task[Outcome]] = set()
-        tried: set[int] = set()  # one round per page and call: a failed page waits for its retry time
-        sent = 0
-        while backlog or running:
-            if backlog and len(running) < slots:
-                take, backlog = backlog[: slots - len(running)], backlog[slots - len(running) :]
-                tried.update(take)
-                running |= await self._start(take, now)
-            failed = False
-            if running:
-                done, running = await asyncio.wait(running, timeout=window)
+        retried: list[int] = []  # failed in this call: not tried again before their retry time, even if due
+        sent, more = 0, True
+        while True:
+            if woken is not None and woken.is_set():
+                woken.clear()
+                more = True
+            free = slots - len(running)
+            if more and free > 0:
+                started, leased = await self._start(now, free, retried)
+                running |= started
+                more = leased == free  # a claim cut at its limit: more pages may be due
+            if not running:
+                return sent
+            done, running = await self._wait(running, woken)
+            more = more or not done  # nothing finished within dispatch_poll_s: look for pages fallen due
+            if done:
                 outcomes = [task.result() for task in done]
-                if outcomes:
-                    await self.mark(outcomes)
-                    sent += sum(1 for o in outcomes if o.kind is not None)
-                failed = any(o.kind is None for o in outcomes)  # a failure may have paged the next backup
-            if not backlog and (running or failed or more):  # pages that fell due meanwhile, or beyond the read
-                now = self.clock.now()
-                read = await self._due(now, limit)
-                backlog, more = [i for i in read if i not in tried], len(read) == limit
-        return sent
+                n, gave_up = await self.mark(outcomes)
+                sent += n
+                retried += [int(o.page.id or 0) for o in outcomes if o.kind is None]
+                more = more or gave_up  # a page failed for good: the next backup (or the coordinator) is paged
+            now = self.clock.now()
 
-    async def _due(self, now: datetime, limit: int) -> list[int]:
-        async with self.uow() as uow:
-            return await Repository(uow.session).due_pages(now, limit)
+    async def _wait(
+        self, running: set[asyncio.Task[Outcome]], woken: asyncio.Event | None
+    ) -> tuple[set[asyncio.Task[Outcome]], set[asyncio.Task[Outcome]]]:
+        """Wait until a send finishes, a page is written (``woken``) or ``dispatch_poll_s`` passed; (done, running)."""
+        waiter = asyncio.ensure_future(woken.wait()) if woken is not None else None
+        watched: set[asyncio.Future[Any]] = set(running)
+        if waiter is not None:
+            watched.add(waiter)
+        try:
+            await asyncio.wait(watched, timeout=self.settings.dispatch_poll_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if waiter is not None:
+                waiter.cancel()
+        done = {t for t in running if t.done()}
+        return done, running - done
 
-    async def _start(self, ids: list[int], now: datetime) -> set[asyncio.Task[Outcome]]:
-        """Claim ``ids`` under a new lease owner; one send task per claimed page."""
+    async def _start(self, now: datetime, limit: int, skip: list[int]) -> tuple[set[asyncio.Task[Outcome]], int]:
+        """Claim up to ``limit`` due pages under a new lease owner; one send task per page to send, and how many
+        pages the claim leased (pages of a settled assignment are leased, then cancelled)."""
         owner = str(uuid.uuid4())
-        claimed = await self.claim(ids, now, owner)
-        return {asyncio.create_task(self._send(page, prefs, links, owner)) for page, prefs, links in claimed}
+        claimed, leased = await self.claim(now, owner, limit, skip=skip)
+        tasks = {asyncio.create_task(self._send(page, prefs, links, owner)) for page, prefs, links in claimed}
+        return tasks, leased
 
-    async def claim(self, ids: list[int], now: datetime, owner: str) -> list[Claimed]:
-        """Lease the claimable pages among ``ids`` in one transaction; pages of a settled assignment are cancelled."""
+    async def claim(
+        self, now: datetime, owner: str, limit: int, *, only: list[int] | None = None, skip: list[int] | None = None
+    ) -> tuple[list[Claimed], int]:
+        """Lease up to ``limit`` due pages (among ``only`` if given, none of ``skip``) in one transaction; pages of a
+        settled assignment are cancelled. The pages to send, and how many were leased."""
         async with self.uow() as uow:
-            repo = Repository(uow.session)
-            rows = await repo.pages_by_ids(ids)
-            states = await AssignmentRepository(uow).states_of(str(p.assignment_id) for p in rows if p.asks_supporter)
-            wanted = {p.id: still_wanted(p, states.get(str(p.assignment_id))) for p in rows}
-            live = [p for p in rows if wanted[p.id]]
-            unwanted = [int(p.id or 0) for p in rows if not wanted[p.id]]
-            await repo.update_pages(unwanted, claimable(now), state=PageState.CANCELLED.value)  # one statement
             lease = now + timedelta(seconds=self.settings.send_lease_s)
-            leased = await repo.lease_pages(
-                [int(p.id or 0) for p in live],
-                claimable(now),
-                state=PageState.SENDING.value,
-                lease_until=lease,
-                lease_owner=owner,
-            )
-            got = [p for p in live if p.id in leased]
+            leased = await claims.claim_due(uow.session, now, lease, owner, limit, only=only, skip=skip or ())
+            if not leased:
+                return [], 0  # nothing written: no commit
+            repo = Repository(uow.session)
+            # Not locked: an answer committed meanwhile finds the page being sent, as it would a moment later.
+            asked = (str(p.assignment_id) for p in leased if p.asks_supporter)
+            states = await AssignmentRepository(uow).states_of(asked, lock=False)
+            got = [p for p in leased if still_wanted(p, states.get(str(p.assignment_id)))]
+            unwanted = [int(p.id or 0) for p in leased if not still_wanted(p, states.get(str(p.assignment_id)))]
+            if unwanted:  # the claim counted a round that is not made
+                await repo.mark_leased(
+                    unwanted, owner, state=PageState.CANCELLED.value, lease_until=None, attempts=pages.c.attempts - 1
+                )
             stored = await repo.contacts_of(sorted({p.recipient_ref for p in got} - {COORDINATOR}))
             links = await self._issue_links(LinkRepository(uow.session), got, now)
             await uow.commit()
-        out = []
-        for page in got:
-            page.attempts += 1
-            prefs = self._preferences(page.recipient_ref, stored.get(page.recipient_ref))
-            out.append((page, prefs, links.get(int(page.id or 0), {})))
-        return out
+        out = [
+            (page, self._preferences(page.recipient_ref, stored.get(page.recipient_ref)), links.get(page.id or 0, {}))
+            for page in got
+        ]
+        return out, len(leased)
 
     async def _issue_links(self, repo: LinkRepository, got: list[Page], now: datetime) -> dict[int, dict[str, str]]:
         """Fresh ack/decline tokens for each supporter page being sent (every round); only hashes are stored."""
@@ -167,46 +185,31 @@ class Delivery:
             kind, error = None, f"channel call failed: {type(exc).__name__}"
         return Outcome(page, owner, kind, error, self.clock.now(), permanent)
 
-    async def mark(self, outcomes: list[Outcome]) -> None:
-        """Record every outcome in one transaction, each only where its lease is still held."""
+    async def mark(self, outcomes: list[Outcome]) -> tuple[int, bool]:
+        """Record every outcome in one transaction (one statement on PostgreSQL), each only where its lease is still
+        held; how many were recorded sent, and whether a page failed for good."""
+        marks = [self._mark_of(o) for o in outcomes]
         async with self.uow() as uow:
-            repo = Repository(uow.session)
-            sent = await self._mark_sent(repo, [o for o in outcomes if o.kind is not None])
-            failed = [o for o in outcomes if o.kind is None and await self._mark_failed(repo, o)]
+            recorded = await claims.record(uow.session, marks)
+            kept = [o for o, m in zip(outcomes, marks, strict=True) if m.page_id in recorded]
+            sent = [o for o in kept if o.kind is not None]
+            failed = [o for o, m in zip(outcomes, marks, strict=True) if m.state == PageState.FAILED and o in kept]
             await self._statuses(uow, sent, failed)
             await uow.commit()
+        return len(sent), bool(failed)
 
-    async def _mark_failed(self, repo: Repository, o: Outcome) -> bool:
-        """A failed round: retried after a backoff, or failed for good (True) after the last round."""
-        page, values = o.page, {"last_error": o.error, "lease_until": None}
+    def _mark_of(self, o: Outcome) -> claims.Mark:
+        """Sent; retried after a backoff; or failed for good after the last round (or a permanent failure)."""
+        page, page_id = o.page, int(o.page.id or 0)
+        if o.kind is not None:
+            awaits_answer = page.purpose == Purpose.PAGE
+            ack = o.done + timedelta(minutes=self.settings.ack_window_minutes) if awaits_answer else None
+            return claims.Mark(page_id, o.owner, PageState.SENT, channel=o.kind, sent_at=o.done, ack_deadline=ack)
         if o.permanent or page.attempts >= self.settings.send_max_attempts:
             log.warning("page %s failed after %d rounds: %s", page.idempotency_key, page.attempts, o.error)
-            return await repo.update_leased(int(page.id or 0), o.owner, state=PageState.FAILED.value, **values)
+            return claims.Mark(page_id, o.owner, PageState.FAILED, last_error=o.error)
         due = o.done + backoff(self.settings.send_retry_s, page.attempts)
-        await repo.update_leased(int(page.id or 0), o.owner, state=PageState.PENDING.value, due_at=due, **values)
-        return False
-
-    async def _mark_sent(self, repo: Repository, accepted: list[Outcome]) -> list[Outcome]:
-        """Mark accepted pages sent: one statement per (lease, channel, purpose) group; the outcomes still leased."""
-        groups: dict[tuple[str, str, bool], list[Outcome]] = {}
-        for o in accepted:
-            assert o.kind is not None
-            groups.setdefault((o.owner, o.kind, o.page.purpose == Purpose.PAGE), []).append(o)
-        marked: set[int] = set()
-        for (owner, kind, awaits_answer), group in groups.items():
-            sent_at = max(o.done for o in group)  # pages marked together; never an earlier deadline
-            ack_deadline = sent_at + timedelta(minutes=self.settings.ack_window_minutes) if awaits_answer else None
-            marked |= await repo.mark_leased(
-                [int(o.page.id or 0) for o in group],
-                owner,
-                state=PageState.SENT.value,
-                channel=kind,
-                sent_at=sent_at,
-                ack_deadline=ack_deadline,
-                lease_until=None,
-                last_error=None,
-            )
-        return [o for o in accepted if o.page.id in marked]
+        return claims.Mark(page_id, o.owner, PageState.PENDING, due_at=due, last_error=o.error)
 
     async def _statuses(self, uow: UnitOfWork, sent: list[Outcome], failed: list[Outcome]) -> None:
         """The assignments learn what happened to their supporter pages: notified, or undeliverable (next backup)."""

@@ -169,10 +169,10 @@ class Dispatcher:
                 self._feeds_done.add(done_key)
 
     async def deliver_due(self, now: datetime) -> int:
-        """Send every due page, ``concurrency`` at a time; return how many were sent."""
-        return await self.delivery.deliver_due(now, self.concurrency)
+        """Send every due page, ``concurrency`` at a time (pages written meanwhile too); return how many were sent."""
+        return await self.delivery.deliver_due(now, self.concurrency, self._wake)
 
     async def _claim(self, page_id: int, now: datetime, owner: str) -> Claimed | None:
         """Lease one page for ``owner`` (None when it is not claimable)."""
-        got = await self.delivery.claim([page_id], now, owner)
+        got, _ = await self.delivery.claim(now, owner, 1, only=[page_id])
         return got[0] if got else None

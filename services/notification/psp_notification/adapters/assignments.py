@@ -76,8 +76,8 @@ class AssignmentRepository:
         found = [_assignment_of(r, by_assignment[r.assignment_id]) for r in rows]
         return {a.assignment_id: self._seen_as(a) for a in found}
 
-    async def states_of(self, ids: Iterable[str]) -> dict[str, AssignmentState]:
-        """The states of several assignments, locked in id order (one query)."""
+    async def states_of(self, ids: Iterable[str], *, lock: bool = True) -> dict[str, AssignmentState]:
+        """The states of several assignments, locked in id order unless ``lock`` is False (one query)."""
         wanted = sorted(set(ids))
         if not wanted:
             return {}
@@ -85,8 +85,9 @@ class AssignmentRepository:
             select(assignments.c.assignment_id, assignments.c.state)
             .where(assignments.c.assignment_id.in_(wanted))
             .order_by(assignments.c.assignment_id)
-            .with_for_update()
         )
+        if lock:
+            query = query.with_for_update()
         return {aid: AssignmentState(state) for aid, state in (await self.session.execute(query)).all()}
 
     async def add(self, a: Assignment) -> bool:

@@ -1,0 +1,138 @@
+"""The delivery round's set-based statements: claim due pages (read and lease in one ``UPDATE ... RETURNING``) and
+record a round's outcomes (one ``UPDATE`` on PostgreSQL, whatever the mix of sent and failed pages).
+
+Claim: the earliest due pages that are claimable (pending and due, or leased by someone whose lease ran out) are
+leased to ``owner`` and come back as they are after the update (``attempts`` already counted). PostgreSQL locks
+them with ``FOR UPDATE SKIP LOCKED``, so two instances never claim the same page and never wait for each other;
+SQLite (``make run``) has one writer. Record: each page only while it is still being sent under the lease it was
+claimed with (a page whose lease ran out and was claimed again is left to its new owner).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from psp_common.db import dialect_of
+from psp_notification.adapters.orm import pages
+from psp_notification.adapters.repository import claimable, leased_by, page_of
+from psp_notification.domain.model import Page, PageState
+
+
+@functools.cache
+def _claim(restricted: bool) -> Any:
+    """``UPDATE pages ... WHERE id IN (due ids) RETURNING pages.*``, built once (with or without an id list)."""
+    due = select(pages.c.id).where(claimable(bindparam("now")), pages.c.id.not_in(bindparam("skip", expanding=True)))
+    if restricted:
+        due = due.where(pages.c.id.in_(bindparam("only", expanding=True)))
+    due = due.order_by(pages.c.due_at, pages.c.id).limit(bindparam("n")).with_for_update(skip_locked=True)
+    chosen = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")  # read once: one set of ids
+    return (
+        update(pages)
+        .where(pages.c.id == chosen.c.id)
+        .values(
+            state=PageState.SENDING.value,
+            lease_until=bindparam("lease"),
+            lease_owner=bindparam("owner"),
+            attempts=pages.c.attempts + 1,
+        )
+        .returning(*pages.c)
+    )
+
+
+async def claim_due(
+    session: AsyncSession,
+    now: datetime,
+    lease_until: datetime,
+    owner: str,
+    limit: int,
+    *,
+    only: Sequence[int] | None = None,
+    skip: Sequence[int] = (),
+) -> list[Page]:
+    """Lease up to ``limit`` claimable pages (among ``only`` if given, never those in ``skip``), earliest due first;
+    one statement. The pages as leased."""
+    if limit <= 0 or (only is not None and not only):
+        return []
+    params: dict[str, Any] = {"now": now, "lease": lease_until, "owner": owner, "n": limit, "skip": list(skip)}
+    if only is not None:
+        params["only"] = list(only)
+    rows = (await session.execute(_claim(only is not None), params)).all()
+    return sorted((page_of(r) for r in rows), key=lambda p: (p.due_at, p.id or 0))
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What to record of one page sent (or not) under ``owner``'s lease: ``state`` sent, pending (a retry at
+    ``due_at``) or failed; ``channel``, ``sent_at`` and ``ack_deadline`` are a sent page's."""
+
+    page_id: int
+    owner: str
+    state: PageState
+    channel: str | None = None
+    sent_at: datetime | None = None
+    ack_deadline: datetime | None = None
+    due_at: datetime | None = None
+    last_error: str | None = None
+
+
+# Sent: channel, sent_at, ack_deadline and no error; not sent: the error, a retry's due time. The lease ends.
+_RECORD_PG = text(
+    "UPDATE pages SET state = v.state, channel = COALESCE(v.channel, pages.channel), "
+    "sent_at = COALESCE(v.sent_at, pages.sent_at), "
+    "ack_deadline = CASE WHEN v.state = 'sent' THEN v.ack_deadline ELSE pages.ack_deadline END, "
+    "due_at = COALESCE(v.due_at, pages.due_at), last_error = v.last_error, lease_until = NULL "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:owners AS varchar[]), CAST(:states AS varchar[]), "
+    "CAST(:channels AS varchar[]), CAST(:sent AS timestamptz[]), CAST(:acks AS timestamptz[]), "
+    "CAST(:due AS timestamptz[]), CAST(:errors AS varchar[])) "
+    "AS v(id, owner, state, channel, sent_at, ack_deadline, due_at, last_error) "
+    "WHERE pages.id = v.id AND pages.state = 'sending' AND pages.lease_owner = v.owner "
+    "RETURNING pages.id"
+)
+
+
+async def record(session: AsyncSession, marks: Sequence[Mark]) -> set[int]:
+    """Record every mark whose lease is still held; the ids recorded. One statement on PostgreSQL."""
+    if not marks:
+        return set()
+    if dialect_of(session) != "postgresql":
+        return await _record_each(session, marks)
+    params = {
+        "ids": [m.page_id for m in marks],
+        "owners": [m.owner for m in marks],
+        "states": [m.state.value for m in marks],
+        "channels": [m.channel for m in marks],
+        "sent": [m.sent_at for m in marks],
+        "acks": [m.ack_deadline for m in marks],
+        "due": [m.due_at for m in marks],
+        "errors": [m.last_error for m in marks],
+    }
+    return set((await session.execute(_RECORD_PG, params)).scalars())
+
+
+async def _record_each(session: AsyncSession, marks: Sequence[Mark]) -> set[int]:
+    """SQLite (``make run``): one statement per group of pages recorded alike (sent pages of one lease, channel and
+    kind of deadline together, at the group's latest send time: never an earlier deadline)."""
+    groups: dict[tuple[Any, ...], list[Mark]] = {}
+    for m in marks:
+        key = (m.owner, m.state, m.channel, m.ack_deadline is None, m.due_at, m.last_error)
+        groups.setdefault(key, []).append(m)
+    done: set[int] = set()
+    for (owner, state, channel, _, due, error), group in groups.items():
+        values: dict[str, Any] = {"state": state.value, "last_error": error, "lease_until": None}
+        if state == PageState.SENT:
+            acks = [m.ack_deadline for m in group if m.ack_deadline is not None]
+            sent = max(m.sent_at for m in group if m.sent_at is not None)
+            values.update(channel=channel, sent_at=sent, ack_deadline=max(acks) if acks else None)
+        if due is not None:
+            values["due_at"] = due
+        ids = [m.page_id for m in group]
+        query = update(pages).where(pages.c.id.in_(ids), leased_by(owner)).values(**values).returning(pages.c.id)
+        done |= set((await session.execute(query)).scalars())
+    return done

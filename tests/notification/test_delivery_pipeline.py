@@ -1,0 +1,160 @@
+"""Pipelined delivery: a claim reads and leases due pages in one statement, the outcomes of a round are recorded in
+one statement, and slots freed by finished sends are refilled while the other pages are still being sent.
+
+The channel here is gated (each page's send waits for its own event), so the order of sends and claims is set by
+the test, not by timing; the clock is the manual one, and the poll (dispatch_poll_s) an hour: nothing here waits
+for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from psp_notification import handlers
+from psp_notification.adapters.channels import PageMessage
+from psp_notification.delivery import Outcome
+from tests.notification.support import Env, FakeChannel, app_env, matched
+from tests.statements import counting
+
+
+@dataclass
+class GatedChannel(FakeChannel):
+    """A console channel whose send to each recipient waits until the test opens that recipient's gate."""
+
+    gates: dict[str, asyncio.Event] = field(default_factory=dict)
+    started: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    def gate(self, ref: str) -> asyncio.Event:
+        return self.gates.setdefault(ref, asyncio.Event())
+
+    async def notify(self, message: PageMessage, address: str) -> None:
+        self.started.append(message.recipient_ref)
+        await self.gate(message.recipient_ref).wait()
+        await super().notify(message, address)
+        self.finished.append(message.recipient_ref)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the event loop run (no wall-clock wait) until ``condition`` holds."""
+    for _ in range(200_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
+
+
+async def _page(env: Env, *refs: str) -> None:
+    for ref in refs:
+        await env.handle(handlers.on_supporter_matched, matched(primary=ref), env.c.settings, env.clock.now())
+
+
+async def test_the_next_claim_happens_while_a_chunk_is_still_sending(sqlite_url: str) -> None:
+    async with app_env(sqlite_url, dispatch_concurrency=2, dispatch_poll_s=3600) as env:
+        gated = GatedChannel("console")
+        env.c.dispatcher.router.channels["console"] = gated
+        await _page(env, "ps_a", "ps_b", "ps_c")
+        delivery = env.c.dispatcher.delivery
+        real_claim, claims = delivery.claim, []
+
+        async def claim(*args: Any, **kwargs: Any) -> Any:
+            got = await real_claim(*args, **kwargs)
+            claims.append(([p.recipient_ref for p, _, _ in got[0]], set(gated.started) - set(gated.finished)))
+            return got
+
+        delivery.claim = claim  # type: ignore[method-assign]
+        gated.gate("ps_a").set()
+        task = asyncio.create_task(env.c.dispatcher.deliver_due(env.clock.now()))
+        await until(lambda: "ps_c" in gated.started)
+        assert gated.finished == ["ps_a"]  # ps_b is still being sent...
+        assert claims[0][0] == ["ps_a", "ps_b"]
+        assert claims[1] == (["ps_c"], {"ps_b"})  # ...while ps_a's slot was refilled
+        assert [p["state"] for p in await env.pages()] == ["sent", "sending", "sending"]  # ps_a recorded meanwhile
+        gated.gate("ps_b").set()
+        gated.gate("ps_c").set()
+        assert await task == 3
+        assert [p["state"] for p in await env.pages()] == ["sent"] * 3
+
+
+async def test_a_page_written_during_a_call_is_claimed_by_it(sqlite_url: str) -> None:
+    """A page written while others are being sent does not wait for the call to end (the wake-up is heard)."""
+    async with app_env(sqlite_url, dispatch_concurrency=4, dispatch_poll_s=3600) as env:
+        gated = GatedChannel("console")
+        env.c.dispatcher.router.channels["console"] = gated
+        await _page(env, "ps_a")
+        task = asyncio.create_task(env.c.dispatcher.deliver_due(env.clock.now()))
+        await until(lambda: "ps_a" in gated.started)
+        await _page(env, "ps_late")
+        env.c.dispatcher.wake()
+        await until(lambda: "ps_late" in gated.started)
+        assert gated.finished == []  # ps_a is still being sent
+        gated.gate("ps_a").set()
+        gated.gate("ps_late").set()
+        assert await task == 2
+
+
+def _kinds(statements: list[str]) -> Counter[str]:
+    return Counter(" ".join(s.split()[:2]) for s in statements)
+
+
+@pytest.mark.postgres
+async def test_a_claim_round_is_one_statement_on_pages_whatever_its_size(pg_url: str) -> None:
+    for n in (3, 30):
+        async with app_env(pg_url, dispatch_concurrency=64) as env:
+            await _page(env, *(f"ps_{i}" for i in range(n)))
+            with counting(env.c.runtime.engine) as seen:
+                got, leased = await env.c.dispatcher.delivery.claim(env.clock.now(), "owner-a", 64)
+            assert len(got) == leased == n
+            # Read and leased in one statement; the assignments' states, the contacts, the links' tokens.
+            assert _kinds(seen.seen) == Counter(
+                {
+                    "WITH due": 1,
+                    "SELECT assignments.assignment_id,": 1,
+                    "SELECT contacts.staff_ref,": 1,
+                    "INSERT INTO": 1,
+                }
+            ), seen.seen
+            assert all(p.attempts == 1 and p.lease_owner == "owner-a" for p, _, _ in got)
+
+
+@pytest.mark.postgres
+async def test_a_round_of_sent_and_failed_pages_is_recorded_in_one_statement(pg_url: str) -> None:
+    async with app_env(pg_url, dispatch_concurrency=8) as env:
+        await _page(env, "ps_a", "ps_b", "ps_c", "ps_d")
+        env.console.crash = RuntimeError("bug in a channel")  # the first send fails, the other three go out
+        with counting(env.c.runtime.engine) as seen:
+            assert await env.c.dispatcher.deliver_due(env.clock.now()) == 3
+        assert _kinds(seen.seen)["UPDATE pages"] == 1, seen.seen
+        states = Counter(p["state"] for p in await env.pages())
+        assert states == Counter({"sent": 3, "pending": 1})
+        [retry] = [p for p in await env.pages() if p["state"] == "pending"]
+        assert retry["last_error"] and retry["lease_until"] is None and retry["attempts"] == 1
+        sent = [p for p in await env.pages() if p["state"] == "sent"]
+        assert all(p["channel"] == "console" and p["ack_deadline"] is not None for p in sent)
+
+
+@pytest.mark.postgres
+async def test_a_lease_that_ran_out_is_claimed_again_and_the_late_mark_is_ignored(pg_url: str) -> None:
+    async with app_env(pg_url) as env:
+        await _page(env, "ps_a")
+        d = env.c.dispatcher
+        [page] = await env.pages()
+        claimed = await d._claim(page["id"], env.clock.now(), "owner-a")  # then the process died
+        assert claimed is not None
+        assert await d.deliver_due(env.clock.now()) == 0  # the lease is held
+        env.clock.advance(seconds=env.c.settings.send_lease_s + 1)
+        assert await d.deliver_due(env.clock.now()) == 1  # retried under a new lease, with the same key
+        [page] = await env.pages()
+        assert page["state"] == "sent" and page["attempts"] == 2 and page["lease_owner"] != "owner-a"
+        assert [m.idempotency_key for m, _ in env.console.sent] == [page["idempotency_key"]]
+        late = d.delivery.message(claimed[0], claimed[2])
+        assert late.idempotency_key == page["idempotency_key"]
+        sent, _ = await d.delivery.mark([Outcome(claimed[0], "owner-a", "console", None, env.clock.now())])
+        assert sent == 0  # owner-a's lease is gone: its mark records nothing
+        assert [s for s, _ in await env.statuses()].count("notified") == 1
