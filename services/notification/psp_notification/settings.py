@@ -83,7 +83,10 @@ class NotificationSettings(ServiceSettings):
         description="How the PSP coordinator is reached, in preference order.",
     )
     dispatch_poll_s: float = Field(
-        0.5, gt=0, description="How often finished sends are marked, and the retry delay of a failed delivery round."
+        0.5,
+        gt=0,
+        description="Longest a delivery call waits for a send to finish before looking for pages fallen due, and "
+        "the retry delay of a failed delivery round.",
     )
     dispatch_idle_s: float = Field(
         60.0,
@@ -100,8 +103,8 @@ class NotificationSettings(ServiceSettings):
     dispatch_concurrency: int = Field(
         64,
         ge=1,
-        description="Pages handed to channels at the same time (claimed together in one transaction and marked "
-        "together in one: a round costs two transactions and the slowest send).",
+        description="Pages handed to channels at the same time (slots freed by finished sends are refilled by one "
+        "claim while the others are still being sent; finished sends are recorded together).",
     )
     send_lease_s: float = Field(120, gt=0, description="A page claimed longer ago than this is retried (crash).")
     send_max_attempts: int = Field(5, ge=1, description="Delivery rounds before a page is marked failed.")
