@@ -19,11 +19,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from psp_notification.adapters.coalesce import coalesce_writes
 from psp_notification.domain.addresses import address_problem, literal_ip, url_problem
 from psp_notification.settings import NotificationSettings
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
-KEEP_ALIVE = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=5.0)  # per host name
+# Per host name. As many kept alive as open: httpcore closes an idle connection whenever the pool holds more
+# connections than max_keepalive_connections (it counts busy ones too), so 32 open / 8 kept reconnected under load.
+KEEP_ALIVE = httpx.Limits(max_connections=16, max_keepalive_connections=16, keepalive_expiry=5.0)
 
 
 class AddressRefused(Exception):
@@ -74,6 +77,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         kwargs.setdefault("trust_env", False)
         self._pool_kwargs = {**kwargs, "limits": kwargs.get("limits", KEEP_ALIVE)}
         super().__init__(**{**kwargs, "limits": httpx.Limits(max_keepalive_connections=0)})  # type: ignore[arg-type]
+        coalesce_writes(self)
         self._policy, self._resolve, self._keep_hosts = policy, resolver, keep_hosts
         self._pools: dict[tuple[str, str, int], httpx.AsyncHTTPTransport] = {}
 
@@ -98,6 +102,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         pool = self._pools.get(name)
         if pool is None and len(self._pools) < self._keep_hosts:
             pool = self._pools[name] = httpx.AsyncHTTPTransport(**self._pool_kwargs)  # type: ignore[arg-type]
+            coalesce_writes(pool)  # a request's head and body in one write
         return pool
 
     async def aclose(self) -> None:
