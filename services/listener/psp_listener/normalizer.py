@@ -43,7 +43,7 @@ class Normalizer:
         age = report.patient.age_group if report.patient else None
         flags = (*report.cis_flags, *self.phrases.flags([report.narrative], age))
         people = [Person(p.staff_id, p.role, p.involvement) for p in report.involved_staff]
-        draft = IncidentDraft.model_construct(  # validated once, by resolve: as the event or as the held draft
+        draft = IncidentDraft(
             occurred_at=report.occurred_at,
             incident_ref=ref,
             report_version=report.version,
