@@ -158,3 +158,33 @@ async def test_a_lease_that_ran_out_is_claimed_again_and_the_late_mark_is_ignore
         sent, _ = await d.delivery.mark([Outcome(claimed[0], "owner-a", "console", None, env.clock.now())])
         assert sent == 0  # owner-a's lease is gone: its mark records nothing
         assert [s for s, _ in await env.statuses()].count("notified") == 1
+
+
+async def test_finished_sends_are_recorded_a_quarter_of_the_slots_at_a_time(sqlite_url: str) -> None:
+    """With 8 slots, finished sends are recorded two at a time while others are still being sent (one mark
+    transaction per finished send made a backlog cost a claim and a mark per page)."""
+    async with app_env(sqlite_url, dispatch_concurrency=8, dispatch_poll_s=3600) as env:
+        gated = GatedChannel("console")
+        env.c.dispatcher.router.channels["console"] = gated
+        await _page(env, "ps_a", "ps_b", "ps_c", "ps_d")
+        delivery = env.c.dispatcher.delivery
+        real_mark, marks = delivery.mark, []
+
+        async def mark(outcomes: list[Outcome]) -> Any:
+            marks.append(sorted(o.page.recipient_ref for o in outcomes))
+            return await real_mark(outcomes)
+
+        delivery.mark = mark  # type: ignore[method-assign]
+        task = asyncio.create_task(env.c.dispatcher.deliver_due(env.clock.now()))
+        await until(lambda: len(gated.started) == 4)
+        gated.gate("ps_a").set()
+        await until(lambda: "ps_a" in gated.finished)
+        for _ in range(2_000):  # the loop has long seen ps_a finish
+            await asyncio.sleep(0)
+        gated.gate("ps_b").set()
+        await until(lambda: len(marks) == 1)
+        assert marks == [["ps_a", "ps_b"]]
+        gated.gate("ps_c").set()
+        gated.gate("ps_d").set()
+        assert await task == 4
+        assert marks == [["ps_a", "ps_b"], ["ps_c", "ps_d"]]

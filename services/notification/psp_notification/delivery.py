@@ -47,6 +47,14 @@ class Outcome:
     permanent: bool = False  # every channel failed for a reason trying again cannot fix
 
 
+def _heard(woken: asyncio.Event | None) -> bool:
+    """Whether ``woken`` was set (a page was written); clears it."""
+    if woken is None or not woken.is_set():
+        return False
+    woken.clear()
+    return True
+
+
 class Delivery:
     """Claims due pages, hands them to channels concurrently and marks the outcomes."""
 
@@ -56,33 +64,38 @@ class Delivery:
     async def deliver_due(self, now: datetime, slots: int, woken: asyncio.Event | None = None) -> int:
         """Send every due page, at most ``slots`` at once; return how many were sent.
 
-        Pipelined: slots freed by finished sends are refilled by one claim while the other pages are still being
-        sent, and the sends that finished meanwhile are recorded together; claims and marks are one transaction
-        at a time. Pages written during the call (``woken``), falling due during it, or paged because a page
-        failed for good are claimed in the same call. A page that failed in this call waits for its retry time.
+        Pipelined: freed slots are refilled by one claim while the other pages are still being sent, and finished
+        sends are recorded together; claims and marks are one transaction at a time. Both wait for a quarter of the
+        slots (``batch``) unless nothing else is being sent, a page was written (``woken``: claimed at once) or
+        ``dispatch_poll_s`` passed with no send finishing. Pages written during the call, falling due during it,
+        or paged because a page failed for good are claimed in the same call. A page that failed in this call
+        waits for its retry time.
         """
+        batch = max(1, slots // 4)
         running: set[asyncio.Task[Outcome]] = set()
+        finished: list[Outcome] = []
         retried: list[int] = []  # failed in this call: not tried again before their retry time, even if due
-        sent, more = 0, True
+        sent, more, idle = 0, True, False
         while True:
-            if woken is not None and woken.is_set():
-                woken.clear()
-                more = True
+            woke = _heard(woken)
+            if finished and (not running or idle or len(finished) >= batch):
+                n, gave_up = await self.mark(finished)
+                sent += n
+                retried += [int(o.page.id or 0) for o in finished if o.kind is None]
+                finished = []
+                more = more or gave_up  # a page failed for good: the next backup (or the coordinator) is paged
+            more = more or woke or idle  # idle: nothing finished within dispatch_poll_s, pages may have fallen due
             free = slots - len(running)
-            if more and free > 0:
+            if more and free > 0 and (free >= batch or woke or not running):
                 started, leased = await self._start(now, free, retried)
                 running |= started
                 more = leased == free  # a claim cut at its limit: more pages may be due
-            if not running:
+            if not running and not finished:
                 return sent
-            done, running = await self._wait(running, woken)
-            more = more or not done  # nothing finished within dispatch_poll_s: look for pages fallen due
-            if done:
-                outcomes = [task.result() for task in done]
-                n, gave_up = await self.mark(outcomes)
-                sent += n
-                retried += [int(o.page.id or 0) for o in outcomes if o.kind is None]
-                more = more or gave_up  # a page failed for good: the next backup (or the coordinator) is paged
+            if running:
+                done, running = await self._wait(running, woken)
+                finished += [task.result() for task in done]
+                idle = not done
             now = self.clock.now()
 
     async def _wait(
