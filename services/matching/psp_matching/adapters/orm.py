@@ -112,6 +112,7 @@ members = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_members_supporter", members.c.supporter_ref, members.c.created_at)
+Index("ix_members_case", members.c.case_id)  # a batch's cases' team rows (tally.record, batch.teams)
 
 supported = Table(
     "supported_people",
