@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import anyio
 import pytest
 from faststream.kafka import KafkaBroker
 
-from psp_common.kafka import DeadLetters, FetchPacer, subscribe_raw
+from psp_common.kafka import DeadLetters, FetchPacer, fetch_wait_settable, pacing, subscribe_raw
 from psp_common.settings import ServiceSettings
 
 
@@ -122,3 +123,42 @@ async def test_one_record_subscriber_is_paced_too(no_sleep: list[float]) -> None
 
 def test_the_idle_wait_is_never_shorter_than_the_active_one() -> None:
     assert FetchPacer(active_ms=300, idle_ms=100, idle_after_ms=2000).idle_ms == 300
+
+
+def test_the_installed_aiokafka_keeps_the_fetch_wait_where_the_pacer_sets_it() -> None:
+    """Fails on an aiokafka upgrade that renames the consumer's ``_fetcher`` or its ``_fetch_max_wait_ms``."""
+    assert fetch_wait_settable()
+
+
+async def test_a_started_consumer_has_the_fetch_wait_the_pacer_sets(kafka_bootstrap: str) -> None:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id="pacer-probe", enable_auto_commit=False, fetch_max_wait_ms=20
+    )
+    await consumer.start()
+    try:
+        FetchPacer(active_ms=20, idle_ms=500, idle_after_ms=2000).pace(consumer, 500)
+        assert consumer._fetcher._fetch_max_wait_ms == 500
+    finally:
+        await consumer.stop()
+
+
+def test_start_up_warns_when_aiokafka_moved_the_fetch_wait(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(pacing, "fetch_wait_settable", lambda: False)
+    with caplog.at_level(logging.WARNING, logger="psp.kafka"):
+        assert not pacing.warn_unless_fetch_wait_settable()
+    assert "idle subscribers will not slow their fetches" in caplog.text
+
+
+def test_pacing_a_consumer_without_the_fetch_wait_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    class Moved:
+        _fetcher = object()
+
+    pacer = FetchPacer(active_ms=20, idle_ms=500, idle_after_ms=2000)
+    with caplog.at_level(logging.WARNING, logger="psp.kafka"):
+        pacer.pace(Moved(), 500)
+        pacer.pace(Moved(), 20)
+    assert caplog.text.count("to pace") == 1

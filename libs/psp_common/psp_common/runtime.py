@@ -22,7 +22,7 @@ from psp_common import logs, startup, topics
 from psp_common.auth import TokenVerifier
 from psp_common.auth_keys import config_problems
 from psp_common.db import OutboxSignal, UnitOfWork, make_engine, messaging_tables
-from psp_common.kafka import DeadLetters, ensure_topics, make_broker
+from psp_common.kafka import DeadLetters, ensure_topics, make_broker, warn_unless_fetch_wait_settable
 from psp_common.lag import BrokerLag
 from psp_common.metrics import Metrics, install
 from psp_common.migrations import upgrade_async
@@ -85,6 +85,7 @@ class Runtime:
                 self.settings.kafka_partitions,
                 self.settings.kafka_replication,
             )
+        warn_unless_fetch_wait_settable()  # an aiokafka upgrade must not turn idle pacing off silently
         await self.broker.start()
         await asyncio.to_thread(self.tokens.keys.warm)
         self.relay.start()

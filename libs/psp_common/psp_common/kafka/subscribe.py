@@ -1,0 +1,217 @@
+"""Subscribing: the at-least-once inbox consumer (explicit group, offsets after the DB commit) and its metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeGuard, TypeVar
+
+from aiokafka import TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from pydantic import BaseModel
+
+from psp_common.db import UnitOfWork
+from psp_common.events.envelope import Envelope
+from psp_common.kafka.asyncapi import Schema, documented
+from psp_common.kafka.dead_letters import DeadLetters, RetryTracker
+from psp_common.kafka.deliver import deliver, deliver_batch
+from psp_common.kafka.pacing import FetchPacer
+from psp_common.metrics import Metrics
+from psp_common.settings import ServiceSettings
+
+log = logging.getLogger("psp.kafka")
+
+E = TypeVar("E", bound=Envelope)
+M = TypeVar("M", bound=BaseModel)
+
+
+async def _whole_message(msg: Any) -> Any:
+    """Hand the handler FastStream's message itself, undecoded: parsing is ours, so bad input cannot escape the DLQ.
+
+    The handler takes it as its only argument. Asking for it with ``Context("message")`` instead makes
+    fast_depends resolve that synchronous field in a worker thread on every call (a thread hop per record,
+    or per batch).
+    """
+    return msg
+
+
+class Unread(BaseModel):
+    """A record ``subscribe_events`` acknowledged without parsing it (it lacks the subscription's marker)."""
+
+
+UNREAD = Unread()
+
+
+def subscribe_events(
+    broker: KafkaBroker,
+    *,
+    topic: str,
+    group_id: str,
+    model: type[E],
+    handler: Callable[[E, UnitOfWork], Awaitable[None]],
+    uow_factory: Callable[[], UnitOfWork],
+    settings: ServiceSettings,
+    dead_letters: DeadLetters,
+    description: str = "",
+    relevant: Callable[[E], bool] | None = None,
+    handler_many: Callable[[list[E], UnitOfWork], Awaitable[None]] | None = None,
+    markers: tuple[bytes, ...] = (),
+) -> Any:
+    """Subscribe ``handler`` to ``topic``: inbox dedupe, one transaction, commit offset after the DB commit.
+
+    ``relevant``: events it rejects change nothing here, so they are acknowledged without a transaction
+    (no inbox row: there is nothing to do twice). A batch claims its event ids in one statement.
+    ``markers``: every event ``relevant`` accepts holds one of these bytes (e.g. the JSON strings of the statuses
+    it wants); a record holding none is acknowledged unparsed (not validated in full only to be rejected).
+    ``handler_many``: the set-based form of ``handler`` for a consumed batch (the new, distinct events in the
+    order received, in one unit of work: a constant number of statements per batch). Without it the batch's
+    events go through ``handler`` one by one in that unit of work. A batch that fails other than by an outage
+    falls back to ``handler`` one event at a time, so a poison event is dead-lettered alone.
+    """
+    tracker = RetryTracker()
+
+    def parse(raw: bytes) -> E | Unread:
+        return model.model_validate_json(raw) if not markers or any(m in raw for m in markers) else UNREAD
+
+    def wanted(event: E | Unread) -> TypeGuard[E]:
+        return not isinstance(event, Unread) and (relevant is None or relevant(event))
+
+    async def handle(event: E | Unread) -> None:
+        if not wanted(event):
+            return
+        async with uow_factory() as uow:
+            await uow.claim(str(event.event_id), topic)
+            await handler(event, uow)
+            await uow.commit()
+
+    async def handle_batch(events: list[E | Unread]) -> None:
+        todo = [e for e in events if wanted(e)]
+        if not todo:
+            return
+        async with uow_factory() as uow:
+            fresh = await uow.claim_many([str(e.event_id) for e in todo], topic)
+            new: list[E] = []
+            for event in todo:
+                event_id = str(event.event_id)
+                if event_id not in fresh:
+                    log.info("duplicate event %s skipped on %s", event_id, topic)
+                    continue
+                fresh.discard(event_id)  # the same id twice in one batch is handled once
+                new.append(event)
+            if handler_many is not None:
+                if new:
+                    await handler_many(new, uow)
+            else:
+                for event in new:
+                    await handler(event, uow)
+            await uow.commit()
+
+    return subscribe_raw(
+        broker,
+        topic=topic,
+        group_id=group_id,
+        parse=parse,
+        handle=handle,
+        handle_batch=handle_batch,
+        dead_letters=dead_letters,
+        settings=settings,
+        tracker=tracker,
+        description=description,
+        schema=model,
+    )
+
+
+def subscribe_raw(
+    broker: KafkaBroker,
+    *,
+    topic: str,
+    group_id: str,
+    parse: Callable[[bytes], M],
+    handle: Callable[[M], Awaitable[None]],
+    dead_letters: DeadLetters,
+    settings: ServiceSettings,
+    tracker: RetryTracker | None = None,
+    handle_batch: Callable[[list[M]], Awaitable[None]] | None = None,
+    description: str = "",
+    schema: Schema | None = None,
+) -> Any:
+    """Subscribe with an explicit group and NACK_ON_ERROR: offsets are committed only after handling succeeded.
+
+    With ``handle_batch`` and ``kafka_batch_max`` > 1, up to that many records are handled in one call (one
+    database transaction) and their offsets committed together afterwards. ``schema``: what one record holds
+    (the model ``parse`` reads), documented as the channel's payload in AsyncAPI.
+    """
+    tracker = tracker or RetryTracker()
+    metrics: Metrics | None = getattr(dead_letters, "metrics", None)
+    if metrics is not None:
+        metrics.consumes(topic, group_id)
+    batched = handle_batch is not None and settings.kafka_batch_max > 1
+    extra: dict[str, Any] = {}
+    if batched:
+        extra = {"batch": True, "max_records": settings.kafka_batch_max}
+    sub = broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        title=f"{group_id}:{topic}",
+        description=description or None,
+        decoder=_whole_message,
+        **extra,
+    )
+
+    FetchPacer.from_settings(settings).install(sub, settings.kafka_batch_max if batched else None)
+    if batched:
+        assert handle_batch is not None
+
+        async def consume_batch(msg: KafkaMessage) -> None:
+            started = time.perf_counter()
+            await deliver_batch(
+                msg,
+                parse=parse,
+                handle_batch=handle_batch,
+                handle=handle,
+                dead_letters=dead_letters,
+                tracker=tracker,
+                settings=settings,
+            )
+            observe(metrics, msg, group_id, time.perf_counter() - started)
+
+        consume_batch.__annotations__["msg"] = documented(Any, schema)
+        return sub(consume_batch)
+
+    async def consume(msg: KafkaMessage) -> None:
+        started = time.perf_counter()
+        await deliver(msg, parse=parse, handle=handle, dead_letters=dead_letters, tracker=tracker, settings=settings)
+        observe(metrics, msg, group_id, time.perf_counter() - started)
+
+    consume.__annotations__["msg"] = documented(bytes, schema)
+    return sub(consume)
+
+
+def observe(metrics: Metrics | None, msg: KafkaMessage, group: str, seconds: float) -> None:
+    """Record a handled call: batch size, latency and, per partition, lag (highwater minus next offset).
+
+    aiokafka keeps each partition's high watermark from the last fetch, so ``highwater(tp)`` is a cheap
+    synchronous read; the lag is measured when a batch is handled (an idle consumer keeps its last value).
+    """
+    raw_message: Any = msg.raw_message
+    records = tuple(raw_message) if isinstance(raw_message, list | tuple) else (raw_message,)
+    if metrics is None or not records:
+        return
+    topic = records[0].topic
+    metrics.observe_batch(topic, group, len(records), seconds)
+    highwater: Any = getattr(getattr(msg, "consumer", None), "highwater", None)  # absent on FastStream's test fake
+    if not callable(highwater):
+        return
+    last: dict[int, int] = {}
+    for rec in records:
+        last[rec.partition] = max(last.get(rec.partition, -1), rec.offset)
+    for partition, offset in last.items():
+        mark = highwater(TopicPartition(topic, partition))
+        if isinstance(mark, int):
+            metrics.observe_lag(topic, group, partition, mark - offset - 1)
