@@ -22,6 +22,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from psp_common.kafka.doorbell import Doorbell
 from psp_common.locks import lock_key, try_lock
 from psp_common.outbox_rows import OutboxRow, OutboxSignal
 from psp_common.outbox_send import send_rows
@@ -57,6 +58,7 @@ class OutboxRelay:
         batch: int = 200,
         idle_poll_s: float = 0.5,
         standby_poll_s: float = 0.05,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
@@ -65,6 +67,7 @@ class OutboxRelay:
         self._batch = batch
         self._idle = idle_poll_s
         self._standby_poll = standby_poll_s
+        self._doorbell = doorbell  # rung with the topics of each published round: idle subscribers wake at once
         self._lock_name = f"psp.outbox:{outbox.name}"
         self._lock_key = lock_key(self._lock_name)
         self.standby = False  # the last round found another relay publishing
@@ -104,6 +107,7 @@ class OutboxRelay:
                 await trans.rollback()
                 raise
         self._signal.forget(ids)
+        self._ring(held)
         self.published += len(held)
         self.from_memory += len(held)
         return len(held)
@@ -134,8 +138,13 @@ class OutboxRelay:
                 return 0
             await self._publish(rows)
             await conn.execute(delete(t).where(t.c.id.in_([r.id for r in rows])))
+        self._ring(rows)
         self.published += len(rows)
         return len(rows)
+
+    def _ring(self, rows: Sequence[Any]) -> None:
+        if self._doorbell is not None:
+            self._doorbell.ring({row.topic for row in rows})
 
     async def _publish(self, rows: Sequence[Any]) -> None:
         """Send the rows in order without waiting for each acknowledgement, then wait for them all."""

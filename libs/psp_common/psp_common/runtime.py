@@ -22,7 +22,7 @@ from psp_common import logs, startup, topics
 from psp_common.auth import TokenVerifier
 from psp_common.auth_keys import config_problems
 from psp_common.db import OutboxSignal, UnitOfWork, make_engine, messaging_tables
-from psp_common.kafka import DeadLetters, ensure_topics, make_broker, warn_unless_fetch_wait_settable
+from psp_common.kafka import DeadLetters, doorbell_for, ensure_topics, make_broker, warn_unless_fetch_wait_settable
 from psp_common.lag import BrokerLag
 from psp_common.metrics import Metrics, install
 from psp_common.migrations import upgrade_async
@@ -61,6 +61,7 @@ class Runtime:
             self.signal,
             batch=settings.outbox_batch,
             idle_poll_s=settings.outbox_poll_s,
+            doorbell=doorbell_for(settings),
         )
         self.tokens = TokenVerifier(settings)
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []

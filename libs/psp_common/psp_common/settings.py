@@ -63,6 +63,12 @@ class ServiceSettings(BaseSettings):
     kafka_idle_after_ms: int = Field(
         2000, ge=100, description="A subscriber that got no records for this long uses the idle fetch wait."
     )
+    kafka_doorbell_dir: str = Field(
+        "",
+        description="Directory of the Kafka doorbell shared by the services of one host (set by make run and the "
+        "bench for the embedded Tansu, which does not answer a waiting fetch when records arrive): relays ring the "
+        "topics they published to and idle subscribers wake at once instead of polling. Empty: off.",
+    )
     kafka_batch_max: int = Field(
         100, ge=1, description="Events handled per database transaction by event subscribers (1 = one at a time)."
     )

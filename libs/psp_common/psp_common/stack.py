@@ -104,6 +104,8 @@ class Stack:
         )
         for other in self.services.values():
             env[f"PSP_{other.name.upper()}_URL"] = other.url
+        if self.broker is not None:  # the embedded Tansu: a waiting fetch is not answered when records arrive
+            env["PSP_KAFKA_DOORBELL_DIR"] = str(self.workdir / "bell")
         if name == "notification":  # page links must reach this process, whatever port it got
             env["PSP_PUBLIC_BASE_URL"] = svc.url
         env.update(self._sign_in_env())

@@ -9,13 +9,15 @@ from psp_common.kafka.asyncapi import Schema, document_publisher, documented, in
 from psp_common.kafka.brokers import ensure_topics, make_broker
 from psp_common.kafka.dead_letters import TRANSIENT, DeadLetters, Quarantine, RetryTracker, is_transient, safe_reason
 from psp_common.kafka.deliver import deliver, deliver_batch
-from psp_common.kafka.pacing import FetchPacer, fetch_wait_settable, warn_unless_fetch_wait_settable
+from psp_common.kafka.doorbell import Doorbell
+from psp_common.kafka.pacing import FetchPacer, doorbell_for, fetch_wait_settable, warn_unless_fetch_wait_settable
 from psp_common.kafka.subscribe import UNREAD, Unread, observe, subscribe_events, subscribe_raw
 
 __all__ = [
     "TRANSIENT",
     "UNREAD",
     "DeadLetters",
+    "Doorbell",
     "FetchPacer",
     "Quarantine",
     "RetryTracker",
@@ -25,6 +27,7 @@ __all__ = [
     "deliver_batch",
     "document_publisher",
     "documented",
+    "doorbell_for",
     "ensure_topics",
     "fetch_wait_settable",
     "inlined",

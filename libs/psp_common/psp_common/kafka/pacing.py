@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from itertools import chain
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.consumer.fetcher import Fetcher
 
+from psp_common.kafka.doorbell import Doorbell, doorbell
 from psp_common.settings import ServiceSettings
 
 log = logging.getLogger("psp.kafka")
@@ -59,22 +62,78 @@ class FetchPacer:
     switches the consumer's fetcher to ``idle_ms`` after ``idle_after_ms`` without any.
     """
 
-    def __init__(self, active_ms: int, idle_ms: int, idle_after_ms: int) -> None:
+    def __init__(
+        self,
+        active_ms: int,
+        idle_ms: int,
+        idle_after_ms: int,
+        bell: Doorbell | None = None,
+        topics: tuple[str, ...] = (),
+    ) -> None:
         self.active_ms, self.idle_ms, self.idle_after_ms = active_ms, max(idle_ms, active_ms), idle_after_ms
+        self.bell, self.topics = bell, topics
+        self.idle = False
+        self.rings_heard = 0  # dozes a ring ended (the rest ended on the idle_ms safety net)
+        self._rung: asyncio.Event | None = None
         self._warned = False
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> FetchPacer:
-        """The pacer ``settings`` configure."""
+    def from_settings(cls, settings: ServiceSettings, topics: tuple[str, ...] = ()) -> FetchPacer:
+        """The pacer ``settings`` configure (with the doorbell, when they name one, for ``topics``)."""
         return cls(
-            settings.kafka_fetch_max_wait_ms, settings.kafka_idle_fetch_max_wait_ms, settings.kafka_idle_after_ms
+            settings.kafka_fetch_max_wait_ms,
+            settings.kafka_idle_fetch_max_wait_ms,
+            settings.kafka_idle_after_ms,
+            bell=doorbell_for(settings),
+            topics=topics,
         )
 
     async def next_records(self, consumer: Any, max_records: int) -> tuple[Any, ...]:
-        """The next records (empty after ``idle_after_ms`` without any); paces the consumer's fetches."""
-        batches = await consumer.getmany(timeout_ms=self.idle_after_ms, max_records=max_records)
-        self.pace(consumer, self.active_ms if batches else self.idle_ms)
+        """The next records (empty after ``idle_after_ms`` without any); paces the consumer's fetches.
+
+        Idle with a doorbell, the consumer's partitions stay paused (no fetch waits at the broker) until a ring
+        or ``idle_ms``. After a ring the subscriber waits for records as when they flow (a fetch answered late
+        on a busy machine still counts); after ``idle_ms`` one fetch of ``active_ms`` looks for records.
+        """
+        timeout = self.idle_after_ms
+        if self.idle and self._listening() and not await self._doze(consumer):
+            timeout = self.active_ms  # the safety net: one short look (a ring waits as records flowing would)
+        batches = await consumer.getmany(timeout_ms=timeout, max_records=max_records)
+        self.idle = not batches
+        if self.idle and self._listening():
+            consumer.pause(*consumer.assignment())  # before the fetcher sends another fetch
+            self.pace(consumer, self.active_ms)
+        else:
+            self.pace(consumer, self.idle_ms if self.idle else self.active_ms)
         return tuple(chain.from_iterable(batches.values()))
+
+    def _listening(self) -> bool:
+        """Whether this pacer dozes on the doorbell (it falls back to long polls when it cannot listen)."""
+        if self.bell is None or not self.topics:
+            return False
+        if self._rung is None:
+            try:
+                self._rung = self.bell.event(self.topics)
+            except OSError as exc:
+                log.warning("Kafka doorbell unusable (%s); idle subscribers poll instead", type(exc).__name__)
+                self.bell = None
+                return False
+        return True
+
+    async def _doze(self, consumer: Any) -> bool:
+        """Sleep with the partitions paused until a ring (True) or ``idle_ms`` (False), then resume them."""
+        assert self._rung is not None
+        consumer.pause(*consumer.assignment())  # a rebalance may have brought partitions since the last pause
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rung.wait(), self.idle_ms / 1000)
+                self.rings_heard += 1
+                return True
+            return False
+        finally:
+            # Cleared before the fetch starts: a ring from now on is for records that fetch may not see.
+            self._rung.clear()
+            consumer.resume(*(consumer.paused() & consumer.assignment()))
 
     def pace(self, consumer: Any, wait_ms: int) -> None:
         """Set the broker-side wait of the consumer's next fetches (aiokafka reads it per request)."""
@@ -96,3 +155,10 @@ class FetchPacer:
             return records[0] if records else None
 
         sub.get_msg = get_one if max_records is None else get_batch
+
+
+def doorbell_for(settings: ServiceSettings) -> Doorbell | None:
+    """This process's doorbell when ``settings`` name its directory (``PSP_KAFKA_DOORBELL_DIR``), else None."""
+    if not settings.kafka_doorbell_dir:
+        return None
+    return doorbell(settings.kafka_doorbell_dir, settings.kafka_idle_after_ms / 2000)

@@ -164,7 +164,7 @@ def subscribe_raw(
         **extra,
     )
 
-    FetchPacer.from_settings(settings).install(sub, settings.kafka_batch_max if batched else None)
+    FetchPacer.from_settings(settings, (topic,)).install(sub, settings.kafka_batch_max if batched else None)
     if batched:
         assert handle_batch is not None
 
