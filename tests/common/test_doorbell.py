@@ -163,6 +163,8 @@ def test_the_stack_gives_its_services_a_doorbell_only_with_its_embedded_broker(t
     assert "PSP_KAFKA_DOORBELL_DIR" not in stack.env_for("rules")
     stack.broker = cast(Any, object())
     assert stack.env_for("rules")["PSP_KAFKA_DOORBELL_DIR"] == str(tmp_path / "bell")
+    stack.broker, stack.doorbell = None, True  # asked for (the fault rig, on a broker it was given)
+    assert stack.env_for("rules")["PSP_KAFKA_DOORBELL_DIR"] == str(tmp_path / "bell")
 
 
 def test_settings_name_the_doorbell_for_the_pacer(tmp_path: Path) -> None:

@@ -78,6 +78,7 @@ async def _rig(bootstrap: str, idem: bool, pg_admin_dsn: str, workdir: Path) -> 
         bootstrap=bootstrap,
         idempotence=idem,
         extra_env=dict(FAULT_ENV),
+        doorbell=True,  # idle subscribers doze on the doorbell: the faults strike that path too
     )
     stack.start()
     try:

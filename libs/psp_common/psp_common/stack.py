@@ -67,6 +67,7 @@ class Stack:
     apps: tuple[str, ...] = ()  # of APPS: with "devidp", every service trusts its tokens (PSP_AUTH_OIDC_ISSUER)
     extra_env: dict[str, str] = field(default_factory=dict)
     partitions: int = 3
+    doorbell: bool | None = None  # PSP_KAFKA_DOORBELL_DIR for the services; None: only with its own (Tansu) broker
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     broker: EmbeddedBroker | None = None
     _topics_ready: bool = False
@@ -104,7 +105,7 @@ class Stack:
         )
         for other in self.services.values():
             env[f"PSP_{other.name.upper()}_URL"] = other.url
-        if self.broker is not None:  # the embedded Tansu: a waiting fetch is not answered when records arrive
+        if self.doorbell or (self.doorbell is None and self.broker is not None):  # Tansu: see kafka.doorbell
             env["PSP_KAFKA_DOORBELL_DIR"] = str(self.workdir / "bell")
         if name == "notification":  # page links must reach this process, whatever port it got
             env["PSP_PUBLIC_BASE_URL"] = svc.url
