@@ -115,15 +115,19 @@ async def test_an_idle_subscriber_keeps_no_fetch_waiting_and_a_ring_wakes_it(tmp
         bell.close()
 
 
-async def test_without_a_ring_an_idle_subscriber_still_looks_every_idle_wait(tmp_path: Path) -> None:
+def test_a_dozing_subscriber_looks_without_a_ring_once_per_idle_after() -> None:
+    assert FetchPacer(active_ms=20, idle_ms=500, idle_after_ms=2000).doze_ms == 2000
+
+
+async def test_without_a_ring_an_idle_subscriber_still_looks(tmp_path: Path) -> None:
     bell = Doorbell(tmp_path)
-    pacer = FetchPacer(active_ms=1, idle_ms=1, idle_after_ms=2000, bell=bell, topics=("t",))
+    pacer = FetchPacer(active_ms=1, idle_ms=1, idle_after_ms=1, bell=bell, topics=("t",))
     consumer = Consumer([{}, {}, {"tp1": ["late"]}])
     try:
         assert await pacer.next_records(consumer, 10) == ()
         assert await pacer.next_records(consumer, 10) == ()
         assert await pacer.next_records(consumer, 10) == ("late",)  # a publisher that does not ring
-        assert pacer.rings_heard == 0 and consumer.timeouts == [2000, 1, 1]
+        assert pacer.rings_heard == 0 and consumer.timeouts == [1, 1, 1]
     finally:
         bell.close()
 

@@ -72,8 +72,11 @@ class FetchPacer:
     ) -> None:
         self.active_ms, self.idle_ms, self.idle_after_ms = active_ms, max(idle_ms, active_ms), idle_after_ms
         self.bell, self.topics = bell, topics
+        # Dozing on the doorbell, a subscriber looks without a ring once per idle_after (for publishers that do not
+        # ring: an external producer, a dead letter); a look per idle_ms cost more than the long polls it replaces.
+        self.doze_ms = max(self.idle_ms, idle_after_ms)
         self.idle = False
-        self.rings_heard = 0  # dozes a ring ended (the rest ended on the idle_ms safety net)
+        self.rings_heard = 0  # dozes a ring ended (the rest ended on the doze_ms safety net)
         self._rung: asyncio.Event | None = None
         self._warned = False
 
@@ -92,8 +95,8 @@ class FetchPacer:
         """The next records (empty after ``idle_after_ms`` without any); paces the consumer's fetches.
 
         Idle with a doorbell, the consumer's partitions stay paused (no fetch waits at the broker) until a ring
-        or ``idle_ms``. After a ring the subscriber waits for records as when they flow (a fetch answered late
-        on a busy machine still counts); after ``idle_ms`` one fetch of ``active_ms`` looks for records.
+        or ``doze_ms``. After a ring the subscriber waits for records as when they flow (a fetch answered late
+        on a busy machine still counts); after ``doze_ms`` one fetch of ``active_ms`` looks for records.
         """
         timeout = self.idle_after_ms
         if self.idle and self._listening() and not await self._doze(consumer):
@@ -121,12 +124,12 @@ class FetchPacer:
         return True
 
     async def _doze(self, consumer: Any) -> bool:
-        """Sleep with the partitions paused until a ring (True) or ``idle_ms`` (False), then resume them."""
+        """Sleep with the partitions paused until a ring (True) or ``doze_ms`` (False), then resume them."""
         assert self._rung is not None
         consumer.pause(*consumer.assignment())  # a rebalance may have brought partitions since the last pause
         try:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._rung.wait(), self.idle_ms / 1000)
+                await asyncio.wait_for(self._rung.wait(), self.doze_ms / 1000)
                 self.rings_heard += 1
                 return True
             return False
