@@ -1,6 +1,7 @@
 """Directory, roster and draft actions go through web.act like the case and triage actions: a service's refusal
-shows the form again with the field's label and reason (what was typed kept), an unreachable service the error page
-with a retry message (503, never a 500), a done action a redirect (POST/redirect/GET)."""
+shows the form again with the field's label and reason in the alert and beside the field (what was typed kept), an
+unreachable service the error page with a retry message (503, never a 500), a done action a redirect (POST/redirect/
+GET)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ async def test_a_refused_leaver_removal_names_the_field_and_keeps_the_id(staffed
         r = await c.post("/directory/remove", data={"csrf": token, "staff_id": "E-1"})
     assert r.status_code == 422
     assert "Nobody was removed. Staff id: not a staff id." in text_of(r) and 'value="E-1"' in r.text
+    assert '<p class="field-error" id="leaver-error">Not a staff id.</p>' in r.text  # next to the field
+    assert 'aria-describedby="leaver-hint leaver-error" aria-invalid="true"' in r.text
 
 
 async def test_refused_roster_actions_name_the_field_and_keep_what_was_typed(staffed_site: Staffed) -> None:
@@ -56,10 +59,13 @@ async def test_refused_roster_actions_name_the_field_and_keep_what_was_typed(sta
         assert added.status_code == 422
         assert "The supporter was not added." in text_of(added) and "Facility: no such facility." in text_of(added)
         assert 'value="Pat Peer"' in added.text
+        assert '<p class="field-error" id="e-site">No such facility.</p>' in added.text
+        assert 'aria-describedby="h-site e-site" aria-invalid="true"' in added.text
         refusing(matching, "PATCH", "/v1/supporters/S-1", 422, field_error("contact_hours.start", "not a time"))
         saved = await c.post("/roster/S-1/edit", data=supporter("S-1", "Robin P", csrf=token))
         assert saved.status_code == 422 and "Contact hours from: not a time." in text_of(saved)
         assert 'value="Robin P"' in saved.text
+        assert '<p class="field-error" id="e-contact_start">Not a time.</p>' in saved.text
         refusing(matching, "POST", "/v1/supporters/S-1/pause", 409, {"detail": "stepped away"})
         paused = await c.post("/roster/S-1/pause", data={"csrf": token})
         assert paused.status_code == 409 and "The matching service refused: stepped away." in text_of(paused)
@@ -103,3 +109,17 @@ async def test_an_unreachable_service_says_try_again_and_is_no_500(site: Site) -
             r = await c.post(path, data={"csrf": token, **form})
             assert r.status_code == 503, (path, r.status_code)
             assert "service cannot be reached" in text_of(r) and "try again in a moment" in text_of(r), path
+
+
+async def test_the_consoles_own_check_of_the_supporter_form_shows_each_problem_by_its_field(
+    staffed_site: Staffed,
+) -> None:
+    site = staffed_site
+    async with site.client() as c:
+        token = csrf(await coordinator(site, c))
+        form = supporter("S-2", "Pat Peer", seniority_level="x", contact_start="08:00", csrf=token)
+        r = await c.post("/roster/add", data=form)
+    assert r.status_code == 422
+    assert '<p class="field-error" id="e-seniority_level">Enter a whole number.</p>' in r.text
+    assert '<p class="field-error" id="e-contact_start">Give both times (and the zone)' in r.text
+    assert r.text.count('aria-invalid="true"') == 2

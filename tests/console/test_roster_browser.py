@@ -1,16 +1,18 @@
 """The roster page in a real browser (Debian's Chromium, Playwright) against a real matching service: a coordinator
 uploads a roster CSV with one bad row and sees that row's error beside the accepted count; the page has no serious
-or critical axe-core violation, and works from the keyboard. The 1280x800 screenshot goes to docs/screenshots only
-with PSP_UPDATE_SCREENSHOTS=1 (else tests/artifacts)."""
+or critical axe-core violation, and works from the keyboard; a supporter matching refuses comes back with the reason
+beside the field (its accessible description), still without an axe-core violation. The 1280x800 screenshot goes to
+docs/screenshots only with PSP_UPDATE_SCREENSHOTS=1 (else tests/artifacts)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, FilePayload, async_playwright
+from playwright.async_api import Browser, FilePayload, async_playwright, expect
 
 from tests.console.conftest import Staffed
+from tests.console.test_act_pages import field_error, refusing
 from tests.console.test_browser import ARGS, CHROMIUM, SCREENSHOTS, new_page, serious
 from tests.console.test_roster_pages import supporter
 
@@ -75,3 +77,28 @@ async def test_a_roster_csv_with_a_bad_row_shows_that_rows_error(staffed_site: S
     robin = page.get_by_role("table", name="supporter(s)").get_by_role("row", name="Robin Peer")
     assert "Paused" in await robin.inner_text()
     assert problems == []
+
+
+async def test_a_refused_supporter_comes_back_with_the_reason_beside_the_field(
+    staffed_site: Staffed, browser: Browser
+) -> None:
+    site = staffed_site
+    refusing(
+        site.app.state.console.backends.matching, "POST", "/v1/supporters", 422, field_error("site", "no such facility")
+    )
+    page = await new_page(browser, [])
+    await page.goto(site.console + "/roster")
+    await page.get_by_role("button", name="Sign in as Casey Demo").click()
+    await page.get_by_role("heading", name="Roster", exact=True).wait_for()
+    typed = {"staff_id": "S-5", "display_name": "Pat Peer", "profession": "rn", "seniority_level": "4", "site": "NOPE"}
+    for name, value in typed.items():
+        await page.locator(f"#f-{name}").fill(value)
+    await page.get_by_role("button", name="Add to the roster").click()
+    await page.get_by_text("The supporter was not added.").wait_for()
+    facility = page.locator("#f-site")
+    await expect(facility).to_have_accessible_description("Facility code, e.g. GEN. No such facility.")
+    await expect(facility).to_have_attribute("aria-invalid", "true")
+    await expect(facility).to_have_value("NOPE")
+    alert = await page.get_by_role("alert").inner_text()
+    assert "The supporter was not added." in alert and "Facility: no such facility." in alert
+    assert await serious(page) == []

@@ -25,6 +25,13 @@ LABELS = {
     "evaluates": "Evaluates",
     "supervises": "Supervises",
 }
+FORM_FIELDS = {
+    "contact_hours": "contact_start",
+    "contact_hours.start": "contact_start",
+    "contact_hours.end": "contact_end",
+    "contact_hours.time_zone": "contact_tz",
+}
+"""A service's field path -> the form field its problem is shown next to (the others have the same name)."""
 FLAGS = ("group_facilitation", "mental_health_credentials", "accepts_immediate_outside_hours")
 NUMBERS = ("seniority_level", "years_experience", "max_assignments_per_month")
 
@@ -82,6 +89,14 @@ class RowProblem:
 def label(field: str) -> str:
     """A field path from a service as the form's label ('contact_hours.start' -> 'Contact hours from')."""
     return LABELS.get(field, field.replace("_", " ").capitalize())
+
+
+def invalid_fields(problems: list[tuple[str, str]]) -> dict[str, str]:
+    """Each problem's reason by the form field it is shown next to (the first one of a field)."""
+    out: dict[str, str] = {}
+    for field, reason in problems:
+        out.setdefault(FORM_FIELDS.get(field, field), reason)
+    return out
 
 
 def _one(form: Form, name: str) -> str:

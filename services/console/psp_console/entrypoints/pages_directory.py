@@ -15,7 +15,7 @@ from psp_console.adapters.services import BackendError, NotFound
 from psp_console.adapters.sessions import WebSession
 from psp_console.domain.roster import Form, label, problems_of
 from psp_console.entrypoints.uploads import Upload, checked_upload
-from psp_console.entrypoints.web import NOTICES, act, checked_form, page, refusal_lines, render
+from psp_console.entrypoints.web import NOTICES, act, checked_form, page, refusal_lines, refused_fields, render
 
 router = APIRouter()
 FORMATS = {
@@ -74,11 +74,14 @@ async def remove(request: Request, form: Form = Depends(checked_form("directory"
     user: WebSession = request.state.user
     staff_id = (form.get("staff_id") or [""])[0].strip()
     if not staff_id:
-        return _page(request, user, 422, ["Staff id: enter the staff id of the person who left."])
+        why = "enter the staff id of the person who left"
+        return _page(request, user, 422, [f"Staff id: {why}."], invalid={"staff_id": why})
 
     async def refused(exc: BackendError) -> Response:
-        lines = [NO_ONE] if isinstance(exc, NotFound) else ["Nobody was removed.", *refusal_lines(exc, label)]
-        return _page(request, user, exc.status, lines, leaver=staff_id)
+        if isinstance(exc, NotFound):
+            return _page(request, user, 404, [NO_ONE], leaver=staff_id, invalid={"staff_id": "no one with this id"})
+        lines = ["Nobody was removed.", *refusal_lines(exc, label)]
+        return _page(request, user, exc.status, lines, leaver=staff_id, invalid=dict(refused_fields(exc)))
 
     call = request.app.state.console.backends.notification.request(
         "DELETE", f"/v1/directory/{quote(staff_id, safe='')}", user.access_token

@@ -16,13 +16,14 @@ from psp_console.domain.roster import (
     Form,
     SupporterRow,
     form_values,
+    invalid_fields,
     label,
     problems_of,
     submitted,
     supporter_body,
 )
 from psp_console.entrypoints.uploads import Upload, checked_upload
-from psp_console.entrypoints.web import NOTICES, act, checked_form, page, refusal_lines, render
+from psp_console.entrypoints.web import NOTICES, act, checked_form, page, refusal_lines, refused_fields, render
 
 router = APIRouter()
 ACTIONS = {
@@ -63,6 +64,18 @@ async def _roster_page(
     return render(request, user, "roster.html", "Roster", status, errors, rows=rows, **context)
 
 
+Problems = list[tuple[str, str]]
+
+
+def _lines(problems: Problems) -> list[str]:
+    return [f"{label(f)}: {r}." for f, r in problems]
+
+
+def _refusal(exc: BackendError) -> tuple[Problems, int, list[str]]:
+    """A service's refusal of the supporter form: the fields it named, its status, and what the page says."""
+    return refused_fields(exc), exc.status, refusal_lines(exc, label)
+
+
 @router.get("/roster", summary="The roster.")
 async def roster(request: Request, user: WebSession = Depends(page("roster"))) -> HTMLResponse:
     """Every supporter, the add form and the CSV import."""
@@ -75,14 +88,16 @@ async def add(request: Request, form: Form = Depends(checked_form("roster"))) ->
     user: WebSession = request.state.user
     body, problems = supporter_body(form, new=True)
 
-    async def refused(lines: list[str], status: int = 422) -> Response:
+    async def refused(problems: Problems, status: int = 422, lines: list[str] | None = None) -> Response:
         fix = ["The supporter was not added. Correct the fields below and send the form again."]
-        return await _roster_page(request, user, status, fix + lines, values=submitted(form))
+        lines = fix + (lines or _lines(problems))
+        invalid = invalid_fields(problems)
+        return await _roster_page(request, user, status, lines, values=submitted(form), invalid=invalid)
 
     if problems:
-        return await refused([f"{label(f)}: {r}." for f, r in problems])
+        return await refused(problems)
     call = request.app.state.console.backends.matching.post_json("/v1/supporters", user.access_token, body)
-    return await act(call, "/roster?notice=supporter_added", lambda exc: refused(refusal_lines(exc, label), exc.status))
+    return await act(call, "/roster?notice=supporter_added", lambda exc: refused(*_refusal(exc)))
 
 
 async def _one(request: Request, user: WebSession, staff_id: str) -> dict[str, Any]:
@@ -107,18 +122,20 @@ async def save(staff_id: str, request: Request, form: Form = Depends(checked_for
     user: WebSession = request.state.user
     body, problems = supporter_body(form, new=False)
 
-    async def refused(lines: list[str], status: int = 422) -> Response:
+    async def refused(problems: Problems, status: int = 422, lines: list[str] | None = None) -> Response:
         view = await _one(request, user, staff_id)
-        fix = ["Nothing was saved. Correct the fields below and send the form again."]
-        values = submitted(form) | {"staff_id": staff_id}
+        lines = ["Nothing was saved. Correct the fields below and send the form again.", *(lines or _lines(problems))]
+        values, invalid = submitted(form) | {"staff_id": staff_id}, invalid_fields(problems)
         title = f"Edit {view['display_name']}"
-        return render(request, user, "roster_edit.html", title, status, fix + lines, values=values, view=view)
+        return render(
+            request, user, "roster_edit.html", title, status, lines, values=values, view=view, invalid=invalid
+        )
 
     if problems:
-        return await refused([f"{label(f)}: {r}." for f, r in problems])
+        return await refused(problems)
     matching = request.app.state.console.backends.matching
     call = matching.request("PATCH", f"/v1/supporters/{_path(staff_id)}", user.access_token, json=body)
-    return await act(call, "/roster?notice=supporter_saved", lambda exc: refused(refusal_lines(exc, label), exc.status))
+    return await act(call, "/roster?notice=supporter_saved", lambda exc: refused(*_refusal(exc)))
 
 
 @router.post("/roster/{staff_id:path}/{action}", summary="Pause, resume, step away or come back.")

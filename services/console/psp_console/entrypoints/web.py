@@ -202,10 +202,15 @@ async def act(
     return RedirectResponse(done if isinstance(done, str) else done(answer), status_code=303)
 
 
+def refused_fields(exc: BackendError) -> list[tuple[str, str]]:
+    """The fields a service's refusal names, with each one's reason (never a value)."""
+    return [(f, r) for f, r in getattr(exc, "fields", []) if f and r]
+
+
 def refusal_lines(exc: BackendError, label: Callable[[str], str] | None = None) -> list[str]:
     """What a page says of a service's refusal: with ``label`` (a field's name on the form), one line per field
     the service named ("Name: too long."); otherwise, or when it named none, its sentence (which names them)."""
-    named = [f"{label(f)}: {r}." for f, r in getattr(exc, "fields", []) if f and r] if label else []
+    named = [f"{label(f)}: {r}." for f, r in refused_fields(exc)] if label else []
     return named or [exc.message_for_page]
 
 
