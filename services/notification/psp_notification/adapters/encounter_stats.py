@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware
 from psp_common.stats import CellTable
+from psp_notification.adapters.encounter_schemas import MonthStats, TimeToFirstContact
 from psp_notification.adapters.orm import assignments, encounters
 from psp_notification.adapters.stats import percentile
 from psp_notification.domain.encounters import BAND_MINUTES, DurationBand, Kind, Outcome, Referral
@@ -105,7 +106,7 @@ async def raw_months(session: AsyncSession, since: datetime | None, until: datet
     return dict(sorted(months.items()))
 
 
-def suppressed(month: str, m: Month, percentiles: list[float], min_cell: int) -> dict[str, Any]:
+def suppressed(month: str, m: Month, percentiles: list[float], min_cell: int) -> MonthStats:
     """One month's published figures: every count that could single someone out is None."""
     t = CellTable(min_cell)
     t.cell("contacts", m.contacts)
@@ -120,25 +121,25 @@ def suppressed(month: str, m: Month, percentiles: list[float], min_cell: int) ->
     # people reached is close to support_given (often equal): hidden with it, so it cannot stand in for it
     reached = t.value("people_reached") if t.value("outcome:support_given") is not None else None
     minutes = sorted(m.first_contact_minutes)
-    return {
-        "month": month,
-        "contacts": contacts,
+    return MonthStats(
+        month=month,
+        contacts=contacts,
         **{o: t.value(f"outcome:{o}") for o in OUTCOMES},
-        "hours": round(m.minutes / 60, 1) if contacts is not None else None,
-        "people_reached": reached,
-        "referrals": {kind: t.value(f"referral:{kind}") for kind in REFERRALS},
-        "follow_ups": t.value("follow_ups"),
-        "debrief_wanted": t.value("debrief_wanted"),
-        "time_to_first_contact_minutes": {
-            "count": first,
-            "percentiles": {f"p{p:g}": percentile(minutes, p) if first else None for p in percentiles},
-        },
-    }
+        hours=round(m.minutes / 60, 1) if contacts is not None else None,
+        people_reached=reached,
+        referrals={kind: t.value(f"referral:{kind}") for kind in REFERRALS},
+        follow_ups=t.value("follow_ups"),
+        debrief_wanted=t.value("debrief_wanted"),
+        time_to_first_contact_minutes=TimeToFirstContact(
+            count=first,
+            percentiles={f"p{p:g}": percentile(minutes, p) if first else None for p in percentiles},
+        ),
+    )
 
 
 async def monthly_stats(
     session: AsyncSession, since: datetime | None, until: datetime | None, percentiles: list[float], min_cell: int
-) -> list[dict[str, Any]]:
+) -> list[MonthStats]:
     """The ``monthly`` part of ``/v1/stats``, oldest month first."""
     months = await raw_months(session, since, until)
     return [suppressed(month, m, percentiles, min_cell) for month, m in months.items()]
@@ -160,24 +161,24 @@ def csv_columns(percentiles: list[float]) -> list[str]:
     ]
 
 
-def to_csv(monthly: list[dict[str, Any]], percentiles: list[float]) -> str:
+def to_csv(monthly: list[MonthStats], percentiles: list[float]) -> str:
     """The monthly figures as CSV, a suppressed (null) cell left empty."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(csv_columns(percentiles))
     for m in monthly:
-        ttfc = m["time_to_first_contact_minutes"]
+        ttfc = m.time_to_first_contact_minutes
         row = [
-            m["month"],
-            m["contacts"],
-            *(m[o] for o in OUTCOMES),
-            m["hours"],
-            m["people_reached"],
-            *(m["referrals"][kind] for kind in REFERRALS),
-            m["follow_ups"],
-            m["debrief_wanted"],
-            ttfc["count"],
-            *(ttfc["percentiles"][f"p{p:g}"] for p in percentiles),
+            m.month,
+            m.contacts,
+            *(getattr(m, o) for o in OUTCOMES),
+            m.hours,
+            m.people_reached,
+            *(m.referrals[kind] for kind in REFERRALS),
+            m.follow_ups,
+            m.debrief_wanted,
+            ttfc.count,
+            *(ttfc.percentiles[f"p{p:g}"] for p in percentiles),
         ]
         writer.writerow(["" if v is None else v for v in row])
     return out.getvalue()
