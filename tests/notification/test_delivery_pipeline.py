@@ -188,3 +188,23 @@ async def test_finished_sends_are_recorded_a_quarter_of_the_slots_at_a_time(sqli
         gated.gate("ps_d").set()
         assert await task == 4
         assert marks == [["ps_a", "ps_b"], ["ps_c", "ps_d"]]
+
+
+async def test_in_a_backlog_a_written_page_waits_for_a_quarter_of_the_slots(sqlite_url: str) -> None:
+    """7 of 8 slots busy: a page written then is claimed once a second slot is free, not by a claim of its own."""
+    async with app_env(sqlite_url, dispatch_concurrency=8, dispatch_poll_s=3600) as env:
+        gated = GatedChannel("console")
+        env.c.dispatcher.router.channels["console"] = gated
+        await _page(env, *(f"ps_{i}" for i in range(7)))
+        task = asyncio.create_task(env.c.dispatcher.deliver_due(env.clock.now()))
+        await until(lambda: len(gated.started) == 7)
+        await _page(env, "ps_late")
+        env.c.dispatcher.wake()
+        for _ in range(2_000):
+            await asyncio.sleep(0)
+        assert "ps_late" not in gated.started
+        gated.gate("ps_0").set()
+        await until(lambda: "ps_late" in gated.started)
+        for ref in [f"ps_{i}" for i in range(1, 7)] + ["ps_late"]:
+            gated.gate(ref).set()
+        assert await task == 8

@@ -66,10 +66,11 @@ class Delivery:
 
         Pipelined: freed slots are refilled by one claim while the other pages are still being sent, and finished
         sends are recorded together; claims and marks are one transaction at a time. Both wait for a quarter of the
-        slots (``batch``) unless nothing else is being sent, a page was written (``woken``: claimed at once) or
-        ``dispatch_poll_s`` passed with no send finishing. Pages written during the call, falling due during it,
-        or paged because a page failed for good are claimed in the same call. A page that failed in this call
-        waits for its retry time.
+        slots (``batch``) to be free (finished) unless nothing else is being sent; finished sends are also recorded
+        when ``dispatch_poll_s`` passed with none finishing. A page written meanwhile (``woken``) is claimed at
+        once while a quarter of the slots is free (in a backlog it waits for them: no claim of its own). Pages
+        falling due during the call, or paged because a page failed for good, are claimed by it too. A page that
+        failed in this call waits for its retry time.
         """
         batch = max(1, slots // 4)
         running: set[asyncio.Task[Outcome]] = set()
@@ -86,7 +87,7 @@ class Delivery:
                 more = more or gave_up  # a page failed for good: the next backup (or the coordinator) is paged
             more = more or woke or idle  # idle: nothing finished within dispatch_poll_s, pages may have fallen due
             free = slots - len(running)
-            if more and free > 0 and (free >= batch or woke or not running):
+            if more and free > 0 and (free >= batch or not running):
                 started, leased = await self._start(now, free, retried)
                 running |= started
                 more = leased == free  # a claim cut at its limit: more pages may be due
