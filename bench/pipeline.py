@@ -17,6 +17,7 @@ import httpx
 from aiokafka import ConsumerRecord
 
 from bench import payload
+from bench.autoanalyze import AutoAnalyze
 from bench.systems import System
 from bench.trace import Extract
 from bench.webhook import WebhookReceiver
@@ -70,6 +71,7 @@ class PipelineSystem(System):
         self._client: httpx.AsyncClient | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self.http_errors = 0
+        self.autoanalyze: AutoAnalyze | None = None
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -95,6 +97,9 @@ class PipelineSystem(System):
         )
         await asyncio.to_thread(self.stack.start)
         await self.stack.wait_ready(timeout=180)
+        self.autoanalyze = AutoAnalyze([dsn for dsn, _ in self.dbs.values()])
+        if await self.autoanalyze.start():
+            print("   the server's autovacuum is off: the bench analyzes the pipeline's tables as autoanalyze would")
         for name, svc in self.stack.services.items():
             if svc.proc is not None:
                 self.pids[name] = svc.proc.pid
@@ -230,6 +235,8 @@ class PipelineSystem(System):
 
         if self._client is not None:
             await self._client.aclose()
+        if self.autoanalyze is not None:
+            await self.autoanalyze.stop()
         await super().stop()
         await self.receiver.stop()
         if self.stack is not None:
