@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from psp_common.logs import RedactingFilter, quiet_http_clients
 from psp_notification.adapters.channels import ChannelRouter, EmailChannel, SmsChannel, TransportError
+from psp_notification.adapters.egress import GuardedClient
 from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.bootstrap import webhook_client
 from psp_notification.settings import ChannelConfig, NotificationSettings
@@ -21,12 +22,16 @@ EMAIL = "dana.whitfield@hospital.example"
 PHONE = "+14165550199"
 
 
-async def _send_and_log_failures(base: str, dead: str, client: httpx.AsyncClient) -> list[TransportError]:
+async def _send_and_log_failures(
+    base: str, dead: str, client: GuardedClient, provider: httpx.AsyncClient
+) -> list[TransportError]:
     log = logging.getLogger("psp.notification.test")
     hook = WebhookChannel(client, SECRET, retries=1, backoff_s=0)
     settings = NotificationSettings(env="dev", smtp_host="127.0.0.1", smtp_port=free_port(), webhook_timeout_s=2)
-    router = ChannelRouter([hook, EmailChannel(settings), SmsChannel(client, f"{dead}/sms", None, "PSP")], deadline_s=5)
-    await hook.notify(MESSAGE, f"{base}{HOOK_PATH}")  # a successful send: httpx logs it at INFO by default
+    router = ChannelRouter(
+        [hook, EmailChannel(settings), SmsChannel(provider, f"{dead}/sms", None, "PSP")], deadline_s=5
+    )
+    await hook.notify(MESSAGE, f"{base}{HOOK_PATH}")  # a successful send
     errors = []
     for pref in (
         ChannelConfig(kind="webhook", address=f"{base}/missing{HOOK_PATH}"),  # HTTP 404
@@ -47,10 +52,11 @@ async def test_no_url_email_or_phone_in_log_lines_or_tracebacks(caplog: pytest.L
     rec = Recorder()
     app = Starlette(routes=[Route(HOOK_PATH, rec.handle, methods=["POST"])])
     dead = f"http://127.0.0.1:{free_port()}"
-    async with serve(app) as base, webhook_client(NotificationSettings(env="dev")) as client:
-        for name in ("httpx", "httpcore"):  # even if someone turns the HTTP libraries up to DEBUG
+    hooks = webhook_client(NotificationSettings(env="dev"))
+    async with serve(app) as base, hooks as client, httpx.AsyncClient() as provider:
+        for name in ("httpx", "httpcore", "aiohttp"):  # even if someone turns the HTTP libraries up to DEBUG
             caplog.set_level(logging.DEBUG, logger=name)
-        errors = await _send_and_log_failures(base, dead, client)
+        errors = await _send_and_log_failures(base, dead, client, provider)
     assert len(rec.requests) == 1 and len(errors) == 4
     assert all(r.exc_text or r.exc_info for r in caplog.records if r.getMessage() == "delivery failed")
     assert any(r.name.startswith(("httpx", "httpcore")) for r in caplog.records)  # they did log, masked

@@ -28,6 +28,7 @@ from psp_notification.adapters.channels import (
     SmsChannel,
     TransportError,
 )
+from psp_notification.adapters.egress import EgressPolicy, GuardedClient
 from psp_notification.adapters.webhook import WebhookChannel, verify_webhook
 from psp_notification.settings import ChannelConfig, NotificationSettings
 from tests.clock import TEST_NOW
@@ -41,6 +42,11 @@ MESSAGE = PageMessage(
     text="PSP: a colleague may need peer support, as soon as possible. Acknowledge: http://x/ack",
     links={"ack": "http://x/ack", "decline": "http://x/decline"},
 )
+
+
+def dev_client() -> GuardedClient:
+    """The webhook client as in dev: any address."""
+    return GuardedClient(EgressPolicy(production=False))
 
 
 def free_port() -> int:
@@ -92,7 +98,7 @@ async def test_webhook_is_signed_retried_and_verifiable() -> None:
     async def sleep(s: float) -> None:
         delays.append(s)
 
-    async with serve(app) as base, httpx.AsyncClient() as client:
+    async with serve(app) as base, dev_client() as client:
         channel = WebhookChannel(client, SECRET, retries=3, backoff_s=0.5, sleep=sleep, wall=lambda: SIGNED_AT)
         await channel.notify(MESSAGE, f"{base}/hook")
     assert len(rec.requests) == 3 and delays == [0.5, 1.0]  # exponential backoff
@@ -111,7 +117,7 @@ async def test_webhook_gives_up_on_4xx_and_after_retries() -> None:
     app = Starlette(
         routes=[Route("/refuse", refused.handle, methods=["POST"]), Route("/busy", busy.handle, methods=["POST"])]
     )
-    async with serve(app) as base, httpx.AsyncClient() as client:
+    async with serve(app) as base, dev_client() as client:
         channel = WebhookChannel(client, SECRET, retries=2, backoff_s=0.0, sleep=no_sleep)
         with pytest.raises(TransportError, match="HTTP 400"):
             await channel.notify(MESSAGE, f"{base}/refuse")
@@ -179,7 +185,8 @@ async def test_console_page_logs_pseudonym_and_links_only(caplog: pytest.LogCapt
 
 
 async def test_webhook_requests_do_not_search_for_a_missing_module() -> None:
-    """httpcore imports sniffio on every request; if it is missing, each request repeats a failed sys.path search."""
+    """Nothing is imported per request (httpcore imported sniffio on every request: when it was missing, each
+    request repeated a failed sys.path search)."""
     rec = Recorder(fail_first=0)
     app = Starlette(routes=[Route("/hook", rec.handle, methods=["POST"])])
     finds: list[str] = []
@@ -189,7 +196,7 @@ async def test_webhook_requests_do_not_search_for_a_missing_module() -> None:
         def find_spec(name: str, path: Any = None, target: Any = None) -> None:
             finds.append(name)
 
-    async with serve(app) as base, httpx.AsyncClient() as client:
+    async with serve(app) as base, dev_client() as client:
         channel = WebhookChannel(client, SECRET, retries=0, backoff_s=0.0)
         await channel.notify(MESSAGE, f"{base}/hook")  # warm: anything imported lazily is imported now
         sys.meta_path.insert(0, Spy)  # type: ignore[arg-type]

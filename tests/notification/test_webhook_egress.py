@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
+import aiohttp
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import RedirectResponse
@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from psp_notification import handlers
 from psp_notification.adapters.channels import TransportError
-from psp_notification.adapters.egress import EgressPolicy, GuardedTransport
+from psp_notification.adapters.egress import AddressRefused, EgressPolicy, GuardedClient, GuardedResolver
 from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.bootstrap import webhook_client
 from psp_notification.domain.addresses import address_problem, literal_ip
@@ -27,7 +27,7 @@ from tests.notification.test_channels_real import MESSAGE, SECRET, Recorder, ser
 PRODUCTION = NotificationSettings(env="production")
 
 
-async def refused(client: httpx.AsyncClient, url: str) -> TransportError:
+async def refused(client: GuardedClient, url: str) -> TransportError:
     """Send to ``url``; return the (permanent) error; it must come at once, without a network attempt."""
     channel = WebhookChannel(client, SECRET, retries=2, backoff_s=5)  # a retry would blow the time bound
     async with asyncio.timeout(2):
@@ -78,10 +78,44 @@ async def test_a_name_resolving_to_any_inward_address_is_refused_and_resolved_on
         lookups.append(host)
         return ["93.184.216.34", "127.0.0.1"]  # one public answer is not enough
 
-    transport = GuardedTransport(EgressPolicy(production=True), resolver=rebinding)
-    async with httpx.AsyncClient(transport=transport, follow_redirects=False) as client:
+    async with GuardedClient(EgressPolicy(production=True), resolver=rebinding) as client:
         assert "loopback" in str(await refused(client, "https://hooks.example.com/hook"))
     assert lookups == ["hooks.example.com"]
+
+
+async def test_a_name_resolving_to_a_private_address_is_refused_by_the_connectors_resolver() -> None:
+    """The check is the connection's own lookup: the resolver refuses the name, so nothing else resolves it again
+    (a rebinding DNS server gets no second question) and no connection is made, even on a bare aiohttp session."""
+    lookups: list[str] = []
+
+    async def private(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["10.1.2.3"] if host == "hooks.example.com" else ["127.0.0.1"]
+
+    resolver = GuardedResolver(EgressPolicy(production=True), private)
+    with pytest.raises(AddressRefused, match="private address"):
+        await resolver.resolve("hooks.example.com", 443)
+    async with GuardedClient(EgressPolicy(production=True), resolver=private) as client:
+        assert "private" in str(await refused(client, "https://hooks.example.com/hook"))
+    assert lookups == ["hooks.example.com"] * 2  # once by hand, once when the client connected
+    async with raw_server(hello_only) as listener:
+        connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            with pytest.raises(AddressRefused, match="loopback address"):
+                await session.post(f"https://pager.example.com:{listener.port}/hook", data=b"{}")
+    assert listener.opened == [] and lookups[-1] == "pager.example.com"
+
+
+async def test_the_resolver_gives_the_connector_only_checked_addresses_under_the_host_name() -> None:
+    async def internal(host: str, port: int) -> list[str]:
+        return ["127.0.0.1", "127.0.0.1", "::1"]
+
+    allowed = GuardedResolver(EgressPolicy(production=True, allow_hosts=["pager.hospital.internal"]), internal)
+    found = await allowed.resolve("pager.hospital.internal", 8443)
+    assert [(r["hostname"], r["host"], r["port"]) for r in found] == [
+        ("pager.hospital.internal", "127.0.0.1", 8443),
+        ("pager.hospital.internal", "::1", 8443),
+    ]
 
 
 async def test_an_allow_listed_host_may_be_internal_and_is_called_at_the_checked_address() -> None:
@@ -90,13 +124,12 @@ async def test_an_allow_listed_host_may_be_internal_and_is_called_at_the_checked
 
     async with raw_server(hello_only) as listener:
         url = f"https://pager.hospital.internal:{listener.port}/hook"
-        strict = GuardedTransport(EgressPolicy(production=True), resolver=internal)
-        async with httpx.AsyncClient(transport=strict) as client:
+        async with GuardedClient(EgressPolicy(production=True), resolver=internal) as client:
             assert "loopback" in str(await refused(client, url))
         assert listener.opened == []
 
         allowed = EgressPolicy(production=True, allow_hosts=["Pager.Hospital.Internal"])
-        async with httpx.AsyncClient(transport=GuardedTransport(allowed, resolver=internal)) as client:
+        async with GuardedClient(allowed, resolver=internal) as client:
             with pytest.raises(TransportError, match="network error") as err:  # the listener is no TLS server
                 await WebhookChannel(client, SECRET, retries=0, backoff_s=0).notify(MESSAGE, url)
         assert not err.value.permanent
@@ -108,18 +141,17 @@ async def test_connections_are_kept_per_host_name_and_never_shared_between_names
     async def local(host: str, port: int) -> list[str]:
         return ["127.0.0.1"]  # every name at one address: only the name tells the pools apart
 
-    async with raw_server(keep_answering) as listener:
-        transport = GuardedTransport(EgressPolicy(production=False), resolver=local, keep_hosts=2)
-        async with httpx.AsyncClient(transport=transport) as client:
-            channel = WebhookChannel(client, SECRET, retries=0, backoff_s=0)
-            for _ in range(3):
-                await channel.notify(MESSAGE, f"http://a.hooks.test:{listener.port}/hook")
-            assert len(listener.opened) == 1  # three pages, one connection
-            await channel.notify(MESSAGE, f"http://b.hooks.test:{listener.port}/hook")
-            assert len(listener.opened) == 2  # the same address under another name: a connection of its own
-            for _ in range(2):  # a third name with no pool left: a connection per request
-                await channel.notify(MESSAGE, f"http://c.hooks.test:{listener.port}/hook")
-            assert len(listener.opened) == 4
+    client = GuardedClient(EgressPolicy(production=False), resolver=local, keep_hosts=2)
+    async with raw_server(keep_answering) as listener, client:
+        channel = WebhookChannel(client, SECRET, retries=0, backoff_s=0)
+        for _ in range(3):
+            await channel.notify(MESSAGE, f"http://a.hooks.test:{listener.port}/hook")
+        assert len(listener.opened) == 1  # three pages, one connection
+        await channel.notify(MESSAGE, f"http://b.hooks.test:{listener.port}/hook")
+        assert len(listener.opened) == 2  # the same address under another name: a connection of its own
+        for _ in range(2):  # a third name with no pool left: a connection per request
+            await channel.notify(MESSAGE, f"http://c.hooks.test:{listener.port}/hook")
+        assert len(listener.opened) == 4
     hosts = [b.split(b"\r\nhost: ", 1)[1].split(b"\r\n", 1)[0] for b in (h.lower() for h in listener.first_bytes)]
     assert (
         hosts

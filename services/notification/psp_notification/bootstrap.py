@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 from fastapi import FastAPI
@@ -20,7 +22,7 @@ from psp_common.pseudonym import Pseudonymizer
 from psp_common.retention import Retention
 from psp_common.runtime import Runtime, create_app, run
 from psp_notification.adapters.channels import Channel, ChannelRouter, ConsoleChannel, EmailChannel, SmsChannel
-from psp_notification.adapters.egress import EgressPolicy, GuardedTransport
+from psp_notification.adapters.egress import EgressPolicy, GuardedClient
 from psp_notification.adapters.orm import audit_log, metadata
 from psp_notification.adapters.webhook import WebhookChannel
 from psp_notification.dispatcher import Dispatcher
@@ -41,6 +43,14 @@ from psp_notification.retention import purge_closed
 from psp_notification.settings import NotificationSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+AIOHTTP_LOGGERS = ("aiohttp.client", "aiohttp.internal")
+
+
+class Closeable(Protocol):
+    """An HTTP client closed at stop."""
+
+    async def aclose(self) -> None:
+        """Close its connections."""
 
 
 @dataclass
@@ -55,17 +65,18 @@ class Container:
     retention: Retention
 
 
-def webhook_client(settings: NotificationSettings) -> httpx.AsyncClient:
+def webhook_client(settings: NotificationSettings) -> GuardedClient:
     """The client of registered webhook addresses: guarded, no redirects, no proxy from the environment; the
     HTTP libraries' own log lines (they print URLs) quieted and masked."""
     logs.quiet_http_clients()
-    transport = GuardedTransport(EgressPolicy.from_settings(settings))
-    return httpx.AsyncClient(
-        transport=transport, timeout=settings.webhook_timeout_s, follow_redirects=False, trust_env=False
-    )
+    for name in AIOHTTP_LOGGERS:  # a connector's error reprs can carry a host name
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, logs.RedactingFilter) for f in logger.filters):
+            logger.addFilter(logs.RedactingFilter(logs.redact_addresses))
+    return GuardedClient(EgressPolicy.from_settings(settings), timeout_s=settings.webhook_timeout_s)
 
 
-def default_channels(settings: NotificationSettings, clients: list[httpx.AsyncClient]) -> list[Channel]:
+def default_channels(settings: NotificationSettings, clients: list[Closeable]) -> list[Channel]:
     """The four production channels (their HTTP clients appended to ``clients`` to be closed at stop)."""
     key = settings.sms_api_key.get_secret_value() if settings.sms_api_key else None
     hooks = webhook_client(settings)
@@ -90,7 +101,7 @@ def channel_router(settings: NotificationSettings, channels: list[Channel]) -> C
     return ChannelRouter(channels, deadline_s=settings.channel_send_deadline_s, budget_s=settings.send_lease_s / 2)
 
 
-async def _close_on_stop(clients: list[httpx.AsyncClient]) -> None:
+async def _close_on_stop(clients: list[Closeable]) -> None:
     """Park until the runtime stops (cancels background loops), then close the HTTP clients."""
     try:
         await asyncio.Event().wait()
@@ -109,7 +120,7 @@ def build(
     settings = settings or NotificationSettings()
     clock = clock or SystemClock()
     runtime = Runtime(settings, metadata, MIGRATIONS)
-    clients: list[httpx.AsyncClient] = []
+    clients: list[Closeable] = []
     router = channel_router(settings, channels if channels is not None else default_channels(settings, clients))
     dispatcher = Dispatcher(runtime.uow, settings, clock, router)
     runtime.background.append(dispatcher.run)

@@ -1,9 +1,9 @@
 """The webhook channel: the page POSTed as signed JSON to the address a person registered.
 
-The client it is given must be the guarded one (``egress.GuardedTransport``): the address is checked and
-pinned there. Redirects are never followed (a 3xx is a permanent failure) and at most ``max_body_bytes`` of
-a response are read. The overall deadline is the router's. Errors name the status or the kind of failure,
-never the URL (httpx's exception texts carry it, so they are not chained).
+The client it is given (``egress.GuardedClient``) checks the address and connects only to checked addresses.
+Redirects are never followed (a 3xx is a permanent failure) and at most ``max_body_bytes`` of a response are
+read. The overall deadline is the router's. Errors name the status or the kind of failure, never the URL
+(aiohttp's exception texts carry it, so they are not chained).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 
-import httpx
+import aiohttp
 
 from psp_notification.adapters.channels import PageMessage, TransportError, http_status_error
-from psp_notification.adapters.egress import AddressRefused
+from psp_notification.adapters.egress import AddressRefused, GuardedClient
 
 
 def webhook_signature(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -40,7 +40,7 @@ class WebhookChannel:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: GuardedClient,
         secret: bytes,
         *,
         retries: int,
@@ -78,26 +78,14 @@ class WebhookChannel:
         }
         reason: TransportError | None = None
         try:
-            async with self._client.stream(
-                "POST", address, content=body, headers=headers, follow_redirects=False
-            ) as resp:
-                await self._drain(resp)
-                status = resp.status_code
+            status = await self._client.post(address, body, headers, self._max_body)
         except AddressRefused as exc:
             reason = TransportError(f"webhook address refused: {exc}", permanent=True)
-        except httpx.InvalidURL:
+        except aiohttp.InvalidURL:
             reason = TransportError("webhook address is not a valid URL", permanent=True)
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             reason = TransportError(f"webhook network error: {type(exc).__name__}")
         if reason is not None:
-            raise reason  # outside the except blocks: no chained httpx exception (its text names the URL)
+            raise reason  # outside the except blocks: no chained aiohttp exception (its text names the URL)
         if status >= 300:
             raise http_status_error("webhook", status)
-
-    async def _drain(self, resp: httpx.Response) -> None:
-        """Read at most ``max_body_bytes`` of the answer (only its status matters)."""
-        read = 0
-        async for chunk in resp.aiter_raw():
-            read += len(chunk)
-            if read >= self._max_body:
-                break
