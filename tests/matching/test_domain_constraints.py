@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from psp_matching.domain.constraints import CONSTRAINTS, failed, prepare
+from psp_matching.domain.constraints import CONSTRAINTS, failed, first_failing, prepare
 from psp_matching.domain.matcher import match, unmatched_reasons
 from psp_matching.domain.model import ContactHours, Policy
 from tests.matching.factories import NOW, POLICY, case, facts, person, supporter
+from tests.matching.inlined import random_pairs
 
 TORONTO_DAY = ContactHours(time(8), time(20), "America/Toronto")  # NOW is 10:00 there
 TORONTO_EVENING = ContactHours(time(17), time(22), "America/Toronto")
@@ -114,3 +115,12 @@ def test_contact_hours_follow_the_supporters_zone() -> None:
     hours = ContactHours(time(8), time(20), "Asia/Tokyo")  # NOW is 00:00 in Tokyo
     assert not hours.contains(NOW)
     assert ContactHours(time(8), time(8), "UTC").contains(NOW)
+
+
+def test_the_inlined_first_failing_check_is_the_first_constraint_failed() -> None:
+    seen: set[str | None] = set()
+    for s, p in random_pairs(seed=11, n=4000):
+        expected = (failed(s, p) or [None])[0]
+        assert first_failing(s, p) == expected, (s, p)
+        seen.add(expected)
+    assert seen == {None, *(c.name for c in CONSTRAINTS)}  # every constraint met first at least once

@@ -12,6 +12,7 @@ from psp_matching.domain.matcher import match
 from psp_matching.domain.model import Policy, Weights
 from psp_matching.domain.scoring import PREFERENCES, points, score
 from tests.matching.factories import POLICY, case, facts, person, supporter
+from tests.matching.inlined import random_pairs
 
 W = Weights()
 
@@ -166,6 +167,14 @@ FAST = [
 def test_fast_points_equal_explained_score(sup: dict[str, Any], fac: dict[str, Any]) -> None:
     p = prepare(case(), facts(**fac), POLICY)
     assert points(supporter(**sup), p) == score(supporter(**sup), p)[0]
+
+
+def test_the_inlined_points_equal_the_explained_score_on_random_cases() -> None:
+    totals = set()
+    for s, p in random_pairs(seed=5, n=4000):
+        assert points(s, p) == score(s, p)[0], (s, p)  # the same float, summed in the same order
+        totals.add(points(s, p))
+    assert len(totals) > 50
 
 
 def test_score_sums_preferences() -> None:

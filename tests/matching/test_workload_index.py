@@ -74,3 +74,34 @@ def test_fairness_counts_whole_days() -> None:
     assert view.counts(month_of(late, TZ), late - timedelta(days=30), "other")[1] == {"ps_a": 1}
     later = first + timedelta(days=31)
     assert view.counts(month_of(later, TZ), later - timedelta(days=30), "other")[1] == {}
+
+
+def test_what_a_batch_counts_in_memory_is_what_it_writes() -> None:
+    """The batch writes the tallies its view counted (``Workload.added``, by ``deltas``): the stored tallies plus
+    those are the tallies of every row, and a view read from them afterwards answers as the batch's view did."""
+    rng = random.Random(3)
+    refs, cases = [f"ps_{i}" for i in range(6)], [f"case-{i}" for i in range(40)]
+
+    def row(case_id: str) -> Row:
+        return rng.choice(refs), case_id, NOW - timedelta(hours=rng.randint(0, 24 * 70))
+
+    stored = {row(rng.choice(cases)) for _ in range(200)}
+    batch_cases = rng.sample(cases, 10)
+    floor, months = day_of(NOW - timedelta(days=75)), {month_of(NOW - timedelta(days=d), TZ).first for d in range(40)}
+    view = Workload(tallies_of(stored), [r for r in stored if r[1] in batch_cases], months, floor, TZ)
+    new = {row(rng.choice(batch_cases)) for _ in range(60)} - stored
+    for r in sorted(new, key=lambda r: r[2]):
+        view.add([r])
+    written = Tallies({}, {})
+    for target, base, added in ((written.months, tallies_of(stored).months, view.added[0]),
+                                (written.days, tallies_of(stored).days, view.added[1])):  # fmt: skip
+        for k, by_ref in base.items():
+            target.setdefault(k, {}).update(by_ref)
+        for (k, ref), n in added.items():
+            target.setdefault(k, {})[ref] = target.get(k, {}).get(ref, 0) + n
+    assert Tallies.of(written, set(refs)) == Tallies.of(tallies_of(stored | new), set(refs))
+    after = Workload(written, [], months, floor, TZ)
+    for days_ago in range(0, 40, 3):
+        at = NOW - timedelta(days=days_ago)
+        question = (month_of(at, TZ), at - timedelta(days=30), "none")
+        assert view.counts(*question) == after.counts(*question) == counted(stored | new, *question), days_ago

@@ -130,7 +130,7 @@ class View:
             self.made.append(a)
             self.on_case[case.case_id] = frozenset(a.team)
             self.support.replace(a)
-            self.seen.add((ref, case.case_id, a.created_at) for ref in a.team)
+            self.seen.add((m.supporter_ref, m.case_id, m.created_at) for m in a.members())
         self.events.extend(case.events)
         case.stored, case.new_assignment, case.events = True, None, []
 
@@ -139,13 +139,14 @@ async def on_outreach_requested_many(events: Sequence[OutreachRequested], uow: U
     """Match a batch's (possibly repeated) cases as ``handlers.on_outreach_requested`` would one at a time."""
     session, roster = uow.session, RosterRepository(uow.session, deps.pseudo.pseudonyms_of)
     now, policy = transaction_time(session, deps.clock), policy_from(deps.settings)
-    snap = await read_snapshot(roster, events, deps)
+    asked = [(as_request(e), requested_at(e)) for e in events]  # what each event asks, and as of when
+    snap = await read_snapshot(roster, asked, deps)
     loaded = {case_id: case_values(to_case(row)) for case_id, row in snap.rows.items()}  # to write what changed
     workload, locked, seen = WorkloadRepository(session), set[str](), snap.workload
     while True:
         view = View(snap, seen)
-        for event in events:
-            decide(view, event, deps, policy, now)
+        for request, at in asked:
+            decide(view, request, at, deps, policy, now)
         fresh = view.chosen - locked
         if not fresh:
             break
@@ -155,15 +156,15 @@ async def on_outreach_requested_many(events: Sequence[OutreachRequested], uow: U
             break
         log.info("%d of the batch's supporters took cases meanwhile; matching the batch again", len(fresh))
         seen = seen.again(seen.tallies.replaced(got, fresh))
-    await batch.save_cases(session, loaded, list(view.cases.values()), view.made, deps.settings.cap_time_zone)
+    await batch.save_cases(session, loaded, list(view.cases.values()), view.made, view.seen.added)
     await publish(uow, roster, view.events)
     log.info("batch of %d requests: %s", len(events), dict(sorted(view.decisions.items())))
 
 
-async def read_snapshot(roster: RosterRepository, events: Sequence[OutreachRequested], deps: Deps) -> Snapshot:
+async def read_snapshot(roster: RosterRepository, asked: Sequence[tuple[Request, datetime]], deps: Deps) -> Snapshot:
     """One query per table for the whole batch (the cases locked in id order, as ``handlers`` locks each)."""
     session, s = roster.session, deps.settings
-    requests, ats = [as_request(e) for e in events], [requested_at(e) for e in events]
+    requests, ats = [r for r, _ in asked], [at for _, at in asked]
     rows = await batch.locked_cases(session, {r.case_id for r in requests})
     names: set[str] = set()
     for r in requests:
@@ -183,9 +184,10 @@ async def read_snapshot(roster: RosterRepository, events: Sequence[OutreachReque
     )
 
 
-def decide(view: View, event: OutreachRequested, deps: Deps, policy: Policy, now: datetime) -> None:
-    """One request, in memory: see ``handlers.on_outreach_requested`` (the same steps, on the batch's view)."""
-    s, request, at = deps.settings, as_request(event), requested_at(event)
+def decide(view: View, request: Request, at: datetime, deps: Deps, policy: Policy, now: datetime) -> None:
+    """One request, judged at ``at``, in memory: see ``handlers.on_outreach_requested`` (the same steps, on the
+    batch's view)."""
+    s = deps.settings
     case = view.case(request, s.default_discipline, now)
     action, why = case.request(request, now)
     if action is not Action.IGNORE:

@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import KEY, aware, dialect_of, insert_or_skip
 from psp_common.deferred import defer_insert
+from psp_matching.adapters import tally
 from psp_matching.adapters.case_rows import assignment_values, case_values, member_values
 from psp_matching.adapters.cases import ACTIVE, SUPERSEDED, row_values
 from psp_matching.adapters.orm import assignments, cases, members, supported
 from psp_matching.adapters.tally import one_of as _one_of
 from psp_matching.adapters.tally import record
-from psp_matching.domain.cases import BACKUP, Assignment, Case, TeamMember
+from psp_matching.adapters.workload_index import Deltas
+from psp_matching.domain.cases import Assignment, Case, TeamMember
 
 
 def _statements(pg: bool) -> dict[str, Any]:
@@ -117,13 +119,14 @@ async def save_cases(
     loaded: dict[str, dict[str, Any]],
     decided: Sequence[Case],
     made: Sequence[Assignment],
-    tz: str,
+    counted: tuple[Deltas, Deltas],
 ) -> None:
     """Write what a batch decided: new cases and their assignments queued (one insert per table at commit),
     changed cases in one update, the previously active assignments of re-matched stored cases superseded in one.
 
     ``made``: the batch's new assignments in order; one superseded later in the same batch goes in superseded.
-    Their team rows are counted in the workload tallies (``tally.record``; months of the cap's zone ``tz``).
+    ``counted``: what their team rows (``Assignment.members``) change in the workload tallies, as the batch
+    counted them deciding (``Workload.added``: the rule ``tally.record`` follows); added in one upsert per table.
     """
     rows = [case_values(c) for c in decided]
     changed = [{KEY: r["case_id"], **r} for r in rows if r["case_id"] in loaded and loaded[r["case_id"]] != r]
@@ -136,14 +139,10 @@ async def save_cases(
     if rematched:
         await session.execute(_q(session, "supersede"), {"ids": rematched})
     last = {a.case_id: a.assignment_id for a in made}
-    team = [
-        member_values(TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at))
-        for a in made
-        for c in a.candidates
-        if c.role != BACKUP
-    ]
-    for row in await record(session, team, tz):
-        defer_insert(session, members, row)
+    await tally.write(session, *counted)
+    for a in made:
+        for m in a.members():
+            defer_insert(session, members, member_values(m))
     for a in made:
         values = assignment_values(a)
         if last[a.case_id] != a.assignment_id:

@@ -13,7 +13,7 @@ from psp_common.deferred import defer_insert, deferred_rows, flush_deferred
 from psp_matching.adapters.case_rows import assignment_values, case_values, member_values, to_case
 from psp_matching.adapters.orm import assignments, cases, members, supported
 from psp_matching.adapters.tally import record
-from psp_matching.domain.cases import BACKUP, Assignment, Case, TeamMember
+from psp_matching.domain.cases import Assignment, Case, TeamMember
 
 ACTIVE = "active"
 SUPERSEDED = "superseded"
@@ -137,11 +137,7 @@ class CaseRepository:
 
     async def _add_assignment(self, a: Assignment) -> None:
         """Queue an assignment, whom it supports and its team (primary, co-facilitators), counted."""
-        team = [
-            member_values(TeamMember(a.assignment_id, c.supporter_ref, a.case_id, c.role, a.created_at))
-            for c in a.candidates
-            if c.role != BACKUP
-        ]
+        team = [member_values(m) for m in a.members()]
         for row in await record(self.session, team, self.tz):
             self._queue(members, row, a.case_id)
         self._queue(assignments, assignment_values(a), a.case_id)

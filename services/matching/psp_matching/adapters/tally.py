@@ -1,9 +1,11 @@
 """The workload tallies in the database: read in O(supporters) rows, kept true by every writer of team rows.
 
-Each writer of team rows (``CaseRepository.save``, ``batch.save_cases``, ``batch.save_closed_and_joined``)
-calls ``record`` with the rows it adds, in the same transaction: it reads the other team rows of those cases
-(one query; the cases are locked, so no other transaction adds to them meanwhile) and adds what the new rows
-change to the tallies, in one upsert per table (``n = n + excluded.n``). A supporter's tallies only ever change
+Each writer of team rows (``CaseRepository.save``, ``batch.save_closed_and_joined``) calls ``record`` with the
+rows it adds, in the same transaction: it reads the other team rows of those cases (one query; the cases are
+locked, so no other transaction adds to them meanwhile) and adds what the new rows change to the tallies, in one
+upsert per table (``n = n + excluded.n``). A consumed batch of requests (``batch.save_cases``) read those rows
+before deciding and counted its own rows in memory by the same rule (``workload_index.deltas``): it ``write``s
+what it counted. A supporter's tallies only ever change
 this way, under the case's lock; the monthly cap's supporter locks (``WorkloadRepository.lock``) order writers
 of the same supporter.
 
@@ -15,19 +17,18 @@ and up again with the new ``PSP_CAP_TIME_ZONE``: migration 0005 backfills them f
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, String, Table, any_, bindparam, func, select
+from sqlalchemy import Date, String, Table, any_, bindparam, func, literal_column, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, dialect_of
 from psp_common.deferred import deferred_rows
 from psp_matching.adapters.orm import members, workload_days, workload_months
-from psp_matching.adapters.workload_index import Counts, Known, Row, Tallies, deltas
+from psp_matching.adapters.workload_index import Counts, Deltas, Known, Row, Tallies, deltas
 
 
 def one_of(column: Any, name: str, pg: bool, item: Any = String) -> Any:
@@ -41,24 +42,30 @@ def one_of(column: Any, name: str, pg: bool, item: Any = String) -> Any:
 def _statements(pg: bool) -> dict[str, Any]:
     """Built once per dialect: constructing a statement per call costs about as much as running it."""
     m, d = workload_months.c, workload_days.c
+    in_months, since = one_of(m.month, "months", pg, Date), d.day >= bindparam("since")
+    of_refs = (one_of(m.supporter_ref, "refs", pg), one_of(d.supporter_ref, "refs", pg))
     return {
         "case_rows": select(
             members.c.assignment_id, members.c.supporter_ref, members.c.case_id, members.c.created_at
         ).where(one_of(members.c.case_id, "ids", pg)),
         "months": select(m.month, m.supporter_ref, m.n).where(one_of(m.month, "months", pg, Date), m.n != 0),
-        "days": select(d.day, d.supporter_ref, d.n).where(d.day >= bindparam("since"), d.n != 0),
         "recent": select(d.supporter_ref, func.sum(d.n))
         .where(d.day >= bindparam("since"), d.n != 0)
         .group_by(d.supporter_ref),
-        "months_of": select(m.month, m.supporter_ref, m.n).where(
-            one_of(m.month, "months", pg, Date), one_of(m.supporter_ref, "refs", pg), m.n != 0
+        "months_of": select(m.month, m.supporter_ref, m.n).where(in_months, of_refs[0], m.n != 0),
+        # both tables in one round trip, each row tagged with its table (MONTH, DAY)
+        "tallies": union_all(
+            select(literal_column(MONTH), m.month, m.supporter_ref, m.n).where(in_months, m.n != 0),
+            select(literal_column(DAY), d.day, d.supporter_ref, d.n).where(since, d.n != 0),
         ),
-        "days_of": select(d.day, d.supporter_ref, d.n).where(
-            d.day >= bindparam("since"), one_of(d.supporter_ref, "refs", pg), d.n != 0
+        "tallies_of": union_all(
+            select(literal_column(MONTH), m.month, m.supporter_ref, m.n).where(in_months, of_refs[0], m.n != 0),
+            select(literal_column(DAY), d.day, d.supporter_ref, d.n).where(since, of_refs[1], d.n != 0),
         ),
     }
 
 
+MONTH, DAY = "0", "1"  # tags of the rows of ``tallies``: index in ``Tallies(months, days)``
 STATEMENTS = {pg: _statements(pg) for pg in (True, False)}
 
 
@@ -99,10 +106,14 @@ async def record(session: AsyncSession, rows: Sequence[dict[str, Any]], tz: str)
         if (r["assignment_id"], r["supporter_ref"]) not in keys:
             keys.add((r["assignment_id"], r["supporter_ref"]))
             fresh.append(r)
-    months, days = deltas(known, ((r["supporter_ref"], r["case_id"], _utc(r["created_at"])) for r in fresh))
+    await write(session, *deltas(known, ((r["supporter_ref"], r["case_id"], _utc(r["created_at"])) for r in fresh)))
+    return fresh
+
+
+async def write(session: AsyncSession, months: Deltas, days: Deltas) -> None:
+    """Add what new team rows change (``workload_index.deltas``) to the tallies: one upsert per table."""
     await _add(session, workload_months, "month", months)
     await _add(session, workload_days, "day", days)
-    return fresh
 
 
 def _upsert(dialect: str, table: Table, key: str) -> Any:
@@ -117,7 +128,7 @@ UPSERTS = {
 }
 
 
-async def _add(session: AsyncSession, table: Table, key: str, deltas: Counter[tuple[date, str]]) -> None:
+async def _add(session: AsyncSession, table: Table, key: str, deltas: Deltas) -> None:
     """Add ``deltas`` to ``table``'s counts in one statement."""
     values = [{key: k, "supporter_ref": ref, "n": n} for (k, ref), n in sorted(deltas.items()) if n]
     if not values:
@@ -140,9 +151,16 @@ def _date(value: Any) -> date:
 
 
 async def read(session: AsyncSession, months: Iterable[date], since: date) -> Tallies:
-    """Every supporter's tallies for these months and for days from ``since`` on (one query per table)."""
-    got = _counts(await session.execute(_q(session, "months"), {"months": sorted(set(months))}))
-    return Tallies(got, _counts(await session.execute(_q(session, "days"), {"since": since})))
+    """Every supporter's tallies for these months and for days from ``since`` on (one query)."""
+    return _tallies(await session.execute(_q(session, "tallies"), {"months": sorted(set(months)), "since": since}))
+
+
+def _tallies(rows: Iterable[Any]) -> Tallies:
+    """Tagged rows of both tables (``tallies``, ``tallies_of``) as tallies."""
+    got: tuple[Counts, Counts] = ({}, {})
+    for tag, k, ref, n in rows:
+        got[int(tag)].setdefault(_date(k), {})[ref] = n
+    return Tallies(*got)
 
 
 async def month_and_recent(session: AsyncSession, month: date, since: date) -> tuple[dict[str, int], dict[str, int]]:
@@ -153,11 +171,8 @@ async def month_and_recent(session: AsyncSession, month: date, since: date) -> t
 
 
 async def read_of(session: AsyncSession, refs: Iterable[str], months: Iterable[date], since: date | None) -> Tallies:
-    """These supporters' tallies for these months and for days from ``since`` on (``None``: no days; one query
-    per table)."""
-    who = sorted(set(refs))
-    got = _counts(await session.execute(_q(session, "months_of"), {"months": sorted(set(months)), "refs": who}))
+    """These supporters' tallies for these months and for days from ``since`` on (``None``: no days; one query)."""
+    who, first = sorted(set(refs)), sorted(set(months))
     if since is None:
-        return Tallies(got, {})
-    days = _counts(await session.execute(_q(session, "days_of"), {"since": since, "refs": who}))
-    return Tallies(got, days)
+        return Tallies(_counts(await session.execute(_q(session, "months_of"), {"months": first, "refs": who})), {})
+    return _tallies(await session.execute(_q(session, "tallies_of"), {"months": first, "refs": who, "since": since}))

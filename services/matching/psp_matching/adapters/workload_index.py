@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 from psp_matching.domain.model import zone
 
@@ -58,11 +59,10 @@ def day_of(at: datetime) -> date:
     return at.astimezone(UTC).date()
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """What one new team row changes in the tallies: the month it adds its case to (None when already counted
     there), and the day its case's latest row for the supporter leaves (None: none before) and enters (None:
-    the same day as before)."""
+    the same day as before). A tuple: one is made per row counted."""
 
     ref: str
     month: date | None
@@ -117,7 +117,8 @@ Deltas = Counter[tuple[date, str]]  # (month's first day or day, supporter) -> c
 
 
 def deltas(known: Known, rows: Iterable[Row]) -> tuple[Deltas, Deltas]:
-    """What adding ``rows`` (new to ``known``) changes in the month and day tallies."""
+    """What adding ``rows`` (new to ``known``) changes in the month and day tallies: the one counting rule of the
+    tallies written (``tally.record``, ``batch.save_cases``) and of a batch's view of them (``Workload.add``)."""
     months: Deltas = Counter()
     days: Deltas = Counter()
     for row in rows:
@@ -178,26 +179,30 @@ class Workload:
         self._days = {k: Counter(v) for k, v in tallies.days.items() if k >= floor}
         self._since: date | None = None
         self._recent: Counter[str] = Counter()
+        self.added: tuple[Deltas, Deltas] = (Counter(), Counter())  # what the rows added change in the tallies
 
     def again(self, tallies: Tallies) -> Workload:
         """The same questions on other tallies, without the rows added since."""
         return Workload(tallies, self.stored, self.months, self.floor, self.known.tz)
 
     def add(self, rows: Iterable[Row]) -> None:
-        """Count these new team rows too."""
-        for row in rows:
-            change = self.known.add(row)
-            if change.month is not None and change.month in self._months:
-                self._months[change.month][change.ref] += 1
-            if change.left is not None:
-                self._bump(change.ref, change.left, -1)
-            if change.entered is not None:
-                self._bump(change.ref, change.entered, 1)
+        """Count these new team rows too, as the tallies will (``deltas``; kept in ``added`` to write them)."""
+        months, days = deltas(self.known, rows)
+        self.added[0].update(months)
+        self.added[1].update(days)
+        for (first, ref), n in months.items():
+            counts = self._months.get(first)
+            if counts is not None:
+                counts[ref] += n
+        for (day, ref), n in days.items():
+            if n and day >= self.floor:  # days before the floor are never asked about
+                self._bump(ref, day, n)
 
     def _bump(self, ref: str, day: date, step: int) -> None:
-        if day < self.floor:
-            return  # never asked about
-        self._days.setdefault(day, Counter())[ref] += step
+        counts = self._days.get(day)
+        if counts is None:
+            counts = self._days[day] = Counter()
+        counts[ref] += step
         if self._since is not None and day >= self._since:
             self._recent[ref] += step
 

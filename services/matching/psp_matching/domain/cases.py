@@ -102,6 +102,16 @@ class Assignment:
     candidates: tuple[Candidate, ...]
     created_at: datetime
 
+    def members(self) -> list[TeamMember]:
+        """The team rows the monthly cap and fairness count from ``created_at``: primary and co-facilitators.
+        Backups count only once they acknowledge (``Case.backup_acknowledged``). The one rule every writer of team
+        rows and a batch's in-memory counting follow."""
+        return [
+            TeamMember(self.assignment_id, c.supporter_ref, self.case_id, c.role, self.created_at)
+            for c in self.candidates
+            if c.role != BACKUP
+        ]
+
 
 @dataclass(frozen=True)
 class TeamMember:

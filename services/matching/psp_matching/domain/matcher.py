@@ -6,38 +6,40 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable
 
-from psp_matching.domain.constraints import CONSTRAINTS, prepare
+from psp_matching.domain.constraints import CONSTRAINTS, first_failing, prepare
 from psp_matching.domain.errors import NotEligible
 from psp_matching.domain.model import CaseProfile, Facts, MatchResult, Policy, Ranked, Supporter
 from psp_matching.domain.scoring import points, score
+
+_CHECKS = tuple((c.name, c.check) for c in CONSTRAINTS)
 
 
 def match(case: CaseProfile, roster: Iterable[Supporter], facts: Facts, policy: Policy) -> MatchResult:
     """Rank eligible supporters; return primary, co-facilitators (group cases) and backups."""
     p = prepare(case, facts, policy)
     first_failed: Counter[str] = Counter()
-    ranked: list[tuple[float, int, int, str, Supporter]] = []
+    eligible: list[Supporter] = []
+    ranked: list[tuple[float, int, int, str, int]] = []
     rejected: list[Supporter] = []
-    checks = [(c.name, c.check) for c in CONSTRAINTS]
     recent = facts.recent_counts
     for s in roster:
-        for name, check in checks:
-            if not check(s, p):
-                first_failed[name] += 1
-                rejected.append(s)
-                break
+        failing = first_failing(s, p)
+        if failing is not None:
+            first_failed[failing] += 1
+            rejected.append(s)
         else:
-            # Ties: fewer recent assignments, then more experience, then a stable order.
-            ranked.append((-points(s, p), recent.get(s.ref, 0), -s.years_experience, s.ref, s))
+            # Ties: fewer recent assignments, then more experience, then a stable order (the roster's, last).
+            ranked.append((-points(s, p), recent.get(s.ref, 0), -s.years_experience, s.ref, len(eligible)))
+            eligible.append(s)
     size = len(ranked) + len(rejected)
     team = policy.group_team_size if p.group else 1
-    best = heapq.nsmallest(team + policy.max_backups, ranked, key=lambda r: r[:4])
-    picked = [Ranked(s.ref, *score(s, p)) for *_, s in best]
+    best = heapq.nsmallest(team + policy.max_backups, ranked)
+    picked = [Ranked(s.ref, *score(s, p)) for s in (eligible[r[-1]] for r in best)]
     if not picked:
         # Nobody eligible: count every constraint each supporter fails, for the coordinator.
         excluded: Counter[str] = Counter()
         for s in rejected:
-            excluded.update(name for name, check in checks if not check(s, p))
+            excluded.update(name for name, check in _CHECKS if not check(s, p))
         return MatchResult(None, excluded=dict(excluded), roster_size=size, eligible=0)
     notes: tuple[str, ...] = ()
     co = tuple(picked[1:team])

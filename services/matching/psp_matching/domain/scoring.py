@@ -71,14 +71,30 @@ PREFERENCES: tuple[tuple[str, Callable[[Supporter, Prepared, bool], Score]], ...
     ("fairness", fairness),
 )
 
-_FUNCS = tuple(f for _, f in PREFERENCES)
-
 
 def points(s: Supporter, p: Prepared) -> float:
-    """Total score only (the hot path: reasons are built for the shortlist alone)."""
+    """Total score only: what ``score`` totals, without reasons (built for the shortlist alone).
+
+    The hot path (every eligible supporter of every request), so the preferences above are inlined: the same
+    tests, whose points are added in the order of ``PREFERENCES`` (the same float sum; a test compares the two).
+    """
+    facts, w, case, ref = p.facts, p.policy.weights, p.case, s.ref
     total = 0.0
-    for pref in _FUNCS:
-        total += pref(s, p, False)[0]
+    if ref in facts.on_case or ref in facts.supporting_person:
+        total += w.continuity
+    if ref in facts.on_shift:
+        total += w.on_shift
+    if p.professions and case.discipline != "any":
+        same = s.profession in p.professions
+        if (same and case.discipline == "same") or (not same and case.discipline == "other"):
+            total += w.discipline
+    if s.site == case.facility:
+        total += w.same_site
+    if s.languages & p.languages:
+        total += w.language
+    recent = facts.recent_counts.get(ref, 0)
+    if recent != 0:
+        total += -w.fairness * recent
     return total
 
 
