@@ -111,22 +111,53 @@ def entry(source: str, id_: int, minute: int) -> Entry:
     return Entry(source, id_, datetime(2026, 11, 23, 10, minute, tzinfo=UTC), "a", "GET", "/x", 200)
 
 
+def page_through(logs: dict[str, list[Entry]], limit: int) -> list[tuple[str, int]]:
+    """Every entry the viewer shows, paging on by cursor; each source answers by id like ``GET /v1/audit``."""
+    sources = tuple(logs)
+    seen: list[tuple[str, int]] = []
+    cursor = parse_cursor(None, sources)
+    for _ in range(20):
+        pages = {
+            s: sorted((e for e in logs[s] if not cursor[s] or e.id < cursor[s]), key=lambda e: e.id, reverse=True)[
+                :limit
+            ]
+            for s in logs
+            if cursor[s] != 0
+        }
+        taken, after = merge(pages, {s: cursor[s] for s in pages}, limit)
+        seen += [(e.source, e.id) for e in taken]
+        text = format_cursor({**cursor, **after})
+        if text is None:
+            return seen
+        cursor = parse_cursor(text, sources)
+    raise AssertionError("paging did not end")
+
+
 def test_merge_pages_newest_first_without_skipping_or_repeating() -> None:
     logs = {
         "rules": [entry("rules", i, i) for i in range(1, 8)],
         "console": [entry("console", i, 10 + i) for i in range(1, 3)],
     }
-    seen: list[tuple[str, int]] = []
-    cursor = parse_cursor(None, ("rules", "console"))
-    for _ in range(10):
-        pages = {
-            s: [e for e in reversed(logs[s]) if not cursor[s] or e.id < cursor[s]][:3] for s in logs if cursor[s] != 0
-        }
-        taken, after = merge(pages, {s: cursor[s] for s in pages}, 3)
-        seen += [(e.source, e.id) for e in taken]
-        text = format_cursor({**cursor, **after})
-        if text is None:
-            break
-        cursor = parse_cursor(text, ("rules", "console"))
+    seen = page_through(logs, 3)
     assert seen == [("console", 2), ("console", 1)] + [("rules", i) for i in range(7, 0, -1)]
     assert parse_cursor("rules:5,evil:1,console:x", ("rules", "console")) == {"rules": 5, "console": None}
+
+
+def test_a_row_written_late_is_neither_repeated_nor_skipped() -> None:
+    """The flaky second page (10 rows, not 5): a service stamps a row's time and then inserts it, so under load
+    the next requests' rows can take smaller ids. Here row 6 was stamped first but inserted last; sorting the
+    page by time made it the page's last entry, the cursor ``before=6`` and the next page repeated 5 and 4."""
+    late = [entry("rules", 6, 1)] + [entry("rules", i, i + 1) for i in range(1, 6)]
+    assert page_through({"rules": late}, 3) == [("rules", i) for i in range(6, 0, -1)]
+    both = {"rules": late, "console": [entry("console", 1, 4), entry("console", 2, 1)]}
+    seen = page_through(both, 3)
+    assert sorted(seen) == sorted({(e.source, e.id) for log in both.values() for e in log})  # each exactly once
+    assert [i for s, i in seen if s == "rules"] == [6, 5, 4, 3, 2, 1]
+
+
+def test_equal_times_across_the_page_boundary_are_each_shown_once() -> None:
+    same = {s: [entry(s, i, 0) for i in range(1, 5)] for s in ("console", "rules", "matching")}
+    for limit in (1, 2, 3, 5):
+        seen = page_through(same, limit)
+        assert sorted(seen) == sorted((s, i) for s in same for i in range(1, 5)), limit
+        assert len(seen) == 12

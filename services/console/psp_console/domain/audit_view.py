@@ -7,9 +7,11 @@ a page with the same filters and merges them by time. The cursor holds, per sour
 
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -128,16 +130,19 @@ def merge(
 ) -> tuple[list[Entry], dict[str, int | None]]:
     """The newest ``limit`` entries of the sources' pages, and each source's cursor after them.
 
-    ``pages[source]`` holds at most ``limit`` entries newest first, read before ``cursor[source]``; a source whose
-    page was shorter than ``limit`` and wholly used has nothing older left (0).
+    ``pages[source]`` holds at most ``limit`` entries newest first *by id* (the order of the source's cursor), read
+    before ``cursor[source]``; a source whose page was shorter than ``limit`` and wholly used has nothing older
+    left (0). The pages are merged by time without reordering any one page: a row's time can be a little out of
+    id order (a service stamps it, then inserts it, while the next request's row may be inserted first), and
+    sorting a page by time would make the entry a source's cursor is built from something other than the last
+    one taken in id order, so the next page would repeat or skip entries.
     """
-    everything = sorted((e for page in pages.values() for e in page), key=lambda e: (e.at, e.id), reverse=True)
-    taken = everything[:limit]
+    taken = list(islice(heapq.merge(*pages.values(), key=lambda e: e.at, reverse=True), limit))
     after = dict(cursor)
     for source, page in pages.items():
-        used = [e for e in taken if e.source == source]
+        used = sum(1 for e in taken if e.source == source)
         if used:
-            after[source] = used[-1].id
-        if len(used) == len(page) and len(page) < limit:
+            after[source] = page[used - 1].id
+        if used == len(page) and len(page) < limit:
             after[source] = 0
     return taken, after
