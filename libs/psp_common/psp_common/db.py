@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from psp_common import json_text
 from psp_common.clock import utcnow
 from psp_common.deferred import DEFERRED, flush_deferred
 from psp_common.events.envelope import Envelope
@@ -78,7 +79,11 @@ def messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an async engine; SQLite gets WAL and a busy timeout so services and relays can share it."""
+    """Create an async engine; SQLite gets WAL and a busy timeout so services and relays can share it.
+
+    JSON columns are written by pydantic-core (``json_text.dumps``), not ``json.dumps``.
+    """
+    kwargs.setdefault("json_serializer", json_text.dumps)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -261,7 +266,7 @@ class UnitOfWork:
         self.publish_raw(
             topic,
             event.partition_key(),
-            event.model_dump_json().encode(),
+            event.__pydantic_serializer__.to_json(event),  # model_dump_json's bytes, without str round trip
             str(event.event_id),
             {"content-type": "application/json", **(headers or {})},
         )

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from psp_common import json_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +101,7 @@ async def write_outbox(session: AsyncSession, outbox: Table, queued: list[dict[s
             "topic": [q["topic"] for q in queued],
             "key": [q["key"] for q in queued],
             "payload": [q["payload"] for q in queued],
-            "headers": [json.dumps(q["headers"]) for q in queued],
+            "headers": [json_text.dumps(q["headers"]) for q in queued],
             "created_at": [q["created_at"] for q in queued],
         }
         result = await session.execute(_insert_unnest(outbox), params)

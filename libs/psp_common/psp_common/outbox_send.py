@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
-from uuid import uuid4
 
 from aiokafka import AIOKafkaProducer
+
+from psp_common.ids import uuid4_str
 
 
 class Row(Protocol):
@@ -48,7 +49,7 @@ def producer_of(broker: Any) -> AIOKafkaProducer | None:
 
 def record_headers(row_headers: Mapping[str, str] | None) -> list[tuple[str, bytes]]:
     """The Kafka headers FastStream's ``publish`` of raw bytes with these headers writes, in the same order."""
-    merged = {"content-type": "", "correlation_id": str(uuid4())}
+    merged = {"content-type": "", "correlation_id": uuid4_str()}
     if row_headers:
         merged.update(row_headers)
     return [(name, (value or "").encode()) for name, value in merged.items()]

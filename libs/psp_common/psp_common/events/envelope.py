@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from psp_common.clock import utcnow
+from psp_common.ids import uuid4
 
 __all__ = ["AwareDatetime", "Envelope", "Frozen"]
 # AwareDatetime: a timestamp that carries a time zone. pydantic checks it natively; a Python validator here cost a
