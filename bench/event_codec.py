@@ -1,11 +1,14 @@
 """Micro-benchmark of the bus events' codec: parse (``model_validate_json``), build and serialize, per event.
 
+``loads`` is ``json.loads`` of the same bytes (no validation, no models): what parsing costs at the least.
+
 Not a test and not part of ``make bench``: run ``uv run python -m bench.event_codec`` to see the microseconds one
 event costs each way (best of several rounds, so other load on the machine inflates it less).
 """
 
 from __future__ import annotations
 
+import json
 import time
 import timeit
 import uuid
@@ -13,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from psp_common import ids
 from psp_common.events.intake import IncidentObserved
 from psp_common.events.matching import Candidate, SupporterMatched
 from psp_common.events.outreach import IncidentFacts, OutreachRequested, RuleHit
@@ -83,7 +87,9 @@ def per_call_us(fn: Callable[[], object], number: int = 2000, repeat: int = 7) -
 
 
 def main() -> None:
-    print(f"{'event':24} {'bytes':>6} {'parse':>8} {'build':>8} {'dump':>8}   (us per event, CPU, best of 7)")
+    print(
+        f"{'event':24} {'bytes':>6} {'parse':>8} {'build':>8} {'dump':>8} {'loads':>8}   (us per event, CPU, best of 7)"
+    )
     for name, build in EVENTS.items():
         event = build()
         raw = event.model_dump_json().encode()
@@ -91,9 +97,11 @@ def main() -> None:
         assert model.model_validate_json(raw) == event
         parse = per_call_us(lambda m=model, r=raw: m.model_validate_json(r))
         made = per_call_us(build)
-        dump = per_call_us(lambda e=event: e.model_dump_json().encode())
-        print(f"{name:24} {len(raw):6d} {parse:8.1f} {made:8.1f} {dump:8.1f}")
+        dump = per_call_us(lambda e=event: e.__pydantic_serializer__.to_json(e))  # what UnitOfWork.publish does
+        loads = per_call_us(lambda r=raw: json.loads(r))  # the floor: json.loads alone, no validation
+        print(f"{name:24} {len(raw):6d} {parse:8.1f} {made:8.1f} {dump:8.1f} {loads:8.1f}")
     print(f"{'uuid.uuid4()':24} {'':6} {per_call_us(uuid.uuid4, 20000):8.2f}")
+    print(f"{'psp_common.ids.uuid4()':24} {'':6} {per_call_us(ids.uuid4, 20000):8.2f}")
 
 
 if __name__ == "__main__":
