@@ -4,7 +4,7 @@ The book holds the open cases (with every member row) of the batch's people and 
 decision history of its incidents: one query per table for the whole batch. Each event is decided on what the
 book says then, and what it changes (cases opened, people merged or added, cases raised, the decision, the facts)
 updates the book at once, so the next event of the same person or incident sees it, exactly as if the events
-were handled one after another. ``flush`` writes it all with one statement per table.
+were handled one after another. ``flush`` writes it all with one statement (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware
 from psp_rules import rotation
-from psp_rules.adapters.facts import FactRepository, fact_row
+from psp_rules.adapters.batch_write import BatchWrite
+from psp_rules.adapters.facts import fact_row
 from psp_rules.adapters.repository import ALL_SCOPE, CaseRepository, Member, OptOutRepository, distinct_members
 from psp_rules.domain.engine import Action, ActionKind
 from psp_rules.domain.model import Incident, Mode, OpenCase, Person, Urgency
@@ -192,15 +193,11 @@ class CaseBook:
         self.facts.append(fact_row(incident, now))
 
     async def flush(self, session: AsyncSession, now: datetime) -> None:
-        """Write what the batch changed: one statement per table (re-keying after a key rotation aside)."""
+        """Write what the batch changed: one statement on PostgreSQL (re-keying after a key rotation aside)."""
         if self._relinked:  # stored rows under old pseudonyms, read before this batch changed anything
             await rotation.relink(session, list(self._relinked.values()), now)
-        repo = CaseRepository(session)
         new = [{k: v for k, v in c.row.items() if k != "status"} for c in self.cases.values() if c.new]
-        await repo.open_many(new)
         live = {id(m) for c in self.cases.values() for m in c.members}  # a re-keyed duplicate was dropped
-        await repo.add_members([m for m in self.new_members if id(m) in live])
+        members = [m for m in self.new_members if id(m) in live]
         raised = [c.row for c in self.cases.values() if c.raised]
-        await repo.raise_many([(r["case_id"], r["urgency"], r["tier"], r["updated_at"]) for r in raised])
-        await repo.record_many(self.decisions)
-        await FactRepository(session).add_many(self.facts)
+        await BatchWrite(new, members, raised, self.decisions, self.facts).write(session)

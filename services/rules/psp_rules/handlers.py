@@ -26,7 +26,7 @@ from psp_rules.casebook import CaseBook
 from psp_rules.domain.engine import ActionKind, decide, evaluate
 from psp_rules.domain.model import Context, Incident, Person, RuleSet
 from psp_rules.domain.paging import hold, not_paged_reason
-from psp_rules.outcome import CHANGE, Decided, Plan, action_json, decision_row, outreach_event
+from psp_rules.outcome import CHANGE, Decided, Plan, Shared, action_json, decision_row, outreach_event
 from psp_rules.ruleconfig import DEFAULT_SCOPE, RulesConfig, RuleSetCache, effective_ruleset, effective_rulesets
 from psp_rules.triage import triage_event
 
@@ -147,7 +147,7 @@ def apply_plan(
 ) -> int:
     """Apply a plan's cases and merges to ``book`` and log its decision (stamped with the handling time ``now``);
     queue the outreach events; how many were queued."""
-    published = 0
+    published, shared = 0, None
     for action in p.decision.actions:
         if action.kind is ActionKind.TRIAGE:
             if isinstance(event, IncidentObserved):  # only incidents carry triage rules (referrals have their own)
@@ -159,7 +159,8 @@ def apply_plan(
         members = book.apply(event, p.incident, action, now)
         if members is not None:
             facts = referral if action.kind is ActionKind.OPEN else None  # an offer is a case of its own
-            uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members, now, facts))
+            shared = shared or Shared.of(event, p)
+            uow.publish(topics.OUTREACH_REQUESTED, outreach_event(event, p, action, members, now, facts, shared))
             published += 1
     book.record(decision_row(event, p, now))
     return published

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from psp_common.events.intake import IncidentObserved
@@ -51,6 +52,32 @@ class Decided(Protocol):
     def unit(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What every OutreachRequested of one decision carries alike, built once per decision (not per case)."""
+
+    hits: tuple[RuleHit, ...]
+    incident: IncidentFacts | None
+
+    @classmethod
+    def of(cls, event: Decided, p: Plan) -> Shared:
+        """The rules that fired and, for an incident, its facts."""
+        hits = tuple(RuleHit(rule_id=h.rule_id, text=h.explanation()) for h in p.decision.evaluation.hits)
+        return cls(hits, IncidentFacts.of(event) if isinstance(event, IncidentObserved) else None)
+
+
+@lru_cache(maxsize=4096)
+def staff_ref(m: Member) -> StaffRef:
+    """The bus's view of a case member (immutable, so shared by every event naming them)."""
+    return StaffRef(
+        pseudonym=m.pseudonym,
+        key_id=m.key_id,
+        role=m.role,
+        involvement=m.involvement,
+        aliases=m.aliases,  # type: ignore[arg-type]
+    )
+
+
 def outreach_event(
     event: Decided,
     p: Plan,
@@ -58,14 +85,12 @@ def outreach_event(
     members: list[Member],
     now: datetime,
     referral: ReferralFacts | None = None,
+    shared: Shared | None = None,
 ) -> OutreachRequested:
     """The OutreachRequested an action publishes, requested at the decision time ``now`` (matching judges shifts
-    and workload then, not when the incident occurred: a report filed late goes to whoever is on shift now)."""
-    people = tuple(
-        StaffRef(pseudonym=m.pseudonym, key_id=m.key_id, role=m.role, involvement=m.involvement, aliases=m.aliases)
-        for m in members
-    )  # type: ignore[arg-type]
-    hits = tuple(RuleHit(rule_id=h.rule_id, text=h.explanation()) for h in p.decision.evaluation.hits)
+    and workload then, not when the incident occurred: a report filed late goes to whoever is on shift now).
+    ``shared``: ``Shared.of(event, p)``, when the decision publishes more than one."""
+    shared = shared or Shared.of(event, p)
     return OutreachRequested(
         occurred_at=event.occurred_at,
         correlation_id=event.correlation_id,
@@ -74,8 +99,8 @@ def outreach_event(
         report_version=event.report_version,
         facility=event.facility,
         unit=event.unit,
-        people=people,
-        rules_fired=hits,
+        people=tuple(staff_ref(m) for m in members),
+        rules_fired=shared.hits,
         urgency=action.urgency.value,  # type: ignore[arg-type]
         mode=action.mode.value,
         tier=action.tier,  # type: ignore[arg-type]
@@ -83,7 +108,7 @@ def outreach_event(
         change=CHANGE[action.kind],
         requested_at=now,
         referral=referral,
-        incident=IncidentFacts.of(event) if isinstance(event, IncidentObserved) else None,
+        incident=shared.incident,
     )
 
 

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, union, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from psp_common.db import aware, insert_or_skip
+from psp_common.db import aware, dialect_of, insert_or_skip
 from psp_common.locks import lock_all
+from psp_rules.adapters.lookups import EXPANDING, lookups_for
 from psp_rules.adapters.orm import case_members, cases, decisions, opt_outs, rulesets
 
 ALL_SCOPE = "all"
@@ -54,29 +55,8 @@ def distinct_members(rows: Iterable[Mapping[Any, Any]]) -> list[Member]:
     return list(seen.values())
 
 
-# Hot statements, built once (building one per call costs about as much as executing it).
-OPT_OUT_ROWS = select(opt_outs.c.pseudonym, opt_outs.c.scope).where(
-    opt_outs.c.pseudonym.in_(bindparam("names", expanding=True)),
-    opt_outs.c.scope.in_(bindparam("scopes", expanding=True)),
-)
-HISTORIES = (
-    select(decisions.c.incident_ref, decisions.c.unit, func.max(decisions.c.report_version))
-    .where(decisions.c.incident_ref.in_(bindparam("refs", expanding=True)))
-    .group_by(decisions.c.incident_ref, decisions.c.unit)
-)
-
-# Each branch an index lookup (an OR across them made PostgreSQL scan every member and every open case).
-_HOLDING = union(
-    select(case_members.c.case_id).where(case_members.c.pseudonym.in_(bindparam("names", expanding=True))),
-    select(case_members.c.case_id).where(case_members.c.incident_ref.in_(bindparam("refs", expanding=True))),
-    select(cases.c.case_id).where(cases.c.incident_ref.in_(bindparam("refs", expanding=True))),
-)
-OPEN_CASES = select(cases).where(cases.c.case_id.in_(_HOLDING), cases.c.status == "open")
-MEMBERS_OF = (
-    select(case_members)
-    .where(case_members.c.case_id.in_(bindparam("ids", expanding=True)))
-    .order_by(case_members.c.joined_at)
-)
+# Hot statements, built once (building one per call costs about as much as executing it); reads: ``lookups``.
+OPEN_CASES = EXPANDING.open_cases
 RAISE = (
     update(cases)
     .where(cases.c.case_id == bindparam("b_case_id"))
@@ -192,7 +172,8 @@ class OptOutRepository:
         if not names:
             return set()
         params = {"names": names, "scopes": list(dict.fromkeys(scopes))}
-        return {(n, s) for n, s in (await self.session.execute(OPT_OUT_ROWS, params)).all()}
+        found = await self.session.execute(lookups_for(dialect_of(self.session)).opt_outs, params)
+        return {(n, s) for n, s in found.all()}
 
 
 class CaseRepository:
@@ -217,10 +198,11 @@ class CaseRepository:
         """Open cases holding any of ``pseudonyms`` or covering any of ``incident_refs``, and every member row of
         them in joining order (one query per table)."""
         params = {"names": list(dict.fromkeys(pseudonyms)), "refs": list(dict.fromkeys(incident_refs))}
-        rows = [dict(r._mapping) for r in (await self.session.execute(OPEN_CASES, params)).all()]
+        lookups = lookups_for(dialect_of(self.session))
+        rows = [dict(r._mapping) for r in (await self.session.execute(lookups.open_cases, params)).all()]
         if not rows:
             return [], []
-        found = await self.session.execute(MEMBERS_OF, {"ids": [r["case_id"] for r in rows]})
+        found = await self.session.execute(lookups.members_of, {"ids": [r["case_id"] for r in rows]})
         return rows, [dict(r._mapping) for r in found.all()]
 
     async def members(self, case_id: str) -> list[Member]:
@@ -283,7 +265,8 @@ class CaseRepository:
         out: dict[str, tuple[int, frozenset[str]]] = {}
         if not refs:
             return out
-        for ref, unit, version in (await self.session.execute(HISTORIES, {"refs": refs})).all():
+        found = await self.session.execute(lookups_for(dialect_of(self.session)).histories, {"refs": refs})
+        for ref, unit, version in found.all():
             last, units = out.get(ref, (int(version), frozenset()))
             out[ref] = (max(last, int(version)), units | {unit})
         return out
