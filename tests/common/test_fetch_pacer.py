@@ -16,6 +16,7 @@ from psp_common.settings import ServiceSettings
 class FakeFetcher:
     def __init__(self) -> None:
         self._fetch_max_wait_ms = 20
+        self._fetch_min_bytes = 1
 
 
 class FakeConsumer:
@@ -121,12 +122,30 @@ async def test_one_record_subscriber_is_paced_too(no_sleep: list[float]) -> None
     assert no_sleep == []
 
 
+async def test_fetches_wait_for_min_bytes_while_records_flow_and_for_one_byte_when_idle(no_sleep: list[float]) -> None:
+    """A trickle comes several records a fetch; the first record after quiet is not held for more."""
+    sub = batch_subscriber(settings(kafka_fetch_min_bytes=4096))
+    consumer = FakeConsumer([{"tp": ["r"]}, {}, {"tp": ["r2"]}])
+    await sub.get_msg(consumer)
+    assert (consumer._fetcher._fetch_max_wait_ms, consumer._fetcher._fetch_min_bytes) == (20, 4096)
+    await sub.get_msg(consumer)
+    assert (consumer._fetcher._fetch_max_wait_ms, consumer._fetcher._fetch_min_bytes) == (500, 1)
+    await sub.get_msg(consumer)
+    assert (consumer._fetcher._fetch_max_wait_ms, consumer._fetcher._fetch_min_bytes) == (20, 4096)
+
+
+def test_the_subscriber_starts_with_the_configured_fetch_min_bytes() -> None:
+    sub = batch_subscriber(settings(kafka_fetch_min_bytes=4096))
+    assert sub._connection_args["fetch_min_bytes"] == 4096  # what FastStream hands AIOKafkaConsumer
+
+
 def test_the_idle_wait_is_never_shorter_than_the_active_one() -> None:
     assert FetchPacer(active_ms=300, idle_ms=100, idle_after_ms=2000).idle_ms == 300
 
 
 def test_the_installed_aiokafka_keeps_the_fetch_wait_where_the_pacer_sets_it() -> None:
-    """Fails on an aiokafka upgrade that renames the consumer's ``_fetcher`` or its ``_fetch_max_wait_ms``."""
+    """Fails on an aiokafka upgrade that renames the consumer's ``_fetcher``, its ``_fetch_max_wait_ms`` or its
+    ``_fetch_min_bytes``."""
     assert fetch_wait_settable()
 
 
@@ -138,8 +157,9 @@ async def test_a_started_consumer_has_the_fetch_wait_the_pacer_sets(kafka_bootst
     )
     await consumer.start()
     try:
-        FetchPacer(active_ms=20, idle_ms=500, idle_after_ms=2000).pace(consumer, 500)
+        FetchPacer(active_ms=20, idle_ms=500, idle_after_ms=2000).pace(consumer, 500, 4096)
         assert consumer._fetcher._fetch_max_wait_ms == 500
+        assert consumer._fetcher._fetch_min_bytes == 4096
     finally:
         await consumer.stop()
 

@@ -44,8 +44,10 @@ def test_a_psp_setting_of_the_caller_reaches_the_service(tmp_path: Path, monkeyp
 def test_dev_defaults_apply_only_where_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PSP_ENV")
     monkeypatch.delenv("PSP_KAFKA_FETCH_MAX_WAIT_MS", raising=False)
+    monkeypatch.delenv("PSP_KAFKA_FETCH_MIN_BYTES", raising=False)
     env = stack(tmp_path).env_for("rules")
-    assert env["PSP_ENV"] == "dev" and env["PSP_KAFKA_FETCH_MAX_WAIT_MS"] == "20"
+    assert env["PSP_ENV"] == "dev" and env["PSP_KAFKA_FETCH_MAX_WAIT_MS"] == "50"
+    assert settings_from(env, monkeypatch).kafka_fetch_min_bytes == 4096
     monkeypatch.setenv("PSP_ENV", "production")
     monkeypatch.setenv("PSP_KAFKA_FETCH_MAX_WAIT_MS", "250")
     env = stack(tmp_path).env_for("rules")

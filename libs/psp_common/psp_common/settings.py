@@ -54,6 +54,15 @@ class ServiceSettings(BaseSettings):
         description="Longest a fetch waits for data while records flow; keep it low on brokers that do not answer "
         "early (Tansu).",
     )
+    kafka_fetch_min_bytes: int = Field(
+        1,
+        ge=1,
+        description="Bytes a fetch waits for (up to kafka_fetch_max_wait_ms) while records flow: under a trickle "
+        "each fetch, transaction and offset commit then carries several records, at up to that wait of latency per "
+        "hop. An idle subscriber's fetch asks for 1 byte. 1 suits Apache Kafka (it answers as soon as data "
+        "arrives); the dev stack sets 4096 for the embedded Tansu, whose every fetch costs it a listing of the "
+        "partition.",
+    )
     kafka_idle_fetch_max_wait_ms: int = Field(
         500,
         ge=1,

@@ -27,7 +27,11 @@ MODULES: dict[str, str] = {"devidp": "psp_console.devidp", "console": "psp_conso
 """The module a process runs (``python -m``), when not ``psp_<name>``."""
 DEV_DEFAULTS: dict[str, str] = {
     "PSP_ENV": "dev",  # the packaged dev secrets are fine here; production refuses them
-    "PSP_KAFKA_FETCH_MAX_WAIT_MS": "20",
+    # Tansu answers a waiting fetch only at fixed points of its wait and lists the partition's batches for each
+    # fetch: 50 ms and 4 KB while records flow (was 20 ms and 1 byte: 40-65% fewer fetches per report, mostly
+    # empty ones, at up to 30 ms more per hop under a trickle).
+    "PSP_KAFKA_FETCH_MAX_WAIT_MS": "50",
+    "PSP_KAFKA_FETCH_MIN_BYTES": "4096",
     "PSP_HTTP_HOST": "127.0.0.1",
 }
 """Settings a dev stack uses unless the environment sets them."""

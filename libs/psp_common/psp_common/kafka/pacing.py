@@ -17,6 +17,7 @@ from psp_common.settings import ServiceSettings
 log = logging.getLogger("psp.kafka")
 
 FETCH_WAIT_ATTR = "_fetch_max_wait_ms"  # aiokafka's private per-request broker wait, read for every FetchRequest
+FETCH_MIN_BYTES_ATTR = "_fetch_min_bytes"  # and the bytes the broker waits for (up to that wait), read alongside
 
 
 def fetch_wait_settable() -> bool:
@@ -27,7 +28,8 @@ def fetch_wait_settable() -> bool:
     (every fetch would keep the 20 ms wait: an idle stack back to fetching 50 times a second per subscriber).
     """
     consumer_sets_fetcher = "_fetcher" in AIOKafkaConsumer.start.__code__.co_names
-    return consumer_sets_fetcher and FETCH_WAIT_ATTR in Fetcher.__init__.__code__.co_names
+    names = Fetcher.__init__.__code__.co_names
+    return consumer_sets_fetcher and FETCH_WAIT_ATTR in names and FETCH_MIN_BYTES_ATTR in names
 
 
 def warn_unless_fetch_wait_settable() -> bool:
@@ -60,6 +62,10 @@ class FetchPacer:
     service and in the broker. Some brokers (the embedded Tansu) do not answer a fetch as soon as data arrives,
     so a short wait is what keeps the pipeline fast. The pacer keeps ``active_ms`` while records flow and
     switches the consumer's fetcher to ``idle_ms`` after ``idle_after_ms`` without any.
+
+    ``min_bytes``: what a fetch waits for (up to ``active_ms``) while records flow: under a trickle a fetch then
+    brings several records (one transaction, one offset commit) instead of one, at most ``active_ms`` later. An
+    idle subscriber's fetch asks for one byte, so the first record after quiet is answered at once.
     """
 
     def __init__(
@@ -69,8 +75,10 @@ class FetchPacer:
         idle_after_ms: int,
         bell: Doorbell | None = None,
         topics: tuple[str, ...] = (),
+        min_bytes: int = 1,
     ) -> None:
         self.active_ms, self.idle_ms, self.idle_after_ms = active_ms, max(idle_ms, active_ms), idle_after_ms
+        self.min_bytes = min_bytes
         self.bell, self.topics = bell, topics
         # Dozing on the doorbell, a subscriber looks without a ring once per idle_after (for publishers that do not
         # ring: an external producer, a dead letter); a look per idle_ms cost more than the long polls it replaces.
@@ -89,6 +97,7 @@ class FetchPacer:
             settings.kafka_idle_after_ms,
             bell=doorbell_for(settings),
             topics=topics,
+            min_bytes=settings.kafka_fetch_min_bytes,
         )
 
     async def next_records(self, consumer: Any, max_records: int) -> tuple[Any, ...]:
@@ -105,9 +114,11 @@ class FetchPacer:
         self.idle = not batches
         if self.idle and self._listening():
             consumer.pause(*consumer.assignment())  # before the fetcher sends another fetch
-            self.pace(consumer, self.active_ms)
+            self.pace(consumer, self.active_ms, self.min_bytes)
+        elif self.idle:
+            self.pace(consumer, self.idle_ms, 1)
         else:
-            self.pace(consumer, self.idle_ms if self.idle else self.active_ms)
+            self.pace(consumer, self.active_ms, self.min_bytes)
         return tuple(chain.from_iterable(batches.values()))
 
     def _listening(self) -> bool:
@@ -138,11 +149,13 @@ class FetchPacer:
             self._rung.clear()
             consumer.resume(*(consumer.paused() & consumer.assignment()))
 
-    def pace(self, consumer: Any, wait_ms: int) -> None:
-        """Set the broker-side wait of the consumer's next fetches (aiokafka reads it per request)."""
+    def pace(self, consumer: Any, wait_ms: int, min_bytes: int = 1) -> None:
+        """Set the broker-side wait and minimum bytes of the consumer's next fetches (aiokafka reads them per
+        request)."""
         fetcher = getattr(consumer, "_fetcher", None)
         if fetcher is not None and hasattr(fetcher, FETCH_WAIT_ATTR):
             setattr(fetcher, FETCH_WAIT_ATTR, wait_ms)
+            setattr(fetcher, FETCH_MIN_BYTES_ATTR, min_bytes)
         elif not self._warned:  # a started consumer without it: an aiokafka that moved the wait
             self._warned = True
             log.warning("the Kafka consumer has no %s to pace; its fetches keep their wait", FETCH_WAIT_ATTR)

@@ -158,6 +158,7 @@ def subscribe_raw(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
+        fetch_min_bytes=settings.kafka_fetch_min_bytes,
         title=f"{group_id}:{topic}",
         description=description or None,
         decoder=_whole_message,
