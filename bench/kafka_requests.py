@@ -65,7 +65,8 @@ def table(runs: dict[str, Series], reports: int) -> str:
     for name, series in runs.items():
         per[name] = at(series, end) - at(series, start)
     apis = sorted({a for c in per.values() for a in c})
-    lines = [f"window {end - start:.0f} s, {reports} reports; requests per report (FetchEmpty: of the Fetch)", "", "| process | " + " | ".join(apis) + " | total |"]
+    head = f"window {end - start:.0f} s, {reports} reports; requests per report (FetchEmpty: of the Fetch)"
+    lines = [head, "", "| process | " + " | ".join(apis) + " | total |"]
     lines.append("|---" * (len(apis) + 2) + "|")
     total: Counter[str] = Counter()
     for name in sorted(per):

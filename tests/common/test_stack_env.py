@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from psp_common.devrun import LINKS_FILE, banner_lines, dev_defaults
+from psp_common.kafka import FetchPacer
 from psp_common.stack import APPS, SERVICES, ServiceProcess, Stack
 from psp_notification.settings import NotificationSettings
 
@@ -44,10 +45,13 @@ def test_a_psp_setting_of_the_caller_reaches_the_service(tmp_path: Path, monkeyp
 def test_dev_defaults_apply_only_where_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PSP_ENV")
     monkeypatch.delenv("PSP_KAFKA_FETCH_MAX_WAIT_MS", raising=False)
-    monkeypatch.delenv("PSP_KAFKA_FETCH_MIN_BYTES", raising=False)
+    for name in ("PSP_KAFKA_FETCH_MIN_BYTES", "PSP_KAFKA_IDLE_AFTER_MS", "PSP_KAFKA_IDLE_FETCH_MAX_WAIT_MS"):
+        monkeypatch.delenv(name, raising=False)
     env = stack(tmp_path).env_for("rules")
     assert env["PSP_ENV"] == "dev" and env["PSP_KAFKA_FETCH_MAX_WAIT_MS"] == "50"
-    assert settings_from(env, monkeypatch).kafka_fetch_min_bytes == 4096
+    dev = settings_from(env, monkeypatch)
+    assert (dev.kafka_fetch_min_bytes, dev.kafka_idle_after_ms) == (4096, 300)
+    assert FetchPacer.from_settings(dev).doze_ms == 2000  # an idle subscriber's look without a ring: still 2 s
     monkeypatch.setenv("PSP_ENV", "production")
     monkeypatch.setenv("PSP_KAFKA_FETCH_MAX_WAIT_MS", "250")
     env = stack(tmp_path).env_for("rules")

@@ -28,10 +28,13 @@ MODULES: dict[str, str] = {"devidp": "psp_console.devidp", "console": "psp_conso
 DEV_DEFAULTS: dict[str, str] = {
     "PSP_ENV": "dev",  # the packaged dev secrets are fine here; production refuses them
     # Tansu answers a waiting fetch only at fixed points of its wait and lists the partition's batches for each
-    # fetch: 50 ms and 4 KB while records flow (was 20 ms and 1 byte: 40-65% fewer fetches per report, mostly
-    # empty ones, at up to 30 ms more per hop under a trickle).
+    # fetch, most of which came back empty: 50 ms for 4 KB while records flow (was 20 ms for 1 byte), and a
+    # subscriber dozes on the doorbell after 300 ms without records (was 2 s of 20 ms polls between bursts),
+    # its safety-net look still every 2 s (the doze is the longer of the idle wait and idle_after).
     "PSP_KAFKA_FETCH_MAX_WAIT_MS": "50",
     "PSP_KAFKA_FETCH_MIN_BYTES": "4096",
+    "PSP_KAFKA_IDLE_AFTER_MS": "300",
+    "PSP_KAFKA_IDLE_FETCH_MAX_WAIT_MS": "2000",
     "PSP_HTTP_HOST": "127.0.0.1",
 }
 """Settings a dev stack uses unless the environment sets them."""
