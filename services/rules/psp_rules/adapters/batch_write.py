@@ -7,7 +7,6 @@ parameter set per row). Other databases (SQLite in tests) get one executemany pe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +14,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from psp_common import json_text
 from psp_common.db import dialect_of
 from psp_rules.adapters.facts import FactRepository
 from psp_rules.adapters.repository import CaseRepository
 
-_DUMPS: Callable[[Any], str] = json.dumps  # as SQLAlchemy's JSON type stores values (None as JSON null)
+_DUMPS: Callable[[Any], str] = json_text.dumps  # as the engine's JSON columns store values (None as JSON null)
 
 # (column, array type, is JSON) per table, in the order the statement names them.
 _CASES = [
