@@ -27,6 +27,7 @@ from psp_common.lag import BrokerLag
 from psp_common.metrics import Metrics, install
 from psp_common.migrations import upgrade_async
 from psp_common.outbox import OutboxRelay
+from psp_common.quiet_server import QuietServer
 from psp_common.settings import ServiceSettings
 
 log = logging.getLogger("psp.runtime")
@@ -165,7 +166,8 @@ def create_app(runtime: Runtime, title: str, description: str) -> FastAPI:
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
     """Run the app with uvicorn; SIGTERM/SIGINT stop it gracefully."""
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="on")
+    config = uvicorn.Config(app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="on")
+    QuietServer(config).run()
 
 
 def run(settings_cls: type[S], build: Callable[[S], FastAPI]) -> None:

@@ -27,6 +27,11 @@ log = logging.getLogger("psp.kafka")
 E = TypeVar("E", bound=Envelope)
 M = TypeVar("M", bound=BaseModel)
 
+# aiokafka's fetcher routine wakes at least this often (``consumer_timeout_ms``, 200 ms by default): 5 times a
+# second per subscriber at rest. Everything it waits for (fetch answers, records consumed, a resume, a seek, a
+# rebalance, a metadata update) wakes it at once, so the timeout is only a safety net.
+FETCHER_SAFETY_NET_MS = 5000
+
 
 async def _whole_message(msg: Any) -> Any:
     """Hand the handler FastStream's message itself, undecoded: parsing is ours, so bad input cannot escape the DLQ.
@@ -159,6 +164,7 @@ def subscribe_raw(
         auto_offset_reset="earliest",
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         fetch_min_bytes=settings.kafka_fetch_min_bytes,
+        consumer_timeout_ms=FETCHER_SAFETY_NET_MS,
         title=f"{group_id}:{topic}",
         description=description or None,
         decoder=_whole_message,
