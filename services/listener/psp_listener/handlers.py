@@ -64,19 +64,38 @@ async def accept_batch(intakes: list[Intake], uow: UnitOfWork) -> list[Outcome]:
 async def stage_batch(intakes: Sequence[Intake], uow: UnitOfWork) -> list[Outcome]:
     """Store the versions and queue the events, or hold drafts for triage, in ``uow`` (no commit), in order.
 
-    Set-based: one query reads (and locks) the stored versions, one statement per table writes, whatever the
-    batch size. A resend or an older version is a no-op; a newer version supersedes open triage items of older
+    Set-based: one statement stores the references seen for the first time (most of them) and says which they were,
+    one query reads (and locks) the stored versions of the others, if any; one statement per table writes, whatever
+    the batch size. A resend or an older version is a no-op; a newer version supersedes open triage items of older
     ones (also those held earlier in the same batch).
     """
     repo, held = ReportRepository(uow.session), TriageRepository(uow.session)
-    stored = await repo.latest_versions({i.incident_ref for i in intakes})
-    plan, now = _Plan(dict(stored)), utcnow()
+    now = utcnow()
+    incoming = _first_rows(intakes)
+    new = await repo.insert_new([incoming[ref] for ref in sorted(incoming)], now)  # ours until commit
+    stored = await repo.latest_versions(incoming.keys() - new)
+    plan = _Plan(dict(stored))
     outcomes = [_stage(intake, plan, uow, now) for intake in intakes]
-    await repo.insert_many([row for ref, row in plan.rows.items() if ref not in stored], now)
+    # Rows neither stored now nor found stored: only if one was deleted in between (reports never are).
+    await repo.insert_many([row for ref, row in plan.rows.items() if ref not in stored and ref not in new], now)
     await repo.advance_many([row for ref, row in plan.rows.items() if ref in stored], now)
     await held.add_many(plan.items)
     await held.supersede_stale(plan.amended)  # after the rows above: items older than the stored version
     return outcomes
+
+
+def _first_rows(intakes: Sequence[Intake]) -> dict[str, ReportRow]:
+    """The row each reference gets when none is stored yet: its first intake's kind and facility, and the highest
+    version (each newer one is accepted in turn)."""
+    rows: dict[str, ReportRow] = {}
+    for intake in intakes:
+        ref, version = intake.incident_ref, intake.report_version
+        row = rows.get(ref)
+        if row is None:
+            rows[ref] = ReportRow(ref, intake.source_kind.value, version, intake.facility or "")
+        elif version > row.version:
+            rows[ref] = replace(row, version=version)
+    return rows
 
 
 def _stage(intake: Intake, plan: _Plan, uow: UnitOfWork, now: datetime) -> Outcome:

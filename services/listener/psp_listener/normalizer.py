@@ -9,10 +9,10 @@ from psp_common.events.intake import IncidentObserved, SourceKind
 from psp_common.events.referral import ReferralObserved
 from psp_common.pseudonym import Pseudonymizer
 from psp_listener.adapters.common import Person, correlation_id, incident_ref, staff_refs
-from psp_listener.adapters.drafts import IncidentDraft, Intake, resolve
+from psp_listener.adapters.drafts import Intake, resolve
 from psp_listener.adapters.errors import invalid
 from psp_listener.adapters.fhir import TITLE, FhirVersion, parse_resource
-from psp_listener.adapters.fhir_map import FhirContext, to_draft
+from psp_listener.adapters.fhir_map import FhirContext, to_intake
 from psp_listener.adapters.huddles import HuddleEntryV1
 from psp_listener.adapters.phrases import PhraseMatcher, load_rules
 from psp_listener.adapters.referrals import ReferralV1
@@ -43,7 +43,7 @@ class Normalizer:
         age = report.patient.age_group if report.patient else None
         flags = (*report.cis_flags, *self.phrases.flags([report.narrative], age))
         people = [Person(p.staff_id, p.role, p.involvement) for p in report.involved_staff]
-        draft = IncidentDraft(
+        return resolve(
             occurred_at=report.occurred_at,
             incident_ref=ref,
             report_version=report.version,
@@ -61,7 +61,6 @@ class Normalizer:
             source_system=report.source_system,
             source_id=report.report_id,
         )
-        return resolve(draft)
 
     def huddle(self, entry: HuddleEntryV1) -> IncidentObserved:
         """Map a safety-huddle entry: flags from the note, team head count, the note itself dropped."""
@@ -92,7 +91,7 @@ class Normalizer:
         """Validate a FHIR AdverseEvent (R4 or R5) and map it (held for triage when staff or facility is missing)."""
         try:
             resource, version = parse_resource(body, hint, self.settings.fhir_max_participants)
-            return resolve(to_draft(resource, version, self._fhir))
+            return to_intake(resource, version, self._fhir)
         except (TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
             log.warning("unreadable AdverseEvent: %s", type(exc).__name__)
             raise invalid(TITLE, [((), f"unreadable AdverseEvent ({type(exc).__name__})")]) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -79,6 +80,16 @@ def incident_ref(pseudo: Pseudonymizer, source_system: str, report_id: str) -> s
     return pseudo.reference("report", f"{source_system}:{report_id}")
 
 
-def correlation_id(ref: str, version: int) -> uuid.UUID:
-    """Correlation id shared by everything one report version causes."""
-    return uuid.uuid5(uuid.NAMESPACE_URL, f"psp:{ref}:{version}")
+_URL_NAMESPACE = uuid.NAMESPACE_URL.bytes
+
+
+def correlation_id(ref: str, version: int) -> str:
+    """Correlation id shared by everything one report version causes, as text:
+    ``str(uuid5(NAMESPACE_URL, f"psp:{ref}:{version}"))``. The events' UUID field parses it (in pydantic-core: about
+    half the cost of building ``uuid.uuid5``'s ``UUID`` in Python)."""
+    name = _URL_NAMESPACE + f"psp:{ref}:{version}".encode()
+    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])  # what uuid5 hashes
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

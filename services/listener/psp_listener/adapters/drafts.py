@@ -7,7 +7,8 @@ staff named without an id (FHIR ``display`` only) are held as their involvement 
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias
 
 from pydantic import Field
 
@@ -43,19 +44,8 @@ class IncidentDraft(Frozen):
     rules: tuple[str, ...] = Field((), description="Ids of the rules that routed it to triage (reason 'rules').")
 
     def reasons(self) -> tuple[TriageReason, ...]:
-        """Why this cannot take the normal path (empty: it can).
-
-        Someone named without an id holds the report only when nobody is identified or the unidentified one is
-        the affected person (a staff injury): identified colleagues are not kept waiting for a witness's name.
-        """
-        out = []
-        if not self.staff and not self.unidentified and self.team_size is None:
-            out.append(TriageReason.NO_STAFF)
-        if self.unidentified and (not self.staff or Involvement.AFFECTED in self.unidentified):
-            out.append(TriageReason.STAFF_UNIDENTIFIED)
-        if not self.facility:
-            out.append(TriageReason.NO_FACILITY)
-        return tuple(out)
+        """Why this cannot take the normal path (empty: it can); see ``triage_reasons``."""
+        return triage_reasons(self.staff, self.unidentified, self.team_size, self.facility)
 
     def complete(
         self,
@@ -68,38 +58,55 @@ class IncidentDraft(Frozen):
         """The event, with ``staff`` added (first mention of a pseudonym wins) and facility / unit if given;
         ``triaged`` when a coordinator dispatched it."""
         merged = {s.pseudonym: s for s in (*self.staff, *staff)}
-        ref, version = self.incident_ref, self.report_version
-        return IncidentObserved(
-            occurred_at=self.occurred_at,
-            correlation_id=correlation_id(ref, version),
-            incident_ref=ref,
-            report_version=version,
-            source_kind=self.source_kind,
-            facility=facility or self.facility or "",
-            unit=unit or self.unit,
-            facility_tz=self.facility_tz,
-            reported_at=self.reported_at,
-            event_class=self.event_class,
-            category=self.category,
-            harm_level=self.harm_level,
-            patient_age_group=self.patient_age_group,
-            staff=tuple(merged.values()),
-            cis_flags=self.cis_flags,
-            huddle_call=self.huddle_call,
-            team_size=self.team_size,
-            triaged=triaged,
-        )
+        fields = {f: getattr(self, f) for f in _EVENT_FIELDS}
+        fields.update(facility=facility or self.facility or "", unit=unit or self.unit, staff=tuple(merged.values()))
+        return event_of(fields, triaged=triaged)
+
+
+def triage_reasons(
+    staff: tuple[StaffRef, ...], unidentified: tuple[Involvement, ...], team_size: int | None, facility: str | None
+) -> tuple[TriageReason, ...]:
+    """Why an incident cannot take the normal path (empty: it can).
+
+    Someone named without an id holds the report only when nobody is identified or the unidentified one is the
+    affected person (a staff injury): identified colleagues are not kept waiting for a witness's name.
+    """
+    out = []
+    if not staff and not unidentified and team_size is None:
+        out.append(TriageReason.NO_STAFF)
+    if unidentified and (not staff or Involvement.AFFECTED in unidentified):
+        out.append(TriageReason.STAFF_UNIDENTIFIED)
+    if not facility:
+        out.append(TriageReason.NO_FACILITY)
+    return tuple(out)
+
+
+# What a complete draft carries into its event (not: unidentified, source_system, source_id, rules).
+_EVENT_FIELDS = frozenset(IncidentDraft.model_fields) & frozenset(IncidentObserved.model_fields)
 
 
 Intake: TypeAlias = IncidentObserved | IncidentDraft
 
 
-def resolve(draft: IncidentDraft) -> Intake:
-    """The event when nothing is missing, else the draft (to be held for triage)."""
-    return draft if draft.reasons() else draft.complete()
+def resolve(**fields: Any) -> Intake:
+    """The event when nothing is missing, else the draft (to be held for triage), from IncidentDraft's fields.
+
+    Each is validated once, as what it becomes (a draft built only to be turned into the event cost a second
+    validation per report); what only a draft holds (source ids, people named without id) is not in the event.
+    """
+    missing = triage_reasons(
+        fields.get("staff", ()), fields.get("unidentified", ()), fields.get("team_size"), fields.get("facility")
+    )
+    return IncidentDraft(**fields) if missing else event_of(fields)
+
+
+def event_of(fields: Mapping[str, Any], *, triaged: bool = False) -> IncidentObserved:
+    """The IncidentObserved of a complete incident's draft fields (its correlation id from reference and version)."""
+    event = {f: v for f, v in fields.items() if f in _EVENT_FIELDS}
+    ref, version = event["incident_ref"], event["report_version"]
+    return IncidentObserved(correlation_id=correlation_id(ref, version), **event, triaged=triaged)
 
 
 def routed(event: IncidentObserved, rules: tuple[str, ...]) -> IncidentDraft:
     """The draft of an incident rules routed to triage: what the event holds (pseudonyms, codes), no source id."""
-    fields = set(IncidentDraft.model_fields) & set(IncidentObserved.model_fields)
-    return IncidentDraft(**{f: getattr(event, f) for f in fields}, rules=rules)
+    return IncidentDraft(**{f: getattr(event, f) for f in _EVENT_FIELDS}, rules=rules)

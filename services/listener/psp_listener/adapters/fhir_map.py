@@ -12,7 +12,7 @@ from psp_common.events.intake import SourceKind
 from psp_common.events.vocab import CisTrigger, EventClass, HarmLevel, Involvement
 from psp_common.pseudonym import Pseudonymizer
 from psp_listener.adapters.common import Person, incident_ref, staff_refs
-from psp_listener.adapters.drafts import IncidentDraft
+from psp_listener.adapters.drafts import Intake, resolve
 from psp_listener.adapters.errors import invalid
 from psp_listener.adapters.fhir import TITLE, FhirVersion
 from psp_listener.adapters.phrases import PhraseMatcher
@@ -229,8 +229,9 @@ def _version(resource: dict[str, Any], issues: Issues) -> int:
     return 1
 
 
-def to_draft(resource: dict[str, Any], version: FhirVersion, ctx: FhirContext) -> IncidentDraft:
-    """Normalize; raise a ValidationError naming each element that is wrong (missing staff or place is not)."""
+def to_intake(resource: dict[str, Any], version: FhirVersion, ctx: FhirContext) -> Intake:
+    """Normalize to the event, or the draft held for triage when staff or place is missing; raise a ValidationError
+    naming each element that is wrong."""
     s, issues = ctx.settings, Issues()
     source = _source(resource, s)
     if source is None:
@@ -253,7 +254,7 @@ def to_draft(resource: dict[str, Any], version: FhirVersion, ctx: FhirContext) -
         ),
         None,
     )
-    return IncidentDraft(
+    return resolve(
         incident_ref=incident_ref(ctx.pseudo, *source),
         report_version=report_version,
         source_kind=SourceKind.FHIR,
