@@ -18,7 +18,7 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from psp_common import logs, startup, topics
+from psp_common import heap, logs, startup, topics
 from psp_common.auth import TokenVerifier
 from psp_common.auth_keys import config_problems
 from psp_common.db import OutboxSignal, UnitOfWork, make_engine, messaging_tables
@@ -66,6 +66,7 @@ class Runtime:
         )
         self.tokens = TokenVerifier(settings)
         self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self.after_start: list[Callable[[], None]] = []  # run once the service is ready (e.g. heap.settle)
         self._tasks: list[asyncio.Task[None]] = []
         self.ready = False
 
@@ -94,6 +95,8 @@ class Runtime:
         for loop in self.background:
             self._tasks.append(asyncio.create_task(loop()))
         self.ready = True
+        for hook in self.after_start:
+            hook()
         log.info("%s ready", self.settings.service_name)
 
     async def stop(self) -> None:
@@ -174,4 +177,7 @@ def run(settings_cls: type[S], build: Callable[[S], FastAPI]) -> None:
     """A service's console entry point: settings and start-up checks (exit 2 on a problem), logs, then serve."""
     settings = startup.load(settings_cls, config_problems)
     logs.configure(settings.log_level, settings.service_name)
-    serve(build(settings), settings)
+    app = build(settings)
+    # A service process only (not tests starting runtimes in-process): freeze what start-up built.
+    app.state.runtime.after_start.append(lambda: heap.settle(settings.gc_young_threshold))
+    serve(app, settings)

@@ -54,6 +54,13 @@ class ServiceSettings(BaseSettings):
         description="Longest a fetch waits for data while records flow; keep it low on brokers that do not answer "
         "early (Tansu).",
     )
+    gc_young_threshold: int = Field(
+        10_000,
+        ge=100,
+        description="Net allocations between two collections of the youngest generation, set once start-up is "
+        "done and start-up's objects are frozen out of the collector's sight (psp_common.heap). Python's own "
+        "default is 700; a service handling batches of events allocates many short-lived objects per batch.",
+    )
     kafka_fetch_min_bytes: int = Field(
         1,
         ge=1,
