@@ -12,9 +12,11 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from psp_notification import handlers
 from psp_notification.adapters.channels import PageMessage
@@ -61,14 +63,15 @@ async def test_the_next_claim_happens_while_a_chunk_is_still_sending(sqlite_url:
         env.c.dispatcher.router.channels["console"] = gated
         await _page(env, "ps_a", "ps_b", "ps_c")
         delivery = env.c.dispatcher.delivery
-        real_claim, claims = delivery.claim, []
+        real_settle, claims = delivery.settle, []
 
-        async def claim(*args: Any, **kwargs: Any) -> Any:
-            got = await real_claim(*args, **kwargs)
-            claims.append(([p.recipient_ref for p, _, _ in got[0]], set(gated.started) - set(gated.finished)))
-            return got
+        async def settle(*args: Any, **kwargs: Any) -> Any:
+            done = await real_settle(*args, **kwargs)
+            if done.tried:
+                claims.append(([p.recipient_ref for p, _, _ in done.claimed], set(gated.started) - set(gated.finished)))
+            return done
 
-        delivery.claim = claim  # type: ignore[method-assign]
+        delivery.settle = settle  # type: ignore[method-assign]
         gated.gate("ps_a").set()
         task = asyncio.create_task(env.c.dispatcher.deliver_due(env.clock.now()))
         await until(lambda: "ps_c" in gated.started)
@@ -168,13 +171,14 @@ async def test_finished_sends_are_recorded_a_quarter_of_the_slots_at_a_time(sqli
         env.c.dispatcher.router.channels["console"] = gated
         await _page(env, "ps_a", "ps_b", "ps_c", "ps_d")
         delivery = env.c.dispatcher.delivery
-        real_mark, marks = delivery.mark, []
+        real_settle, marks = delivery.settle, []
 
-        async def mark(outcomes: list[Outcome]) -> Any:
-            marks.append(sorted(o.page.recipient_ref for o in outcomes))
-            return await real_mark(outcomes)
+        async def settle(now: datetime, outcomes: list[Outcome], *args: Any, **kwargs: Any) -> Any:
+            if outcomes:
+                marks.append(sorted(o.page.recipient_ref for o in outcomes))
+            return await real_settle(now, outcomes, *args, **kwargs)
 
-        delivery.mark = mark  # type: ignore[method-assign]
+        delivery.settle = settle  # type: ignore[method-assign]
         task = asyncio.create_task(env.c.dispatcher.deliver_due(env.clock.now()))
         await until(lambda: len(gated.started) == 4)
         gated.gate("ps_a").set()
@@ -208,3 +212,45 @@ async def test_in_a_backlog_a_written_page_waits_for_a_quarter_of_the_slots(sqli
         for ref in [f"ps_{i}" for i in range(1, 7)] + ["ps_late"]:
             gated.gate(ref).set()
         assert await task == 8
+
+
+@pytest.mark.postgres
+async def test_a_round_records_its_pages_and_assignments_and_claims_in_one_transaction_whatever_its_size(
+    pg_url: str,
+) -> None:
+    """Marks, the assignments' changes (notified; undeliverable: the next backup paged) and the claim that refills the
+    freed slots (here: those backups' pages, written in the same transaction) are one commit, and as many statements
+    for 30 pages as for 3 (one UPDATE of assignments however many page their next backup)."""
+    kinds: dict[int, Counter[str]] = {}
+    for n in (3, 30):
+        async with app_env(pg_url, dispatch_concurrency=64) as env:
+            await _page(env, *(f"ps_{i}" for i in range(n)))
+            delivery, engine = env.c.dispatcher.delivery, env.c.runtime.engine
+            got, _ = await delivery.claim(env.clock.now(), "owner-a", 64)
+            now = env.clock.now()
+            outcomes = [  # every other page failed for good, the others went out
+                Outcome(page, "owner-a", None, "refused", now, permanent=True)
+                if i % 2
+                else Outcome(page, "owner-a", "console", None, now)
+                for i, (page, _, _) in enumerate(got)
+            ]
+            before = Counter(s for s, _ in await env.statuses())  # the database is shared by both sizes
+            commits: list[object] = []
+            committed = commits.append
+            event.listen(engine.sync_engine, "commit", committed)
+            try:
+                with counting(engine) as seen:
+                    done = await delivery.settle(now, outcomes, 64)
+            finally:
+                event.remove(engine.sync_engine, "commit", committed)
+            assert len(commits) == 1
+            assert done.sent == n - n // 2 and done.gave_up and done.tried and done.leased == n // 2
+            assert [p.recipient_ref for p, _, _ in done.claimed] == ["ps_backup1"] * (n // 2)
+            assert (Counter(s for s, _ in await env.statuses()) - before)["notified"] == n - n // 2
+            ids = {p.id for p, _, _ in got} | {p.id for p, _, _ in done.claimed}
+            states = Counter(p["state"] for p in await env.pages() if p["id"] in ids)
+            assert states == Counter({"sent": n - n // 2, "failed": n // 2, "sending": n // 2})
+            kinds[n] = seen.kinds()
+    assert kinds[3] == kinds[30], (kinds[3], kinds[30])
+    # The marks and the failed pages' answers (expired); the assignments that page their next backup.
+    assert kinds[30]["UPDATE pages"] == 2 and kinds[30]["UPDATE assignments"] == 1, kinds[30]

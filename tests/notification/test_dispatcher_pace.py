@@ -148,14 +148,15 @@ async def test_by_default_a_backlog_of_64_pages_goes_out_in_one_round(sqlite_url
         env.c.dispatcher.router.channels["console"] = slow
         await _page_many(env, 64)
         delivery = env.c.dispatcher.delivery
-        real_claim, leased = delivery.claim, []
+        real_settle, leased = delivery.settle, []
 
-        async def claim(*args: Any, **kwargs: Any) -> Any:
-            got = await real_claim(*args, **kwargs)
-            leased.append(got[1])
-            return got
+        async def settle(*args: Any, **kwargs: Any) -> Any:
+            done = await real_settle(*args, **kwargs)
+            if done.tried:
+                leased.append(done.leased)
+            return done
 
-        delivery.claim = claim  # type: ignore[method-assign]
+        delivery.settle = settle  # type: ignore[method-assign]
         assert await env.c.dispatcher.deliver_due(env.clock.now()) == 64
         assert slow.most == 64
         assert leased[0] == 64 and sum(leased) == 64  # then claims that find nothing more

@@ -31,7 +31,7 @@ async def unknown_statuses(
     if not asked:
         return []
     directory = DirectoryRepository(uow.session)
-    if await directory.count() == 0:
+    if await directory.is_empty():
         return []
     known = await directory.refs_among([n for e, _ in asked for p in e.people for n in p.names()])
     out = []

@@ -1,6 +1,7 @@
 """Page delivery, pipelined: due pages are claimed (read and leased in one statement) as send slots free up, while
 the other pages are still being sent (each within its channels' deadlines); the sends that finished are recorded
-together (one statement on PostgreSQL).
+together (one statement on PostgreSQL, their assignments' changes set-based too), in the same transaction as the
+claim that refills their slots.
 
 Crash safety is the dispatcher's (see its module docstring): a page is leased in a committed transaction
 before any channel is called and marked afterwards only while the lease is still its claim's; a crash in
@@ -13,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,28 @@ class Outcome:
     permanent: bool = False  # every channel failed for a reason trying again cannot fix
 
 
+@dataclass
+class Leased:
+    """What one claim leased: how many pages, those to send, their recipients' contacts and link tokens."""
+
+    count: int = 0
+    pages: list[Page] = field(default_factory=list)
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    links: dict[int, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Settled:
+    """A round's transaction: pages recorded sent, whether one failed for good, the claim (if ``tried``)."""
+
+    sent: int
+    gave_up: bool
+    owner: str  # the new lease
+    claimed: list[Claimed]
+    leased: int
+    tried: bool
+
+
 def _heard(woken: asyncio.Event | None) -> bool:
     """Whether ``woken`` was set (a page was written); clears it."""
     if woken is None or not woken.is_set():
@@ -65,11 +88,11 @@ class Delivery:
         """Send every due page, at most ``slots`` at once; return how many were sent.
 
         Pipelined: freed slots are refilled by one claim while the other pages are still being sent, and finished
-        sends are recorded together; claims and marks are one transaction at a time. Both wait for a quarter of the
-        slots (``batch``) to be free (finished) unless nothing else is being sent; finished sends are also recorded
-        when ``dispatch_poll_s`` passed with none finishing. A page written meanwhile (``woken``) is claimed at
-        once while a quarter of the slots is free (in a backlog it waits for them: no claim of its own). Pages
-        falling due during the call, or paged because a page failed for good, are claimed by it too. A page that
+        sends are recorded together; a round's marks and claim share one transaction (``settle``). Both wait for a
+        quarter of the slots (``batch``) to be free (finished) unless nothing else is being sent; finished sends are
+        also recorded when ``dispatch_poll_s`` passed with none finishing. A page written meanwhile (``woken``) is
+        claimed at once while a quarter of the slots is free (in a backlog it waits for them: no claim of its own).
+        Pages falling due during the call, or paged because a page failed for good, are claimed by it too. A page that
         failed in this call waits for its retry time.
         """
         batch = max(1, slots // 4)
@@ -79,24 +102,25 @@ class Delivery:
         sent, more, idle = 0, True, False
         while True:
             woke = _heard(woken)
+            marking: list[Outcome] = []
             if finished and (not running or idle or len(finished) >= batch):
-                n, gave_up = await self.mark(finished)
-                sent += n
-                retried += [int(o.page.id or 0) for o in finished if o.kind is None]
-                finished = []
-                more = more or gave_up  # a page failed for good: the next backup (or the coordinator) is paged
+                marking, finished = finished, []
+                retried += [int(o.page.id or 0) for o in marking if o.kind is None]
             more = more or woke or idle  # idle: nothing finished within dispatch_poll_s, pages may have fallen due
             free = slots - len(running)
-            if more and free > 0 and (free >= batch or not running):
-                started, leased = await self._start(now, free, retried)
-                running |= started
-                more = leased == free  # a claim cut at its limit: more pages may be due
+            limit = free if free > 0 and (free >= batch or not running) else 0
+            if marking or (more and limit):
+                done = await self.settle(now, marking, limit, want=more, skip=retried)
+                sent += done.sent
+                running |= {asyncio.create_task(self._send(*c, done.owner)) for c in done.claimed}
+                # A claim cut at its limit: more pages may be due. None: a page failed for good pages the next backup.
+                more = done.leased == limit if done.tried else more or done.gave_up
             if not running and not finished:
                 return sent
             if running:
-                done, running = await self._wait(running, woken)
-                finished += [task.result() for task in done]
-                idle = not done
+                done_tasks, running = await self._wait(running, woken)
+                finished += [task.result() for task in done_tasks]
+                idle = not done_tasks
             now = self.clock.now()
 
     async def _wait(
@@ -115,13 +139,19 @@ class Delivery:
         done = {t for t in running if t.done()}
         return done, running - done
 
-    async def _start(self, now: datetime, limit: int, skip: list[int]) -> tuple[set[asyncio.Task[Outcome]], int]:
-        """Claim up to ``limit`` due pages under a new lease owner; one send task per page to send, and how many
-        pages the claim leased (pages of a settled assignment are leased, then cancelled)."""
+    async def settle(
+        self, now: datetime, outcomes: list[Outcome], limit: int, *, want: bool = True, skip: list[int] | None = None
+    ) -> Settled:
+        """One transaction per round: record ``outcomes`` (see ``mark``), then lease up to ``limit`` due pages under
+        a new owner (see ``claim``) if ``want`` or a page failed for good (its backup's page was just written)."""
         owner = str(uuid.uuid4())
-        claimed, leased = await self.claim(now, owner, limit, skip=skip)
-        tasks = {asyncio.create_task(self._send(page, prefs, links, owner)) for page, prefs, links in claimed}
-        return tasks, leased
+        async with self.uow() as uow:
+            sent, failed = await self._record(uow, outcomes)
+            tried = limit > 0 and (want or bool(failed))
+            leased = await self._lease(uow, now, owner, limit, skip=skip) if tried else Leased()
+            if outcomes or leased.count:  # nothing written: no commit
+                await uow.commit()
+        return Settled(len(sent), bool(failed), owner, self._claimed(leased), leased.count, tried)
 
     async def claim(
         self, now: datetime, owner: str, limit: int, *, only: list[int] | None = None, skip: list[int] | None = None
@@ -129,28 +159,40 @@ class Delivery:
         """Lease up to ``limit`` due pages (among ``only`` if given, none of ``skip``) in one transaction; pages of a
         settled assignment are cancelled. The pages to send, and how many were leased."""
         async with self.uow() as uow:
-            lease = now + timedelta(seconds=self.settings.send_lease_s)
-            leased = await claims.claim_due(uow.session, now, lease, owner, limit, only=only, skip=skip or ())
-            if not leased:
-                return [], 0  # nothing written: no commit
-            repo = Repository(uow.session)
-            # Not locked: an answer committed meanwhile finds the page being sent, as it would a moment later.
-            asked = (str(p.assignment_id) for p in leased if p.asks_supporter)
-            states = await AssignmentRepository(uow).states_of(asked, lock=False)
-            got = [p for p in leased if still_wanted(p, states.get(str(p.assignment_id)))]
-            unwanted = [int(p.id or 0) for p in leased if not still_wanted(p, states.get(str(p.assignment_id)))]
-            if unwanted:  # the claim counted a round that is not made
-                await repo.mark_leased(
-                    unwanted, owner, state=PageState.CANCELLED.value, lease_until=None, attempts=pages.c.attempts - 1
-                )
-            stored = await repo.contacts_of(sorted({p.recipient_ref for p in got} - {COORDINATOR}))
-            links = await self._issue_links(LinkRepository(uow.session), got, now)
-            await uow.commit()
-        out = [
-            (page, self._preferences(page.recipient_ref, stored.get(page.recipient_ref)), links.get(page.id or 0, {}))
-            for page in got
-        ]
-        return out, len(leased)
+            leased = await self._lease(uow, now, owner, limit, only=only, skip=skip)
+            if leased.count:
+                await uow.commit()
+        return self._claimed(leased), leased.count
+
+    async def _lease(
+        self, uow: UnitOfWork, now: datetime, owner: str, limit: int, *, only: list[int] | None = None,
+        skip: list[int] | None = None,
+    ) -> Leased:  # fmt: skip
+        lease = now + timedelta(seconds=self.settings.send_lease_s)
+        leased = await claims.claim_due(uow.session, now, lease, owner, limit, only=only, skip=skip or ())
+        if not leased:
+            return Leased()
+        repo = Repository(uow.session)
+        # Not locked: an answer committed meanwhile finds the page being sent, as it would a moment later.
+        asked = (str(p.assignment_id) for p in leased if p.asks_supporter)
+        states = await AssignmentRepository(uow).states_of(asked, lock=False)
+        got = [p for p in leased if still_wanted(p, states.get(str(p.assignment_id)))]
+        unwanted = [int(p.id or 0) for p in leased if not still_wanted(p, states.get(str(p.assignment_id)))]
+        if unwanted:  # the claim counted a round that is not made
+            await repo.mark_leased(
+                unwanted, owner, state=PageState.CANCELLED.value, lease_until=None, attempts=pages.c.attempts - 1
+            )
+        stored = await repo.contacts_of(sorted({p.recipient_ref for p in got} - {COORDINATOR}))
+        links = await self._issue_links(LinkRepository(uow.session), got, now)
+        return Leased(len(leased), got, stored, links)
+
+    def _claimed(self, leased: Leased) -> list[Claimed]:
+        """The leased pages to send, each with its recipient's channels and its link tokens."""
+        return [
+            (page, self._preferences(page.recipient_ref, leased.contacts.get(page.recipient_ref)),
+             leased.links.get(page.id or 0, {}))
+            for page in leased.pages
+        ]  # fmt: skip
 
     async def _issue_links(self, repo: LinkRepository, got: list[Page], now: datetime) -> dict[int, dict[str, str]]:
         """Fresh ack/decline tokens for each supporter page being sent (every round); only hashes are stored."""
@@ -202,15 +244,20 @@ class Delivery:
     async def mark(self, outcomes: list[Outcome]) -> tuple[int, bool]:
         """Record every outcome in one transaction (one statement on PostgreSQL), each only where its lease is still
         held; how many were recorded sent, and whether a page failed for good."""
+        done = await self.settle(self.clock.now(), outcomes, 0)
+        return done.sent, done.gave_up
+
+    async def _record(self, uow: UnitOfWork, outcomes: list[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
+        """Record the outcomes whose lease is still held, and what their assignments learn; (sent, failed for good)."""
+        if not outcomes:
+            return [], []
         marks = [self._mark_of(o) for o in outcomes]
-        async with self.uow() as uow:
-            recorded = await claims.record(uow.session, marks)
-            kept = [o for o, m in zip(outcomes, marks, strict=True) if m.page_id in recorded]
-            sent = [o for o in kept if o.kind is not None]
-            failed = [o for o, m in zip(outcomes, marks, strict=True) if m.state == PageState.FAILED and o in kept]
-            await self._statuses(uow, sent, failed)
-            await uow.commit()
-        return len(sent), bool(failed)
+        recorded = await claims.record(uow.session, marks)
+        kept = [(o, m) for o, m in zip(outcomes, marks, strict=True) if m.page_id in recorded]
+        sent = [o for o, _ in kept if o.kind is not None]
+        failed = [o for o, m in kept if m.state == PageState.FAILED]
+        await self._statuses(uow, sent, failed)
+        return sent, failed
 
     def _mark_of(self, o: Outcome) -> claims.Mark:
         """Sent; retried after a backoff; or failed for good after the last round (or a permanent failure)."""
@@ -229,7 +276,11 @@ class Delivery:
         """The assignments learn what happened to their supporter pages: notified, or undeliverable (next backup)."""
         assignments = AssignmentRepository(uow)
         paged = [o for o in (*sent, *failed) if o.page.asks_supporter]
-        held = await assignments.get_many(str(o.page.assignment_id) for o in paged)
+        lost = [str(o.page.assignment_id) for o in failed if o.page.asks_supporter]
+        # A notified assignment needs only the page just sent; one that pages its next backup needs all of them.
+        held = await assignments.get_many(
+            (str(o.page.assignment_id) for o in paged), pages_for=lost, known=[o.page for o in sent]
+        )
         for o in paged:
             a, page_id = held.get(str(o.page.assignment_id)), int(o.page.id or 0)
             if a is not None and o.kind is not None:

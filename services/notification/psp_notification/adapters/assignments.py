@@ -16,9 +16,9 @@ from uuid import UUID
 from sqlalchemy import select
 
 from psp_common import topics
-from psp_common.db import UnitOfWork, aware, get_by, update_by
+from psp_common.db import UnitOfWork, aware, get_by
 from psp_common.events.status import EncounterCounts, OutreachStatusChanged
-from psp_notification.adapters.bulk import insert_new_many
+from psp_notification.adapters.bulk import insert_new_many, update_many
 from psp_notification.adapters.encounters import EncounterRepository
 from psp_notification.adapters.orm import assignments, pages
 from psp_notification.adapters.repository import Repository, page_of
@@ -63,16 +63,24 @@ class AssignmentRepository:
             raise UnknownAssignment("assignment_id", "no such assignment")
         return self._seen_as(_assignment_of(row, await self._pages_of([assignment_id])))
 
-    async def get_many(self, ids: Iterable[str]) -> dict[str, Assignment]:
-        """Several assignments with their pages, locked in id order (two queries); unknown ids are left out."""
+    async def get_many(
+        self, ids: Iterable[str], *, pages_for: Iterable[str] | None = None, known: Iterable[Page] = ()
+    ) -> dict[str, Assignment]:
+        """Several assignments, locked in id order; unknown ids are left out. Each with all its pages (two queries);
+        or, given ``pages_for``, only those load theirs and the others hold just their pages among ``known`` (the
+        caller's copies, e.g. pages it has just sent: enough for a method that touches only such a page)."""
         wanted = sorted(set(ids))
         if not wanted:
             return {}
         query = select(assignments).where(assignments.c.assignment_id.in_(wanted))
         rows = (await self.session.execute(query.order_by(assignments.c.assignment_id).with_for_update())).all()
+        loaded = wanted if pages_for is None else sorted(set(pages_for))
         by_assignment: dict[str, list[Page]] = {aid: [] for aid in wanted}
-        for p in await self._pages_of(wanted):
+        for p in await self._pages_of(loaded) if loaded else ():
             by_assignment[str(p.assignment_id)].append(p)
+        for p in known:
+            if str(p.assignment_id) not in loaded:
+                by_assignment[str(p.assignment_id)].append(p)
         found = [_assignment_of(r, by_assignment[r.assignment_id]) for r in rows]
         return {a.assignment_id: self._seen_as(a) for a in found}
 
@@ -113,15 +121,20 @@ class AssignmentRepository:
         await self.save_all([a])
 
     async def save_all(self, changed: Iterable[Assignment]) -> None:
-        """Write several assignments' changes, then their events in order (case statuses batched)."""
+        """Write several assignments' changes (one statement per set of changed columns), then their events in
+        order (case statuses batched)."""
         events: list[Event] = []
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for a in changed:
-            values = _row_values(a)
-            if values != self._seen.get(a.assignment_id):
-                await update_by(self.session, assignments, "assignment_id", a.assignment_id, values)
+            values, seen = _row_values(a), self._seen.get(a.assignment_id)
+            diff = {n: v for n, v in values.items() if seen is None or seen[n] != v}
+            if diff:
+                updates.setdefault(tuple(diff), []).append({"assignment_id": a.assignment_id, **diff})
                 self._seen[a.assignment_id] = values
             events += a.events
             a.events.clear()
+        for rows in updates.values():
+            await update_many(self.session, assignments, "assignment_id", rows)
         await EventWriter(self.uow).write(events)
 
     def _seen_as(self, a: Assignment) -> Assignment:
@@ -141,9 +154,10 @@ class EventWriter:
 
     async def write(self, events: Iterable[Event]) -> None:
         """Apply ``events`` in order: new pages in one statement (before any cancel that may concern them), the
-        cases' statuses last, one statement per status."""
+        pages' answers in one, the cases' statuses last, one statement per status."""
         moved: dict[str, tuple[str, datetime]] = {}
         queued: list[Page] = []
+        answers: dict[int, dict[str, Any]] = {}  # page id -> its answer (columns no other event here writes)
         for e in events:
             if isinstance(e, StatusChanged):
                 self.status(e)
@@ -156,10 +170,11 @@ class EventWriter:
                 queued = []
                 await self.repo.cancel_pending(e.assignment_id, sorted(p.value for p in e.purposes))
             elif isinstance(e, PageAnswered):
-                await self.repo.update_page(e.page_id, response=e.response.value, responded_at=e.at)
+                answers[e.page_id] = {"id": e.page_id, "response": e.response.value, "responded_at": e.at}
             elif isinstance(e, EncounterLogged):
                 await EncounterRepository(self.uow.session).add(e.assignment_id, e.case_id, e.number, e.encounter, e.at)
         await self.repo.insert_pages(queued)
+        await update_many(self.uow.session, pages, "id", list(answers.values()))
         by_status: dict[str, list[tuple[str, datetime]]] = {}
         for case_id, (status, at) in moved.items():
             by_status.setdefault(status, []).append((case_id, at))

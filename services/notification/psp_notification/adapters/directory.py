@@ -115,6 +115,10 @@ class DirectoryRepository:
         """How many people the directory holds."""
         return int((await self.session.execute(select(func.count()).select_from(directory))).scalar_one())
 
+    async def is_empty(self) -> bool:
+        """Whether the directory holds nobody (reads at most one row, where ``count`` reads them all)."""
+        return (await self.session.execute(select(directory.c.staff_ref).limit(1))).first() is None
+
     async def page(self, offset: int, limit: int) -> list[StoredEntry]:
         """Entries in SCIM id order, ``limit`` from ``offset``."""
         query = select(directory.c.staff_ref).order_by(directory.c.scim_id).offset(offset).limit(limit)

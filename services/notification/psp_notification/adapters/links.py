@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, get_by
+from psp_notification.adapters.bulk import insert_many
 from psp_notification.adapters.orm import page_tokens, pages
 from psp_notification.domain.tokens import StoredLink
 
@@ -27,7 +28,7 @@ class LinkRepository:
         """Store issued links (one statement)."""
         if links:
             rows = [{f: getattr(link, f) for f in StoredLink.__dataclass_fields__} for link in links]
-            await self.session.execute(insert(page_tokens), rows)
+            await insert_many(self.session, page_tokens, rows)
 
     async def get(self, token_hash: str, *, lock: bool = False) -> StoredLink | None:
         """The link with this hash (locked for update if asked, where the database supports it)."""
