@@ -279,7 +279,7 @@ class Delivery:
         lost = [str(o.page.assignment_id) for o in failed if o.page.asks_supporter]
         # A notified assignment needs only the page just sent; one that pages its next backup needs all of them.
         held = await assignments.get_many(
-            (str(o.page.assignment_id) for o in paged), pages_for=lost, known=[o.page for o in sent]
+            (str(o.page.assignment_id) for o in paged), pages_for=lost, known=[o.page for o in paged]
         )
         for o in paged:
             a, page_id = held.get(str(o.page.assignment_id)), int(o.page.id or 0)

@@ -79,7 +79,7 @@ class AssignmentRepository:
         for p in await self._pages_of(loaded) if loaded else ():
             by_assignment[str(p.assignment_id)].append(p)
         for p in known:
-            if str(p.assignment_id) not in loaded:
+            if str(p.assignment_id) in by_assignment and str(p.assignment_id) not in loaded:
                 by_assignment[str(p.assignment_id)].append(p)
         found = [_assignment_of(r, by_assignment[r.assignment_id]) for r in rows]
         return {a.assignment_id: self._seen_as(a) for a in found}
