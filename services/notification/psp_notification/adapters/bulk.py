@@ -9,7 +9,6 @@ executed with every row; other databases fall back to the one-row helpers of ``p
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy import JSON, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from psp_common import json_text
 from psp_common.db import dialect_of, insert_or_skip, update_by, upsert
 
 BULK = ("postgresql", "sqlite")
@@ -50,11 +50,11 @@ def _unnest(table: Table, columns: tuple[str, ...], conflict: str) -> Any:
 
 
 def _arrays(table: Table, columns: tuple[str, ...], rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
-    """One list per column; JSON values serialized (a None as JSON null, as the JSON type stores it)."""
+    """One list per column; JSON values serialized as the engine's JSON type does (a None as JSON null)."""
     out: dict[str, list[Any]] = {}
     for c in columns:
         values = [row[c] for row in rows]
-        out[c] = [json.dumps(v) for v in values] if isinstance(table.c[c].type, JSON) else values
+        out[c] = [json_text.dumps(v) for v in values] if isinstance(table.c[c].type, JSON) else values
     return out
 
 
