@@ -3,46 +3,20 @@ text, SQL NULLs, ids in decision order), and costs one statement whatever the nu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from psp_common.migrations import upgrade_async
 from psp_common.runtime import Runtime
 from psp_rules.adapters.batch_write import BatchWrite
-from psp_rules.adapters.orm import metadata
-from psp_rules.bootstrap import MIGRATIONS
-from psp_rules.settings import RulesSettings
 from tests.rules.helpers import OCCURRED
 from tests.statements import counting
-from tests.support import create_database, drop_database
 
 pytestmark = [pytest.mark.postgres]
 
 HANDLED = OCCURRED + timedelta(hours=1)
-
-
-@pytest.fixture
-async def rt(pg_url: str) -> AsyncIterator[Runtime]:
-    await upgrade_async(MIGRATIONS, pg_url)
-    runtime = Runtime(RulesSettings(database_url=pg_url), metadata, MIGRATIONS)
-    yield runtime
-    await runtime.engine.dispose()
-
-
-@pytest.fixture
-async def rt2(pg_admin_dsn: str) -> AsyncIterator[Runtime]:
-    dsn, url = await create_database(pg_admin_dsn)
-    await upgrade_async(MIGRATIONS, url)
-    runtime = Runtime(RulesSettings(database_url=url), metadata, MIGRATIONS)
-    try:
-        yield runtime
-    finally:
-        await runtime.engine.dispose()
-        await drop_database(pg_admin_dsn, dsn.rsplit("/", 1)[1])
 
 
 def case(i: int) -> dict[str, Any]:

@@ -6,7 +6,7 @@ groups, opt-outs, historical imports, key rotation)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,44 +16,20 @@ from sqlalchemy import select
 from psp_common.events.intake import IncidentObserved
 from psp_common.events.status import OutreachStatusChanged
 from psp_common.events.vocab import StaffRef, Urgency
-from psp_common.migrations import upgrade_async
 from psp_common.runtime import Runtime
 from psp_rules import handlers, referrals
-from psp_rules.adapters.orm import case_members, cases, decisions, incident_facts, metadata, outbox
+from psp_rules.adapters.orm import case_members, cases, decisions, incident_facts, outbox
 from psp_rules.adapters.repository import ALL_SCOPE, OptOutRepository
 from psp_rules.adapters.ruleset_schema import load_file
-from psp_rules.bootstrap import MIGRATIONS
 from psp_rules.settings import RulesSettings
 from tests.rules.helpers import OCCURRED, observed, staff
 from tests.rules.test_referrals import POLICIES, referral
 from tests.statements import counting
-from tests.support import create_database, drop_database
 
 pytestmark = [pytest.mark.postgres]
 
 CFG = handlers.RulesConfig.from_settings(RulesSettings(), load_file())
 HANDLED = OCCURRED + timedelta(hours=1)
-
-
-@pytest.fixture
-async def rt(pg_url: str) -> AsyncIterator[Runtime]:
-    await upgrade_async(MIGRATIONS, pg_url)
-    runtime = Runtime(RulesSettings(database_url=pg_url), metadata, MIGRATIONS)
-    yield runtime
-    await runtime.engine.dispose()
-
-
-@pytest.fixture
-async def rt2(pg_admin_dsn: str) -> AsyncIterator[Runtime]:
-    """A second, independent rules database."""
-    dsn, url = await create_database(pg_admin_dsn)
-    await upgrade_async(MIGRATIONS, url)
-    runtime = Runtime(RulesSettings(database_url=url), metadata, MIGRATIONS)
-    try:
-        yield runtime
-    finally:
-        await runtime.engine.dispose()
-        await drop_database(pg_admin_dsn, dsn.rsplit("/", 1)[1])
 
 
 async def at_once(rt: Runtime, events: Sequence[IncidentObserved]) -> None:
