@@ -1,6 +1,6 @@
 """Micro-benchmark of the listener's per-report normalization (a script, not a test; issue 18).
 
-    uv run python services/listener/microbench.py [rounds]
+    uv run python -m bench.listener_codec [rounds]
 
 CPU time (process_time), best of ``rounds`` interleaved rounds, so a busy machine skews both sides alike. Each
 pair compares what the listener does now with what it did before (both still callable here):
@@ -16,9 +16,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from bench import payload
 from psp_common.events.intake import SourceKind
 from psp_common.events.vocab import EventClass, HarmLevel, Involvement
 from psp_common.pseudonym import Pseudonymizer
@@ -31,23 +32,7 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 def _report(seq: int) -> bytes:
-    return json.dumps(
-        {
-            "source_system": "bench",
-            "report_id": f"B-{seq}",
-            "facility": "GEN",
-            "facility_tz": "America/Toronto",
-            "unit": "ICU",
-            "occurred_at": (NOW - timedelta(hours=1)).isoformat(),
-            "reported_at": NOW.isoformat(),
-            "event_class": "incident",
-            "category": "medication",
-            "harm_level": "death",
-            "involved_staff": [{"staff_id": f"E-{seq}", "role": "rn", "involvement": "primary"}],
-            "patient": {"mrn": f"MRN-{seq}", "age_group": "adult"},
-            "narrative": "Synthetic benchmark narrative; it must never leave the listener.",
-        }
-    ).encode()
+    return json.dumps(payload.report(seq, run="micro", now=NOW)).encode()
 
 
 def _best_us(fn: Callable[[], object], number: int, rounds: int) -> float:
