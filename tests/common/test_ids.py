@@ -64,3 +64,10 @@ def test_a_forked_child_does_not_hand_out_its_parents_ids() -> None:
     os.close(read)
     os.waitpid(pid, 0)
     assert child != ids.uuid4()
+
+
+def test_uuid5_text_is_uuid5s_text() -> None:
+    names = ["", "psp:ref:1", "x" * 300, "ünïcode|group"] + [f"ref-{i}|p{i * 7}" for i in range(200)]
+    for ns in (uuid.NAMESPACE_URL, uuid.UUID("6f1d3c1e-6b53-4c39-9a8e-5b0f2d1c7a10")):
+        for name in names:
+            assert ids.uuid5_text(ns.bytes, name) == str(uuid.uuid5(ns, name))

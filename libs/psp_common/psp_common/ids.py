@@ -11,10 +11,11 @@ empty pool so it never hands out its parent's ids.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from uuid import UUID, SafeUUID
 
-__all__ = ["BATCH", "uuid4", "uuid4_str"]
+__all__ = ["BATCH", "uuid4", "uuid4_str", "uuid5_text"]
 
 BATCH = 256  # ids per os.urandom call (4 KiB)
 
@@ -56,3 +57,13 @@ def uuid4_str() -> str:
 
 
 os.register_at_fork(after_in_child=_pool.clear)
+
+
+def uuid5_text(namespace: bytes, name: str) -> str:
+    """``str(uuid.uuid5(UUID(bytes=namespace), name))`` without building a ``UUID`` (deterministic ids derived per
+    event: case ids, correlation ids). The events' UUID fields parse the text in pydantic-core."""
+    digest = bytearray(hashlib.sha1(namespace + name.encode(), usedforsecurity=False).digest()[:16])  # RFC 4122
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

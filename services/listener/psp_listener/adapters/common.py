@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from psp_common.events.vocab import Involvement, StaffRef
+from psp_common.ids import uuid5_text
 from psp_common.pseudonym import Pseudonymizer
 from psp_listener.adapters.errors import malformed
 
@@ -87,9 +87,4 @@ def correlation_id(ref: str, version: int) -> str:
     """Correlation id shared by everything one report version causes, as text:
     ``str(uuid5(NAMESPACE_URL, f"psp:{ref}:{version}"))``. The events' UUID field parses it (in pydantic-core: about
     half the cost of building ``uuid.uuid5``'s ``UUID`` in Python)."""
-    name = _URL_NAMESPACE + f"psp:{ref}:{version}".encode()
-    digest = bytearray(hashlib.sha1(name, usedforsecurity=False).digest()[:16])  # what uuid5 hashes
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return uuid5_text(_URL_NAMESPACE, f"psp:{ref}:{version}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 
+from psp_common.ids import uuid5_text
 from psp_rules.domain.model import (
     Context,
     GroupPolicy,
@@ -130,19 +130,10 @@ def case_id_for(incident_ref: str, mode: Mode, pseudonym: str = "") -> str:
     """Deterministic case id: one per person per incident, or one per group per incident (cached: a what-if
     decides each version under two rule sets in turn, and both open mostly the same cases)."""
     name = f"{incident_ref}|group" if mode is Mode.GROUP else f"{incident_ref}|{pseudonym}"
-    return _uuid5_text(name)
+    return uuid5_text(_NAMESPACE_BYTES, name)
 
 
 _NAMESPACE_BYTES = CASE_NAMESPACE.bytes
-
-
-def _uuid5_text(name: str) -> str:
-    """``str(uuid.uuid5(CASE_NAMESPACE, name))`` without building a UUID (a case id per person per report)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])  # noqa: S324 (RFC 4122)
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def decide(incident: Incident, evaluation: Evaluation, ctx: Context) -> Decision:
