@@ -112,8 +112,9 @@ async def test_a_claim_round_is_one_statement_on_pages_whatever_its_size(pg_url:
         async with app_env(pg_url, dispatch_concurrency=64) as env:
             await _page(env, *(f"ps_{i}" for i in range(n)))
             with counting(env.c.runtime.engine) as seen:
-                got, leased = await env.c.dispatcher.delivery.claim(env.clock.now(), "owner-a", 64)
-            assert len(got) == leased == n
+                done = await env.c.dispatcher.delivery.settle(env.clock.now(), [], 64)
+            got = done.claimed
+            assert len(got) == done.leased == n
             # Read and leased in one statement; the assignments' states, the contacts, the links' tokens.
             assert _kinds(seen.seen) == Counter(
                 {
@@ -123,7 +124,7 @@ async def test_a_claim_round_is_one_statement_on_pages_whatever_its_size(pg_url:
                     "INSERT INTO": 1,
                 }
             ), seen.seen
-            assert all(p.attempts == 1 and p.lease_owner == "owner-a" for p, _, _ in got)
+            assert all(p.attempts == 1 and p.lease_owner == done.owner for p, _, _ in got)
 
 
 @pytest.mark.postgres
@@ -148,18 +149,19 @@ async def test_a_lease_that_ran_out_is_claimed_again_and_the_late_mark_is_ignore
         await _page(env, "ps_a")
         d = env.c.dispatcher
         [page] = await env.pages()
-        claimed = await d._claim(page["id"], env.clock.now(), "owner-a")  # then the process died
-        assert claimed is not None
+        first = await d.delivery.settle(env.clock.now(), [], 1, only=[page["id"]])  # then the process died
+        [claimed] = first.claimed
         assert await d.deliver_due(env.clock.now()) == 0  # the lease is held
         env.clock.advance(seconds=env.c.settings.send_lease_s + 1)
         assert await d.deliver_due(env.clock.now()) == 1  # retried under a new lease, with the same key
         [page] = await env.pages()
-        assert page["state"] == "sent" and page["attempts"] == 2 and page["lease_owner"] != "owner-a"
+        assert page["state"] == "sent" and page["attempts"] == 2 and page["lease_owner"] != first.owner
         assert [m.idempotency_key for m, _ in env.console.sent] == [page["idempotency_key"]]
         late = d.delivery.message(claimed[0], claimed[2])
         assert late.idempotency_key == page["idempotency_key"]
-        sent, _ = await d.delivery.mark([Outcome(claimed[0], "owner-a", "console", None, env.clock.now())])
-        assert sent == 0  # owner-a's lease is gone: its mark records nothing
+        outcome = Outcome(claimed[0], first.owner, "console", None, env.clock.now())
+        late_mark = await d.delivery.settle(env.clock.now(), [outcome], 0)
+        assert late_mark.sent == 0 and not late_mark.tried  # the first lease is gone: its mark records nothing
         assert [s for s, _ in await env.statuses()].count("notified") == 1
 
 
@@ -226,12 +228,13 @@ async def test_a_round_records_its_pages_and_assignments_and_claims_in_one_trans
         async with app_env(pg_url, dispatch_concurrency=64) as env:
             await _page(env, *(f"ps_{i}" for i in range(n)))
             delivery, engine = env.c.dispatcher.delivery, env.c.runtime.engine
-            got, _ = await delivery.claim(env.clock.now(), "owner-a", 64)
+            claim = await delivery.settle(env.clock.now(), [], 64)
+            got, owner = claim.claimed, claim.owner
             now = env.clock.now()
             outcomes = [  # every other page failed for good, the others went out
-                Outcome(page, "owner-a", None, "refused", now, permanent=True)
+                Outcome(page, owner, None, "refused", now, permanent=True)
                 if i % 2
-                else Outcome(page, "owner-a", "console", None, now)
+                else Outcome(page, owner, "console", None, now)
                 for i, (page, _, _) in enumerate(got)
             ]
             before = Counter(s for s, _ in await env.statuses())  # the database is shared by both sizes

@@ -39,9 +39,11 @@ async def test_crash_between_claim_and_mark_sent_resends_with_the_same_key(env: 
 async def test_late_mark_sent_from_a_lost_lease_does_not_double_notify(env: Env) -> None:
     await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
     d = env.c.dispatcher
-    claimed = await d._claim((await env.pages())[0]["id"], env.clock.now(), "owner-a")
-    assert claimed is not None
-    assert await d._claim(int(claimed[0].id or 0), env.clock.now(), "owner-b") is None  # held by owner-a
+    [page] = await env.pages()
+    first = await d.delivery.settle(env.clock.now(), [], 1, only=[page["id"]])
+    assert first.leased == 1 and first.claimed[0][0].lease_owner == first.owner
+    again = await d.delivery.settle(env.clock.now(), [], 1, only=[page["id"]])
+    assert again.leased == 0 and again.claimed == []  # held by the first lease
 
 
 async def test_contact_directory_is_keyed_by_pseudonym_and_validated(

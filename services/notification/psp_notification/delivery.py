@@ -140,29 +140,22 @@ class Delivery:
         return done, running - done
 
     async def settle(
-        self, now: datetime, outcomes: list[Outcome], limit: int, *, want: bool = True, skip: list[int] | None = None
-    ) -> Settled:
-        """One transaction per round: record ``outcomes`` (see ``mark``), then lease up to ``limit`` due pages under
-        a new owner (see ``claim``) if ``want`` or a page failed for good (its backup's page was just written)."""
+        self, now: datetime, outcomes: list[Outcome], limit: int, *, want: bool = True, skip: list[int] | None = None,
+        only: list[int] | None = None,
+    ) -> Settled:  # fmt: skip
+        """The one delivery transaction (every claim and every mark goes through it): record ``outcomes``, each only
+        where its lease is still held (one statement on PostgreSQL; their assignments learn what happened), then
+        lease up to ``limit`` due pages (among ``only`` if given, none of ``skip``) under a new owner if ``want`` or
+        a page failed for good (its backup's page was just written); pages of a settled assignment are cancelled.
+        ``limit`` 0: marks only; no ``outcomes``: a claim only."""
         owner = str(uuid.uuid4())
         async with self.uow() as uow:
             sent, failed = await self._record(uow, outcomes)
             tried = limit > 0 and (want or bool(failed))
-            leased = await self._lease(uow, now, owner, limit, skip=skip) if tried else Leased()
+            leased = await self._lease(uow, now, owner, limit, only=only, skip=skip) if tried else Leased()
             if outcomes or leased.count:  # nothing written: no commit
                 await uow.commit()
         return Settled(len(sent), bool(failed), owner, self._claimed(leased), leased.count, tried)
-
-    async def claim(
-        self, now: datetime, owner: str, limit: int, *, only: list[int] | None = None, skip: list[int] | None = None
-    ) -> tuple[list[Claimed], int]:
-        """Lease up to ``limit`` due pages (among ``only`` if given, none of ``skip``) in one transaction; pages of a
-        settled assignment are cancelled. The pages to send, and how many were leased."""
-        async with self.uow() as uow:
-            leased = await self._lease(uow, now, owner, limit, only=only, skip=skip)
-            if leased.count:
-                await uow.commit()
-        return self._claimed(leased), leased.count
 
     async def _lease(
         self, uow: UnitOfWork, now: datetime, owner: str, limit: int, *, only: list[int] | None = None,
@@ -240,12 +233,6 @@ class Delivery:
             log.error("page %s: channel call failed (%s)", page.idempotency_key, type(exc).__name__)
             kind, error = None, f"channel call failed: {type(exc).__name__}"
         return Outcome(page, owner, kind, error, self.clock.now(), permanent)
-
-    async def mark(self, outcomes: list[Outcome]) -> tuple[int, bool]:
-        """Record every outcome in one transaction (one statement on PostgreSQL), each only where its lease is still
-        held; how many were recorded sent, and whether a page failed for good."""
-        done = await self.settle(self.clock.now(), outcomes, 0)
-        return done.sent, done.gave_up
 
     async def _record(self, uow: UnitOfWork, outcomes: list[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
         """Record the outcomes whose lease is still held, and what their assignments learn; (sent, failed for good)."""

@@ -20,7 +20,7 @@ from psp_notification import handlers
 from psp_notification.adapters import wakeups
 from psp_notification.adapters.channels import ChannelRouter
 from psp_notification.adapters.repository import Repository
-from psp_notification.delivery import Claimed, Delivery
+from psp_notification.delivery import Delivery
 from psp_notification.domain.feeds import due_calls
 from psp_notification.domain.model import OPEN_STATES
 from psp_notification.feeds import build_feed, facility_zone
@@ -171,8 +171,3 @@ class Dispatcher:
     async def deliver_due(self, now: datetime) -> int:
         """Send every due page, ``concurrency`` at a time (pages written meanwhile too); return how many were sent."""
         return await self.delivery.deliver_due(now, self.concurrency, self._wake)
-
-    async def _claim(self, page_id: int, now: datetime, owner: str) -> Claimed | None:
-        """Lease one page for ``owner`` (None when it is not claimable)."""
-        got, _ = await self.delivery.claim(now, owner, 1, only=[page_id])
-        return got[0] if got else None
