@@ -20,7 +20,7 @@ from playwright.async_api import Browser, Page
 from psp_common import demo
 from psp_console.devidp.accounts import ACCOUNTS
 from psp_console.domain.access import PAGES
-from psp_matching import handlers as matching_handlers
+from psp_matching import set_based
 from psp_notification import handlers as notification_handlers
 from tests.clock import TEST_NOW
 from tests.console.stack import Stack, _handle, open_case, stack  # noqa: F401  (fixture)
@@ -62,7 +62,9 @@ async def seed(stack: Stack) -> str:  # noqa: F811
         at = TEST_NOW - timedelta(minutes=40)
         req = requested(at, unit="ICU")
         m = stack.container("matching")
-        await _handle(m, matching_handlers.on_outreach_requested, req, m.deps)
+        async with m.runtime.uow() as uow:
+            await set_based.on_outreach_requested_many([req], uow, m.deps)
+            await uow.commit()
         case = (await api.get(f"/v1/cases/{req.case_id}")).json()
     candidates = case["assignments"][0]["candidates"]
     primary = case["assignments"][0]["primary_ref"]

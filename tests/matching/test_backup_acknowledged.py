@@ -8,7 +8,8 @@ from typing import Any
 
 from psp_common import topics
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
-from psp_matching.handlers import on_status, status_is_relevant
+from psp_matching.handlers import status_is_relevant
+from psp_matching.set_based import on_status_many
 from tests.matching.conftest import Service
 from tests.matching.factories import NOW
 from tests.matching.test_handlers import handle, published, register, request
@@ -36,7 +37,7 @@ async def deliver(svc: Service, event: OutreachStatusChanged) -> None:
     assert status_is_relevant(event)
     async with svc.container.runtime.uow() as uow:
         await uow.claim(str(event.event_id), topics.OUTREACH_STATUS)
-        await on_status(event, uow, svc.container.deps)
+        await on_status_many([event], uow, svc.container.deps)
         await uow.commit()
 
 

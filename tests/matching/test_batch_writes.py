@@ -1,5 +1,5 @@
-"""A consumed batch of new cases is written in one insert per table at commit, and the batch's later events
-see what its earlier ones queued (continuity, the same case again, the monthly cap)."""
+"""A consumed batch of new cases is written in one insert per table, and the batch's later events see what its
+earlier ones decided (continuity, the same case again)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from psp_matching.adapters.cases import CaseRepository
 from psp_matching.adapters.orm import assignments, cases, members, supported
-from psp_matching.handlers import on_outreach_requested
+from psp_matching.set_based import on_outreach_requested_many
 from tests.matching.conftest import Service, service_on
 from tests.matching.factories import NOW
 from tests.matching.test_handlers import published, register, request
@@ -53,18 +53,19 @@ async def test_new_cases_of_a_batch_go_in_one_insert_per_table_and_later_events_
     sa_event.listen(engine, "before_cursor_execute", seen)
     try:
         async with svc.container.runtime.uow() as uow:  # one consumed batch
-            await on_outreach_requested(first, uow, svc.container.deps)
-            await on_outreach_requested(second, uow, svc.container.deps)
-            assert inserts_into(statements) == []  # queued, not written yet
-            # Continuity reads see the queued assignments: E-1 is being supported by both cases' primaries.
-            helping = await CaseRepository(uow.session).supporting(frozenset({svc.ref("E-1")}), NOW - timedelta(days=1))
+            await on_outreach_requested_many([first, second], uow, svc.container.deps)
             await uow.commit()
     finally:
         sa_event.remove(engine, "before_cursor_execute", seen)
     assert sorted(inserts_into(statements)) == sorted(TABLES)  # one insert per table for the whole batch
     out = await published(svc)
-    primaries = {m["primary"]["supporter_ref"] for _, m in out}
-    assert len(out) == 2 and helping == primaries
+    (_, one), (_, two) = out
+    # Continuity: the second case sees that the first one's primary is supporting E-1 now.
+    assert two["primary"]["supporter_ref"] == one["primary"]["supporter_ref"]
+    assert "already supporting this person" in two["primary"]["reasons"]
+    async with svc.container.runtime.session() as s:
+        helping = await CaseRepository(s).supporting(frozenset({svc.ref("E-1")}), NOW - timedelta(days=1))
+    assert len(out) == 2 and helping == {one["primary"]["supporter_ref"]}
     async with svc.container.runtime.session() as s:
         counts = {
             t.name: (await s.execute(select(func.count()).select_from(t))).scalar_one()
@@ -80,8 +81,7 @@ async def test_the_same_new_case_twice_in_a_batch_is_stored_once_and_escalated(s
     first = request(svc, ["E-1"])
     worse = request(svc, ["E-1"], case_id=first.case_id, urgency="immediate")
     async with svc.container.runtime.uow() as uow:
-        await on_outreach_requested(first, uow, svc.container.deps)
-        await on_outreach_requested(worse, uow, svc.container.deps)  # reads the case queued just before
+        await on_outreach_requested_many([first, worse], uow, svc.container.deps)  # decides on what first made
         await uow.commit()
     case = (await svc.client.get(f"/v1/cases/{first.case_id}")).json()
     assert case["urgency"] == "immediate"

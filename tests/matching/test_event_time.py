@@ -17,7 +17,7 @@ from sqlalchemy import event as sa_event
 
 from psp_common.clock import ManualClock
 from psp_matching.adapters.roster import RosterRepository
-from psp_matching.handlers import on_outreach_requested
+from psp_matching.set_based import on_outreach_requested_many
 from tests.matching.conftest import Service, service_on
 from tests.matching.factories import NOW
 from tests.matching.test_handlers import handle, published, register, request
@@ -112,8 +112,9 @@ async def test_a_batch_spanning_two_months_counts_each_month_separately(url: str
         sa_event.listen(engine, "before_cursor_execute", count)
         try:
             async with svc.container.runtime.uow() as uow:  # one consumed batch, requested across the month end
-                for person, at in (("E-1", OCT_31), ("E-2", NOV_1), ("E-3", OCT_31 + timedelta(hours=8))):
-                    await on_outreach_requested(request(svc, [person], requested_at=at), uow, svc.container.deps)
+                asked = (("E-1", OCT_31), ("E-2", NOV_1), ("E-3", OCT_31 + timedelta(hours=8)))
+                events = [request(svc, [person], requested_at=at) for person, at in asked]
+                await on_outreach_requested_many(events, uow, svc.container.deps)
                 await uow.commit()
         finally:
             sa_event.remove(engine, "before_cursor_execute", count)
@@ -141,8 +142,9 @@ async def test_a_batch_requested_moments_apart_reads_shifts_once_and_judges_each
         sa_event.listen(engine, "before_cursor_execute", count)
         try:
             async with svc.container.runtime.uow() as uow:  # one consumed batch
-                for person, at in (("E-1", NOW - timedelta(minutes=5)), ("E-2", NOW + timedelta(minutes=40))):
-                    await on_outreach_requested(request(svc, [person], requested_at=at), uow, svc.container.deps)
+                asked = (("E-1", NOW - timedelta(minutes=5)), ("E-2", NOW + timedelta(minutes=40)))
+                events = [request(svc, [person], requested_at=at) for person, at in asked]
+                await on_outreach_requested_many(events, uow, svc.container.deps)
                 await uow.commit()
         finally:
             sa_event.remove(engine, "before_cursor_execute", count)

@@ -1,4 +1,5 @@
-"""The OutreachRequested handler on SQLite: outbox contents, repeats, escalation, unmatched, re-match."""
+"""The OutreachRequested handler on SQLite (one event: a batch of one): outbox contents, repeats, escalation,
+unmatched, re-match; a consumed batch of several in one unit of work."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from psp_common import topics
 from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.vocab import StaffRef
 from psp_matching.adapters.orm import outbox
-from psp_matching.handlers import on_outreach_requested
+from psp_matching.set_based import on_outreach_requested_many
 from tests.matching.conftest import Service, body
 from tests.matching.factories import NOW
 
@@ -42,7 +43,7 @@ def request(svc: Service, people: list[str], case_id: uuid.UUID | None = None, *
 async def handle(svc: Service, event: OutreachRequested) -> None:
     async with svc.container.runtime.uow() as uow:
         await uow.claim(str(event.event_id), topics.OUTREACH_REQUESTED)
-        await on_outreach_requested(event, uow, svc.container.deps)
+        await on_outreach_requested_many([event], uow, svc.container.deps)
         await uow.commit()
 
 
@@ -207,8 +208,7 @@ async def test_a_batch_reads_the_roster_once_and_a_roster_write_forgets_the_copy
     try:
         first, second = request(svc, ["E-1"]), request(svc, ["E-2"])
         async with svc.container.runtime.uow() as uow:  # one consumed batch = one unit of work
-            await on_outreach_requested(first, uow, svc.container.deps)
-            await on_outreach_requested(second, uow, svc.container.deps)
+            await on_outreach_requested_many([first, second], uow, svc.container.deps)
             assert len(reads) == 1
             # New cases: no team to read and no assignment to supersede; the people come from the roster copy.
             assert not [q for q in statements if q.startswith("UPDATE assignments")]
@@ -239,8 +239,8 @@ async def test_a_batch_counts_its_own_assignments_against_the_monthly_cap(svc: S
     sa_event.listen(engine, "before_cursor_execute", count)
     try:
         async with svc.container.runtime.uow() as uow:  # three new cases in one consumed batch
-            for person in ("E-1", "E-2", "E-3"):
-                await on_outreach_requested(request(svc, [person]), uow, svc.container.deps)
+            events = [request(svc, [person]) for person in ("E-1", "E-2", "E-3")]
+            await on_outreach_requested_many(events, uow, svc.container.deps)
             await uow.commit()
     finally:
         sa_event.remove(engine, "before_cursor_execute", count)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from psp_common import topics
-from psp_matching import handlers
+from psp_matching import handlers, set_based
 from tests.matching.conftest import Service, service_on
 from tests.matching.test_handlers import published, register, request
 from tests.support import Rendezvous
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.postgres]
 async def handle_on(svc: Service, event: Any) -> None:
     async with svc.container.runtime.uow() as uow:
         await uow.claim(str(event.event_id), topics.OUTREACH_REQUESTED)
-        await handlers.on_outreach_requested(event, uow, svc.container.deps)
+        await set_based.on_outreach_requested_many([event], uow, svc.container.deps)
         await uow.commit()
 
 
@@ -39,14 +39,20 @@ async def test_two_instances_and_a_rematch_racing_for_the_last_slot_give_it_to_o
         paused = await one.client.post("/v1/supporters/S-2/pause")  # S-2 steps away: case 0 needs a re-match
         assert paused.status_code == 200
         meet = Rendezvous(3)
-        read_workload = handlers.gather_facts
+        read_workload, read_snapshot = handlers.gather_facts, set_based.read_snapshot
 
         async def overlapping(*args: Any, **kwargs: Any) -> Any:
             facts = await read_workload(*args, **kwargs)
             await meet.wait()  # all three have read S-1's workload before any of them commits
             return facts
 
-        monkeypatch.setattr(handlers, "gather_facts", overlapping)
+        async def overlapping_snapshot(*args: Any, **kwargs: Any) -> Any:
+            snap = await read_snapshot(*args, **kwargs)
+            await meet.wait()
+            return snap
+
+        monkeypatch.setattr(handlers, "gather_facts", overlapping)  # the coordinator's re-match
+        monkeypatch.setattr(set_based, "read_snapshot", overlapping_snapshot)  # the consumed events
         first, second = request(one, ["E-1"]), request(two, ["E-2"])
         _, _, rematched = await asyncio.gather(
             handle_on(one, first),

@@ -12,8 +12,8 @@ from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.retention import Retention
 from psp_matching.adapters.cases import CaseRepository
 from psp_matching.adapters.orm import assignments, cases, members, supported
-from psp_matching.handlers import on_status
 from psp_matching.retention import purge_closed
+from psp_matching.set_based import on_status_many
 from tests.matching.conftest import Service
 from tests.matching.factories import NOW
 from tests.matching.test_handlers import handle, published, register, request
@@ -26,7 +26,7 @@ async def close(
         occurred_at=at, correlation_id=uuid.uuid4(), case_id=case_id, status=status, facility="GEN", unit="ICU"
     )
     async with svc.container.runtime.uow() as uow:
-        await on_status(event, uow, svc.container.deps)
+        await on_status_many([event], uow, svc.container.deps)
         await uow.commit()
 
 

@@ -1,5 +1,6 @@
 """Set-based consumers (PostgreSQL): a consumed batch costs the same statements whatever its size, and decides
-exactly what handling its events one at a time decides (the same supporters, cap effects, rows and events)."""
+exactly what handling its events one at a time (batches of one, as with batching off or the fallback after a
+failed batch) decides: the same supporters, cap effects, rows and events."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from psp_common import topics
 from psp_common.events.outreach import OutreachRequested
 from psp_common.events.status import OutreachStatus, OutreachStatusChanged
 from psp_common.events.vocab import StaffRef
-from psp_matching import handlers, set_based
+from psp_matching import set_based
 from psp_matching.adapters.orm import assignments, cases, members, outbox, supported, workload_days, workload_months
 from tests.matching.conftest import Service, service_on
 from tests.matching.factories import NOW
@@ -39,13 +40,13 @@ async def other_pg_url(pg_admin_dsn: str) -> AsyncIterator[str]:
 
 
 async def one_at_a_time(svc: Service, events: Sequence[Any]) -> None:
-    """Each event in its own transaction, as the consumer's fallback handles them."""
+    """Each event in its own transaction, a batch of one, as the consumer's fallback handles them."""
     for event in events:
         async with svc.container.runtime.uow() as uow:
             if isinstance(event, OutreachRequested):
-                await handlers.on_outreach_requested(event, uow, svc.container.deps)
+                await set_based.on_outreach_requested_many([event], uow, svc.container.deps)
             else:
-                await handlers.on_status(event, uow, svc.container.deps)
+                await set_based.on_status_many([event], uow, svc.container.deps)
             await uow.commit()
 
 

@@ -1,5 +1,5 @@
-"""Matching's consumers hand a batch to the set-based handlers (duplicates skipped), and two instances deciding
-batches at once still keep the monthly cap (PostgreSQL)."""
+"""Matching's consumers hand a batch to the set-based handlers (duplicates skipped), one event too when batching
+is off (a batch of one), and two instances deciding batches at once still keep the monthly cap (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -68,6 +68,29 @@ async def test_the_consumers_decide_a_batch_at_once_and_skip_duplicates(
         await on_status(records(ack, ack))
         views = {s["staff_id"]: s["assignments_this_month"] for s in (await svc.client.get("/v1/supporters")).json()}
         assert sorted(views.values()) == [1, 2]  # each primary of one case; one also the backup who acknowledged
+
+
+async def test_with_batching_off_each_event_is_decided_set_based_as_a_batch_of_one(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with service_on(pg_url, kafka_batch_max=1) as svc:
+        await register(svc, "S-1")
+        brokers = wired(svc, monkeypatch)
+        batches: list[int] = []
+        decide_many = set_based.on_outreach_requested_many
+
+        async def spy(events: Any, uow: Any, deps: Any) -> None:
+            batches.append(len(events))
+            await decide_many(events, uow, deps)
+
+        monkeypatch.setattr(set_based, "on_outreach_requested_many", spy)
+        consume = brokers[topics.OUTREACH_REQUESTED].consume
+        assert consume is not None
+        a, b = request(svc, ["E-1"]), request(svc, ["E-2"])
+        for event in (a, a, b):  # a redelivered: skipped by the inbox
+            await consume(records(event))
+        out = [m["case_id"] for _, m in await published(svc)]
+    assert batches == [1, 1] and out == [str(a.case_id), str(b.case_id)]
 
 
 async def test_two_instances_deciding_batches_at_once_keep_the_monthly_cap(

@@ -1,11 +1,12 @@
-"""Matching handlers: load the case, call the aggregate, save it (its events go to the outbox)."""
+"""Matching's coordinator actions (re-match, assign): load the case, call the aggregate, save it (its events go
+to the outbox). Consumed events are decided by ``set_based``, one event as a batch of one."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from psp_common.clock import utcnow
 from psp_common.db import UnitOfWork
@@ -16,11 +17,11 @@ from psp_matching.adapters.cases import CaseRepository
 from psp_matching.adapters.messages import publish
 from psp_matching.adapters.roster import RosterRepository, to_supporter, transaction_time
 from psp_matching.adapters.workload import WorkloadRepository, month_of
-from psp_matching.domain.cases import Action, Case, Request
-from psp_matching.domain.errors import CaseClosed, CaseError, UnknownCase, UnknownSupporter
+from psp_matching.domain.cases import Case, Request
+from psp_matching.domain.errors import CaseClosed, UnknownCase, UnknownSupporter
 from psp_matching.domain.matcher import assign as named
 from psp_matching.domain.model import Policy, Weights
-from psp_matching.facts import gather_facts, requested_at
+from psp_matching.facts import gather_facts
 from psp_matching.monthly_cap import match_within_cap
 from psp_matching.settings import MatchingSettings
 
@@ -61,17 +62,6 @@ def as_request(event: OutreachRequested) -> Request:
         event.unit, event.urgency.value, event.mode.value, event.tier, {p.pseudonym: p.role for p in event.people},
         {p.pseudonym: p.aliases for p in event.people if p.aliases},
     )  # fmt: skip
-
-
-async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, deps: Deps) -> None:
-    """Match a (possibly repeated) case, judged when rules requested it; see ``domain.cases.decide``."""
-    request, now = as_request(event), transaction_time(uow.session, deps.clock)
-    case = await CaseRepository(uow.session, deps.settings.cap_time_zone).get(request.case_id, lock=True)
-    case = case or Case.open(request, deps.settings.default_discipline, now)
-    action, why = case.request(request, now)
-    if action is not Action.IGNORE:
-        await _match(uow, deps, case, why, requested_at(event), publish_unmatched=action is not Action.RETRY)
-    await _save(uow, deps, case)
 
 
 async def rematch(uow: UnitOfWork, case_id: str, discipline: str | None, deps: Deps) -> None:
@@ -118,31 +108,7 @@ def status_is_relevant(event: OutreachStatusChanged) -> bool:
     return event.status is OutreachStatus.CLOSED or bool(acknowledged)
 
 
-async def on_status(event: OutreachStatusChanged, uow: UnitOfWork, deps: Deps) -> None:
-    """A closed outreach starts the case's retention clock (at ``occurred_at``: a replay purges on the same day).
-
-    A backup who acknowledged (paged when the primary did not answer) joins the team: the monthly cap and
-    fairness count the case for them from when they acknowledged.
-    """
-    repo, closing = CaseRepository(uow.session, deps.settings.cap_time_zone), event.status is OutreachStatus.CLOSED
-    case = await repo.get(str(event.case_id), lock=True, teams=not closing)
-    if case is None:
-        return
-    if not closing and event.supporter_ref:  # as a match would: the case's lock, then the supporter's
-        await WorkloadRepository(uow.session).lock([event.supporter_ref])
-    try:
-        if closing:
-            case.close(event.occurred_at.astimezone(UTC))
-        elif case.backup_acknowledged(str(event.assignment_id), event.supporter_ref or "", event.occurred_at):
-            log.info("case %s: a backup acknowledged; counted toward their monthly cap", case.case_id)
-    except CaseError as exc:
-        log.info("case %s: status %s ignored (%s)", case.case_id, event.status.value, exc.reason)
-    await repo.save(case)
-
-
-async def _match(
-    uow: UnitOfWork, deps: Deps, case: Case, why: str, at: datetime, publish_unmatched: bool = True
-) -> None:
+async def _match(uow: UnitOfWork, deps: Deps, case: Case, why: str, at: datetime) -> None:
     """Match the case as of ``at`` (shifts, the cap's month, fairness, continuity; the new team is dated then)."""
     repo, roster = CaseRepository(uow.session), RosterRepository(uow.session, deps.pseudo.pseudonyms_of)
     persons = await roster.people(case.people, case.roles, case.aliases)
@@ -150,7 +116,7 @@ async def _match(
     facts = await gather_facts(roster, repo, case.case_id, names, deps, at, not case.stored)
     month = month_of(at, deps.settings.cap_time_zone)
     result = await match_within_cap(roster, case.profile(persons), facts, policy_from(deps.settings), month)
-    case.record_match(result, why, at, transaction_time(uow.session, deps.clock), publish_unmatched)
+    case.record_match(result, why, at, transaction_time(uow.session, deps.clock))
 
 
 async def _save(uow: UnitOfWork, deps: Deps, case: Case) -> None:

@@ -1,13 +1,14 @@
-"""Set-based handlers: a consumed batch is read in one query per table, decided in memory event by event, in
-order, and written in one statement per table (``adapters.batch``).
+"""The consumers' handlers (the only ones: one event is a batch of one): a consumed batch is read in one query
+per table, decided in memory event by event, in order, and written in one statement per table
+(``adapters.batch``).
 
-Each event is decided exactly as ``handlers`` decides it alone: the batch's earlier matches count toward the
-monthly cap, fairness and continuity of its later ones, and a case seen twice is decided on what its first
-event made of it. The workload is read as tallies (O(supporters) rows, ``adapters.tally``), not team rows.
-The monthly cap across instances: once the batch is decided, every supporter it put on a team is locked (one
-statement) and their tallies read again (one query per table); when another transaction gave one of them a
-case meanwhile, the batch is decided again with those counts (as ``monthly_cap`` does for one case), until
-every supporter chosen is locked and counted.
+Each event is decided exactly as it would be in a batch of its own, after the batch's earlier events: their
+matches count toward the monthly cap, fairness and continuity of the later ones, and a case seen twice is
+decided on what its first event made of it. The workload is read as tallies (O(supporters) rows,
+``adapters.tally``), not team rows. The monthly cap across instances: once the batch is decided, every
+supporter it put on a team is locked (one statement) and their tallies read again (one query per table); when
+another transaction gave one of them a case meanwhile, the batch is decided again with those counts (as
+``monthly_cap`` does for a coordinator's re-match), until every supporter chosen is locked and counted.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ class View:
 
 
 async def on_outreach_requested_many(events: Sequence[OutreachRequested], uow: UnitOfWork, deps: Deps) -> None:
-    """Match a batch's (possibly repeated) cases as ``handlers.on_outreach_requested`` would one at a time."""
+    """Match a batch's (possibly repeated) cases, each judged when rules requested it (``domain.cases.decide``),
+    as batches of one each would one after another."""
     session, roster = uow.session, RosterRepository(uow.session, deps.pseudo.pseudonyms_of)
     now, policy = transaction_time(session, deps.clock), policy_from(deps.settings)
     asked = [(as_request(e), requested_at(e)) for e in events]  # what each event asks, and as of when
@@ -162,7 +164,7 @@ async def on_outreach_requested_many(events: Sequence[OutreachRequested], uow: U
 
 
 async def read_snapshot(roster: RosterRepository, asked: Sequence[tuple[Request, datetime]], deps: Deps) -> Snapshot:
-    """One query per table for the whole batch (the cases locked in id order, as ``handlers`` locks each)."""
+    """One query per table for the whole batch (the cases locked in id order)."""
     session, s = roster.session, deps.settings
     requests, ats = [r for r, _ in asked], [at for _, at in asked]
     rows = await batch.locked_cases(session, {r.case_id for r in requests})
@@ -185,8 +187,8 @@ async def read_snapshot(roster: RosterRepository, asked: Sequence[tuple[Request,
 
 
 def decide(view: View, request: Request, at: datetime, deps: Deps, policy: Policy, now: datetime) -> None:
-    """One request, judged at ``at``, in memory: see ``handlers.on_outreach_requested`` (the same steps, on the
-    batch's view)."""
+    """One request, judged at ``at``, in memory on the batch's view: open or load the case, let it say whether
+    the request needs a match (``Case.request``), match it on the facts as of ``at``, keep what it recorded."""
     s = deps.settings
     case = view.case(request, s.default_discipline, now)
     action, why = case.request(request, now)
@@ -214,7 +216,10 @@ def decide(view: View, request: Request, at: datetime, deps: Deps, policy: Polic
 
 
 async def on_status_many(events: Sequence[OutreachStatusChanged], uow: UnitOfWork, deps: Deps) -> None:
-    """A batch of closures and acknowledgements as ``handlers.on_status`` would handle them one at a time."""
+    """A batch of closures and acknowledgements, in order. A closed outreach starts its case's retention clock
+    (at ``occurred_at``: a replay purges on the same day); a backup who acknowledged (paged when the primary did
+    not answer) joins the team: the monthly cap and fairness count the case for them from when they acknowledged.
+    Statuses of unknown cases change nothing."""
     session = uow.session
     rows = await batch.locked_cases(session, {str(e.case_id) for e in events})
     acks = [e for e in events if e.status is not OutreachStatus.CLOSED and str(e.case_id) in rows]

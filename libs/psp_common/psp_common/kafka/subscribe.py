@@ -56,7 +56,7 @@ def subscribe_events(
     topic: str,
     group_id: str,
     model: type[E],
-    handler: Callable[[E, UnitOfWork], Awaitable[None]],
+    handler: Callable[[E, UnitOfWork], Awaitable[None]] | None = None,
     uow_factory: Callable[[], UnitOfWork],
     settings: ServiceSettings,
     dead_letters: DeadLetters,
@@ -65,18 +65,22 @@ def subscribe_events(
     handler_many: Callable[[list[E], UnitOfWork], Awaitable[None]] | None = None,
     markers: tuple[bytes, ...] = (),
 ) -> Any:
-    """Subscribe ``handler`` to ``topic``: inbox dedupe, one transaction, commit offset after the DB commit.
+    """Subscribe ``handler_many`` (or ``handler``) to ``topic``: inbox dedupe, one transaction, commit offset
+    after the DB commit.
 
     ``relevant``: events it rejects change nothing here, so they are acknowledged without a transaction
     (no inbox row: there is nothing to do twice). A batch claims its event ids in one statement.
     ``markers``: every event ``relevant`` accepts holds one of these bytes (e.g. the JSON strings of the statuses
     it wants); a record holding none is acknowledged unparsed (not validated in full only to be rejected).
-    ``handler_many``: the set-based form of ``handler`` for a consumed batch (the new, distinct events in the
-    order received, in one unit of work: a constant number of statements per batch). Without it the batch's
-    events go through ``handler`` one by one in that unit of work. A batch that fails other than by an outage
-    falls back to ``handler`` one event at a time, so a poison event is dead-lettered alone.
+    ``handler_many``: the set-based handler of a consumed batch (the new, distinct events in the order received,
+    in one unit of work: a constant number of statements per batch). Given alone, it is also the one-event path
+    (a list of one): with batching off (``kafka_batch_max`` 1), and when a batch that failed other than by an
+    outage falls back to one event at a time, so a poison event is dead-lettered alone. So one implementation
+    decides both. ``handler``: one event; without ``handler_many``, a batch's events go through it one by one in
+    the batch's unit of work.
     """
     tracker = RetryTracker()
+    one = handler or _one_of(handler_many)
 
     def parse(raw: bytes) -> E | Unread:
         return model.model_validate_json(raw) if not markers or any(m in raw for m in markers) else UNREAD
@@ -89,7 +93,7 @@ def subscribe_events(
             return
         async with uow_factory() as uow:
             await uow.claim(str(event.event_id), topic)
-            await handler(event, uow)
+            await one(event, uow)
             await uow.commit()
 
     async def handle_batch(events: list[E | Unread]) -> None:
@@ -111,7 +115,7 @@ def subscribe_events(
                     await handler_many(new, uow)
             else:
                 for event in new:
-                    await handler(event, uow)
+                    await one(event, uow)
             await uow.commit()
 
     return subscribe_raw(
@@ -127,6 +131,20 @@ def subscribe_events(
         description=description,
         schema=model,
     )
+
+
+def _one_of(
+    handler_many: Callable[[list[E], UnitOfWork], Awaitable[None]] | None,
+) -> Callable[[E, UnitOfWork], Awaitable[None]]:
+    """The one-event path of a set-based handler: a list of one."""
+    if handler_many is None:
+        raise TypeError("subscribe_events needs handler_many or handler")
+    many = handler_many
+
+    async def one(event: E, uow: UnitOfWork) -> None:
+        await many([event], uow)
+
+    return one
 
 
 def subscribe_raw(

@@ -19,11 +19,8 @@ GROUP_STATUS = "psp-matching.status"  # own group per topic: independent rebalan
 
 
 def register(container: Container) -> None:
-    """Subscribe the matching service's topics."""
+    """Subscribe the matching service's topics: set-based handlers, also for one event (a list of one)."""
     rt = container.runtime
-
-    async def handle(event: OutreachRequested, uow: UnitOfWork) -> None:
-        await handlers.on_outreach_requested(event, uow, container.deps)
 
     async def handle_many(events: list[OutreachRequested], uow: UnitOfWork) -> None:
         await set_based.on_outreach_requested_many(events, uow, container.deps)
@@ -33,16 +30,12 @@ def register(container: Container) -> None:
         topic=topics.OUTREACH_REQUESTED,
         group_id=GROUP,
         model=OutreachRequested,
-        handler=handle,
         handler_many=handle_many,
         uow_factory=rt.uow,
         settings=rt.settings,
         dead_letters=rt.dead_letters,
         description="Outreach cases to staff with a peer supporter.",
     )
-
-    async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
-        await handlers.on_status(event, uow, container.deps)
 
     async def on_status_many(events: list[OutreachStatusChanged], uow: UnitOfWork) -> None:
         await set_based.on_status_many(events, uow, container.deps)
@@ -52,7 +45,6 @@ def register(container: Container) -> None:
         topic=topics.OUTREACH_STATUS,
         group_id=GROUP_STATUS,
         model=OutreachStatusChanged,
-        handler=on_status,
         handler_many=on_status_many,
         uow_factory=rt.uow,
         settings=rt.settings,
