@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from aiokafka import ConsumerRecord
 
-from bench import payload
+from bench import payload, service_metrics
 from bench.autoanalyze import AutoAnalyze
 from bench.systems import System
 from bench.trace import Extract
@@ -235,6 +235,8 @@ class PipelineSystem(System):
 
         if self._client is not None:
             await self._client.aclose()
+        if self.stack is not None:
+            await self.report_consumers(self.stack)
         if self.autoanalyze is not None:
             await self.autoanalyze.stop()
         await super().stop()
@@ -244,6 +246,15 @@ class PipelineSystem(System):
         for dsn, _ in self.dbs.values():
             with contextlib.suppress(Exception):
                 await drop_database(self.pg_admin_dsn, dsn.rsplit("/", 1)[1])
+
+    async def report_consumers(self, stack: Stack) -> None:
+        """Print each consumer's handler calls, batch size and time over the run (the services' /metrics)."""
+        urls = {name: stack.url(name) for name in stack.services}
+        figures = await service_metrics.collect(urls, self.workdir)
+        if figures:
+            print("   consumers over the whole run (the services' /metrics):")
+            for f in figures:
+                print(f.line())
 
 
 def correlation_id(ref: str, version: int) -> str:
