@@ -16,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from psp_notification import handlers
 from psp_notification.adapters.channels import PageMessage
+from psp_notification.adapters.orm import assignments
 from psp_notification.delivery import Outcome
 from tests.notification.support import Env, FakeChannel, app_env, matched
 from tests.statements import counting
@@ -115,16 +116,38 @@ async def test_a_claim_round_is_one_statement_on_pages_whatever_its_size(pg_url:
                 done = await env.c.dispatcher.delivery.settle(env.clock.now(), [], 64)
             got = done.claimed
             assert len(got) == done.leased == n
-            # Read and leased in one statement; the assignments' states, the contacts, the links' tokens.
-            assert _kinds(seen.seen) == Counter(
-                {
-                    "WITH due": 1,
-                    "SELECT assignments.assignment_id,": 1,
-                    "SELECT contacts.staff_ref,": 1,
-                    "INSERT INTO": 1,
-                }
-            ), seen.seen
+            # Read and leased in one statement, with the assignments' states and the contacts; the links' tokens.
+            assert _kinds(seen.seen) == Counter({"WITH due": 1, "INSERT INTO": 1}), seen.seen
             assert all(p.attempts == 1 and p.lease_owner == done.owner for p, _, _ in got)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db(request: pytest.FixtureRequest) -> str:
+    """SQLite and PostgreSQL: the claim statement's RETURNING is written for both."""
+    return str(request.getfixturevalue("pg_url" if request.param == "postgres" else "sqlite_url"))
+
+
+async def test_a_claim_reads_each_pages_own_assignment_state_and_contact(any_db: str) -> None:
+    """The claim statement brings each page's assignment state and recipient's channels: a page whose assignment is
+    no longer paging is cancelled (its round not counted), the others go to their own recipient's channels."""
+    async with app_env(any_db, dispatch_concurrency=8) as env:
+        refs = []
+        for staff in ("E-1", "E-2"):
+            hook = {"kind": "webhook", "address": f"https://hooks.test/{staff}"}
+            r = await env.client.put(f"/v1/contacts/{staff}", json={"channels": [hook]})
+            refs.append(r.json()["staff_ref"])
+        await _page(env, *refs, "ps_c")
+        [_, settled, _] = await env.pages()
+        async with env.c.runtime.uow() as uow:  # the second assignment was closed while its page waited
+            query = update(assignments).where(assignments.c.assignment_id == settled["assignment_id"])
+            await uow.session.execute(query.values(state="closed"))
+            await uow.commit()
+        done = await env.c.dispatcher.delivery.settle(env.clock.now(), [], 8)
+        assert done.leased == 3
+        sent = {page.recipient_ref: [(ch.kind, ch.address) for ch in prefs] for page, prefs, _ in done.claimed}
+        assert sent == {refs[0]: [("webhook", "https://hooks.test/E-1")], "ps_c": [("console", "")]}
+        states = {p["recipient_ref"]: (p["state"], p["attempts"]) for p in await env.pages()}
+        assert states == {refs[0]: ("sending", 1), refs[1]: ("cancelled", 0), "ps_c": ("sending", 1)}
 
 
 @pytest.mark.postgres

@@ -25,7 +25,7 @@ from psp_notification.adapters.assignments import AssignmentRepository
 from psp_notification.adapters.channels import ChannelRouter, PageMessage, TransportError
 from psp_notification.adapters.links import LinkRepository
 from psp_notification.adapters.orm import pages
-from psp_notification.adapters.repository import Contact, Repository
+from psp_notification.adapters.repository import Repository
 from psp_notification.domain import tokens
 from psp_notification.domain.assignment import still_wanted
 from psp_notification.domain.model import COORDINATOR, Page, PageState, Purpose, backoff
@@ -50,11 +50,10 @@ class Outcome:
 
 @dataclass
 class Leased:
-    """What one claim leased: how many pages, those to send, their recipients' contacts and link tokens."""
+    """What one claim leased: how many pages, those to send (with their recipients' channels), their link tokens."""
 
     count: int = 0
-    pages: list[Page] = field(default_factory=list)
-    contacts: dict[str, Contact] = field(default_factory=dict)
+    pages: list[claims.Claim] = field(default_factory=list)
     links: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
@@ -165,27 +164,23 @@ class Delivery:
         leased = await claims.claim_due(uow.session, now, lease, owner, limit, only=only, skip=skip or ())
         if not leased:
             return Leased()
-        repo = Repository(uow.session)
-        # Not locked: an answer committed meanwhile finds the page being sent, as it would a moment later.
-        asked = (str(p.assignment_id) for p in leased if p.asks_supporter)
-        states = await AssignmentRepository(uow).states_of(asked, lock=False)
-        got = [p for p in leased if still_wanted(p, states.get(str(p.assignment_id)))]
-        unwanted = [int(p.id or 0) for p in leased if not still_wanted(p, states.get(str(p.assignment_id)))]
-        if unwanted:  # the claim counted a round that is not made
-            await repo.mark_leased(
+        # The assignments' states come with the claim, not locked: an answer committed meanwhile finds the page
+        # being sent, as it would a moment later.
+        got = [c for c in leased if still_wanted(c.page, c.assignment_state)]
+        if len(got) < len(leased):  # the claim counted a round that is not made
+            unwanted = [int(c.page.id or 0) for c in leased if not still_wanted(c.page, c.assignment_state)]
+            await Repository(uow.session).mark_leased(
                 unwanted, owner, state=PageState.CANCELLED.value, lease_until=None, attempts=pages.c.attempts - 1
             )
-        stored = await repo.contacts_of(sorted({p.recipient_ref for p in got} - {COORDINATOR}))
-        links = await self._issue_links(LinkRepository(uow.session), got, now)
-        return Leased(len(leased), got, stored, links)
+        links = await self._issue_links(LinkRepository(uow.session), [c.page for c in got], now)
+        return Leased(len(leased), got, links)
 
     def _claimed(self, leased: Leased) -> list[Claimed]:
         """The leased pages to send, each with its recipient's channels and its link tokens."""
         return [
-            (page, self._preferences(page.recipient_ref, leased.contacts.get(page.recipient_ref)),
-             leased.links.get(page.id or 0, {}))
-            for page in leased.pages
-        ]  # fmt: skip
+            (c.page, self._preferences(c.page.recipient_ref, c.channels), leased.links.get(c.page.id or 0, {}))
+            for c in leased.pages
+        ]
 
     async def _issue_links(self, repo: LinkRepository, got: list[Page], now: datetime) -> dict[int, dict[str, str]]:
         """Fresh ack/decline tokens for each supporter page being sent (every round); only hashes are stored."""
@@ -199,12 +194,12 @@ class Delivery:
         await repo.add(stored)
         return out
 
-    def _preferences(self, recipient: str, contact: Contact | None) -> list[ChannelConfig]:
+    def _preferences(self, recipient: str, channels: list[dict[str, str]] | None) -> list[ChannelConfig]:
         if recipient == COORDINATOR:
             return list(self.settings.coordinator_channels)
-        if contact is None or not contact.channels:
+        if not channels:
             return [ChannelConfig(kind=self.settings.default_channel, address="")]
-        return [ChannelConfig.model_validate(c) for c in contact.channels]
+        return [ChannelConfig.model_validate(c) for c in channels]
 
     def message(self, page: Page, tokens_by_action: dict[str, str]) -> PageMessage:
         """The page's text and links (a supporter page: its own ack and decline tokens, built only here)."""

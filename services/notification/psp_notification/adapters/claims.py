@@ -2,7 +2,8 @@
 record a round's outcomes (one ``UPDATE`` on PostgreSQL, whatever the mix of sent and failed pages).
 
 Claim: the earliest due pages that are claimable (pending and due, or leased by someone whose lease ran out) are
-leased to ``owner`` and come back as they are after the update (``attempts`` already counted). PostgreSQL locks
+leased to ``owner`` and come back as they are after the update (``attempts`` already counted), each with its
+assignment's state and its recipient's stored channels (read by the same statement, not locked). PostgreSQL locks
 them with ``FOR UPDATE SKIP LOCKED``, so two instances never claim the same page and never wait for each other;
 SQLite (``make run``) has one writer. Record: each page only while it is still being sent under the lease it was
 claimed with (a page whose lease ran out and was claimed again is left to its new owner).
@@ -16,23 +17,37 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import dialect_of
-from psp_notification.adapters.orm import pages
+from psp_notification.adapters.orm import assignments, contacts, pages
 from psp_notification.adapters.repository import claimable, leased_by, page_of
-from psp_notification.domain.model import Page, PageState
+from psp_notification.domain.model import AssignmentState, Page, PageState
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A page as leased, its assignment's state (None: no assignment) and its recipient's stored channels (None:
+    none stored)."""
+
+    page: Page
+    assignment_state: AssignmentState | None
+    channels: list[dict[str, str]] | None
 
 
 @functools.cache
 def _claim(restricted: bool) -> Any:
-    """``UPDATE pages ... WHERE id IN (due ids) RETURNING pages.*``, built once (with or without an id list)."""
+    """``UPDATE pages ... WHERE id IN (due ids) RETURNING pages.*, assignment state, recipient's channels``, built
+    once (with or without an id list)."""
     due = select(pages.c.id).where(claimable(bindparam("now")), pages.c.id.not_in(bindparam("skip", expanding=True)))
     if restricted:
         due = due.where(pages.c.id.in_(bindparam("only", expanding=True)))
     due = due.order_by(pages.c.due_at, pages.c.id).limit(bindparam("n")).with_for_update(skip_locked=True)
     chosen = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")  # read once: one set of ids
+    # Qualified by hand: SQLite's RETURNING drops the table name, and assignments has an assignment_id too.
+    state = select(assignments.c.state).where(assignments.c.assignment_id == literal_column("pages.assignment_id"))
+    channels = select(contacts.c.channels).where(contacts.c.staff_ref == literal_column("pages.recipient_ref"))
     return (
         update(pages)
         .where(pages.c.id == chosen.c.id)
@@ -42,7 +57,11 @@ def _claim(restricted: bool) -> Any:
             lease_owner=bindparam("owner"),
             attempts=pages.c.attempts + 1,
         )
-        .returning(*pages.c)
+        .returning(
+            *pages.c,
+            state.scalar_subquery().label("assignment_state"),
+            channels.scalar_subquery().label("contact_channels"),
+        )
     )
 
 
@@ -55,16 +74,18 @@ async def claim_due(
     *,
     only: Sequence[int] | None = None,
     skip: Sequence[int] = (),
-) -> list[Page]:
+) -> list[Claim]:
     """Lease up to ``limit`` claimable pages (among ``only`` if given, never those in ``skip``), earliest due first;
-    one statement. The pages as leased."""
+    one statement. The pages as leased, with their assignments' states and recipients' channels."""
     if limit <= 0 or (only is not None and not only):
         return []
     params: dict[str, Any] = {"now": now, "lease": lease_until, "owner": owner, "n": limit, "skip": list(skip)}
     if only is not None:
         params["only"] = list(only)
     rows = (await session.execute(_claim(only is not None), params)).all()
-    return sorted((page_of(r) for r in rows), key=lambda p: (p.due_at, p.id or 0))
+    got = [Claim(page_of(r), AssignmentState(r.assignment_state) if r.assignment_state else None, r.contact_channels)
+           for r in rows]  # fmt: skip
+    return sorted(got, key=lambda c: (c.page.due_at, c.page.id or 0))
 
 
 @dataclass(frozen=True)
