@@ -247,6 +247,7 @@ async def test_a_round_records_its_pages_and_assignments_and_claims_in_one_trans
     freed slots (here: those backups' pages, written in the same transaction) are one commit, and as many statements
     for 30 pages as for 3 (one UPDATE of assignments however many page their next backup)."""
     kinds: dict[int, Counter[str]] = {}
+    texts: dict[int, list[str]] = {}
     for n in (3, 30):
         async with app_env(pg_url, dispatch_concurrency=64) as env:
             await _page(env, *(f"ps_{i}" for i in range(n)))
@@ -276,7 +277,8 @@ async def test_a_round_records_its_pages_and_assignments_and_claims_in_one_trans
             ids = {p.id for p, _, _ in got} | {p.id for p, _, _ in done.claimed}
             states = Counter(p["state"] for p in await env.pages() if p["id"] in ids)
             assert states == Counter({"sent": n - n // 2, "failed": n // 2, "sending": n // 2})
-            kinds[n] = seen.kinds()
+            kinds[n], texts[n] = seen.kinds(), seen.seen
     assert kinds[3] == kinds[30], (kinds[3], kinds[30])
+    assert texts[3] == texts[30]  # no IN list whose length follows the round's: one statement text per step
     # The marks and the failed pages' answers (expired); the assignments that page their next backup.
     assert kinds[30]["UPDATE pages"] == 2 and kinds[30]["UPDATE assignments"] == 1, kinds[30]

@@ -141,6 +141,9 @@ async def test_thirty_events_take_the_statements_of_one(pg_url: str, topic: str)
             await subs.feed(topic, thirty)
         assert batch.kinds() == single.kinds(), (single.seen, batch.seen)
         assert len(batch) == len(single) <= 10
+        # The same statement texts too (no IN list whose length follows the batch's: each length is a new
+        # statement for the server to prepare).
+        assert batch.seen == single.seen, (single.seen, batch.seen)
         statuses = 30 if topic == topics.SUPPORTER_MATCHED else 31  # a repeated assignment publishes nothing
         assert len(await published(env)) == statuses
 

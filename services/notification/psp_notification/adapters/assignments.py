@@ -18,9 +18,9 @@ from sqlalchemy import select
 from psp_common import topics
 from psp_common.db import UnitOfWork, aware, get_by
 from psp_common.events.status import EncounterCounts, OutreachStatusChanged
-from psp_notification.adapters.bulk import insert_new_many, update_many
+from psp_notification.adapters.bulk import insert_many, insert_new_many, one_of, update_many
 from psp_notification.adapters.encounters import EncounterRepository
-from psp_notification.adapters.orm import assignments, pages
+from psp_notification.adapters.orm import assignments, pages, status_log
 from psp_notification.adapters.repository import Repository, page_of
 from psp_notification.domain.assignment import Assignment
 from psp_notification.domain.errors import UnknownAssignment
@@ -72,7 +72,7 @@ class AssignmentRepository:
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        query = select(assignments).where(assignments.c.assignment_id.in_(wanted))
+        query = select(assignments).where(one_of(self.session, assignments.c.assignment_id, wanted))
         rows = (await self.session.execute(query.order_by(assignments.c.assignment_id).with_for_update())).all()
         loaded = wanted if pages_for is None else sorted(set(pages_for))
         by_assignment: dict[str, list[Page]] = {aid: [] for aid in wanted}
@@ -142,7 +142,7 @@ class AssignmentRepository:
         return a
 
     async def _pages_of(self, ids: list[str]) -> list[Page]:
-        query = select(pages).where(pages.c.assignment_id.in_(ids)).order_by(pages.c.id)
+        query = select(pages).where(one_of(self.session, pages.c.assignment_id, ids)).order_by(pages.c.id)
         return [page_of(r) for r in (await self.session.execute(query)).all()]
 
 
@@ -154,13 +154,15 @@ class EventWriter:
 
     async def write(self, events: Iterable[Event]) -> None:
         """Apply ``events`` in order: new pages in one statement (before any cancel that may concern them), the
-        pages' answers in one, the cases' statuses last, one statement per status."""
+        pages' answers in one, the status history in one (in order), the cases' statuses last, one statement per
+        status."""
         moved: dict[str, tuple[str, datetime]] = {}
+        history: list[dict[str, Any]] = []
         queued: list[Page] = []
         answers: dict[int, dict[str, Any]] = {}  # page id -> its answer (columns no other event here writes)
         for e in events:
             if isinstance(e, StatusChanged):
-                self.status(e)
+                history.append(self.status(e))
                 if e.moves_case:
                     moved[e.case.case_id] = (e.status.value, e.at)
             elif isinstance(e, PageQueued):
@@ -175,14 +177,15 @@ class EventWriter:
                 await EncounterRepository(self.uow.session).add(e.assignment_id, e.case_id, e.number, e.encounter, e.at)
         await self.repo.insert_pages(queued)
         await update_many(self.uow.session, pages, "id", list(answers.values()))
+        await insert_many(self.uow.session, status_log, history)
         by_status: dict[str, list[tuple[str, datetime]]] = {}
         for case_id, (status, at) in moved.items():
             by_status.setdefault(status, []).append((case_id, at))
         for status, cases in by_status.items():
             await self.repo.set_case_status([c for c, _ in cases], status, max(at for _, at in cases))
 
-    def status(self, e: StatusChanged) -> None:
-        """Queue OutreachStatusChanged (pseudonymized) on the outbox and append it to the case's history."""
+    def status(self, e: StatusChanged) -> dict[str, Any]:
+        """Queue OutreachStatusChanged (pseudonymized) on the outbox; its row of the case's history."""
         c, counts = e.case, e.encounter
         event = OutreachStatusChanged(
             occurred_at=e.at,
@@ -202,13 +205,13 @@ class EventWriter:
             unknown=e.unknown,
         )
         self.uow.publish(topics.OUTREACH_STATUS, event)
-        self.repo.log_status(
-            event_id=str(event.event_id),
-            case_id=c.case_id,
-            assignment_id=e.assignment_id,
-            status=e.status.value,
-            supporter_ref=e.supporter_ref,
-            channel=e.channel,
-            detail=event.detail,
-            at=e.at,
-        )
+        return {
+            "event_id": str(event.event_id),
+            "case_id": c.case_id,
+            "assignment_id": e.assignment_id,
+            "status": e.status.value,
+            "supporter_ref": e.supporter_ref,
+            "channel": e.channel,
+            "detail": event.detail,
+            "at": e.at,
+        }

@@ -12,7 +12,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, text
+from sqlalchemy import JSON, Column, ColumnElement, Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,14 @@ from psp_common import json_text
 from psp_common.db import dialect_of, insert_or_skip, update_by, upsert
 
 BULK = ("postgresql", "sqlite")
+
+
+def one_of(session: AsyncSession, column: Column[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column`` is among ``values``, in one statement text whatever their number: ``= ANY(array)`` on PostgreSQL
+    (an IN list is a new statement for each length, prepared again by the server); an IN list elsewhere."""
+    if dialect_of(session) == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 def _insert(dialect: str, table: Table) -> Any:

@@ -3,17 +3,15 @@ newest channels stored under it or its aliases (set-based: one read and at most 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware
-from psp_notification.adapters.bulk import upsert_many
+from psp_notification.adapters.bulk import one_of, upsert_many
 from psp_notification.adapters.orm import contacts
 
 Aliases = Mapping[str, Sequence[str]]  # ref -> the same person's pseudonyms under other keys
@@ -29,16 +27,11 @@ class Contact:
     updated_at: datetime
 
 
-@functools.cache
-def _by_refs() -> Any:
-    return select(contacts).where(contacts.c.staff_ref.in_(bindparam("refs", expanding=True)))
-
-
 async def contacts_of(session: AsyncSession, refs: Sequence[str]) -> dict[str, Contact]:
     """Stored channels of several people (one query)."""
     if not refs:
         return {}
-    rows = (await session.execute(_by_refs(), {"refs": list(refs)})).all()
+    rows = (await session.execute(select(contacts).where(one_of(session, contacts.c.staff_ref, refs)))).all()
     return {r.staff_ref: Contact(r.staff_ref, r.key_id, r.channels, aware(r.updated_at)) for r in rows}
 
 

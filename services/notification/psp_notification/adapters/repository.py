@@ -5,19 +5,17 @@ Pages come out as typed ``Page`` rows; assignments are loaded and saved as aggre
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, get_by, insert_or_skip, upsert
-from psp_common.deferred import defer_insert, flush_deferred
-from psp_notification.adapters.bulk import insert_skip_many, upsert_many
+from psp_notification.adapters.bulk import insert_skip_many, one_of, upsert_many
 from psp_notification.adapters.case_rows import CaseRow, StatusRow, typed
 from psp_notification.adapters.contacts import Aliases, Contact, contacts_of, link_contacts_many
 from psp_notification.adapters.orm import assignments, cases, contacts, feeds_published, pages, status_log
@@ -63,11 +61,6 @@ def overdue_query(now: datetime, states: list[str]) -> Any:
         assignments.c.contact_deadline <= now,
         assignments.c.overdue_escalated.is_(False),
     )
-
-
-@functools.cache
-def _correlations() -> Any:
-    return select(cases.c.case_id, cases.c.correlation_id).where(cases.c.case_id.in_(bindparam("ids", expanding=True)))
 
 
 PAGE_FIELDS = tuple(f.name for f in fields(Page))
@@ -126,8 +119,8 @@ class Repository:
         wanted = sorted(set(case_ids))
         if not wanted:
             return {}
-        rows = await self.session.execute(_correlations(), {"ids": wanted})
-        return {case_id: correlation for case_id, correlation in rows.all()}
+        query = select(cases.c.case_id, cases.c.correlation_id).where(one_of(self.session, cases.c.case_id, wanted))
+        return {case_id: correlation for case_id, correlation in (await self.session.execute(query)).all()}
 
     async def insert_cases(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert cases (rows of one shape) unless they exist (one statement)."""
@@ -219,7 +212,7 @@ class Repository:
     async def set_case_status(self, case_ids: list[str], status: str, at: datetime) -> None:
         """Move several cases to ``status`` in one statement."""
         if case_ids:
-            query = update(cases).where(cases.c.case_id.in_(sorted(set(case_ids))))
+            query = update(cases).where(one_of(self.session, cases.c.case_id, sorted(set(case_ids))))
             await self.session.execute(query.values(status=status, updated_at=at))
 
     async def update_leased(self, page_id: int, owner: str, **values: Any) -> bool:
@@ -256,13 +249,8 @@ class Repository:
         return await self._pages(query)
 
     # status history and feeds
-    def log_status(self, **values: Any) -> None:
-        """Append a lifecycle change (written with the transaction's other changes at commit, in order)."""
-        defer_insert(self.session, status_log, values)
-
     async def history(self, case_id: str) -> list[StatusRow]:
         """Lifecycle changes of a case, in order."""
-        await flush_deferred(self.session)
         query = select(status_log).where(status_log.c.case_id == case_id).order_by(status_log.c.id)
         return [typed(StatusRow, r) for r in (await self.session.execute(query)).all()]
 
