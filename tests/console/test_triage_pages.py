@@ -25,7 +25,7 @@ from psp_common.events.vocab import EventClass, HarmLevel, Involvement, StaffRef
 from psp_console.domain import triage as domain
 from psp_listener.adapters.orm import outbox
 from psp_listener.domain.triage import DismissReason, TriageReason, TriageStatus
-from psp_listener.unknown_staff import hold_unknown_staff
+from psp_listener.unknown_staff import hold_unknown_staff_many
 from tests.console.conftest import sign_in
 from tests.console.stack import Stack, stack  # noqa: F401  (fixture)
 from tests.console.test_roster_pages import csrf, text_of
@@ -246,9 +246,8 @@ async def test_an_unknown_colleague_item_explains_itself_and_needs_someone_attac
     )
     rt = stack.apps["listener"].state.runtime
     async with rt.uow() as uow:
-        item = await hold_unknown_staff(status, uow)
+        (item,) = await hold_unknown_staff_many([status], uow)
         await uow.commit()
-    assert item is not None
     async with stack.site.client() as c:
         await sign_in(c, "coordinator")
         queue = text_of(await c.get("/triage"))

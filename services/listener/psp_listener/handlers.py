@@ -169,12 +169,6 @@ async def dismiss(
     return row
 
 
-async def hold_routed(event: TriageRequested, uow: UnitOfWork) -> TriageItem:
-    """Hold one incident rules routed to triage (see ``hold_routed_many``)."""
-    (item,) = await hold_routed_many([event], uow)
-    return item
-
-
 async def hold_routed_many(events: Sequence[TriageRequested], uow: UnitOfWork) -> list[TriageItem]:
     """Hold incidents rules routed to triage (reason ``rules``); one already superseded by a newer version of
     the report is stored as superseded (counted, never offered for dispatch). One query reads the stored

@@ -42,12 +42,6 @@ def draft_of(event: OutreachStatusChanged, unknown: UnknownColleagues) -> Incide
     )
 
 
-async def hold_unknown_staff(event: OutreachStatusChanged, uow: UnitOfWork) -> TriageItem | None:
-    """Hold one incident whose colleague notification cannot reach (see ``hold_unknown_staff_many``)."""
-    items = await hold_unknown_staff_many([event], uow)
-    return items[0] if items else None
-
-
 async def hold_unknown_staff_many(events: Sequence[OutreachStatusChanged], uow: UnitOfWork) -> list[TriageItem]:
     """Hold each incident for the coordinator (reason ``unknown_staff``); one stored ``superseded`` when a newer
     version of the report arrived meanwhile (counted, never offered). One query reads the stored versions, one

@@ -73,14 +73,17 @@ def subscribe_events(
     ``markers``: every event ``relevant`` accepts holds one of these bytes (e.g. the JSON strings of the statuses
     it wants); a record holding none is acknowledged unparsed (not validated in full only to be rejected).
     ``handler_many``: the set-based handler of a consumed batch (the new, distinct events in the order received,
-    in one unit of work: a constant number of statements per batch). Given alone, it is also the one-event path
-    (a list of one): with batching off (``kafka_batch_max`` 1), and when a batch that failed other than by an
-    outage falls back to one event at a time, so a poison event is dead-lettered alone. So one implementation
-    decides both. ``handler``: one event; without ``handler_many``, a batch's events go through it one by one in
-    the batch's unit of work.
+    in one unit of work: a constant number of statements per batch). It is the one-event path too, a batch of
+    one: with batching off (``kafka_batch_max`` 1), and when a batch that failed other than by an outage falls
+    back to one event at a time, so a poison event is dead-lettered alone. So one implementation decides both.
+    ``handler``: the alternative for one event at a time; a batch's events go through it one by one in the
+    batch's unit of work.
     """
     tracker = RetryTracker()
-    one = handler or _one_of(handler_many)
+    if handler_many is None:
+        if handler is None:
+            raise TypeError("subscribe_events needs handler_many or handler")
+        handler_many = _each(handler)
 
     def parse(raw: bytes) -> E | Unread:
         return model.model_validate_json(raw) if not markers or any(m in raw for m in markers) else UNREAD
@@ -91,9 +94,10 @@ def subscribe_events(
     async def handle(event: E | Unread) -> None:
         if not wanted(event):
             return
+        assert handler is not None  # subscribed only with a one-event handler
         async with uow_factory() as uow:
             await uow.claim(str(event.event_id), topic)
-            await one(event, uow)
+            await handler(event, uow)
             await uow.commit()
 
     async def handle_batch(events: list[E | Unread]) -> None:
@@ -110,12 +114,8 @@ def subscribe_events(
                     continue
                 fresh.discard(event_id)  # the same id twice in one batch is handled once
                 new.append(event)
-            if handler_many is not None:
-                if new:
-                    await handler_many(new, uow)
-            else:
-                for event in new:
-                    await one(event, uow)
+            if new:
+                await handler_many(new, uow)
             await uow.commit()
 
     return subscribe_raw(
@@ -123,7 +123,7 @@ def subscribe_events(
         topic=topic,
         group_id=group_id,
         parse=parse,
-        handle=handle,
+        handle=handle if handler is not None else None,  # else a batch of one
         handle_batch=handle_batch,
         dead_letters=dead_letters,
         settings=settings,
@@ -133,18 +133,14 @@ def subscribe_events(
     )
 
 
-def _one_of(
-    handler_many: Callable[[list[E], UnitOfWork], Awaitable[None]] | None,
-) -> Callable[[E, UnitOfWork], Awaitable[None]]:
-    """The one-event path of a set-based handler: a list of one."""
-    if handler_many is None:
-        raise TypeError("subscribe_events needs handler_many or handler")
-    many = handler_many
+def _each(handler: Callable[[E, UnitOfWork], Awaitable[None]]) -> Callable[[list[E], UnitOfWork], Awaitable[None]]:
+    """A batch's events through a one-event handler, one by one in the batch's unit of work."""
 
-    async def one(event: E, uow: UnitOfWork) -> None:
-        await many([event], uow)
+    async def each(events: list[E], uow: UnitOfWork) -> None:
+        for event in events:
+            await handler(event, uow)
 
-    return one
+    return each
 
 
 def subscribe_raw(
@@ -153,9 +149,9 @@ def subscribe_raw(
     topic: str,
     group_id: str,
     parse: Callable[[bytes], M],
-    handle: Callable[[M], Awaitable[None]],
     dead_letters: DeadLetters,
     settings: ServiceSettings,
+    handle: Callable[[M], Awaitable[None]] | None = None,
     tracker: RetryTracker | None = None,
     handle_batch: Callable[[list[M]], Awaitable[None]] | None = None,
     description: str = "",
@@ -164,10 +160,13 @@ def subscribe_raw(
     """Subscribe with an explicit group and NACK_ON_ERROR: offsets are committed only after handling succeeded.
 
     With ``handle_batch`` and ``kafka_batch_max`` > 1, up to that many records are handled in one call (one
-    database transaction) and their offsets committed together afterwards. ``schema``: what one record holds
-    (the model ``parse`` reads), documented as the channel's payload in AsyncAPI.
+    database transaction) and their offsets committed together afterwards. Without ``handle``, one record is
+    handled by ``handle_batch`` as a list of one (batching off, and the fallback of a batch that failed other
+    than by an outage, so a poison record is dead-lettered alone). ``schema``: what one record holds (the model
+    ``parse`` reads), documented as the channel's payload in AsyncAPI.
     """
     tracker = tracker or RetryTracker()
+    one = handle or _one_record(handle_batch)
     metrics: Metrics | None = getattr(dead_letters, "metrics", None)
     if metrics is not None:
         metrics.consumes(topic, group_id)
@@ -199,7 +198,7 @@ def subscribe_raw(
                 msg,
                 parse=parse,
                 handle_batch=handle_batch,
-                handle=handle,
+                handle=one,
                 dead_letters=dead_letters,
                 tracker=tracker,
                 settings=settings,
@@ -211,11 +210,23 @@ def subscribe_raw(
 
     async def consume(msg: KafkaMessage) -> None:
         started = time.perf_counter()
-        await deliver(msg, parse=parse, handle=handle, dead_letters=dead_letters, tracker=tracker, settings=settings)
+        await deliver(msg, parse=parse, handle=one, dead_letters=dead_letters, tracker=tracker, settings=settings)
         observe(metrics, msg, group_id, time.perf_counter() - started)
 
     consume.__annotations__["msg"] = documented(bytes, schema)
     return sub(consume)
+
+
+def _one_record(handle_batch: Callable[[list[M]], Awaitable[None]] | None) -> Callable[[M], Awaitable[None]]:
+    """The one-record path of a batch handler: a list of one."""
+    if handle_batch is None:
+        raise TypeError("subscribe_raw needs handle_batch or handle")
+    many = handle_batch
+
+    async def one(record: M) -> None:
+        await many([record])
+
+    return one
 
 
 def observe(metrics: Metrics | None, msg: KafkaMessage, group: str, seconds: float) -> None:

@@ -38,10 +38,6 @@ def register(container: Container) -> None:
     rt = container.runtime
     norm = container.normalizer
 
-    async def accept(intake: Intake) -> None:
-        async with rt.uow() as uow:
-            await handlers.accept_incident(intake, uow)
-
     async def accept_batch(intakes: list[Intake]) -> None:
         async with rt.uow() as uow:
             await handlers.accept_batch(intakes, uow)
@@ -67,8 +63,7 @@ def register(container: Container) -> None:
             topic=topic,
             group_id=GROUPS[topic],
             parse=parse,
-            handle=accept,
-            handle_batch=accept_batch,
+            handle_batch=accept_batch,  # one message too (a batch of one)
             dead_letters=rt.dead_letters,
             settings=rt.settings,
             description=description,
@@ -83,10 +78,6 @@ def register_referrals(container: Container) -> None:
     """Subscribe psp.referrals.v1: a system names everyone; invalid referrals are dead-lettered (quarantined)."""
     rt = container.runtime
 
-    async def accept(event: ReferralObserved) -> None:
-        async with rt.uow() as uow:
-            await handlers.accept_referral(event, uow)
-
     async def accept_batch(events: list[ReferralObserved]) -> None:
         async with rt.uow() as uow:
             await handlers.accept_referrals(events, uow)
@@ -96,8 +87,7 @@ def register_referrals(container: Container) -> None:
         topic=topics.REFERRALS,
         group_id=GROUPS[topics.REFERRALS],
         parse=container.normalizer.parse_referral,
-        handle=accept,
-        handle_batch=accept_batch,
+        handle_batch=accept_batch,  # one referral too (a batch of one)
         dead_letters=rt.dead_letters,
         settings=rt.settings,
         description="Referrals v1: self, colleague, manager, EAP (docs/schemas); no free text is accepted.",
@@ -110,9 +100,6 @@ def register_triage(container: Container) -> None:
     inbox dedupe on event_id, poison dead-lettered."""
     rt = container.runtime
 
-    async def hold(event: TriageRequested, uow: UnitOfWork) -> None:
-        await handlers.hold_routed(event, uow)
-
     async def hold_many(events: list[TriageRequested], uow: UnitOfWork) -> None:
         await handlers.hold_routed_many(events, uow)
 
@@ -121,7 +108,6 @@ def register_triage(container: Container) -> None:
         topic=topics.TRIAGE_REQUESTED,
         group_id=GROUPS[topics.TRIAGE_REQUESTED],
         model=TriageRequested,
-        handler=hold,
         handler_many=hold_many,
         uow_factory=rt.uow,
         settings=rt.settings,
@@ -136,9 +122,6 @@ def register_unknown_staff(container: Container) -> None:
     poison dead-lettered."""
     rt = container.runtime
 
-    async def hold(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
-        await unknown_staff.hold_unknown_staff(event, uow)
-
     async def hold_many(events: list[OutreachStatusChanged], uow: UnitOfWork) -> None:
         await unknown_staff.hold_unknown_staff_many(events, uow)
 
@@ -147,7 +130,6 @@ def register_unknown_staff(container: Container) -> None:
         topic=topics.OUTREACH_STATUS,
         group_id=GROUPS[topics.OUTREACH_STATUS],
         model=OutreachStatusChanged,
-        handler=hold,
         handler_many=hold_many,
         uow_factory=rt.uow,
         settings=rt.settings,
