@@ -94,7 +94,7 @@ async def decide(stack: Stack, at: datetime, **incident: Any) -> None:
     ref, staff = f"ref_{uuid.uuid4().hex}", (f"E-{uuid.uuid4().hex[:6]}",)
     event: IncidentObserved = observed(ref, ids=staff, **{"occurred_at": at - timedelta(hours=1), **incident})
     async with c.runtime.uow() as uow:
-        await rules_handlers.on_incident(event, uow, c.config, at)
+        await rules_handlers.on_incidents([event], uow, c.config, at)
         await uow.commit()
 
 

@@ -23,7 +23,7 @@ async def decided(rules_app: FastAPI, n: int) -> None:
     c = rules_app.state.container
     async with c.runtime.uow() as uow:
         for ev in history(n, TEST_NOW, people=120):
-            await handlers.on_incident(ev, uow, c.config, ev.occurred_at + timedelta(hours=1))
+            await handlers.on_incidents([ev], uow, c.config, ev.occurred_at + timedelta(hours=1))
         await uow.commit()
 
 

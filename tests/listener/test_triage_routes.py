@@ -93,7 +93,7 @@ async def stack(tmp_path: Any) -> AsyncIterator[Stack]:
 
 async def decide(s: Stack, event: IncidentObserved) -> rules.Plan:
     async with s.rules.uow() as uow:
-        p = await rules.on_incident(event, uow, CFG, HANDLED)
+        (p,) = await rules.on_incidents([event], uow, CFG, HANDLED)
         await uow.commit()
     return p
 

@@ -74,7 +74,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
 async def decide(s: Stack, event: IncidentObserved) -> list[OutreachRequested]:
     """Rules decide ``event``; the OutreachRequested events queued so far."""
     async with s.rules.uow() as uow:
-        await rules.on_incident(event, uow, CFG, HANDLED)
+        await rules.on_incidents([event], uow, CFG, HANDLED)
         await uow.commit()
     async with s.rules.session() as db:
         q = select(rules_outbox.c.payload).where(rules_outbox.c.topic == topics.OUTREACH_REQUESTED)

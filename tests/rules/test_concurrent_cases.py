@@ -28,7 +28,7 @@ CFG = handlers.RulesConfig.from_settings(RulesSettings(), load_file())
 
 async def decide(rt: Runtime, event: Any) -> None:
     async with rt.uow() as uow:
-        await handlers.on_incident(event, uow, CFG, now=OCCURRED + timedelta(minutes=5))
+        await handlers.on_incidents([event], uow, CFG, now=OCCURRED + timedelta(minutes=5))
         await uow.commit()
 
 

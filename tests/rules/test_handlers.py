@@ -39,7 +39,7 @@ HANDLED = OCCURRED + timedelta(minutes=5)  # when the consumer handles an event,
 
 async def handle(rt: Runtime, event: Any, cfg: handlers.RulesConfig = CFG, now: datetime = HANDLED) -> handlers.Plan:
     async with rt.uow() as uow:
-        p = await handlers.on_incident(event, uow, cfg, now)
+        (p,) = await handlers.on_incidents([event], uow, cfg, now)
         await uow.commit()
     return p
 
@@ -138,7 +138,7 @@ async def test_closed_case_is_not_merged_into(rt: Runtime) -> None:
         unit="ICU",
     )
     async with rt.uow() as uow:
-        await handlers.on_status(closed, uow)
+        await handlers.on_statuses([closed], uow)
         await uow.commit()
     await handle(rt, observed(ids=("E1",), harm_level="severe"))
     assert len(await published(rt)) == 2
@@ -217,8 +217,7 @@ async def test_a_batch_reads_the_rule_set_versions_once_and_a_new_version_is_see
     sa_event.listen(engine, "before_cursor_execute", seen)
     try:
         async with rt.uow() as uow:  # one consumed batch = one unit of work
-            await handlers.on_incident(observed(ids=("E1", "E2")), uow, CFG, HANDLED)
-            await handlers.on_incident(observed(ids=("E3",)), uow, CFG, HANDLED)
+            await handlers.on_incidents([observed(ids=("E1", "E2")), observed(ids=("E3",))], uow, CFG, HANDLED)
             newest = [q for q in statements if q.startswith("SELECT rulesets.scope, max(rulesets.version)")]
             assert len(newest) == 1
             # Opening a case publishes the people just added without reading them back.

@@ -60,7 +60,7 @@ def referral(kind: str = "colleague", urgency: Urgency = Urgency.WITHIN_HOURS, *
 
 async def handle(rt: Runtime, event: ReferralObserved) -> handlers.Plan:
     async with rt.uow() as uow:
-        p = await referrals.on_referral(event, uow, CFG, POLICIES, HANDLED)
+        (p,) = await referrals.on_referrals([event], uow, CFG, POLICIES, HANDLED)
         await uow.commit()
     return p
 
@@ -158,7 +158,8 @@ async def test_a_resent_referral_is_decided_once_and_logged(rt: Runtime) -> None
 
 async def test_a_self_referral_of_someone_with_an_open_case_escalates_it_not_a_second_case(rt: Runtime) -> None:
     async with rt.uow() as uow:
-        await handlers.on_incident(observed(ids=("E-200",), harm_level="moderate", category="fall"), uow, CFG, HANDLED)
+        incident = observed(ids=("E-200",), harm_level="moderate", category="fall")
+        await handlers.on_incidents([incident], uow, CFG, HANDLED)
         await uow.commit()
     before = await published(rt)
     await handle(rt, referral("self", Urgency.IMMEDIATE, occurred_at=OCCURRED + timedelta(hours=5)))

@@ -39,7 +39,7 @@ async def decide(app: Any, ref: str, *ids: str, **kw: Any) -> list[str]:
     """Decide one incident; return the case ids it published."""
     rt = app.state.container.runtime
     async with rt.uow() as uow:
-        await handlers.on_incident(observed(ref, ids=ids, **kw), uow, app.state.container.config, HANDLED)
+        await handlers.on_incidents([observed(ref, ids=ids, **kw)], uow, app.state.container.config, HANDLED)
         await uow.commit()
     async with rt.session() as s:
         payloads = (await s.execute(select(outbox.c.payload).order_by(outbox.c.id))).scalars()
@@ -56,7 +56,7 @@ async def close(app: Any, case_id: str) -> None:
         unit="ICU",
     )
     async with app.state.container.runtime.uow() as uow:
-        await handlers.on_status(event, uow)
+        await handlers.on_statuses([event], uow)
         await uow.commit()
 
 

@@ -202,7 +202,7 @@ async def test_referrals_in_a_batch_decide_as_one_after_another(rt: Runtime, rt2
         await uow.commit()
     for event in events:
         async with rt2.uow() as uow:
-            await referrals.on_referral(event, uow, CFG, POLICIES, HANDLED)
+            await referrals.on_referrals([event], uow, CFG, POLICIES, HANDLED)
             await uow.commit()
     batch, sequential = await snapshot(rt), await snapshot(rt2)
     for key in batch:

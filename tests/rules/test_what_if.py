@@ -70,7 +70,7 @@ async def ingest(app: Any, events: list[IncidentObserved], draft: str | None = N
     for i in range(0, len(events), 250):
         async with c.runtime.uow() as uow:
             for ev in events[i : i + 250]:
-                await handlers.on_incident(ev, uow, c.config, ev.occurred_at + timedelta(hours=1))
+                await handlers.on_incidents([ev], uow, c.config, ev.occurred_at + timedelta(hours=1))
             await uow.commit()
 
 

@@ -32,8 +32,8 @@ from psp_rules.triage import triage_event
 
 __all__ = [
     "CHANGE", "DEFAULT_SCOPE", "Decided", "Plan", "RuleSetCache", "RulesConfig", "action_json", "apply_plan",
-    "decision_row", "effective_ruleset", "effective_rulesets", "on_incident", "on_incidents", "on_status",
-    "on_statuses", "outreach_event", "plan", "status_is_relevant", "to_incident",
+    "decision_row", "effective_ruleset", "effective_rulesets", "on_incidents", "on_statuses", "outreach_event",
+    "plan", "status_is_relevant", "to_incident",
 ]  # fmt: skip
 
 log = logging.getLogger("psp.rules")
@@ -98,16 +98,12 @@ async def plan(
     return decide_in(book, event, ruleset, cfg)
 
 
-async def on_incident(event: IncidentObserved, uow: UnitOfWork, cfg: RulesConfig, now: datetime) -> Plan:
-    """Decide on one incident version (``on_incidents`` of a batch of one)."""
-    return (await on_incidents([event], uow, cfg, now))[0]
-
-
 async def on_incidents(
     events: Sequence[IncidentObserved], uow: UnitOfWork, cfg: RulesConfig, now: datetime
 ) -> list[Plan]:
-    """Decide on incident versions in order (each on its event time); persist cases, merges and the decisions
-    stamped with the handling time ``now``; queue the outreach events. A constant number of statements."""
+    """Decide on incident versions in order (each on its event time; one incident is a batch of one); persist
+    cases, merges and the decisions stamped with the handling time ``now``; queue the outreach events. A constant
+    number of statements."""
     session, refs = uow.session, [e.incident_ref for e in events]
     names = lookup_names(events)
     await CaseRepository(session).lock_people(names, refs)  # before reading open cases
@@ -169,11 +165,6 @@ def apply_plan(
 def status_is_relevant(event: OutreachStatusChanged) -> bool:
     """Only 'closed' changes anything here; other statuses are acknowledged without a transaction."""
     return event.status is OutreachStatus.CLOSED
-
-
-async def on_status(event: OutreachStatusChanged, uow: UnitOfWork) -> None:
-    """A closed outreach closes its case, so later incidents open a new one instead of merging."""
-    await on_statuses([event], uow)
 
 
 async def on_statuses(events: Sequence[OutreachStatusChanged], uow: UnitOfWork) -> None:

@@ -100,13 +100,6 @@ def _names(event: ReferralObserved) -> list[str]:
     return [n for s in (event.person, event.referrer) if s is not None for n in s.names()]
 
 
-async def on_referral(
-    event: ReferralObserved, uow: UnitOfWork, cfg: RulesConfig, policies: ReferralPolicies, now: datetime
-) -> Plan:
-    """Decide on one referral (``on_referrals`` of a batch of one)."""
-    return (await on_referrals([event], uow, cfg, policies, now))[0]
-
-
 async def on_referrals(
     events: Sequence[ReferralObserved], uow: UnitOfWork, cfg: RulesConfig, policies: ReferralPolicies, now: datetime
 ) -> list[Plan]:

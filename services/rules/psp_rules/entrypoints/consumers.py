@@ -21,11 +21,8 @@ GROUP_REFERRALS = "psp-rules.referrals"
 
 
 def register(container: Container) -> None:
-    """Subscribe the rules service's topics."""
+    """Subscribe the rules service's topics (set-based handlers; one event is a batch of one)."""
     rt = container.runtime
-
-    async def on_incident(event: IncidentObserved, uow: UnitOfWork) -> None:
-        await handlers.on_incident(event, uow, container.config, container.clock.now())
 
     async def on_incidents(events: list[IncidentObserved], uow: UnitOfWork) -> None:
         await handlers.on_incidents(events, uow, container.config, container.clock.now())
@@ -35,7 +32,6 @@ def register(container: Container) -> None:
         topic=topics.INCIDENT_OBSERVED,
         group_id=GROUP,
         model=IncidentObserved,
-        handler=on_incident,
         handler_many=on_incidents,
         uow_factory=rt.uow,
         settings=rt.settings,
@@ -47,7 +43,6 @@ def register(container: Container) -> None:
         topic=topics.OUTREACH_STATUS,
         group_id=GROUP_STATUS,
         model=OutreachStatusChanged,
-        handler=handlers.on_status,
         handler_many=handlers.on_statuses,
         uow_factory=rt.uow,
         settings=rt.settings,
@@ -56,9 +51,6 @@ def register(container: Container) -> None:
         relevant=handlers.status_is_relevant,
         markers=(status_marker(OutreachStatus.CLOSED),),
     )
-
-    async def on_referral(event: ReferralObserved, uow: UnitOfWork) -> None:
-        await referrals.on_referral(event, uow, container.config, container.referral_policies, container.clock.now())
 
     async def on_referrals(events: list[ReferralObserved], uow: UnitOfWork) -> None:
         now = container.clock.now()
@@ -69,7 +61,6 @@ def register(container: Container) -> None:
         topic=topics.REFERRAL_OBSERVED,
         group_id=GROUP_REFERRALS,
         model=ReferralObserved,
-        handler=on_referral,
         handler_many=on_referrals,
         uow_factory=rt.uow,
         settings=rt.settings,
