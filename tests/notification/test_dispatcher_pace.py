@@ -122,8 +122,10 @@ async def test_a_chunk_is_claimed_and_marked_in_one_transaction_each(pg_url: str
             assert await env.c.dispatcher.deliver_due(env.clock.now()) == 6
         finally:
             sa_event.remove(engine, "before_cursor_execute", seen)
-        # Six sent pages: read and leased in one statement, marked in one; their cases moved in one.
-        assert statements.count("WITH due") == 1 and statements.count("UPDATE pages") == 1, statements
+        # Six sent pages: read and leased in one statement, marked in one (which reads and locks their assignments
+        # too); their cases moved in one.
+        assert statements.count("WITH due") == 1 and statements.count("WITH rec") == 1, statements
+        assert not any(s.startswith(("UPDATE pages", "SELECT assignments")) for s in statements), statements
         assert statements.count("UPDATE cases") == 1, statements
         assert [p["state"] for p in await env.pages()] == ["sent"] * 6
         notified = [s for s, _ in await env.statuses() if s == "notified"]

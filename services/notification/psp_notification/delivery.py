@@ -235,10 +235,10 @@ class Delivery:
             return [], []
         marks = [self._mark_of(o) for o in outcomes]
         recorded = await claims.record(uow.session, marks)
-        kept = [(o, m) for o, m in zip(outcomes, marks, strict=True) if m.page_id in recorded]
+        kept = [(o, m) for o, m in zip(outcomes, marks, strict=True) if m.page_id in recorded.ids]
         sent = [o for o, _ in kept if o.kind is not None]
         failed = [o for o, m in kept if m.state == PageState.FAILED]
-        await self._statuses(uow, sent, failed)
+        await self._statuses(uow, sent, failed, recorded.held)
         return sent, failed
 
     def _mark_of(self, o: Outcome) -> claims.Mark:
@@ -254,14 +254,17 @@ class Delivery:
         due = o.done + backoff(self.settings.send_retry_s, page.attempts)
         return claims.Mark(page_id, o.owner, PageState.PENDING, due_at=due, last_error=o.error)
 
-    async def _statuses(self, uow: UnitOfWork, sent: list[Outcome], failed: list[Outcome]) -> None:
-        """The assignments learn what happened to their supporter pages: notified, or undeliverable (next backup)."""
+    async def _statuses(
+        self, uow: UnitOfWork, sent: list[Outcome], failed: list[Outcome], rows: list[Any] | None
+    ) -> None:
+        """The assignments learn what happened to their supporter pages: notified, or undeliverable (next backup).
+        ``rows``: the assignments as read and locked by the statement that recorded the pages (None: read here)."""
         assignments = AssignmentRepository(uow)
         paged = [o for o in (*sent, *failed) if o.page.asks_supporter]
         lost = [str(o.page.assignment_id) for o in failed if o.page.asks_supporter]
         # A notified assignment needs only the page just sent; one that pages its next backup needs all of them.
         held = await assignments.get_many(
-            (str(o.page.assignment_id) for o in paged), pages_for=lost, known=[o.page for o in paged]
+            (str(o.page.assignment_id) for o in paged), pages_for=lost, known=[o.page for o in paged], rows=rows
         )
         for o in paged:
             a, page_id = held.get(str(o.page.assignment_id)), int(o.page.id or 0)

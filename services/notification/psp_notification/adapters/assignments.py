@@ -64,16 +64,19 @@ class AssignmentRepository:
         return self._seen_as(_assignment_of(row, await self._pages_of([assignment_id])))
 
     async def get_many(
-        self, ids: Iterable[str], *, pages_for: Iterable[str] | None = None, known: Iterable[Page] = ()
-    ) -> dict[str, Assignment]:
+        self, ids: Iterable[str], *, pages_for: Iterable[str] | None = None, known: Iterable[Page] = (),
+        rows: list[Any] | None = None,
+    ) -> dict[str, Assignment]:  # fmt: skip
         """Several assignments, locked in id order; unknown ids are left out. Each with all its pages (two queries);
         or, given ``pages_for``, only those load theirs and the others hold just their pages among ``known`` (the
-        caller's copies, e.g. pages it has just sent: enough for a method that touches only such a page)."""
+        caller's copies, e.g. pages it has just sent: enough for a method that touches only such a page).
+        ``rows``: their rows, already read and locked by the caller's statement (not read again; others ignored)."""
         wanted = sorted(set(ids))
         if not wanted:
             return {}
-        query = select(assignments).where(one_of(self.session, assignments.c.assignment_id, wanted))
-        rows = (await self.session.execute(query.order_by(assignments.c.assignment_id).with_for_update())).all()
+        if rows is None:
+            query = select(assignments).where(one_of(self.session, assignments.c.assignment_id, wanted))
+            rows = (await self.session.execute(query.order_by(assignments.c.assignment_id).with_for_update())).all()
         loaded = wanted if pages_for is None else sorted(set(pages_for))
         by_assignment: dict[str, list[Page]] = {aid: [] for aid in wanted}
         for p in await self._pages_of(loaded) if loaded else ():
@@ -81,7 +84,7 @@ class AssignmentRepository:
         for p in known:
             if str(p.assignment_id) in by_assignment and str(p.assignment_id) not in loaded:
                 by_assignment[str(p.assignment_id)].append(p)
-        found = [_assignment_of(r, by_assignment[r.assignment_id]) for r in rows]
+        found = [_assignment_of(r, by_assignment[r.assignment_id]) for r in rows if r.assignment_id in by_assignment]
         return {a.assignment_id: self._seen_as(a) for a in found}
 
     async def states_of(self, ids: Iterable[str], *, lock: bool = True) -> dict[str, AssignmentState]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, literal_column, select, text, update
+from sqlalchemy import BigInteger, bindparam, column, literal_column, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import dialect_of
@@ -104,8 +104,11 @@ class Mark:
 
 
 # Sent: channel, sent_at, ack_deadline and no error; not sent: the error, a retry's due time. The lease ends.
+# The assignments of the supporter pages recorded sent or failed are read and locked (in id order) by the same
+# statement: they learn what happened next (Delivery._statuses).
+_HELD = ", ".join(f"held.{c.name}" for c in assignments.c)
 _RECORD_PG = text(
-    "UPDATE pages SET state = v.state, channel = COALESCE(v.channel, pages.channel), "
+    "WITH rec AS (UPDATE pages SET state = v.state, channel = COALESCE(v.channel, pages.channel), "  # noqa: S608
     "sent_at = COALESCE(v.sent_at, pages.sent_at), "
     "ack_deadline = CASE WHEN v.state = 'sent' THEN v.ack_deadline ELSE pages.ack_deadline END, "
     "due_at = COALESCE(v.due_at, pages.due_at), last_error = v.last_error, lease_until = NULL "
@@ -114,16 +117,30 @@ _RECORD_PG = text(
     "CAST(:due AS timestamptz[]), CAST(:errors AS varchar[])) "
     "AS v(id, owner, state, channel, sent_at, ack_deadline, due_at, last_error) "
     "WHERE pages.id = v.id AND pages.state = 'sending' AND pages.lease_owner = v.owner "
-    "RETURNING pages.id"
-)
+    "RETURNING pages.id, pages.assignment_id, pages.purpose, pages.state), "
+    "held AS MATERIALIZED (SELECT assignments.* FROM assignments WHERE assignments.assignment_id IN "
+    "(SELECT rec.assignment_id FROM rec WHERE rec.purpose = 'page' AND rec.state IN ('sent', 'failed')) "
+    "ORDER BY assignments.assignment_id FOR UPDATE) "
+    f"SELECT rec.id AS recorded_id, {_HELD} FROM rec LEFT JOIN held ON held.assignment_id = rec.assignment_id"
+).columns(column("recorded_id", BigInteger), *assignments.c)
 
 
-async def record(session: AsyncSession, marks: Sequence[Mark]) -> set[int]:
-    """Record every mark whose lease is still held; the ids recorded. One statement on PostgreSQL."""
+@dataclass(frozen=True)
+class Recorded:
+    """The ids of the pages recorded and, on PostgreSQL, the rows of their supporter pages' assignments, read and
+    locked by the same statement (None elsewhere: the caller reads them)."""
+
+    ids: set[int]
+    held: list[Any] | None = None
+
+
+async def record(session: AsyncSession, marks: Sequence[Mark]) -> Recorded:
+    """Record every mark whose lease is still held. One statement on PostgreSQL (which also locks and reads the
+    assignments of the supporter pages recorded)."""
     if not marks:
-        return set()
+        return Recorded(set(), [])
     if dialect_of(session) != "postgresql":
-        return await _record_each(session, marks)
+        return Recorded(await _record_each(session, marks))
     params = {
         "ids": [m.page_id for m in marks],
         "owners": [m.owner for m in marks],
@@ -134,7 +151,9 @@ async def record(session: AsyncSession, marks: Sequence[Mark]) -> set[int]:
         "due": [m.due_at for m in marks],
         "errors": [m.last_error for m in marks],
     }
-    return set((await session.execute(_RECORD_PG, params)).scalars())
+    rows = (await session.execute(_RECORD_PG, params)).all()
+    held = {r.assignment_id: r for r in rows if r.assignment_id is not None}
+    return Recorded({r.recorded_id for r in rows}, [held[a] for a in sorted(held)])
 
 
 async def _record_each(session: AsyncSession, marks: Sequence[Mark]) -> set[int]:
