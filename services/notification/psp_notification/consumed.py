@@ -119,23 +119,25 @@ async def _ensure_cases(
 ) -> list[CaseRef]:
     """Each event's case, stored first if its request has not arrived yet: the first event of a
     case stores it, and every event of the case carries the correlation id it was stored with."""
+    ids = [str(e.case_id) for e in events]  # each event's ids as text once (UUID.__str__ is Python code)
     rows: dict[str, dict[str, Any]] = {}
-    for event in events:
-        rows.setdefault(str(event.case_id), _case_row(event, status, now))
+    for case_id, event in zip(ids, events, strict=True):
+        if case_id not in rows:
+            rows[case_id] = _case_row(case_id, event, status, now)
     await repo.insert_cases(list(rows.values()))
     stored = await repo.correlations_of(rows)
-    return [_case_ref(e, stored.get(str(e.case_id))) for e in events]
+    return [_case_ref(case_id, e, stored.get(case_id)) for case_id, e in zip(ids, events, strict=True)]
 
 
-def _case_ref(event: Placed, correlation: str | None) -> CaseRef:
+def _case_ref(case_id: str, event: Placed, correlation: str | None) -> CaseRef:
     """The case an event's status changes carry: the stored correlation id, the event's own facts."""
     correlation = correlation or str(event.correlation_id)
-    return CaseRef(str(event.case_id), correlation, event.facility, event.unit, event.urgency.value)
+    return CaseRef(case_id, correlation, event.facility, event.unit, event.urgency.value)
 
 
-def _case_row(event: Placed, status: OutreachStatus, now: datetime) -> dict[str, Any]:
+def _case_row(case_id: str, event: Placed, status: OutreachStatus, now: datetime) -> dict[str, Any]:
     return {
-        "case_id": str(event.case_id),
+        "case_id": case_id,
         "correlation_id": str(event.correlation_id),
         "facility": event.facility,
         "unit": event.unit,
