@@ -1,7 +1,7 @@
 """Notification subscribers: thin adapters from topics to handlers (inbox dedupe, DB commit, then offset).
 
-A consumed batch's new events are handled set-based (``consumed``) in one unit of work; a batch that fails
-falls back to one event at a time (the same functions with one event), so a poison event is dead-lettered alone.
+A consumed batch's new events are handled set-based (``consumed``) in one unit of work; one event is a batch of
+one (batching off, and the fallback of a batch that failed, so a poison event is dead-lettered alone).
 """
 
 from __future__ import annotations
@@ -29,22 +29,13 @@ def register(c: Container) -> None:
     """Subscribe the three input topics."""
     rt = c.runtime
 
-    async def matched(event: SupporterMatched, uow: UnitOfWork) -> None:
-        await matched_many([event], uow)
-
     async def matched_many(events: list[SupporterMatched], uow: UnitOfWork) -> None:
         await consumed.matched(events, uow, c.settings, c.clock.now())
         uow.after_commit(c.dispatcher.wake)  # the pages are due now: do not wait for the poll
 
-    async def unmatched(event: SupporterUnmatched, uow: UnitOfWork) -> None:
-        await unmatched_many([event], uow)
-
     async def unmatched_many(events: list[SupporterUnmatched], uow: UnitOfWork) -> None:
         await consumed.unmatched(events, uow, c.clock.now())
         uow.after_commit(c.dispatcher.wake)
-
-    async def requested(event: OutreachRequested, uow: UnitOfWork) -> None:
-        await requested_many([event], uow)
 
     async def requested_many(events: list[OutreachRequested], uow: UnitOfWork) -> None:
         await consumed.requested(events, uow, c.clock.now())
@@ -54,7 +45,6 @@ def register(c: Container) -> None:
         topic=topics.SUPPORTER_MATCHED,
         group_id=GROUP,
         model=SupporterMatched,
-        handler=matched,
         handler_many=matched_many,
         uow_factory=rt.uow,
         settings=rt.settings,
@@ -66,7 +56,6 @@ def register(c: Container) -> None:
         topic=topics.SUPPORTER_UNMATCHED,
         group_id=GROUP_UNMATCHED,
         model=SupporterUnmatched,
-        handler=unmatched,
         handler_many=unmatched_many,
         uow_factory=rt.uow,
         settings=rt.settings,
@@ -78,7 +67,6 @@ def register(c: Container) -> None:
         topic=topics.OUTREACH_REQUESTED,
         group_id=GROUP_REQUESTED,
         model=OutreachRequested,
-        handler=requested,
         handler_many=requested_many,
         uow_factory=rt.uow,
         settings=rt.settings,
