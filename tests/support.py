@@ -209,6 +209,10 @@ async def scans_of(url: str, statement: Any, params: dict[str, Any]) -> list[tup
             plan = (await conn.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"))).scalar_one()
     finally:
         await engine.dispose()
+    return _scans(plan)
+
+
+def _scans(plan: Any) -> list[tuple[str, str, int]]:
     plan = json.loads(plan) if isinstance(plan, str) else plan
     found: list[tuple[str, str, int]] = []
 
@@ -222,6 +226,30 @@ async def scans_of(url: str, statement: Any, params: dict[str, Any]) -> list[tup
 
     walk(plan[0]["Plan"])
     return found
+
+
+async def write_scans(url: str, statement: Any, params: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """``scans_of`` for a statement that writes (an UPDATE has no ``.params``): run under ``EXPLAIN ANALYZE`` with
+    its parameters bound by the driver (after ANALYZE), in a transaction rolled back."""
+    from sqlalchemy import event, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    def explain(_c: Any, _cur: Any, sql: str, parameters: Any, _ctx: Any, _many: bool) -> tuple[str, Any]:
+        return "EXPLAIN (ANALYZE, FORMAT JSON) " + sql, parameters
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("ANALYZE"))
+            await conn.commit()
+            event.listen(conn.sync_connection, "before_cursor_execute", explain, retval=True)
+            trans = await conn.begin()
+            result = await conn.execute(statement, params)
+            plan = result.cursor.fetchall()[0][0]  # type: ignore[attr-defined]
+            await trans.rollback()
+    finally:
+        await engine.dispose()
+    return _scans(plan)
 
 
 class Rendezvous:

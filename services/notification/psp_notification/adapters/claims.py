@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, column, literal_column, select, text, update
+from sqlalchemy import BigInteger, bindparam, column, literal_column, select, text, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import dialect_of
 from psp_notification.adapters.orm import assignments, contacts, pages
-from psp_notification.adapters.repository import claimable, leased_by, page_of
+from psp_notification.adapters.repository import leased_by, page_of
 from psp_notification.domain.model import AssignmentState, Page, PageState
 
 
@@ -36,14 +36,31 @@ class Claim:
     channels: list[dict[str, str]] | None
 
 
+def _branch(due: Any, restricted: bool) -> Any:
+    """One kind of claimable page, earliest due first, up to ``n`` of them, locked (others' locks skipped)."""
+    due = due.where(pages.c.id.not_in(bindparam("skip", expanding=True)))
+    if restricted:
+        due = due.where(pages.c.id.in_(bindparam("only", expanding=True)))
+    return due.order_by(pages.c.due_at, pages.c.id).limit(bindparam("n")).with_for_update(skip_locked=True).subquery()
+
+
 @functools.cache
 def _claim(restricted: bool) -> Any:
     """``UPDATE pages ... WHERE id IN (due ids) RETURNING pages.*, assignment state, recipient's channels``, built
-    once (with or without an id list)."""
-    due = select(pages.c.id).where(claimable(bindparam("now")), pages.c.id.not_in(bindparam("skip", expanding=True)))
-    if restricted:
-        due = due.where(pages.c.id.in_(bindparam("only", expanding=True)))
-    due = due.order_by(pages.c.due_at, pages.c.id).limit(bindparam("n")).with_for_update(skip_locked=True)
+    once (with or without an id list).
+
+    The two kinds of claimable page (pending and due; leased, lease run out) are read apart, each in due order
+    through ``ix_pages_state_due`` and cut at ``n``, then merged: one query with their ``OR`` read and sorted every
+    pending page before the limit, so each claim in a backlog cost as much as the backlog.
+    """
+    cols = (pages.c.id, pages.c.due_at)
+    now: Any = bindparam("now")
+    pending = _branch(select(*cols).where(pages.c.state == PageState.PENDING.value, pages.c.due_at <= now), restricted)
+    expired = _branch(
+        select(*cols).where(pages.c.state == PageState.SENDING.value, pages.c.lease_until <= now), restricted
+    )
+    both = union_all(select(pending.c.id, pending.c.due_at), select(expired.c.id, expired.c.due_at)).subquery()
+    due = select(both.c.id).order_by(both.c.due_at, both.c.id).limit(bindparam("n"))
     chosen = due.cte("due").prefix_with("MATERIALIZED", dialect="postgresql")  # read once: one set of ids
     # Qualified by hand: SQLite's RETURNING drops the table name, and assignments has an assignment_id too.
     state = select(assignments.c.state).where(assignments.c.assignment_id == literal_column("pages.assignment_id"))
