@@ -167,3 +167,39 @@ async def test_a_failed_publish_loses_nothing_and_a_dropped_hand_over_is_read_fr
     await c.engine.dispose()
     assert seqs(c.broker, "c2") == [0, 1, 2, 3, 4]
     assert await env.pending() == 0
+
+
+@pytest.mark.postgres
+async def test_the_table_is_read_when_it_may_hold_rows_not_handed_over_not_after_every_round(pg_url: str) -> None:
+    """Once a relay has read the table empty, rounds that publish what they hold leave it alone (each read walked
+    every deleted row VACUUM had not yet removed); a dropped hand-over, a failure or an idle poll make it look."""
+    e = Env(pg_url, capacity=3)
+    a = e.instance()
+    try:
+        async with a.engine.begin() as conn:
+            await conn.run_sync(e.metadata.create_all)
+        with counting(a.engine) as seen:
+            assert await a.relay.relay_once() == 0  # a fresh relay reads the table (a crashed process's rows)
+        assert seen.kinds()["SELECT outbox"] == 1
+        assert seen.seen[1] == "SET LOCAL enable_seqscan = off"  # through the primary key, whatever the statistics
+        await a.commit(("c1", 0), ("c1", 1))
+        with counting(a.engine) as seen:
+            await a.drain()
+        assert len(seen) == 1 and seen.seen[0].startswith("WITH gone AS")  # published from memory; no table read
+        await a.commit(("c1", 2), ("c1", 3))
+        await a.commit(("c1", 4), ("c1", 5))  # past capacity: what it held is dropped, the table has it
+        await a.commit(("c1", 6))  # held, but older rows are only in the table: no doomed try from memory first
+        with counting(a.engine) as seen:
+            await a.drain()
+        assert seen.kinds()["SELECT outbox"] == 1 and not [s for s in seen.seen if s.startswith("WITH gone")]
+        assert seqs(a.broker, "c1") == [0, 1, 2, 3, 4, 5, 6]
+        assert not a.relay.look and not a.relay.behind and await a.relay.relay_once() == 0
+    finally:
+        await a.engine.dispose()
+
+
+async def test_the_signal_says_whether_work_woke_it() -> None:
+    signal = OutboxSignal()
+    assert await signal.wait(0) is False  # an idle poll: the relay then reads the table
+    signal.notify()
+    assert await signal.wait(60) is True  # set already: returns at once

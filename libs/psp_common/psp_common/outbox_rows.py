@@ -37,6 +37,7 @@ class OutboxSignal:
         self._event = asyncio.Event()
         self._rows: dict[int, OutboxRow] = {}
         self._capacity = capacity
+        self.dropped = False  # rows were dropped at capacity: only the table has them (the relay clears this)
 
     def notify(self) -> None:
         """Tell the relay there is work."""
@@ -50,6 +51,7 @@ class OutboxSignal:
         """
         if len(self._rows) + len(rows) > self._capacity:
             self._rows.clear()
+            self.dropped = True
         else:
             self._rows.update((r.id, r) for r in rows)
         self._event.set()
@@ -72,13 +74,15 @@ class OutboxSignal:
         """How many rows are held."""
         return len(self._rows)
 
-    async def wait(self, timeout: float) -> None:
-        """Wait for work or ``timeout`` seconds, whichever comes first."""
+    async def wait(self, timeout: float) -> bool:
+        """Wait for work or ``timeout`` seconds, whichever comes first; whether work was signalled."""
+        woken = True
         try:
             await asyncio.wait_for(self._event.wait(), timeout)
         except TimeoutError:
-            pass
+            woken = False
         self._event.clear()
+        return woken
 
 
 @functools.cache
