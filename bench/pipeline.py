@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -243,6 +244,9 @@ class PipelineSystem(System):
         await self.receiver.stop()
         if self.stack is not None:
             await asyncio.to_thread(self.stack.stop)
+        if os.environ.get("PSP_BENCH_KEEP_DATABASES"):
+            print("   kept the pipeline's databases:", {n: dsn.rsplit("/", 1)[1] for n, (dsn, _) in self.dbs.items()})
+            return
         for dsn, _ in self.dbs.values():
             with contextlib.suppress(Exception):
                 await drop_database(self.pg_admin_dsn, dsn.rsplit("/", 1)[1])
