@@ -8,16 +8,21 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 from faststream.kafka import KafkaBroker
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from psp_common.db import OutboxSignal, UnitOfWork, make_engine, messaging_tables, new_metadata
-from psp_common.outbox import OutboxRelay
+from psp_common.outbox import OutboxRelay, _claim_pg
 from tests.statements import counting
+from tests.support import write_scans
+
+BACKLOG = 5000
+CREATED = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
 class FakeBroker:
@@ -203,3 +208,22 @@ async def test_the_signal_says_whether_work_woke_it() -> None:
     assert await signal.wait(0) is False  # an idle poll: the relay then reads the table
     signal.notify()
     assert await signal.wait(60) is True  # set already: returns at once
+
+
+@pytest.mark.postgres
+async def test_a_memory_round_behind_a_backlog_does_not_count_the_backlog(pg_url: str) -> None:
+    """Thousands of rows the relay was not handed sit below the ones it holds: the round's one statement must find
+    out (a mismatch) by reading about as many rows as it holds, not by counting the backlog every round."""
+    e = Env(pg_url)
+    a = e.instance()
+    try:
+        async with a.engine.begin() as conn:
+            await conn.run_sync(e.metadata.create_all)
+            row = {"topic": "t.out", "key": "k", "payload": b"{}", "headers": {}, "created_at": CREATED, "attempts": 0}
+            await conn.execute(insert(e.outbox), [{**row, "event_id": f"e-{i}"} for i in range(BACKLOG)])
+    finally:
+        await a.engine.dispose()
+    ids = [BACKLOG - 2, BACKLOG - 1, BACKLOG]  # the newest three: held
+    params = {"ids": ids, "max": ids[-1], "upto": len(ids) + 1, "key": 1}
+    scans = await write_scans(pg_url, _claim_pg(e.outbox), params)
+    assert scans and sum(read for _, _, read in scans) < 50, scans
