@@ -9,7 +9,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from psp_common.db import aware, get_by, insert_or_skip, update_by
-from psp_common.deferred import defer_insert, deferred_rows, flush_deferred
+from psp_common.deferred import defer_insert
 from psp_matching.adapters.case_rows import assignment_values, case_values, member_values, to_case
 from psp_matching.adapters.orm import assignments, cases, members, supported
 from psp_matching.adapters.tally import record
@@ -18,11 +18,9 @@ from psp_matching.domain.cases import Assignment, Case, TeamMember
 ACTIVE = "active"
 SUPERSEDED = "superseded"
 LOADED = "psp.matching.loaded_cases"  # case id -> its row as read or last written (saved only when changed)
-# A new case and its assignment are queued (``defer_insert``) and written in one insert per table when the
-# transaction commits, so a batch of new cases costs four inserts, not four per case. Reads in the same
-# transaction see them: ``get`` and the writes to an existing case flush first when the case is queued;
-# ``supporting`` adds the queued rows to what it reads.
-QUEUED_CASES = "psp.matching.queued_cases"
+# A coordinator's re-match or assignment saves one case per transaction, last: its new rows are queued
+# (``defer_insert``) and written when the transaction commits; nothing reads them back before. (Consumed events
+# are written by ``adapters.batch``.)
 
 
 def row_values(row: Any) -> dict[str, Any]:
@@ -57,18 +55,11 @@ class CaseRepository:
     def __init__(self, session: AsyncSession, cap_time_zone: str = "UTC") -> None:
         self.session, self.tz = session, cap_time_zone
 
-    def _queue(self, table: Table, row: dict[str, Any], case_id: str) -> None:
+    def _queue(self, table: Table, row: dict[str, Any]) -> None:
         defer_insert(self.session, table, row)
-        self.session.info.setdefault(QUEUED_CASES, set()).add(case_id)
-
-    async def _flush_if_queued(self, case_id: str) -> None:
-        if case_id in self.session.info.get(QUEUED_CASES, ()):
-            await flush_deferred(self.session)
-            self.session.info.pop(QUEUED_CASES, None)
 
     async def get(self, case_id: str, lock: bool = False, teams: bool = False) -> Case | None:
         """One case (locked for update while a handler decides on it); ``teams``: with its assignments' teams."""
-        await self._flush_if_queued(case_id)
         row = await get_by(self.session, cases, "case_id", case_id, lock=lock)
         if row is None:
             return None
@@ -88,9 +79,8 @@ class CaseRepository:
         values = case_values(case)
         loaded = self.session.info.setdefault(LOADED, {})
         if not case.stored:
-            self._queue(cases, values, case.case_id)
+            self._queue(cases, values)
         elif loaded.get(case.case_id) != values:
-            await self._flush_if_queued(case.case_id)
             await update_by(self.session, cases, "case_id", case.case_id, values)
         loaded[case.case_id] = values
         if case.new_assignment is not None:
@@ -103,7 +93,6 @@ class CaseRepository:
 
     async def team_on_case(self, case_id: str) -> frozenset[str]:
         """Supporters on the case's active assignment."""
-        await self._flush_if_queued(case_id)
         query = (
             select(members.c.supporter_ref)
             .join(assignments, assignments.c.assignment_id == members.c.assignment_id)
@@ -117,18 +106,10 @@ class CaseRepository:
             return frozenset()
         since = since.astimezone(UTC)
         params = {"people": sorted(people), "since": since}
-        found = {r[0] for r in await self.session.execute(SUPPORTING, params)}
-        queued = {  # assignments queued in this transaction (active: superseding one flushes it first)
-            r["assignment_id"]
-            for r in deferred_rows(self.session, supported)
-            if r["person_ref"] in people and r["created_at"] >= since
-        }
-        found |= {m["supporter_ref"] for m in deferred_rows(self.session, members) if m["assignment_id"] in queued}
-        return frozenset(found)
+        return frozenset(r[0] for r in await self.session.execute(SUPPORTING, params))
 
     async def _supersede(self, case_id: str) -> None:
         """Mark the case's active assignments superseded."""
-        await self._flush_if_queued(case_id)
         await self.session.execute(
             update(assignments)
             .where(assignments.c.case_id == case_id, assignments.c.status == ACTIVE)
@@ -139,16 +120,13 @@ class CaseRepository:
         """Queue an assignment, whom it supports and its team (primary, co-facilitators), counted."""
         team = [member_values(m) for m in a.members()]
         for row in await record(self.session, team, self.tz):
-            self._queue(members, row, a.case_id)
-        self._queue(assignments, assignment_values(a), a.case_id)
+            self._queue(members, row)
+        self._queue(assignments, assignment_values(a))
         for p in sorted(set(a.supported)):
-            self._queue(
-                supported, {"assignment_id": a.assignment_id, "person_ref": p, "created_at": a.created_at}, a.case_id
-            )
+            self._queue(supported, {"assignment_id": a.assignment_id, "person_ref": p, "created_at": a.created_at})
 
     async def _join(self, m: TeamMember) -> None:
         """A backup who acknowledged joins the team: the monthly cap and fairness count them."""
-        await self._flush_if_queued(m.case_id)
         for row in await record(self.session, [member_values(m)], self.tz):
             await insert_or_skip(self.session, members, row)
 
