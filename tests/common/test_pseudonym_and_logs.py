@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 
 import pytest
@@ -18,6 +20,19 @@ def test_pseudonym_is_stable_normalized_and_keyed() -> None:
     assert "E100" not in a.pseudonym("E100")
     assert a.matches("E100", a.pseudonym("E100"), "k1")
     assert not a.matches("E101", a.pseudonym("E100"), "k1")
+
+
+def test_pseudonym_and_reference_values_are_fixed() -> None:
+    """Known values (HMAC-SHA256 of the normalized id, first 128 bits in hex): any change to the derivation shows
+    here, since every stored pseudonym and reference would stop matching."""
+    p = Pseudonymizer(b"k" * 32, "k1", reference_key=b"r" * 32)
+    assert p.pseudonym(" E100 ") == "ps_4433a5e6a2642c8a88ab39d6bbfef11d"
+    assert p.pseudonym("E100") == "ps_" + hmac.new(b"k" * 32, b"e100", hashlib.sha256).hexdigest()[:32]
+    assert p.reference("report", "rl6:R1") == "ref_30642377c0364e4debe44e8a83dc9efe"
+    assert (
+        p.reference("report", "rl6:R1")
+        == "ref_" + hmac.new(b"r" * 32, b"report\x1frl6:R1", hashlib.sha256).hexdigest()[:32]
+    )
 
 
 def test_rotation_keeps_old_key_usable() -> None:

