@@ -97,14 +97,16 @@ class Stream:
     duplicates: bool = False
     poison: int = 0
 
-    async def produce(self) -> None:
-        """Produce every report (twice if ``duplicates``), with a poison message every few."""
+    async def produce(self, until: asyncio.Event | None = None) -> None:
+        """Produce every report (twice if ``duplicates``), with a poison message every few; with ``until``, go on
+        past ``good`` reports until it is set (``good`` then counts them all)."""
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, enable_idempotence=False, request_timeout_ms=120_000
         )
         await producer.start()
         try:
-            for i in range(self.good):
+            i = 0
+            while i < self.good or (until is not None and not until.is_set()):
                 body = json.dumps(make_report(self.run, i)).encode()
                 await producer.send_and_wait(topics.OCCURRENCE_REPORTS, body, key=f"{self.run}-{i}".encode())
                 if self.duplicates:
@@ -113,6 +115,8 @@ class Stream:
                     poison = b'{"report_id": "' + f"{self.run}-poison-{i}".encode() + b'", "harm_level": 7'
                     await producer.send_and_wait(topics.OCCURRENCE_REPORTS, poison)
                     self.poison += 1
+                i += 1
+                self.good = max(self.good, i)
                 await asyncio.sleep(self.pace_s)
         finally:
             await producer.stop()

@@ -29,20 +29,52 @@ async def restart(rig: FaultRig, name: str) -> None:
     await rig.stack.wait_ready(timeout=180, names=(name,))
 
 
+# What each service has handled so far: it is mid-stream once this grows while reports keep coming.
+HANDLED = {
+    "notification": "SELECT count(*) FROM pages",
+    "matching": "SELECT count(*) FROM assignments",
+    "rules": "SELECT count(*) FROM decisions",
+    "listener": "SELECT count(*) FROM reports",
+}
+
+
+async def handled(rig: FaultRig, name: str) -> int:
+    """How many rows of the stream ``name`` has written so far."""
+    return int((await query(rig.dsns[name], HANDLED[name]))[0][0])
+
+
+async def handling(rig: FaultRig, name: str, more_than: int, timeout: float = 180.0) -> None:
+    """Wait until ``name`` handled more of the stream than ``more_than`` (it is at work: no fixed sleep)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await handled(rig, name) <= more_than:
+        assert loop.time() < deadline, f"{name} handled nothing more of the stream"
+        await asyncio.sleep(0.1)
+
+
 async def test_sigkill_each_service_mid_stream_then_restart(rig: FaultRig) -> None:
+    """Downstream first, so each service dies at work: its upstream is up, the stream goes on until the last kill,
+    and it handled more since the previous kill. Each is restarted at once: the four restarts overlap (a restart
+    is mostly waiting for the broker to assign each subscription, ~5 s apiece, so serial restarts cost minutes)."""
     run = new_run()
-    stream = Stream(rig.stack.bootstrap or "", run, good=24, pace_s=0.25)
+    stream = Stream(rig.stack.bootstrap or "", run, good=16, pace_s=0.25)
     opted_out = f"C-{run}-3"
     async with httpx.AsyncClient(timeout=10, headers=auth_headers()) as client:
         r = await client.post(f"{rig.stack.url('rules')}/v1/opt-outs", json={"staff_id": opted_out})
         assert r.status_code == 201, r.text
-    producing = asyncio.create_task(stream.produce())
-    for name in ("listener", "rules", "matching", "notification"):
-        await asyncio.sleep(1.0)
+    killed = asyncio.Event()
+    producing = asyncio.create_task(stream.produce(until=killed))
+    before = dict.fromkeys(HANDLED, 0)
+    for name in ("notification", "matching", "rules", "listener"):
+        await handling(rig, name, more_than=before[name])  # it handled more since the previous kill: it is at work
+        assert not producing.done()
         rig.stack.signal(name, signal.SIGKILL)
         rig.stack.wait_exit(name)
-        await restart(rig, name)
+        rig.stack.spawn(name)
+        before = {n: await handled(rig, n) for n in HANDLED}
+    killed.set()
     await producing
+    await rig.stack.wait_ready(timeout=180, names=tuple(HANDLED))
     await check_ledger(rig, run, good=stream.good, poison=stream.poison, suppressed=1)
     outcome = await query(rig.dsns["rules"], "SELECT outcome FROM decisions WHERE outcome LIKE '%opted out%'")
     assert outcome, "the opted-out clinician's report was not recorded as suppressed"
