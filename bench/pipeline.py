@@ -18,7 +18,7 @@ import httpx
 from aiokafka import ConsumerRecord
 
 from bench import payload, service_metrics
-from bench.autoanalyze import AutoAnalyze
+from bench.autovacuum import AutoVacuum
 from bench.systems import System
 from bench.trace import Extract
 from bench.webhook import WebhookReceiver
@@ -72,7 +72,7 @@ class PipelineSystem(System):
         self._client: httpx.AsyncClient | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self.http_errors = 0
-        self.autoanalyze: AutoAnalyze | None = None
+        self.autovacuum: AutoVacuum | None = None
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -98,9 +98,9 @@ class PipelineSystem(System):
         )
         await asyncio.to_thread(self.stack.start)
         await self.stack.wait_ready(timeout=180)
-        self.autoanalyze = AutoAnalyze([dsn for dsn, _ in self.dbs.values()])
-        if await self.autoanalyze.start():
-            print("   the server's autovacuum is off: the bench analyzes the pipeline's tables as autoanalyze would")
+        self.autovacuum = AutoVacuum([dsn for dsn, _ in self.dbs.values()])
+        if await self.autovacuum.start():
+            print("   the server's autovacuum is off: the bench vacuums and analyzes the tables as autovacuum would")
         for name, svc in self.stack.services.items():
             if svc.proc is not None:
                 self.pids[name] = svc.proc.pid
@@ -238,8 +238,8 @@ class PipelineSystem(System):
             await self._client.aclose()
         if self.stack is not None:
             await self.report_consumers(self.stack)
-        if self.autoanalyze is not None:
-            await self.autoanalyze.stop()
+        if self.autovacuum is not None:
+            await self.autovacuum.stop()
         await super().stop()
         await self.receiver.stop()
         if self.stack is not None:
