@@ -21,7 +21,7 @@ import pytest
 
 from psp_common.embedded import EmbeddedBroker
 from tests.clock import PinnedClock, pin_system_clock
-from tests.support import create_database, drop_database, pg_dsn
+from tests.support import fresh_database, pg_dsn
 
 os.environ["PSP_ENV"] = "dev"
 
@@ -107,11 +107,8 @@ def pg_admin_dsn() -> Iterator[str]:
 @pytest.fixture
 async def pg_url(pg_admin_dsn: str) -> AsyncIterator[str]:
     """SQLAlchemy async URL of a fresh, empty PostgreSQL database, dropped afterwards."""
-    dsn, url = await create_database(pg_admin_dsn)
-    try:
+    async with fresh_database(pg_admin_dsn) as (_, url):
         yield url
-    finally:
-        await drop_database(pg_admin_dsn, dsn.rsplit("/", 1)[1])
 
 
 @pytest.fixture

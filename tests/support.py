@@ -39,6 +39,16 @@ async def create_database(admin_dsn: str) -> tuple[str, str]:
     return dsn, dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
+@contextlib.asynccontextmanager
+async def fresh_database(admin_dsn: str) -> AsyncIterator[tuple[str, str]]:
+    """A throwaway database for the block: (asyncpg dsn, SQLAlchemy async URL); dropped afterwards."""
+    dsn, url = await create_database(admin_dsn)
+    try:
+        yield dsn, url
+    finally:
+        await drop_database(admin_dsn, dsn.rsplit("/", 1)[1])
+
+
 async def drop_database(admin_dsn: str, name: str) -> None:
     """Drop a throwaway database (terminating its connections)."""
     conn = await asyncpg.connect(admin_dsn)

@@ -9,18 +9,15 @@ import pytest
 
 from bench.autovacuum import AutoVacuum, autovacuum_is_on, maintain
 from bench.cpu import postgres_backends
-from tests.support import create_database, drop_database, eventually
+from tests.support import eventually, fresh_database
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 async def db(pg_admin_dsn: str) -> AsyncIterator[str]:
-    dsn, _ = await create_database(pg_admin_dsn)
-    try:
+    async with fresh_database(pg_admin_dsn) as (dsn, _):
         yield dsn
-    finally:
-        await drop_database(pg_admin_dsn, dsn.rsplit("/", 1)[1])
 
 
 async def _run(dsn: str, *statements: str) -> None:

@@ -24,7 +24,7 @@ from tests.matching.factories import NOW
 from tests.matching.test_backup_acknowledged import acknowledged
 from tests.matching.test_handlers import published, register, request
 from tests.statements import Statements, counting
-from tests.support import create_database, drop_database
+from tests.support import fresh_database
 
 pytestmark = [pytest.mark.postgres]
 
@@ -32,11 +32,8 @@ pytestmark = [pytest.mark.postgres]
 @pytest.fixture
 async def other_pg_url(pg_admin_dsn: str) -> AsyncIterator[str]:
     """A second fresh PostgreSQL database."""
-    dsn, url = await create_database(pg_admin_dsn)
-    try:
+    async with fresh_database(pg_admin_dsn) as (_, url):
         yield url
-    finally:
-        await drop_database(pg_admin_dsn, dsn.rsplit("/", 1)[1])
 
 
 async def one_at_a_time(svc: Service, events: Sequence[Any]) -> None:

@@ -39,6 +39,19 @@ def records(*events: Any) -> Msg:
     return Msg([Raw(e.model_dump_json().encode(), offset) for offset, e in enumerate(events)])
 
 
+def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every batch handed to the set-based decision from now on (it still decides them)."""
+    sizes: list[int] = []
+    decide_many = set_based.on_outreach_requested_many
+
+    async def spy(events: Any, uow: Any, deps: Any) -> None:
+        sizes.append(len(events))
+        await decide_many(events, uow, deps)
+
+    monkeypatch.setattr(set_based, "on_outreach_requested_many", spy)
+    return sizes
+
+
 async def test_the_consumers_decide_a_batch_at_once_and_skip_duplicates(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -46,14 +59,7 @@ async def test_the_consumers_decide_a_batch_at_once_and_skip_duplicates(
         await register(svc, "S-1")
         await register(svc, "S-2")
         brokers = wired(svc, monkeypatch)
-        batches: list[int] = []
-        decide_many = set_based.on_outreach_requested_many
-
-        async def spy(events: Any, uow: Any, deps: Any) -> None:
-            batches.append(len(events))
-            await decide_many(events, uow, deps)
-
-        monkeypatch.setattr(set_based, "on_outreach_requested_many", spy)
+        batches = batch_sizes(monkeypatch)
         consume = brokers[topics.OUTREACH_REQUESTED].consume
         assert consume is not None
         a, b = request(svc, ["E-1"]), request(svc, ["E-2"])
@@ -76,14 +82,7 @@ async def test_with_batching_off_each_event_is_decided_set_based_as_a_batch_of_o
     async with service_on(pg_url, kafka_batch_max=1) as svc:
         await register(svc, "S-1")
         brokers = wired(svc, monkeypatch)
-        batches: list[int] = []
-        decide_many = set_based.on_outreach_requested_many
-
-        async def spy(events: Any, uow: Any, deps: Any) -> None:
-            batches.append(len(events))
-            await decide_many(events, uow, deps)
-
-        monkeypatch.setattr(set_based, "on_outreach_requested_many", spy)
+        batches = batch_sizes(monkeypatch)
         consume = brokers[topics.OUTREACH_REQUESTED].consume
         assert consume is not None
         a, b = request(svc, ["E-1"]), request(svc, ["E-2"])

@@ -23,7 +23,7 @@ from psp_notification.entrypoints import consumers
 from tests.notification.support import T0, Env, app_env, matched
 from tests.notification.test_feeds import requested
 from tests.statements import counting
-from tests.support import create_database, drop_database
+from tests.support import fresh_database
 
 pytestmark = pytest.mark.postgres
 OFFER = ReferralFacts(kind=ReferralKind.COLLEAGUE, policy=ReferralPolicy.REACH_OUT, offer=True)
@@ -69,11 +69,8 @@ class Subscribers:
 
 @pytest.fixture
 async def other_pg_url(pg_admin_dsn: str) -> AsyncIterator[str]:
-    dsn, url = await create_database(pg_admin_dsn)
-    try:
+    async with fresh_database(pg_admin_dsn) as (_, url):
         yield url
-    finally:
-        await drop_database(pg_admin_dsn, dsn.rsplit("/", 1)[1])
 
 
 def unmatched(case_id: uuid.UUID | None = None, **over: Any) -> SupporterUnmatched:
