@@ -200,8 +200,10 @@ async def run_system(
     return rows
 
 
-def make_system(name: str, bootstrap: str, workdir: Path, args: argparse.Namespace, pg_dsn: str) -> System:
-    """Build one of the systems."""
+def make_system(
+    name: str, bootstrap: str, workdir: Path, args: argparse.Namespace, pg_dsn: str, embedded: bool = True
+) -> System:
+    """Build one of the systems (``embedded``: on the bench's own Tansu broker, not an external one)."""
     if name == "durable":
         from bench.durable import DurableSystem
 
@@ -216,6 +218,7 @@ def make_system(name: str, bootstrap: str, workdir: Path, args: argparse.Namespa
             supporters=args.supporters,
             intake=args.intake,
             partitions=args.partitions,
+            doorbell=embedded,
         )
     return RelaySystem(name, bootstrap, workdir / name, args.partitions, args.fetch_wait_ms)
 
@@ -259,7 +262,7 @@ async def amain(args: argparse.Namespace) -> int:
             bootstrap = external or (broker.bootstrap if broker else "")
             broker_pid = broker.proc.pid if broker and broker.proc else None
             try:
-                system = make_system(name, bootstrap, workdir / ("replay" if i else ""), args, dsn)
+                system = make_system(name, bootstrap, workdir / ("replay" if i else ""), args, dsn, not external)
                 rows += await run_system(system, args, broker_pid, wanted)
             finally:
                 if broker is not None:

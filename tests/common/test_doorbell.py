@@ -165,7 +165,9 @@ def test_the_stack_gives_its_services_a_doorbell_only_with_its_embedded_broker(t
     stack = Stack(workdir=tmp_path, database_urls={}, bootstrap="127.0.0.1:1")
     stack.services["rules"] = ServiceProcess("rules", 1, "", tmp_path / "rules.log")
     assert "PSP_KAFKA_DOORBELL_DIR" not in stack.env_for("rules")
+    assert stack.doorbell_dir() is None
     stack.broker = cast(Any, object())
+    assert stack.doorbell_dir() == tmp_path / "bell"
     assert stack.env_for("rules")["PSP_KAFKA_DOORBELL_DIR"] == str(tmp_path / "bell")
     stack.broker, stack.doorbell = None, True  # asked for (the fault rig, on a broker it was given)
     assert stack.env_for("rules")["PSP_KAFKA_DOORBELL_DIR"] == str(tmp_path / "bell")

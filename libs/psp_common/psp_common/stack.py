@@ -112,13 +112,21 @@ class Stack:
         )
         for other in self.services.values():
             env[f"PSP_{other.name.upper()}_URL"] = other.url
-        if self.doorbell or (self.doorbell is None and self.broker is not None):  # Tansu: see kafka.doorbell
-            env["PSP_KAFKA_DOORBELL_DIR"] = str(self.workdir / "bell")
+        bell = self.doorbell_dir()
+        if bell is not None:
+            env["PSP_KAFKA_DOORBELL_DIR"] = str(bell)
         if name == "notification":  # page links must reach this process, whatever port it got
             env["PSP_PUBLIC_BASE_URL"] = svc.url
         env.update(self._sign_in_env())
         env.update(self.extra_env)
         return env
+
+    def doorbell_dir(self) -> Path | None:
+        """The doorbell directory the services share (see kafka.doorbell), or None when they have none: by default
+        only with the stack's own (Tansu) broker; ``doorbell`` True gives them one on a broker it was given."""
+        if self.doorbell or (self.doorbell is None and self.broker is not None):
+            return self.workdir / "bell"
+        return None
 
     def _sign_in_env(self) -> dict[str, str]:
         """With the dev identity provider: its issuer for the services' token checks and the console's sign-in."""
