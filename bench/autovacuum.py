@@ -14,7 +14,10 @@ since their last vacuum (``autovacuum_vacuum_threshold``/``_scale_factor``, ``au
 ``_scale_factor``), then analyzes those changed by more than ``50 + 0.1 x rows`` since their last analysis
 (``autovacuum_analyze_threshold``/``_scale_factor``). It keeps one connection per database open for the whole
 run, so its backends are among those serving the pipeline's databases when the bench lists them: their CPU is
-counted with PostgreSQL's, as autovacuum's workers' would be on a production server.
+counted with PostgreSQL's, as autovacuum's workers' would be on a production server. Its sessions are throttled as
+autovacuum's workers are (``vacuum_cost_delay``/``_limit`` set to the server's ``autovacuum_vacuum_cost_delay``/
+``_limit``): unthrottled, as a manual VACUUM is, each round's burst of vacuuming took the machine from the pipeline
+for a second and showed in its latency at 200 reports/s every 15 s.
 """
 
 from __future__ import annotations
@@ -57,6 +60,16 @@ async def autovacuum_is_on(dsn: str) -> bool:
         await conn.close()
 
 
+async def throttle_as_autovacuum(conn: asyncpg.Connection) -> None:
+    """Give the session autovacuum's cost-based delay and limit (a limit of -1 means ``vacuum_cost_limit``)."""
+    delay = str(await conn.fetchval("SHOW autovacuum_vacuum_cost_delay"))
+    limit = int(await conn.fetchval("SHOW autovacuum_vacuum_cost_limit"))
+    if limit < 0:
+        limit = int(await conn.fetchval("SHOW vacuum_cost_limit"))
+    await conn.execute("SELECT set_config('vacuum_cost_delay', $1, false), set_config('vacuum_cost_limit', $2, false)",
+                       delay, str(limit))  # fmt: skip
+
+
 async def maintain(conn: asyncpg.Connection, dsn: str = "") -> Maintained:
     """Vacuum, then analyze, the tables of ``conn``'s database that autovacuum's default thresholds pick."""
     vacuum = tuple(r[0] for r in await conn.fetch(TO_VACUUM, VACUUM_THRESHOLD, VACUUM_SCALE, INSERT_THRESHOLD,
@@ -86,6 +99,8 @@ class AutoVacuum:
         if not self.dsns or await autovacuum_is_on(self.dsns[0]):
             return False
         self._conns = {dsn: await asyncpg.connect(dsn) for dsn in self.dsns}
+        for conn in self._conns.values():
+            await throttle_as_autovacuum(conn)
         self._task = asyncio.create_task(self._run())
         return True
 

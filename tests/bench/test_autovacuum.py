@@ -82,6 +82,11 @@ async def test_rounds_run_only_when_the_servers_autovacuum_is_off_on_backends_th
             return
         # Its connection stays open: the bench lists its backend with the pipeline's (its CPU is counted).
         assert set(await postgres_backends(db, [db.rsplit("/", 1)[1]])) - before
+        # ... and vacuums throttled as autovacuum's workers are, not in bursts as a manual VACUUM.
+        (conn,) = runner._conns.values()
+        assert await conn.fetchval("SHOW vacuum_cost_delay") == await conn.fetchval("SHOW autovacuum_vacuum_cost_delay")
+        assert await conn.fetchval("SHOW vacuum_cost_delay") != "0"
+        assert int(await conn.fetchval("SHOW vacuum_cost_limit")) > 0
         await _fill(db, "big", 500)
 
         async def counted() -> bool:

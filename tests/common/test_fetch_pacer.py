@@ -182,3 +182,98 @@ def test_pacing_a_consumer_without_the_fetch_wait_warns_once(caplog: pytest.LogC
         pacer.pace(Moved(), 500)
         pacer.pace(Moved(), 20)
     assert caplog.text.count("to pace") == 1
+
+
+class PausingConsumer(FakeConsumer):
+    """With aiokafka's pause/resume of the assigned partitions, recording each call in order."""
+
+    def __init__(self, answers: list[dict[str, list[str]]]) -> None:
+        super().__init__(answers)
+        self.calls: list[str] = []
+        self._paused: set[str] = set()
+
+    def assignment(self) -> set[str]:
+        return {"tp"}
+
+    def paused(self) -> set[str]:
+        return set(self._paused)
+
+    def pause(self, *tps: str) -> None:
+        self.calls.append("pause")
+        self._paused |= set(tps)
+
+    def resume(self, *tps: str) -> None:
+        self.calls.append("resume")
+        self._paused -= set(tps)
+
+    async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[str, list[str]]:
+        self.calls.append("fetch")
+        return await super().getmany(timeout_ms=timeout_ms, max_records=max_records)
+
+
+def lazy_pacer(lazy_ms: int, slept: list[float], clock: list[float] | None = None) -> FetchPacer:
+    pacer = FetchPacer(20, 500, 2000, lazy_ms=lazy_ms)
+    clock = clock if clock is not None else [100.0]
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    pacer.sleep = sleep  # type: ignore[assignment]
+    pacer.now = lambda: clock[0]
+    return pacer
+
+
+async def test_a_lazy_subscriber_rests_with_its_partitions_paused_after_a_batch_that_did_not_fill() -> None:
+    slept: list[float] = []
+    clock = [100.0]
+    pacer = lazy_pacer(500, slept, clock)
+    consumer = PausingConsumer([{"tp": ["s1", "s2"]}, {"tp": ["s3"]}, {"tp": ["s4"]}])
+    assert await pacer.next_records(consumer, 100) == ("s1", "s2")
+    clock[0] += 0.2  # the batch took 200 ms to handle
+    assert await pacer.next_records(consumer, 100) == ("s3",)
+    # Handled at once; then no fetch for the rest of the 500 ms (records that come meanwhile make the next batch).
+    assert consumer.calls == ["fetch", "pause", "resume", "fetch"]
+    assert slept == [pytest.approx(0.3)]
+    clock[0] += 0.7  # a batch that took longer than the rest: no rest
+    assert await pacer.next_records(consumer, 100) == ("s4",)
+    assert len(slept) == 1 and pacer.rests == 1
+
+
+async def test_a_lazy_subscriber_with_a_full_batch_or_none_fetches_again_at_once() -> None:
+    slept: list[float] = []
+    pacer = lazy_pacer(500, slept)
+    consumer = PausingConsumer([{"tp": ["a", "b"]}, {}, {}])
+    assert await pacer.next_records(consumer, 2) == ("a", "b")  # a full batch: more may be waiting
+    assert await pacer.next_records(consumer, 2) == ()
+    assert await pacer.next_records(consumer, 2) == ()  # none: the idle wait, not a rest
+    assert slept == [] and "pause" not in consumer.calls[:3]
+
+
+async def test_a_subscriber_that_is_not_lazy_never_rests() -> None:
+    slept: list[float] = []
+    pacer = lazy_pacer(0, slept)
+    consumer = PausingConsumer([{"tp": ["a"]}, {"tp": ["b"]}])
+    await pacer.next_records(consumer, 100)
+    await pacer.next_records(consumer, 100)
+    assert slept == [] and consumer.calls == ["fetch", "fetch"]
+
+
+@pytest.mark.parametrize("service", ["listener", "rules", "matching", "notification"])
+def test_only_the_status_bookkeeping_subscriptions_are_lazy(service: str) -> None:
+    import importlib
+
+    from psp_common import topics
+
+    bootstrap = importlib.import_module(f"psp_{service}.bootstrap")
+    settings_mod = importlib.import_module(f"psp_{service}.settings")
+    settings_cls = next(
+        getattr(settings_mod, n) for n in dir(settings_mod) if n.endswith("Settings") and n != "ServiceSettings"
+    )
+    s = settings_cls(database_url="sqlite+aiosqlite:///:memory:")
+    runtime = bootstrap.build(s).state.runtime
+    lazy = {sub.topics[0].name: sub.fetch_pacer.lazy_ms for sub in runtime.broker.subscribers}
+    assert s.kafka_lazy_fetch_ms > 0
+    for topic, lazy_ms in lazy.items():
+        assert lazy_ms == (s.kafka_lazy_fetch_ms if topic == topics.OUTREACH_STATUS else 0), topic
+    assert (topics.OUTREACH_STATUS in lazy) is (service != "notification")

@@ -79,6 +79,14 @@ class ServiceSettings(BaseSettings):
     kafka_idle_after_ms: int = Field(
         2000, ge=100, description="A subscriber that got no records for this long uses the idle fetch wait."
     )
+    kafka_lazy_fetch_ms: int = Field(
+        500,
+        ge=0,
+        description="Bookkeeping subscriptions (a busy topic of which a service needs a few records that may wait, "
+        "such as the statuses that close its cases) read it at most once per this while records flow, in fewer and "
+        "larger batches: fewer fetches, transactions and offset commits for the broker and the service. 0: as fast "
+        "as the others.",
+    )
     kafka_doorbell_dir: str = Field(
         "",
         description="Directory of the Kafka doorbell shared by the services of one host (set by make run and the "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from itertools import chain
 from typing import Any
 
@@ -66,6 +67,12 @@ class FetchPacer:
     ``min_bytes``: what a fetch waits for (up to ``active_ms``) while records flow: under a trickle a fetch then
     brings several records (one transaction, one offset commit) instead of one, at most ``active_ms`` later. An
     idle subscriber's fetch asks for one byte, so the first record after quiet is answered at once.
+
+    ``lazy_ms`` (a bookkeeping subscription): after a batch that did not fill ``max_records`` the subscriber rests
+    that long from the batch's arrival, its partitions paused (no fetch at the broker), so the records that came
+    meanwhile arrive as one batch. The outreach statuses are the busiest topic and three services each need a few
+    of them: read every 50 ms they cost the embedded broker (Tansu lists a partition's stored batches for each fetch)
+    most of its work at 200 reports/s, and each service a transaction-less call and an offset commit per fetch.
     """
 
     def __init__(
@@ -76,9 +83,15 @@ class FetchPacer:
         bell: Doorbell | None = None,
         topics: tuple[str, ...] = (),
         min_bytes: int = 1,
+        lazy_ms: int = 0,
     ) -> None:
         self.active_ms, self.idle_ms, self.idle_after_ms = active_ms, max(idle_ms, active_ms), idle_after_ms
         self.min_bytes = min_bytes
+        self.lazy_ms = lazy_ms
+        self.rests = 0  # rests taken between batches (a lazy subscriber)
+        self._rest_from: float | None = None  # when the batch that calls for a rest arrived (loop time)
+        self.sleep = asyncio.sleep  # tests replace both
+        self.now = time.monotonic
         self.bell, self.topics = bell, topics
         # Dozing on the doorbell, a subscriber looks without a ring once per idle_after (for publishers that do not
         # ring: an external producer, a dead letter); a look per idle_ms cost more than the long polls it replaces.
@@ -89,8 +102,9 @@ class FetchPacer:
         self._warned = False
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings, topics: tuple[str, ...] = ()) -> FetchPacer:
-        """The pacer ``settings`` configure (with the doorbell, when they name one, for ``topics``)."""
+    def from_settings(cls, settings: ServiceSettings, topics: tuple[str, ...] = (), lazy: bool = False) -> FetchPacer:
+        """The pacer ``settings`` configure (with the doorbell, when they name one, for ``topics``; ``lazy``: a
+        bookkeeping subscription, see ``lazy_ms``)."""
         return cls(
             settings.kafka_fetch_max_wait_ms,
             settings.kafka_idle_fetch_max_wait_ms,
@@ -98,6 +112,7 @@ class FetchPacer:
             bell=doorbell_for(settings),
             topics=topics,
             min_bytes=settings.kafka_fetch_min_bytes,
+            lazy_ms=settings.kafka_lazy_fetch_ms if lazy else 0,
         )
 
     async def next_records(self, consumer: Any, max_records: int) -> tuple[Any, ...]:
@@ -107,11 +122,15 @@ class FetchPacer:
         or ``doze_ms``. After a ring the subscriber waits for records as when they flow (a fetch answered late
         on a busy machine still counts); after ``doze_ms`` one fetch of ``active_ms`` looks for records.
         """
+        if self._rest_from is not None:
+            await self._rest(consumer)
         timeout = self.idle_after_ms
         if self.idle and self._listening() and not await self._doze(consumer):
             timeout = self.active_ms  # the safety net: one short look (a ring waits as records flowing would)
         batches = await consumer.getmany(timeout_ms=timeout, max_records=max_records)
         self.idle = not batches
+        if self.lazy_ms and batches and sum(map(len, batches.values())) < max_records:
+            self._rest_from = self.now()
         if self.idle and self._listening():
             consumer.pause(*consumer.assignment())  # before the fetcher sends another fetch
             self.pace(consumer, self.active_ms, self.min_bytes)
@@ -120,6 +139,20 @@ class FetchPacer:
         else:
             self.pace(consumer, self.active_ms, self.min_bytes)
         return tuple(chain.from_iterable(batches.values()))
+
+    async def _rest(self, consumer: Any) -> None:
+        """A lazy subscriber's rest: partitions paused until ``lazy_ms`` after the last batch arrived."""
+        assert self._rest_from is not None
+        left = self._rest_from + self.lazy_ms / 1000 - self.now()
+        self._rest_from = None
+        if left <= 0:
+            return
+        self.rests += 1
+        consumer.pause(*consumer.assignment())
+        try:
+            await self.sleep(left)
+        finally:
+            consumer.resume(*(consumer.paused() & consumer.assignment()))
 
     def _listening(self) -> bool:
         """Whether this pacer dozes on the doorbell (it falls back to long polls when it cannot listen)."""
@@ -171,6 +204,7 @@ class FetchPacer:
             return records[0] if records else None
 
         sub.get_msg = get_one if max_records is None else get_batch
+        sub.fetch_pacer = self  # reachable from its subscriber (tests, diagnostics)
 
 
 def doorbell_for(settings: ServiceSettings) -> Doorbell | None:

@@ -64,6 +64,7 @@ def subscribe_events(
     relevant: Callable[[E], bool] | None = None,
     handler_many: Callable[[list[E], UnitOfWork], Awaitable[None]] | None = None,
     markers: tuple[bytes, ...] = (),
+    lazy: bool = False,
 ) -> Any:
     """Subscribe ``handler_many`` (or ``handler``) to ``topic``: inbox dedupe, one transaction, commit offset
     after the DB commit.
@@ -78,6 +79,8 @@ def subscribe_events(
     back to one event at a time, so a poison event is dead-lettered alone. So one implementation decides both.
     ``handler``: the alternative for one event at a time; a batch's events go through it one by one in the
     batch's unit of work.
+    ``lazy``: a bookkeeping subscription, whose events may wait: it reads at most once per ``kafka_lazy_fetch_ms``
+    while records flow (``FetchPacer``).
     """
     tracker = RetryTracker()
     if handler_many is None:
@@ -130,6 +133,7 @@ def subscribe_events(
         tracker=tracker,
         description=description,
         schema=model,
+        lazy=lazy,
     )
 
 
@@ -156,6 +160,7 @@ def subscribe_raw(
     handle_batch: Callable[[list[M]], Awaitable[None]] | None = None,
     description: str = "",
     schema: Schema | None = None,
+    lazy: bool = False,
 ) -> Any:
     """Subscribe with an explicit group and NACK_ON_ERROR: offsets are committed only after handling succeeded.
 
@@ -163,7 +168,7 @@ def subscribe_raw(
     database transaction) and their offsets committed together afterwards. Without ``handle``, one record is
     handled by ``handle_batch`` as a list of one (batching off, and the fallback of a batch that failed other
     than by an outage, so a poison record is dead-lettered alone). ``schema``: what one record holds (the model
-    ``parse`` reads), documented as the channel's payload in AsyncAPI.
+    ``parse`` reads), documented as the channel's payload in AsyncAPI. ``lazy``: see ``subscribe_events``.
     """
     tracker = tracker or RetryTracker()
     one = handle or _one_record(handle_batch)
@@ -188,7 +193,7 @@ def subscribe_raw(
         **extra,
     )
 
-    FetchPacer.from_settings(settings, (topic,)).install(sub, settings.kafka_batch_max if batched else None)
+    FetchPacer.from_settings(settings, (topic,), lazy).install(sub, settings.kafka_batch_max if batched else None)
     if batched:
         assert handle_batch is not None
 

@@ -138,4 +138,5 @@ def register_unknown_staff(container: Container) -> None:
         "incident is held in the triage queue with reason 'unknown_staff'.",
         relevant=unknown_staff.is_unknown_colleague,
         markers=(status_marker(OutreachStatus.COLLEAGUE_UNKNOWN),),
+        lazy=True,  # bookkeeping: a few of the busiest topic's records, none of them urgent
     )

@@ -54,4 +54,5 @@ def register(container: Container) -> None:
             "'acknowledged' counts toward their monthly cap."
         ),
         relevant=handlers.status_is_relevant,
+        lazy=True,  # bookkeeping: a few of the busiest topic's records, none of them urgent
     )

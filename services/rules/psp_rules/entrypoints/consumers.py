@@ -50,6 +50,7 @@ def register(container: Container) -> None:
         description="Outreach lifecycle; 'closed' closes the rules service's case.",
         relevant=handlers.status_is_relevant,
         markers=(status_marker(OutreachStatus.CLOSED),),
+        lazy=True,  # bookkeeping: a few of the busiest topic's records, none of them urgent
     )
 
     async def on_referrals(events: list[ReferralObserved], uow: UnitOfWork) -> None:
