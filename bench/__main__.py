@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--whatif-incidents", type=int, default=100_000, help="stored incident versions the what-if decides")
     p.add_argument("--rate", type=float, default=200.0, help="fixed-rate scenario, reports/s (target: p99 <= 250 ms)")
     p.add_argument("--duration", type=float, default=30.0, help="fixed-rate scenario length, s")
+    p.add_argument(
+        "--warmup-seconds",
+        type=float,
+        default=10.0,
+        help="fixed-rate scenario: load at the rate before it, not measured, then the databases' maintenance (0: none)",
+    )
     p.add_argument("--rates", default="100,200,400,700,1000,1500,2000,2500,3000", help="step search rates")
     p.add_argument("--step-seconds", type=float, default=15.0, help="length of each step, s")
     p.add_argument("--target-rate", type=float, default=2000.0, help="sustained reports/s the pipeline must reach")
@@ -162,6 +168,9 @@ async def run_system(
         await system.start()
         print(f"   ready in {time.monotonic() - t0:.1f} s", flush=True)
         if "fixed" in wanted:
+            if args.warmup_seconds > 0:
+                warmed = await scenarios.warm_up(system, args.rate, args.warmup_seconds, args.drain_seconds)
+                print(f"   warmed up: {warmed:,} reports at {args.rate:g}/s, not measured", flush=True)
             fixed, m = await scenarios.fixed_rate(system, args.rate, args.duration, args.drain_seconds, "fixed_rate")
             rows += fixed
             print(

@@ -104,6 +104,11 @@ class AutoVacuum:
         self._task = asyncio.create_task(self._run())
         return True
 
+    @property
+    def running(self) -> bool:
+        """Whether its rounds run (started, and the server's own autovacuum is off)."""
+        return self._task is not None
+
     async def round(self) -> list[Maintained]:
         """One pass over the databases (a database that fails is skipped until the next pass)."""
         done: list[Maintained] = []

@@ -85,6 +85,30 @@ async def measure(system: System, seqs: range, scheduled: dict[int, float], star
     return Measured(e2e, stages, achieved, 0.0)
 
 
+async def warm_up(system: System, rate: float, seconds: float, drain_s: float) -> int:
+    """``seconds`` of load at ``rate``, not measured, then the databases' maintenance; return the reports sent.
+
+    A fixed-rate run measures a system in service, not one whose tables are empty: on a fresh PostgreSQL database
+    the planner has no statistics, and the plans it makes while the tables hold a few rows (sequential scans of
+    cases, members, assignments; kept by each connection's prepared statements) stay until the next analyze. On a
+    production server autovacuum analyzes a table once 50 rows plus 10% changed, within its naptime.
+    """
+    if seconds <= 0:
+        return 0
+    n = count_for(rate, seconds)
+    seqs = system.take(n)
+    it = iter(seqs)
+
+    async def send(_: int) -> None:
+        await system.send(next(it))
+
+    await open_loop(send, rate=rate, count=n, first_seq=seqs.start)
+    await system.flush()
+    await wait_arrivals(system, seqs, drain_s)
+    await system.maintain()
+    return n
+
+
 async def fixed_rate(
     system: System, rate: float, duration_s: float, drain_s: float, scenario: str
 ) -> tuple[list[Row], Measured]:

@@ -105,6 +105,9 @@ class System:
         got = await read_range(self.bootstrap, start, self.extractors(), seqs)
         return [got[t] for t in self.topics]
 
+    async def maintain(self) -> None:
+        """What a database's maintenance would have done by now (the pipeline: an autovacuum round); else nothing."""
+
     async def stop(self) -> None:
         """Stop the producer (subclasses stop their processes)."""
         if self.producer is not None:
