@@ -75,7 +75,8 @@ class Consumer:
         self.timeouts: list[int] = []
         self.parts = {"tp0", "tp1"}
         self.paused_parts: set[str] = set()
-        self._fetcher = type("Fetcher", (), {"_fetch_max_wait_ms": 20})()
+        self._fetcher = type("Fetcher", (), {"_fetch_max_wait_ms": 20, "_fetch_min_bytes": 1})()
+        self.min_bytes: list[int] = []  # what each fetch asked the broker to wait for
 
     def assignment(self) -> set[str]:
         return set(self.parts)
@@ -92,12 +93,13 @@ class Consumer:
     async def getmany(self, *, timeout_ms: int, max_records: int) -> dict[str, list[str]]:
         assert not self.paused_parts, "a fetch while paused"
         self.timeouts.append(timeout_ms)
+        self.min_bytes.append(self._fetcher._fetch_min_bytes)
         return self.answers.pop(0)
 
 
 async def test_an_idle_subscriber_keeps_no_fetch_waiting_and_a_ring_wakes_it(tmp_path: Path) -> None:
     bell = Doorbell(tmp_path)
-    pacer = FetchPacer(active_ms=20, idle_ms=60_000, idle_after_ms=2000, bell=bell, topics=("t",))
+    pacer = FetchPacer(active_ms=20, idle_ms=60_000, idle_after_ms=2000, bell=bell, topics=("t",), min_bytes=4096)
     consumer = Consumer([{}, {"tp0": ["r"]}])
     try:
         assert await pacer.next_records(consumer, 10) == ()  # 2 s without records: idle
@@ -111,6 +113,9 @@ async def test_an_idle_subscriber_keeps_no_fetch_waiting_and_a_ring_wakes_it(tmp
         assert pacer.rings_heard == 1
         assert consumer.timeouts == [2000, 2000]  # after a ring, waiting for records as while they flow
         assert consumer.paused() == set() and consumer._fetcher._fetch_max_wait_ms == 20
+        # The fetch after the doze asked for one byte (a ring means records are there; a trickle is not held), and
+        # with records flowing the next ones wait for min_bytes.
+        assert consumer.min_bytes[-1] == 1 and consumer._fetcher._fetch_min_bytes == 4096
     finally:
         bell.close()
 

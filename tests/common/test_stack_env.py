@@ -48,7 +48,7 @@ def test_dev_defaults_apply_only_where_unset(tmp_path: Path, monkeypatch: pytest
     for name in ("PSP_KAFKA_FETCH_MIN_BYTES", "PSP_KAFKA_IDLE_AFTER_MS", "PSP_KAFKA_IDLE_FETCH_MAX_WAIT_MS"):
         monkeypatch.delenv(name, raising=False)
     env = stack(tmp_path).env_for("rules")
-    assert env["PSP_ENV"] == "dev" and env["PSP_KAFKA_FETCH_MAX_WAIT_MS"] == "50"
+    assert env["PSP_ENV"] == "dev" and env["PSP_KAFKA_FETCH_MAX_WAIT_MS"] == "100"
     dev = settings_from(env, monkeypatch)
     assert (dev.kafka_fetch_min_bytes, dev.kafka_idle_after_ms) == (4096, 300)
     assert FetchPacer.from_settings(dev).doze_ms == 2000  # an idle subscriber's look without a ring: still 2 s

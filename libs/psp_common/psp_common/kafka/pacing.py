@@ -133,7 +133,9 @@ class FetchPacer:
             self._rest_from = self.now()
         if self.idle and self._listening():
             consumer.pause(*consumer.assignment())  # before the fetcher sends another fetch
-            self.pace(consumer, self.active_ms, self.min_bytes)
+            # The fetch after the doze asks for one byte: a ring means records are there, and the first after quiet
+            # is not held for more (a trickle's every report is one: each hop would wait active_ms on Tansu).
+            self.pace(consumer, self.active_ms, 1)
         elif self.idle:
             self.pace(consumer, self.idle_ms, 1)
         else:
