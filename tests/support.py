@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -280,3 +280,14 @@ class Rendezvous:
             self._all.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._all.wait(), self.timeout)
+
+
+def one_by_one(handler: Callable[[Any, Any], Awaitable[None]]) -> Callable[[list[Any], Any], Awaitable[None]]:
+    """A set-based handler (``subscribe_events``' ``handler_many``) handing a batch's events to ``handler`` in order,
+    for tests about delivery rather than about what a handler does with a batch."""
+
+    async def each(events: list[Any], uow: Any) -> None:
+        for event in events:
+            await handler(event, uow)
+
+    return each

@@ -31,6 +31,7 @@ from psp_listener.adapters.huddles import HuddleEntryV1
 from psp_listener.adapters.referrals import ReferralV1
 from psp_listener.adapters.schemas import OccurrenceReportV1
 from tests.clock import TEST_NOW
+from tests.support import one_by_one
 
 # What one record of each consumed topic holds (one of these models).
 CONSUMED: dict[str, tuple[type[BaseModel], ...]] = {
@@ -139,7 +140,7 @@ async def test_typed_subscriber_still_dead_letters_malformed_records(batch_max: 
         topic="t.typed",
         group_id="g",
         model=Ping,
-        handler=handler,
+        handler_many=one_by_one(handler),
         uow_factory=NoUow,  # type: ignore[arg-type]
         settings=settings,
         dead_letters=dead,

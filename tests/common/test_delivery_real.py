@@ -18,7 +18,7 @@ from psp_common.kafka import DeadLetters, ensure_topics, make_broker, subscribe_
 from psp_common.outbox import OutboxRelay
 from psp_common.settings import ServiceSettings
 from tests.clock import TEST_NOW
-from tests.support import eventually, produce, read_topic
+from tests.support import eventually, one_by_one, produce, read_topic
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
@@ -61,7 +61,7 @@ async def test_redelivery_dedupe_outbox_and_dead_letter(
         topic=src,
         group_id=group,
         model=Ping,
-        handler=handler,
+        handler_many=one_by_one(handler),
         uow_factory=lambda: UnitOfWork(sessions, inbox, outbox, signal),
         settings=settings,
         dead_letters=DeadLetters(broker, "test", topic=dead),

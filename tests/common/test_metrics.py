@@ -27,6 +27,7 @@ from psp_notification import handlers
 from psp_notification.adapters.orm import audit_log
 from tests.clock import TEST_NOW
 from tests.notification.support import Env, app_env, matched
+from tests.support import one_by_one
 
 Families = dict[str, dict[tuple[tuple[str, str], ...], float]]
 
@@ -218,7 +219,7 @@ async def test_batch_latency_lag_and_dead_letters_by_reason_class(uow_factory: C
         topic="t",
         group_id="g",
         model=Ping,
-        handler=handler,
+        handler_many=one_by_one(handler),
         uow_factory=uow_factory,
         settings=ServiceSettings(kafka_batch_max=50, max_attempts=1),
         dead_letters=dead,

@@ -17,6 +17,7 @@ from psp_common.kafka import subscribe_events
 from psp_common.settings import ServiceSettings
 from tests.clock import TEST_NOW
 from tests.common.test_inbox_batch import Env, FakeBroker, Msg, Raw
+from tests.support import one_by_one
 
 
 def status(value: OutreachStatus, detail: str | None = None) -> OutreachStatusChanged:
@@ -79,7 +80,7 @@ async def test_records_without_a_marker_are_acknowledged_unparsed(
         topic="t",
         group_id="g",
         model=OutreachStatusChanged,
-        handler=handler,
+        handler_many=one_by_one(handler),
         uow_factory=env.uow,
         settings=ServiceSettings(kafka_batch_max=batch_max),
         dead_letters=dead,  # type: ignore[arg-type]

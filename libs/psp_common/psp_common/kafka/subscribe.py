@@ -56,18 +56,16 @@ def subscribe_events(
     topic: str,
     group_id: str,
     model: type[E],
-    handler: Callable[[E, UnitOfWork], Awaitable[None]] | None = None,
+    handler_many: Callable[[list[E], UnitOfWork], Awaitable[None]],
     uow_factory: Callable[[], UnitOfWork],
     settings: ServiceSettings,
     dead_letters: DeadLetters,
     description: str = "",
     relevant: Callable[[E], bool] | None = None,
-    handler_many: Callable[[list[E], UnitOfWork], Awaitable[None]] | None = None,
     markers: tuple[bytes, ...] = (),
     lazy: bool = False,
 ) -> Any:
-    """Subscribe ``handler_many`` (or ``handler``) to ``topic``: inbox dedupe, one transaction, commit offset
-    after the DB commit.
+    """Subscribe ``handler_many`` to ``topic``: inbox dedupe, one transaction, commit offset after the DB commit.
 
     ``relevant``: events it rejects change nothing here, so they are acknowledged without a transaction
     (no inbox row: there is nothing to do twice). A batch claims its event ids in one statement.
@@ -77,31 +75,16 @@ def subscribe_events(
     in one unit of work: a constant number of statements per batch). It is the one-event path too, a batch of
     one: with batching off (``kafka_batch_max`` 1), and when a batch that failed other than by an outage falls
     back to one event at a time, so a poison event is dead-lettered alone. So one implementation decides both.
-    ``handler``: the alternative for one event at a time; a batch's events go through it one by one in the
-    batch's unit of work.
     ``lazy``: a bookkeeping subscription, whose events may wait: it reads at most once per ``kafka_lazy_fetch_ms``
     while records flow (``FetchPacer``).
     """
     tracker = RetryTracker()
-    if handler_many is None:
-        if handler is None:
-            raise TypeError("subscribe_events needs handler_many or handler")
-        handler_many = _each(handler)
 
     def parse(raw: bytes) -> E | Unread:
         return model.model_validate_json(raw) if not markers or any(m in raw for m in markers) else UNREAD
 
     def wanted(event: E | Unread) -> TypeGuard[E]:
         return not isinstance(event, Unread) and (relevant is None or relevant(event))
-
-    async def handle(event: E | Unread) -> None:
-        if not wanted(event):
-            return
-        assert handler is not None  # subscribed only with a one-event handler
-        async with uow_factory() as uow:
-            await uow.claim(str(event.event_id), topic)
-            await handler(event, uow)
-            await uow.commit()
 
     async def handle_batch(events: list[E | Unread]) -> None:
         todo = [e for e in events if wanted(e)]
@@ -126,7 +109,6 @@ def subscribe_events(
         topic=topic,
         group_id=group_id,
         parse=parse,
-        handle=handle if handler is not None else None,  # else a batch of one
         handle_batch=handle_batch,
         dead_letters=dead_letters,
         settings=settings,
@@ -135,16 +117,6 @@ def subscribe_events(
         schema=model,
         lazy=lazy,
     )
-
-
-def _each(handler: Callable[[E, UnitOfWork], Awaitable[None]]) -> Callable[[list[E], UnitOfWork], Awaitable[None]]:
-    """A batch's events through a one-event handler, one by one in the batch's unit of work."""
-
-    async def each(events: list[E], uow: UnitOfWork) -> None:
-        for event in events:
-            await handler(event, uow)
-
-    return each
 
 
 def subscribe_raw(
