@@ -23,7 +23,7 @@ from psp_common.kafka import DeadLetters, subscribe_events
 from psp_common.metrics import Metrics
 from psp_common.migrations import upgrade_async
 from psp_common.settings import ServiceSettings
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.orm import audit_log
 from tests.clock import TEST_NOW
 from tests.notification.support import Env, app_env, matched
@@ -248,7 +248,7 @@ async def test_notification_pages_and_clocks_and_no_audit_row(sqlite_url: str) -
         families = await _scrape_env(env)
         assert value(families, "psp_acks_overdue") == 0
         event = matched()
-        await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+        await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
         await env.tick()  # the primary is paged at T0
         env.clock.advance(minutes=31)  # past the 30-minute ack window, before the dispatcher looks again
         families = await _scrape_env(env)

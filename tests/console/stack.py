@@ -27,7 +27,7 @@ from psp_common.events.intake import IncidentObserved
 from psp_common.migrations import upgrade_async
 from psp_common.stack import SERVICES
 from psp_console.bootstrap import build as build_console
-from psp_notification import handlers as notification_handlers
+from psp_notification import consumed as notification_consumed
 from psp_notification.adapters.orm import assignments
 from psp_rules import handlers as rules_handlers
 from tests.clock import PinnedClock
@@ -101,7 +101,7 @@ async def decide(stack: Stack, at: datetime, **incident: Any) -> None:
 async def _handle(c: Any, handler: Any, event: Any, *args: Any) -> None:
     async with c.runtime.uow() as uow:
         await uow.claim(str(event.event_id), "test")
-        await handler(event, uow, *args)
+        await handler([event], uow, *args)  # a single event is a batch of one, as the services take it
         await uow.commit()
 
 
@@ -109,10 +109,10 @@ async def open_case(stack: Stack, at: datetime, *, facility: str = "GEN", unit: 
     """A case requested and matched at ``at`` whose primary acknowledged (the consumers' handlers); its assignment."""
     c = stack.container("notification")
     req = requested(at, unit=unit, facility=facility)
-    await _handle(c, notification_handlers.on_outreach_requested, req, at)
+    await _handle(c, notification_consumed.requested, req, at)
     ref = c.pseudo.pseudonym(f"S-{uuid.uuid4().hex[:6]}")
     m = matched(primary=ref, case_id=req.case_id, correlation_id=req.correlation_id, occurred_at=at, facility=facility)
-    await _handle(c, notification_handlers.on_supporter_matched, m, c.settings, at)
+    await _handle(c, notification_consumed.matched, m, c.settings, at)
     async with c.runtime.uow() as uow:
         taken = {"acknowledged_by": ref, "acknowledged_at": at, "state": "acknowledged"}
         where = assignments.c.assignment_id == str(m.assignment_id)

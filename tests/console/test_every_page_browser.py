@@ -21,7 +21,7 @@ from psp_common import demo
 from psp_console.devidp.accounts import ACCOUNTS
 from psp_console.domain.access import PAGES
 from psp_matching import set_based
-from psp_notification import handlers as notification_handlers
+from psp_notification import consumed as notification_consumed
 from tests.clock import TEST_NOW
 from tests.console.stack import Stack, _handle, open_case, stack  # noqa: F401  (fixture)
 from tests.console.test_browser import SCREENSHOTS, browser, new_page, serious  # noqa: F401  (fixture)
@@ -70,7 +70,7 @@ async def seed(stack: Stack) -> str:  # noqa: F811
     primary = case["assignments"][0]["primary_ref"]
     backups = tuple(c["supporter_ref"] for c in candidates if c["role"] == "backup")
     n = stack.container("notification")
-    await _handle(n, notification_handlers.on_outreach_requested, req, at)
+    await _handle(n, notification_consumed.requested, req, at)
     paged = matched(
         primary=primary,
         backups=backups,
@@ -80,7 +80,7 @@ async def seed(stack: Stack) -> str:  # noqa: F811
         occurred_at=at,
         assignment_id=uuid.UUID(case["assignment_id"]),
     )
-    await _handle(n, notification_handlers.on_supporter_matched, paged, n.settings, at)
+    await _handle(n, notification_consumed.matched, paged, n.settings, at)
     await open_case(stack, TEST_NOW - timedelta(hours=3), unit="ED")
     await open_case(stack, TEST_NOW - timedelta(hours=26), unit="PICU")
     return str(req.case_id)

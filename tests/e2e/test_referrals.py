@@ -89,6 +89,22 @@ async def case_page(stack: Stack, case_id: str, browser: httpx.AsyncClient) -> s
     return stack.url("notification") + r.headers["location"]
 
 
+async def request_recorded(stack: Stack, case_id: str, coordinator: dict[str, str]) -> None:
+    """Wait until notification has recorded the case's request. A supporter acts seconds after a page, the test
+    within milliseconds; the match (two hops from rules) can reach notification before the request (one hop) when
+    the request's subscriber is mid-fetch and the match's was woken by the doorbell, and the offer a decline answers
+    comes with the request."""
+
+    async def recorded() -> bool | None:
+        async with httpx.AsyncClient(timeout=10, headers=coordinator) as client:
+            r = await client.get(f"{stack.url('notification')}/v1/cases/{case_id}/status")
+        if r.status_code != 200:
+            return None
+        return "requested" in [h["status"] for h in r.json()["history"]] or None
+
+    await eventually(recorded, timeout=60)
+
+
 async def test_both_referral_policies_end_to_end(stack: Stack) -> None:
     settings = ServiceSettings()
     pseudo = Pseudonymizer.from_settings(settings)
@@ -120,6 +136,7 @@ async def test_both_referral_policies_end_to_end(stack: Stack) -> None:
         north_url = await case_page(stack, helper["case_id"], browser)
         north_page, _ = await form_token(browser, north_url)
         assert "Lee Chen" in north_page and "Sam Okoro" not in north_page  # whom to call: the referrer only
+        await request_recorded(stack, offer["case_id"], coordinator)
         gen_url = await case_page(stack, offer["case_id"], browser)
         gen_page, _ = await form_token(browser, gen_url)
         assert "Jordan Avery" in gen_page

@@ -33,7 +33,7 @@ from psp_listener.adapters.repository import ReportRepository, ReportRow
 from psp_listener.bootstrap import MIGRATIONS as LISTENER_MIGRATIONS
 from psp_listener.bootstrap import build as build_listener
 from psp_listener.settings import ListenerSettings
-from psp_notification import handlers as notification
+from psp_notification import consumed as notification_consumed
 from psp_notification.adapters.directory import DirectoryRepository
 from psp_notification.adapters.orm import cases
 from psp_notification.domain.directory import DirectoryEntry
@@ -112,7 +112,7 @@ async def test_an_unknown_colleague_is_held_for_the_coordinator_who_attaches_the
     await known_in_directory(s, known.pseudonym)
     env = s.notification
     for req in opened:
-        await env.handle(notification.on_outreach_requested, req, env.clock.now())
+        await env.handle(notification_consumed.requested, req, env.clock.now())
     statuses = await env.published()
     assert [e["status"] for e in statuses].count("colleague_unknown") == 1
     [flag] = [e for e in statuses if e["status"] == "colleague_unknown"]
@@ -159,7 +159,7 @@ async def test_a_status_for_a_superseded_version_is_counted_not_offered(stack: S
     opened = await decide(s, observed(ids=("E2",)))
     await known_in_directory(s, staff("E9")[0].pseudonym)
     env = s.notification
-    await env.handle(notification.on_outreach_requested, opened[0], env.clock.now())
+    await env.handle(notification_consumed.requested, opened[0], env.clock.now())
     [flag] = [e for e in await env.published() if e["status"] == "colleague_unknown"]
     async with s.listener.state.runtime.uow() as uow:  # the report was amended at the listener meanwhile
         row = ReportRow(opened[0].incident_ref, "native", 2, "GEN")

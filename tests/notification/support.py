@@ -83,7 +83,7 @@ class Env:
     async def handle(self, handler: Any, event: Any, *args: Any) -> None:
         async with self.c.runtime.uow() as uow:
             await uow.claim(str(event.event_id), "test")
-            await handler(event, uow, *args)
+            await handler([event], uow, *args)  # a single event is a batch of one, as the services take it
             await uow.commit()
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.orm import assignments, cases, pages, status_log
 from tests.notification.support import Env, matched
 from tests.notification.test_feeds import requested
@@ -20,10 +20,10 @@ def hdr(env: Env, *scopes: str, staff_id: str | None = None) -> dict[str, str]:
 async def open_case(env: Env, primary_staff: str, *, ack: bool = True, **over: Any) -> tuple[str, str]:
     """A requested + matched case whose primary (by staff id) acknowledged; (case_id, assignment_id)."""
     req = requested(env.clock.now())
-    await env.handle(handlers.on_outreach_requested, req, env.clock.now())
+    await env.handle(consumed.requested, req, env.clock.now())
     ref = env.c.pseudo.pseudonym(primary_staff)
     m = matched(primary=ref, case_id=req.case_id, correlation_id=req.correlation_id, **over)
-    await env.handle(handlers.on_supporter_matched, m, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, m, env.c.settings, env.clock.now())
     if ack:
         async with env.c.runtime.uow() as uow:
             taken = {"acknowledged_by": ref, "acknowledged_at": env.clock.now(), "state": "acknowledged"}

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from psp_common.events.matching import SupporterUnmatched
-from psp_notification import handlers
+from psp_notification import consumed
 from tests.notification.support import T0, Env, app_env, matched
 from tests.support import client_for
 
@@ -21,7 +21,7 @@ async def env(sqlite_url: str) -> Env:  # type: ignore[misc]
 
 async def test_the_board_lists_open_cases_with_their_clocks_and_drops_closed_ones(env: Env) -> None:
     paged = matched(occurred_at=T0 - timedelta(hours=2))
-    await env.handle(handlers.on_supporter_matched, paged, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, paged, env.c.settings, env.clock.now())
     await env.tick()
     base = matched()
     lonely = SupporterUnmatched(
@@ -35,7 +35,7 @@ async def test_the_board_lists_open_cases_with_their_clocks_and_drops_closed_one
         mode="individual",
         reasons=("nobody on shift",),
     )
-    await env.handle(handlers.on_supporter_unmatched, lonely, env.clock.now())
+    await env.handle(consumed.unmatched, lonely, env.clock.now())
     r = await env.client.get("/v1/board")
     assert r.status_code == 200, r.text
     body = r.json()

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.encounters import EncounterRepository
 from psp_notification.adapters.orm import assignments, audit_log
 from psp_notification.domain.handback import NotHeld, NotTheHolder, check_may_hand_back
@@ -30,7 +30,7 @@ ENCOUNTER: list[tuple[str, str]] = [("mode", "phone"), ("duration", "15-30m"), (
 async def taken(env: Env, primary: str = "ps_primary", **over: Any) -> tuple[str, str, str]:
     """Match a case, the primary takes it in a browser: (assignment id, case page path, its form token)."""
     event = matched(primary=primary, **over)
-    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
     await env.tick()
     case = await acknowledged(env, {k: path_of(v) for k, v in env.console.to(primary)[-1].links.items()})
     return str(event.assignment_id), case, await form_token(env, case)

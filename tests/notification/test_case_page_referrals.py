@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from psp_common.events.outreach import OutreachRequested
 from psp_common.events.referral import ReferralFacts, ReferralKind, ReferralPolicy
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.encounters import EncounterRepository
 from psp_notification.adapters.orm import cases, status_log
 from tests.notification.support import Env, app_env
@@ -47,7 +47,7 @@ async def referral_taken(
     case page path, form token)."""
     base = requested(env.clock.now())
     req = OutreachRequested.model_validate({**base.model_dump(), "referral": facts})
-    await env.handle(handlers.on_outreach_requested, req, env.clock.now())
+    await env.handle(consumed.requested, req, env.clock.now())
     aid, case, csrf = await taken(env, primary, case_id=req.case_id, correlation_id=req.correlation_id)
     return str(req.case_id), aid, case, csrf
 

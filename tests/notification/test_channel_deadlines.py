@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.channels import ChannelRouter, ConsoleChannel, TransportError
 from psp_notification.adapters.repository import Repository
 from psp_notification.adapters.webhook import WebhookChannel
@@ -103,12 +103,10 @@ async def test_a_slow_webhook_delays_neither_other_pages_nor_the_ack_timer(pg_ur
             await Repository(uow.session).save_contact("ps_slow", "k1", [webhook], env.clock.now())
             await uow.commit()
         # ps_x was paged earlier; its ack window runs out while the slow send below is in flight.
-        await env.handle(
-            handlers.on_supporter_matched, matched(primary="ps_x", backups=("ps_y",)), settings, env.clock.now()
-        )
+        await env.handle(consumed.matched, matched(primary="ps_x", backups=("ps_y",)), settings, env.clock.now())
         assert await env.tick() == 1
         for ref in ("ps_slow", "ps_b", "ps_c"):
-            await env.handle(handlers.on_supporter_matched, matched(primary=ref, backups=()), settings, env.clock.now())
+            await env.handle(consumed.matched, matched(primary=ref, backups=()), settings, env.clock.now())
 
         task = asyncio.create_task(env.c.dispatcher.run())
         try:

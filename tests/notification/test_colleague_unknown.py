@@ -17,7 +17,7 @@ from psp_common.events.outreach import IncidentFacts, OutreachRequested
 from psp_common.events.referral import ReferralFacts, ReferralKind
 from psp_common.events.status import OutreachStatusChanged
 from psp_common.events.vocab import EventClass, HarmLevel, Involvement, StaffRef
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.directory import DirectoryRepository
 from psp_notification.adapters.orm import cases
 from psp_notification.domain.directory import DirectoryEntry
@@ -54,7 +54,7 @@ async def unknown_statuses(env: Env) -> list[OutreachStatusChanged]:
 async def test_a_colleague_missing_from_the_directory_is_published_for_triage(env: Env) -> None:
     await with_directory(env, KNOWN.pseudonym)
     req = request((KNOWN, STRANGER))
-    await env.handle(handlers.on_outreach_requested, req, env.clock.now())
+    await env.handle(consumed.requested, req, env.clock.now())
     [status] = await unknown_statuses(env)
     assert status.case_id == req.case_id and status.facility == "GEN" and status.unit == "ICU"
     assert status.detail == "1 of 2 not in the contacts directory"
@@ -68,7 +68,7 @@ async def test_a_colleague_missing_from_the_directory_is_published_for_triage(en
             "requested"
         )  # the case goes on: its status is not moved
     m = matched(case_id=req.case_id, correlation_id=req.correlation_id)
-    await env.handle(handlers.on_supporter_matched, m, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, m, env.c.settings, env.clock.now())
     await env.tick()
     assert any(p["case_id"] == str(req.case_id) for p in await env.pages())  # its supporter is still paged
 
@@ -76,19 +76,17 @@ async def test_a_colleague_missing_from_the_directory_is_published_for_triage(en
 async def test_an_alias_in_the_directory_counts_as_known(env: Env) -> None:
     await with_directory(env, "ps_old_name")
     rotated = StaffRef(pseudonym="ps_new_name", key_id="k2", aliases=("ps_old_name",))
-    await env.handle(handlers.on_outreach_requested, request((rotated,)), env.clock.now())
+    await env.handle(consumed.requested, request((rotated,)), env.clock.now())
     assert await unknown_statuses(env) == []
 
 
 async def test_nothing_is_asked_without_a_directory_for_referrals_or_escalations(env: Env) -> None:
-    await env.handle(handlers.on_outreach_requested, request((STRANGER,)), env.clock.now())
+    await env.handle(consumed.requested, request((STRANGER,)), env.clock.now())
     assert await unknown_statuses(env) == []  # no directory imported: every colleague would be "unknown"
     await with_directory(env, KNOWN.pseudonym)
     referral = ReferralFacts(kind=ReferralKind.SELF, offer=False)
-    await env.handle(
-        handlers.on_outreach_requested, request((STRANGER,), referral=referral, incident=None), env.clock.now()
-    )
-    await env.handle(handlers.on_outreach_requested, request((STRANGER,), change="escalated"), env.clock.now())
+    await env.handle(consumed.requested, request((STRANGER,), referral=referral, incident=None), env.clock.now())
+    await env.handle(consumed.requested, request((STRANGER,), change="escalated"), env.clock.now())
     assert await unknown_statuses(env) == []
 
 

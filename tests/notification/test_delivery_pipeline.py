@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, update
 
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.channels import PageMessage
 from psp_notification.adapters.orm import assignments
 from psp_notification.delivery import Outcome
@@ -55,7 +55,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 async def _page(env: Env, *refs: str) -> None:
     for ref in refs:
-        await env.handle(handlers.on_supporter_matched, matched(primary=ref), env.c.settings, env.clock.now())
+        await env.handle(consumed.matched, matched(primary=ref), env.c.settings, env.clock.now())
 
 
 async def test_the_next_claim_happens_while_a_chunk_is_still_sending(sqlite_url: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.channels import PageMessage
 from tests.notification.support import FakeChannel, app_env, matched
 
@@ -32,7 +32,7 @@ class SlowChannel(FakeChannel):
 
 async def _page_many(env: Any, n: int) -> None:
     for i in range(n):
-        await env.handle(handlers.on_supporter_matched, matched(primary=f"ps_s{i}"), env.c.settings, env.clock.now())
+        await env.handle(consumed.matched, matched(primary=f"ps_s{i}"), env.c.settings, env.clock.now())
 
 
 @pytest.mark.postgres

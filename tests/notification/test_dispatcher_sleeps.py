@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from psp_notification import handlers
+from psp_notification import consumed
 from tests.notification.support import T0, Env, app_env, matched
 
 
@@ -41,7 +41,7 @@ async def run_until(env: Env, loop: Any, until: datetime) -> list[float]:
 
 
 async def page_primary(env: Env) -> None:
-    await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, matched(), env.c.settings, env.clock.now())
     assert await env.tick() == 1  # the primary is paged at T0: its ack window runs out at T0 + 30 min
 
 
@@ -72,7 +72,7 @@ async def test_idle_timers_wake_once_per_cap(sqlite_url: str) -> None:
 
 async def test_deliveries_sleep_until_a_failed_page_is_due_again(sqlite_url: str) -> None:
     async with app_env(sqlite_url, dispatch_idle_s=3600) as env:
-        await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
+        await env.handle(consumed.matched, matched(), env.c.settings, env.clock.now())
         env.console.failing = {""}
         assert await env.tick() == 0
         (page,) = await env.pages()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from psp_notification import handlers
+from psp_notification import consumed
 from tests.notification.support import Env, matched, path_of
 
 
 async def test_primary_paged_once_with_assigned_and_notified(env: Env) -> None:
     event = matched()
-    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
     assert env.console.sent == []  # the subscriber only writes rows
     assert await env.tick() == 1
     assert await env.tick() == 0
@@ -24,7 +24,7 @@ async def test_primary_paged_once_with_assigned_and_notified(env: Env) -> None:
 
 
 async def test_no_ack_within_window_pages_next_backup_then_coordinator(env: Env) -> None:
-    await env.handle(handlers.on_supporter_matched, matched(backups=("ps_b1",)), env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, matched(backups=("ps_b1",)), env.c.settings, env.clock.now())
     await env.tick()
     await env.tick(minutes=29)
     assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_primary"]
@@ -46,7 +46,7 @@ async def test_ack_window_is_configurable(sqlite_url: str) -> None:
     from tests.notification.support import app_env
 
     async with app_env(sqlite_url, ack_window_minutes=5) as env:
-        await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
+        await env.handle(consumed.matched, matched(), env.c.settings, env.clock.now())
         await env.tick()
         await env.tick(minutes=6)
         assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_primary", "ps_backup1"]
@@ -54,7 +54,7 @@ async def test_ack_window_is_configurable(sqlite_url: str) -> None:
 
 async def test_acknowledge_stops_paging_and_second_ack_is_refused(env: Env) -> None:
     event = matched()
-    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
     await env.tick()
     await env.tick(minutes=31)  # backup1 paged
     first, backup = env.console.sent[0][0], env.console.sent[1][0]
@@ -72,7 +72,7 @@ async def test_acknowledge_stops_paging_and_second_ack_is_refused(env: Env) -> N
 
 
 async def test_decline_pages_the_next_backup_at_once(env: Env) -> None:
-    await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, matched(), env.c.settings, env.clock.now())
     await env.tick()
     link = path_of(env.console.sent[0][0].links["decline"])
     r = await env.client.get(link)  # a GET (mail scanners prefetch links) only shows a confirmation form
@@ -88,9 +88,9 @@ async def test_decline_pages_the_next_backup_at_once(env: Env) -> None:
 
 async def test_same_assignment_twice_pages_nobody_twice(env: Env) -> None:
     event = matched(primary="ps_x", backups=("ps_x", "ps_y"))
-    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
     again = event.model_copy(update={"event_id": matched().event_id})
-    await env.handle(handlers.on_supporter_matched, again, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, again, env.c.settings, env.clock.now())
     await env.tick()
     await env.tick(minutes=31)
     assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_x", "ps_y"]
@@ -98,7 +98,7 @@ async def test_same_assignment_twice_pages_nobody_twice(env: Env) -> None:
 
 async def test_contact_deadline_missed_escalates_to_coordinator_once(env: Env) -> None:
     event = matched()
-    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
     await env.tick()
     await env.client.post(path_of(env.console.sent[0][0].links["ack"]))
     await env.tick(hours=11, minutes=59)
@@ -111,7 +111,7 @@ async def test_contact_deadline_missed_escalates_to_coordinator_once(env: Env) -
 
 async def test_contacted_schedules_checkins_and_close_cancels_the_rest(env: Env) -> None:
     event = matched()
-    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
     await env.tick()
     await env.client.post(path_of(env.console.sent[0][0].links["ack"]))
     r = await env.client.post(f"/v1/assignments/{event.assignment_id}/contacted")
@@ -148,7 +148,7 @@ async def test_unmatched_pages_the_coordinator(env: Env) -> None:
         mode="group",
         reasons=("nobody on shift",),
     )
-    await env.handle(handlers.on_supporter_unmatched, event, env.clock.now())
+    await env.handle(consumed.unmatched, event, env.clock.now())
     await env.tick()
     [(message, _)] = env.console.sent
     assert message.recipient_ref == "coordinator" and message.purpose == "unmatched"
@@ -171,7 +171,7 @@ async def test_failing_channels_fall_through_then_retry_then_next_backup(sqlite_
         ref2 = r.json()["staff_ref"]
         env.webhook.failing.add("https://hooks.example/down")
         await env.handle(
-            handlers.on_supporter_matched, matched(primary=ref, backups=(ref2, "ps_z")), env.c.settings, env.clock.now()
+            consumed.matched, matched(primary=ref, backups=(ref2, "ps_z")), env.c.settings, env.clock.now()
         )
         await env.tick()  # webhook fails, console works
         assert [m.recipient_ref for m, _ in env.console.sent] == [ref]
@@ -191,7 +191,7 @@ async def test_failing_channels_fall_through_then_retry_then_next_backup(sqlite_
 async def test_i_cant_after_acknowledging_is_a_hand_back_and_reopens_paging(env: Env) -> None:
     """The decline link after acknowledging ("I can't") hands the case back: 'handed_back', never 'declined'."""
     event = matched(backups=("ps_b1",))
-    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
     await env.tick()
     links = env.console.sent[0][0].links
     assert (await env.client.post(path_of(links["ack"]))).json()["result"] == "acknowledged"

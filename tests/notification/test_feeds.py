@@ -11,7 +11,7 @@ import pytest
 from psp_common import topics
 from psp_common.events.outreach import OutreachRequested, RuleHit
 from psp_common.events.vocab import StaffRef
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.repository import Repository
 from psp_notification.dispatcher import Dispatcher
 from psp_notification.domain.feeds import call_window, due_calls
@@ -65,9 +65,9 @@ async def test_feed_lists_flagged_events_in_the_window_with_status(env: Env) -> 
     day = requested(datetime(2026, 11, 23, 15, 0, tzinfo=UTC), unit="ED")  # 10:00 EST
     other = requested(datetime(2026, 11, 23, 3, 0, tzinfo=UTC), facility="WEST")
     for e in (night, day, other):
-        await env.handle(handlers.on_outreach_requested, e, env.clock.now())
+        await env.handle(consumed.requested, e, env.clock.now())
     m = matched(case_id=night.case_id, correlation_id=night.correlation_id)
-    await env.handle(handlers.on_supporter_matched, m, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, m, env.c.settings, env.clock.now())
     assert ("requested", None) in await env.statuses()
     r = await env.client.get("/v1/safety-calls/GEN/2026-11-23/morning")
     assert r.status_code == 200, r.text
@@ -88,7 +88,7 @@ async def test_feed_lists_flagged_events_in_the_window_with_status(env: Env) -> 
 
 
 async def test_feed_is_published_at_call_time_once_even_after_restart(env: Env) -> None:
-    await env.handle(handlers.on_outreach_requested, requested(datetime(2026, 11, 23, 3, tzinfo=UTC)), env.clock.now())
+    await env.handle(consumed.requested, requested(datetime(2026, 11, 23, 3, tzinfo=UTC)), env.clock.now())
     env.clock.current = datetime(2026, 11, 23, 11, 59, tzinfo=UTC)  # 06:59 EST
     await env.tick()
     assert not [
@@ -126,13 +126,11 @@ async def test_request_arriving_after_its_match_flags_the_case_and_keeps_its_sta
     async with app_env(any_db) as env:
         req = requested(datetime(2026, 11, 23, 3, 0, tzinfo=UTC))
         m = matched(case_id=req.case_id, correlation_id=req.correlation_id, urgency="within_hours")
-        await env.handle(handlers.on_supporter_matched, m, env.c.settings, env.clock.now())
+        await env.handle(consumed.matched, m, env.c.settings, env.clock.now())
         created = env.clock.now()
         env.clock.advance(seconds=30)
-        await env.handle(handlers.on_outreach_requested, req, env.clock.now())
-        await env.handle(
-            handlers.on_outreach_requested, req.model_copy(update={"event_id": uuid.uuid4()}), env.clock.now()
-        )
+        await env.handle(consumed.requested, req, env.clock.now())
+        await env.handle(consumed.requested, req.model_copy(update={"event_id": uuid.uuid4()}), env.clock.now())
         feed = (await env.client.get("/v1/safety-calls/GEN/2026-11-23/morning")).json()
         async with env.c.runtime.uow() as uow:
             case = await Repository(uow.session).case(str(req.case_id))

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.dispatcher import Dispatcher
 from tests.notification.support import Env, matched
 
@@ -16,7 +16,7 @@ class Crash(BaseException):
 
 
 async def test_crash_between_claim_and_mark_sent_resends_with_the_same_key(env: Env) -> None:
-    await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, matched(), env.c.settings, env.clock.now())
     env.console.crash = Crash()
     with pytest.raises(Crash):
         await env.tick()
@@ -37,7 +37,7 @@ async def test_crash_between_claim_and_mark_sent_resends_with_the_same_key(env: 
 
 
 async def test_late_mark_sent_from_a_lost_lease_does_not_double_notify(env: Env) -> None:
-    await env.handle(handlers.on_supporter_matched, matched(), env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, matched(), env.c.settings, env.clock.now())
     d = env.c.dispatcher
     [page] = await env.pages()
     first = await d.delivery.settle(env.clock.now(), [], 1, only=[page["id"]])
@@ -74,7 +74,7 @@ async def test_contact_directory_is_keyed_by_pseudonym_and_validated(
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "channels"
     # Stored channels are tried in order (email and sms are not wired in this app, so the console entry
     # delivers); no address reaches a service log line, the page, a delivery row or a status event.
-    await env.handle(handlers.on_supporter_matched, matched(primary=ref), env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, matched(primary=ref), env.c.settings, env.clock.now())
     await env.tick()
     [(message, address)] = env.console.sent
     assert message.recipient_ref == ref and address == ""
@@ -85,7 +85,7 @@ async def test_contact_directory_is_keyed_by_pseudonym_and_validated(
 
 async def test_no_contact_uses_the_default_channel(env: Env) -> None:
     assert env.c.settings.default_channel == "console"
-    await env.handle(handlers.on_supporter_matched, matched(primary="ps_unknown"), env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, matched(primary="ps_unknown"), env.c.settings, env.clock.now())
     await env.tick()
     assert [m.recipient_ref for m, _ in env.console.sent] == ["ps_unknown"]
 

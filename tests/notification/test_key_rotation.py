@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psp_common.events.matching import Candidate
 from psp_common.rekey import rekey
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.rekey import apply as rekey_notification
 from psp_notification.settings import NotificationSettings
 from tests.notification.support import app_env, matched
@@ -27,7 +27,7 @@ async def test_contact_changed_after_rotation_reaches_a_supporter_rostered_under
         assert r.status_code == 200 and r.json()["staff_ref"] == AFTER.pseudonym("S-1")
         # matching still pages them under the roster ref they were registered with (k1)
         event = matched(primary=BEFORE.pseudonym("S-1"), backups=())
-        await after.handle(handlers.on_supporter_matched, event, after.c.settings, after.clock.now())
+        await after.handle(consumed.matched, event, after.c.settings, after.clock.now())
         await after.tick()
         assert [address for _, address in after.webhook.sent] == [HOOK_NEW]
         assert after.console.sent == []
@@ -42,7 +42,7 @@ async def test_contact_stored_before_rotation_reaches_a_supporter_rostered_after
         # a supporter put on the roster after the rotation: ref under k2, alias under k1 (from matching)
         primary = Candidate(supporter_ref=AFTER.pseudonym("S-2"), score=1.0, aliases=(BEFORE.pseudonym("S-2"),))
         event = matched(backups=()).model_copy(update={"primary": primary})
-        await after.handle(handlers.on_supporter_matched, event, after.c.settings, after.clock.now())
+        await after.handle(consumed.matched, event, after.c.settings, after.clock.now())
         await after.tick()
         assert [address for _, address in after.webhook.sent] == [HOOK_OLD]
         assert after.console.sent == [], "never the default channel for someone with a stored contact"
@@ -59,7 +59,7 @@ async def test_contact_changed_after_the_old_key_is_retired_reaches_a_supporter_
         # matching pages the roster ref (k1) and names the supporter's current pseudonym as an alias
         primary = Candidate(supporter_ref=BEFORE.pseudonym("S-3"), score=1.0, aliases=(AFTER.pseudonym("S-3"),))
         event = matched(backups=()).model_copy(update={"primary": primary})
-        await after.handle(handlers.on_supporter_matched, event, after.c.settings, after.clock.now())
+        await after.handle(consumed.matched, event, after.c.settings, after.clock.now())
         await after.tick()
         assert [address for _, address in after.webhook.sent] == [HOOK_NEW], "the newest channels, not the stale"
 
@@ -75,7 +75,7 @@ async def test_rekey_finds_contacts_once_the_old_key_is_retired(sqlite_url: str)
         assert got.status_code == 200 and got.json()["staff_ref"] == AFTER.pseudonym("S-4")
         # a supporter rostered after the retirement is paged under k2 with no alias: the contact is found
         event = matched(primary=AFTER.pseudonym("S-4"), backups=())
-        await after.handle(handlers.on_supporter_matched, event, after.c.settings, after.clock.now())
+        await after.handle(consumed.matched, event, after.c.settings, after.clock.now())
         await after.tick()
         assert [address for _, address in after.webhook.sent] == [HOOK_OLD]
 
@@ -83,7 +83,7 @@ async def test_rekey_finds_contacts_once_the_old_key_is_retired(sqlite_url: str)
 async def test_a_supporter_still_sees_their_pages_after_rotation(sqlite_url: str) -> None:
     async with app_env(sqlite_url) as before:
         event = matched(primary=BEFORE.pseudonym("S-6"), backups=())  # paged under the k1 roster ref
-        await before.handle(handlers.on_supporter_matched, event, before.c.settings, before.clock.now())
+        await before.handle(consumed.matched, event, before.c.settings, before.clock.now())
         await before.tick()
     async with app_env(sqlite_url, **rotated()) as after:
         me = auth_headers(after.c.settings, ["supporter"], staff_id="S-6")

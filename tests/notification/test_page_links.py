@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from psp_common.logs import RedactingFilter
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.channels import ConsoleChannel
 from psp_notification.adapters.orm import assignments, cases, metadata, page_tokens
 from psp_notification.domain.model import page_key
@@ -30,7 +30,7 @@ def token_of(link: str) -> str:
 async def sent_page(env: Env, **over: Any) -> tuple[Any, dict[str, str]]:
     """Match a case, send the primary's page; the event and the page's links."""
     event = matched(**over)
-    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
     await env.tick()
     return event, env.console.to(event.primary.supporter_ref)[-1].links
 
@@ -94,7 +94,7 @@ async def test_every_delivery_round_issues_fresh_tokens(sqlite_url: str) -> None
     async with app_env(sqlite_url, send_retry_s=0) as env:
         event = matched()
         env.console.failing.add("*")
-        await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+        await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
         await env.tick()  # round 1 fails: its tokens were issued (the channel may still have delivered)
         env.console.failing.clear()
         await env.tick(seconds=1)

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from psp_common.events.outreach import OutreachRequested
 from psp_common.events.referral import ReferralFacts, ReferralKind, ReferralPolicy
-from psp_notification import handlers
+from psp_notification import consumed, handlers
 from psp_notification.adapters.orm import assignments, cases, pages, status_log
 from tests.notification.support import Env, matched
 from tests.notification.test_access_and_retention import hdr
@@ -23,10 +23,10 @@ async def referral_case(env: Env, facts: ReferralFacts | None, supporter: str = 
     """A requested (by a referral) + matched case its primary acknowledged; (case_id, assignment_id)."""
     base = requested(env.clock.now())
     req = OutreachRequested.model_validate({**base.model_dump(), "referral": facts})
-    await env.handle(handlers.on_outreach_requested, req, env.clock.now())
+    await env.handle(consumed.requested, req, env.clock.now())
     ref = env.c.pseudo.pseudonym(supporter)
     m = matched(primary=ref, case_id=req.case_id, correlation_id=req.correlation_id)
-    await env.handle(handlers.on_supporter_matched, m, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, m, env.c.settings, env.clock.now())
     async with env.c.runtime.uow() as uow:
         taken = {"acknowledged_by": ref, "acknowledged_at": env.clock.now(), "state": "acknowledged"}
         await uow.session.execute(

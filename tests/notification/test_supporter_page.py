@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from psp_common import logs
 from psp_common.rekey import rekey
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.directory import DirectoryRepository
 from psp_notification.adapters.orm import audit_log
 from psp_notification.domain.directory import DirectoryEntry
@@ -40,7 +40,7 @@ async def listed(env: Env, ref: str, entry: DirectoryEntry) -> None:
 async def paged(env: Env, primary: str = "ps_primary", **over: Any) -> dict[str, str]:
     """Match a case for ``ps_colleague`` (listed as Ana Ruiz), send the primary's page; its links (paths)."""
     event = matched(primary=primary, **over)
-    await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+    await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
     await env.tick()
     return {k: path_of(v) for k, v in env.console.to(primary)[-1].links.items()}
 

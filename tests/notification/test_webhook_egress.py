@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from psp_notification import handlers
+from psp_notification import consumed
 from psp_notification.adapters.channels import TransportError
 from psp_notification.adapters.egress import AddressRefused, EgressPolicy, GuardedClient, GuardedResolver
 from psp_notification.adapters.webhook import WebhookChannel
@@ -200,7 +200,7 @@ async def test_a_refused_address_fails_the_page_at_once_and_pages_the_next_backu
             assert r.status_code == 200  # dev registration; the production transport still refuses at send time
             ref = r.json()["staff_ref"]
             event = matched(primary=ref, backups=("ps_b",))
-            await env.handle(handlers.on_supporter_matched, event, env.c.settings, env.clock.now())
+            await env.handle(consumed.matched, event, env.c.settings, env.clock.now())
             await env.tick()
         finally:
             await hooks.aclose()

@@ -1,5 +1,5 @@
-"""Notification handlers: events, timers and coordinator/supporter actions, each load -> the ``Assignment``
-decides -> save, inside one unit of work.
+"""Notification handlers: timers and coordinator/supporter actions, each load -> the ``Assignment`` decides -> save,
+inside one unit of work. Consumed events are handled set-based, a batch at a time (``psp_notification.consumed``).
 
 Handlers only write rows (cases, assignments, pages) and queue status events in the outbox; the dispatcher
 delivers pages later, so a crash never loses or doubles a page. Refusals are domain errors; the entrypoints map
@@ -13,9 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from psp_common.db import UnitOfWork
-from psp_common.events.matching import SupporterMatched, SupporterUnmatched
-from psp_common.events.outreach import OutreachRequested
-from psp_notification import consumed
 from psp_notification.adapters.assignments import AssignmentRepository
 from psp_notification.domain.assignment import Assignment
 from psp_notification.domain.errors import DomainError
@@ -33,23 +30,6 @@ async def change(uow: UnitOfWork, assignment_id: str, act: Change) -> Any:
     await repo.save(a)
     await uow.commit()
     return result
-
-
-async def on_outreach_requested(event: OutreachRequested, uow: UnitOfWork, now: datetime) -> None:
-    """Record the request (flagged event for the safety-call feeds) and publish 'requested'."""
-    await consumed.requested([event], uow, now)
-
-
-async def on_supporter_matched(
-    event: SupporterMatched, uow: UnitOfWork, settings: NotificationSettings, now: datetime
-) -> None:
-    """Create the assignment, paging the primary; a repeated assignment id pages nobody."""
-    await consumed.matched([event], uow, settings, now)
-
-
-async def on_supporter_unmatched(event: SupporterUnmatched, uow: UnitOfWork, now: datetime) -> None:
-    """Nobody eligible: publish 'unmatched' and page the coordinator."""
-    await consumed.unmatched([event], uow, now)
 
 
 async def contacted(uow: UnitOfWork, assignment_id: str, settings: NotificationSettings, now: datetime) -> str:
