@@ -30,21 +30,25 @@ from bench.trace import Extract
 from bench.webhook import WebhookReceiver
 from psp_common import topics
 from psp_common.kafka.doorbell import Doorbell
+from psp_common.kafka.pacing import doorbell_for
 from psp_common.pseudonym import Pseudonymizer
 from psp_common.settings import ServiceSettings
-from psp_common.stack import DEV_DEFAULTS, SERVICES, Stack
+from psp_common.stack import SERVICES, Stack
 
 BENCH_PSEUDONYM_KEY = "bench-only-pseudonym-key-0123456789"
 
 
 def intake_bell(stack: Stack) -> Doorbell | None:
-    """The doorbell the bench's producer rings for the intake topic: the services' own, when they have one (rung at
-    most as often as their relays ring a topic)."""
-    directory = stack.doorbell_dir()
-    if directory is None:
+    """The doorbell the bench's producer rings for the intake topic: the one the listener builds from its own
+    environment (``doorbell_for``), when the services have one."""
+    env = stack.env_for("listener")
+    if "PSP_KAFKA_DOORBELL_DIR" not in env:
         return None
-    idle_after_ms = int({**DEV_DEFAULTS, **os.environ, **stack.extra_env}["PSP_KAFKA_IDLE_AFTER_MS"])
-    return Doorbell(directory, quiet_s=idle_after_ms / 2000)
+    return doorbell_for(
+        ServiceSettings(
+            kafka_doorbell_dir=env["PSP_KAFKA_DOORBELL_DIR"], kafka_idle_after_ms=int(env["PSP_KAFKA_IDLE_AFTER_MS"])
+        )
+    )
 
 
 class PipelineSystem(System):
@@ -117,8 +121,8 @@ class PipelineSystem(System):
             partitions=self.partitions,
             doorbell=self.doorbell,
         )
-        self.bell = intake_bell(self.stack)
         await asyncio.to_thread(self.stack.start)
+        self.bell = intake_bell(self.stack)
         await self.stack.wait_ready(timeout=180)
         self.autovacuum = AutoVacuum([dsn for dsn, _ in self.dbs.values()])
         if await self.autovacuum.start():

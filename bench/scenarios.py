@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from bench import cpu
 from bench.report import Row
-from bench.schedule import count_for, open_loop
+from bench.schedule import LoadResult, count_for, open_loop
 from bench.stats import Summary, latencies
 from bench.systems import System
 
@@ -95,35 +95,32 @@ async def warm_up(system: System, rate: float, seconds: float, drain_s: float) -
     """
     if seconds <= 0:
         return 0
-    n = count_for(rate, seconds)
-    seqs = system.take(n)
+    seqs = system.take(count_for(rate, seconds))
+    await run_load(system, seqs, rate, drain_s)
+    await system.maintain()
+    return len(seqs)
+
+
+async def run_load(system: System, seqs: range, rate: float, drain_s: float) -> LoadResult:
+    """Send ``seqs`` open loop at ``rate``, flush, and wait (up to ``drain_s``) until they arrived."""
     it = iter(seqs)
 
     async def send(_: int) -> None:
         await system.send(next(it))
 
-    await open_loop(send, rate=rate, count=n, first_seq=seqs.start)
+    load = await open_loop(send, rate=rate, count=len(seqs), first_seq=seqs.start)
     await system.flush()
     await wait_arrivals(system, seqs, drain_s)
-    await system.maintain()
-    return n
+    return load
 
 
 async def fixed_rate(
     system: System, rate: float, duration_s: float, drain_s: float, scenario: str
 ) -> tuple[list[Row], Measured]:
     """Open-loop load at ``rate`` for ``duration_s``; rows for end to end and every stage."""
-    n = count_for(rate, duration_s)
-    seqs = system.take(n)
+    seqs = system.take(count_for(rate, duration_s))
     start = await system.offsets()
-    it = iter(seqs)
-
-    async def send(_: int) -> None:
-        await system.send(next(it))
-
-    load = await open_loop(send, rate=rate, count=n, first_seq=seqs.start)
-    await system.flush()
-    await wait_arrivals(system, seqs, drain_s)
+    load = await run_load(system, seqs, rate, drain_s)
     m = await measure(system, seqs, load.scheduled, start)
     m = Measured(m.e2e, m.stages, m.achieved_rate, load.max_lag_s)
     note = f"generator max lag {load.max_lag_s * 1000:.0f} ms" if load.max_lag_s > 0.05 else ""

@@ -12,7 +12,7 @@ from bench.__main__ import make_system, parse_args
 from bench.pipeline import PipelineSystem, intake_bell
 from psp_common import topics
 from psp_common.kafka import Doorbell
-from psp_common.stack import Stack
+from psp_common.stack import ServiceProcess, Stack
 
 
 class Producer:
@@ -31,9 +31,15 @@ def test_the_pipeline_has_the_doorbell_only_on_the_benchs_own_broker(tmp_path: P
     assert isinstance(external, PipelineSystem) and not external.doorbell
 
 
+def stack_with_listener(tmp_path: Path, doorbell: bool) -> Stack:
+    stack = Stack(workdir=tmp_path, database_urls={}, bootstrap="127.0.0.1:1", doorbell=doorbell)
+    stack.services["listener"] = ServiceProcess("listener", 1, "", tmp_path / "listener.log")
+    return stack
+
+
 def test_the_intake_bell_is_the_services_own_and_rings_as_their_relays(tmp_path: Path) -> None:
-    assert intake_bell(Stack(workdir=tmp_path, database_urls={}, bootstrap="127.0.0.1:1", doorbell=False)) is None
-    bell = intake_bell(Stack(workdir=tmp_path, database_urls={}, bootstrap="127.0.0.1:1", doorbell=True))
+    assert intake_bell(stack_with_listener(tmp_path, doorbell=False)) is None
+    bell = intake_bell(stack_with_listener(tmp_path, doorbell=True))
     assert bell is not None
     assert bell.directory == tmp_path / "bell"
     assert bell.quiet_s == 0.15  # the dev stack's idle_after (300 ms) / 2, as each service's doorbell
@@ -43,7 +49,7 @@ async def test_a_report_sent_to_the_intake_topic_wakes_its_idle_subscriber(tmp_p
     system = PipelineSystem("127.0.0.1:1", tmp_path, "dsn", doorbell=True)
     producer = Producer()
     system.producer = producer  # type: ignore[assignment]
-    system.bell = intake_bell(Stack(workdir=tmp_path, database_urls={}, bootstrap="127.0.0.1:1", doorbell=True))
+    system.bell = intake_bell(stack_with_listener(tmp_path, doorbell=True))
     listening = Doorbell(tmp_path / "bell")
     woken: Any = listening.event([topics.OCCURRENCE_REPORTS])
     try:

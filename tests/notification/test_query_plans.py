@@ -33,6 +33,19 @@ async def stored(pg_url: str, *tables: tuple[Table, list[dict[str, Any]]]) -> No
         await engine.dispose()
 
 
+def page_row(i: int, created_at: datetime, **fields: Any) -> dict[str, Any]:
+    """Page ``i`` of assignment ``a-{i}`` and case ``c-{i}`` to supporter ps_1, with ``fields``."""
+    return {
+        "idempotency_key": f"p-{i}",
+        "assignment_id": f"a-{i}",
+        "case_id": f"c-{i}",
+        "recipient_ref": "ps_1",
+        "purpose": "page",
+        "created_at": created_at,
+        **fields,
+    }
+
+
 async def test_timer_scans_do_not_read_every_settled_page_or_assignment(pg_url: str) -> None:
     """A year of history: answered pages and contacted assignments. Each tick must not read them all."""
     past = NOW - timedelta(days=30)
@@ -60,20 +73,16 @@ async def test_timer_scans_do_not_read_every_settled_page_or_assignment(pg_url: 
         (
             pages,
             [
-                {
-                    "idempotency_key": f"p-{i}",
-                    "assignment_id": f"a-{i}",
-                    "case_id": f"c-{i}",
-                    "recipient_ref": "ps_1",
-                    "purpose": "page",
-                    "state": "sent",
-                    "response": "accepted" if i % 50 else None,
-                    "attempts": 1,
-                    "due_at": past,
-                    "sent_at": past,
-                    "ack_deadline": past + timedelta(minutes=15) if i % 50 else NOW + timedelta(minutes=5),
-                    "created_at": past,
-                }
+                page_row(
+                    i,
+                    past,
+                    state="sent",
+                    response="accepted" if i % 50 else None,
+                    attempts=1,
+                    due_at=past,
+                    sent_at=past,
+                    ack_deadline=past + timedelta(minutes=15) if i % 50 else NOW + timedelta(minutes=5),
+                )
                 for i in range(N)
             ],
         ),
@@ -96,19 +105,15 @@ async def test_a_claim_in_a_backlog_reads_what_it_claims_not_the_backlog(pg_url:
         (
             pages,
             [
-                {
-                    "idempotency_key": f"p-{i}",
-                    "assignment_id": f"a-{i}",
-                    "case_id": f"c-{i}",
-                    "recipient_ref": "ps_1",
-                    "purpose": "page",
-                    "state": "sending" if i % 1000 == 0 else "pending",
-                    "attempts": 0,
-                    "due_at": past + timedelta(milliseconds=i),
-                    "lease_until": past if i % 1000 == 0 else None,
-                    "lease_owner": "gone" if i % 1000 == 0 else None,
-                    "created_at": past,
-                }
+                page_row(
+                    i,
+                    past,
+                    state="sending" if i % 1000 == 0 else "pending",
+                    attempts=0,
+                    due_at=past + timedelta(milliseconds=i),
+                    lease_until=past if i % 1000 == 0 else None,
+                    lease_owner="gone" if i % 1000 == 0 else None,
+                )
                 for i in range(BACKLOG)
             ],
         ),

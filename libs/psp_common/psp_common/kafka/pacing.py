@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from itertools import chain
 from typing import Any
 
@@ -128,8 +129,9 @@ class FetchPacer:
         if self.idle and self._listening() and not await self._doze(consumer):
             timeout = self.active_ms  # the safety net: one short look (a ring waits as records flowing would)
         batches = await consumer.getmany(timeout_ms=timeout, max_records=max_records)
+        records = tuple(chain.from_iterable(batches.values()))
         self.idle = not batches
-        if self.lazy_ms and batches and sum(map(len, batches.values())) < max_records:
+        if self.lazy_ms and 0 < len(records) < max_records:
             self._rest_from = self.now()
         if self.idle and self._listening():
             consumer.pause(*consumer.assignment())  # before the fetcher sends another fetch
@@ -140,7 +142,7 @@ class FetchPacer:
             self.pace(consumer, self.idle_ms, 1)
         else:
             self.pace(consumer, self.active_ms, self.min_bytes)
-        return tuple(chain.from_iterable(batches.values()))
+        return records
 
     async def _rest(self, consumer: Any) -> None:
         """A lazy subscriber's rest: partitions paused until ``lazy_ms`` after the last batch arrived."""
@@ -150,11 +152,8 @@ class FetchPacer:
         if left <= 0:
             return
         self.rests += 1
-        consumer.pause(*consumer.assignment())
-        try:
+        with _paused(consumer):
             await self.sleep(left)
-        finally:
-            consumer.resume(*(consumer.paused() & consumer.assignment()))
 
     def _listening(self) -> bool:
         """Whether this pacer dozes on the doorbell (it falls back to long polls when it cannot listen)."""
@@ -172,17 +171,16 @@ class FetchPacer:
     async def _doze(self, consumer: Any) -> bool:
         """Sleep with the partitions paused until a ring (True) or ``doze_ms`` (False), then resume them."""
         assert self._rung is not None
-        consumer.pause(*consumer.assignment())  # a rebalance may have brought partitions since the last pause
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._rung.wait(), self.doze_ms / 1000)
-                self.rings_heard += 1
-                return True
-            return False
-        finally:
-            # Cleared before the fetch starts: a ring from now on is for records that fetch may not see.
-            self._rung.clear()
-            consumer.resume(*(consumer.paused() & consumer.assignment()))
+        with _paused(consumer):  # a rebalance may have brought partitions since the last pause
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._rung.wait(), self.doze_ms / 1000)
+                    self.rings_heard += 1
+                    return True
+                return False
+            finally:
+                # Cleared before the fetch starts: a ring from now on is for records that fetch may not see.
+                self._rung.clear()
 
     def pace(self, consumer: Any, wait_ms: int, min_bytes: int = 1) -> None:
         """Set the broker-side wait and minimum bytes of the consumer's next fetches (aiokafka reads them per
@@ -207,6 +205,16 @@ class FetchPacer:
 
         sub.get_msg = get_one if max_records is None else get_batch
         sub.fetch_pacer = self  # reachable from its subscriber (tests, diagnostics)
+
+
+@contextlib.contextmanager
+def _paused(consumer: Any) -> Iterator[None]:
+    """The consumer's assigned partitions paused for the block (no fetch goes to the broker), then resumed."""
+    consumer.pause(*consumer.assignment())
+    try:
+        yield
+    finally:
+        consumer.resume(*(consumer.paused() & consumer.assignment()))
 
 
 def doorbell_for(settings: ServiceSettings) -> Doorbell | None:
